@@ -1,0 +1,1 @@
+//! The local store: lock file, atomic writes, permissions.

@@ -1,0 +1,703 @@
+//! [`Config`]: everything vaultid is told, from the environment (and the
+//! CLI's flags, which override it), with defaults and validation.
+//!
+//! Rules: a variable that is set but empty counts as unset; a value that
+//! cannot be parsed is a [`Error::Config`] naming the variable. Nothing here
+//! touches the network; the Vault token file (`~/.vault-token`) is the only
+//! file read.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::secret_string::SecretString;
+
+/// Default local key directory (the Python framework's).
+pub const DEFAULT_KEY_DIR: &str = ".bindu";
+/// Default KV v2 mount.
+pub const DEFAULT_KV_MOUNT: &str = "secret";
+/// Default path prefix inside the KV mount.
+pub const DEFAULT_PREFIX: &str = "bindu";
+/// Default OAuth2 scopes registered for the agent's client.
+pub const DEFAULT_SCOPES: &str = "openid offline agent:read agent:write";
+/// Default service-account token path for Kubernetes auth.
+pub const DEFAULT_K8S_JWT_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+/// The whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Who the agent is.
+    pub identity: IdentityConfig,
+    /// Local key directory (`VAULTID_KEY_DIR`, default `.bindu`).
+    pub key_dir: PathBuf,
+    /// Make a new key pair even when one exists (`VAULTID_RECREATE_KEYS`,
+    /// default false). The old pair is kept aside, never deleted.
+    pub recreate_keys: bool,
+    /// Generate keys locally when Vault is unavailable and no local keys
+    /// exist (`VAULTID_ALLOW_OFFLINE_GENERATE`, default false). This can
+    /// fork the identity; it is off unless asked for.
+    pub allow_offline_generate: bool,
+    /// How long to wait for the startup lock (`VAULTID_LOCK_TIMEOUT`,
+    /// default 30 s).
+    pub lock_timeout: Duration,
+    /// Vault, when enabled.
+    pub vault: Option<VaultConfig>,
+    /// Hydra, when an admin URL is set.
+    pub hydra: Option<HydraConfig>,
+}
+
+/// The agent's name parts.
+#[derive(Debug, Clone, Default)]
+pub struct IdentityConfig {
+    /// Author, usually an e-mail address (`VAULTID_AUTHOR`).
+    pub author: String,
+    /// Agent name (`VAULTID_AGENT_NAME`).
+    pub agent_name: String,
+    /// Explicit agent id (`VAULTID_AGENT_ID`); when unset it is derived from
+    /// author and name.
+    pub agent_id: Option<String>,
+}
+
+/// How to reach and use Vault.
+#[derive(Debug, Clone)]
+pub struct VaultConfig {
+    /// Base URL (`VAULT_AGENT_ADDR`, else `VAULT__URL`, else `VAULT_ADDR`).
+    pub addr: String,
+    /// Token for the `token` auth method (`VAULT__TOKEN`, else `VAULT_TOKEN`,
+    /// else `~/.vault-token`).
+    pub token: Option<SecretString>,
+    /// KV v2 mount (`VAULT_KV_MOUNT`, else `VAULT_MOUNT`, default `secret`).
+    pub kv_mount: String,
+    /// Path prefix inside the mount (`VAULTID_VAULT_PREFIX`, default `bindu`).
+    pub prefix: String,
+    /// Enterprise namespace (`VAULT_NAMESPACE`), sent as `X-Vault-Namespace`.
+    pub namespace: Option<String>,
+    /// TLS settings.
+    pub tls: TlsConfig,
+    /// Overall request timeout (`VAULT_CLIENT_TIMEOUT`, default 60 s).
+    pub timeout: Duration,
+    /// Connect timeout (`VAULTID_CONNECT_TIMEOUT`, default 2 s), so an
+    /// unreachable Vault fails fast.
+    pub connect_timeout: Duration,
+    /// Retries after the first attempt (`VAULT_MAX_RETRIES`, default 2).
+    pub max_retries: u32,
+    /// How to log in.
+    pub auth: AuthMethod,
+}
+
+/// TLS settings for a server connection.
+#[derive(Debug, Clone, Default)]
+pub struct TlsConfig {
+    /// PEM file of CA certificates that replace the built-in roots (`VAULT_CACERT`).
+    pub ca_cert: Option<PathBuf>,
+    /// Directory of PEM CA certificates that replace the built-in roots (`VAULT_CAPATH`).
+    pub ca_path: Option<PathBuf>,
+    /// Client certificate PEM for mTLS (`VAULT_CLIENT_CERT`).
+    pub client_cert: Option<PathBuf>,
+    /// Client private key PEM for mTLS (`VAULT_CLIENT_KEY`).
+    pub client_key: Option<PathBuf>,
+    /// Do not verify the server certificate (`VAULT_SKIP_VERIFY`). Dangerous;
+    /// warned about on every start.
+    pub skip_verify: bool,
+    /// Name to verify the server certificate against and send as SNI,
+    /// instead of the URL's host (`VAULT_TLS_SERVER_NAME`).
+    pub server_name: Option<String>,
+}
+
+/// A Vault auth method (`VAULT_AUTH_METHOD`).
+#[derive(Debug, Clone)]
+pub enum AuthMethod {
+    /// A ready token (`VAULT_TOKEN`); the default.
+    Token,
+    /// AppRole login.
+    AppRole {
+        /// Auth mount (`VAULT_AUTH_MOUNT`, default `approle`).
+        mount: String,
+        /// `VAULT_ROLE_ID`.
+        role_id: String,
+        /// The secret id, or a wrapping token for it.
+        secret_id: SecretSource,
+        /// `VAULT_SECRET_ID_WRAPPED=true`: the secret id is a response-wrapping
+        /// token to unwrap first.
+        wrapped: bool,
+    },
+    /// Kubernetes service-account login.
+    Kubernetes {
+        /// Auth mount (`VAULT_AUTH_MOUNT`, default `kubernetes`).
+        mount: String,
+        /// `VAULT_AUTH_ROLE`.
+        role: String,
+        /// Service-account JWT (`VAULT_AUTH_JWT_FILE`, default the in-pod path).
+        jwt_file: PathBuf,
+    },
+    /// JWT/OIDC login with a JWT from a file.
+    Jwt {
+        /// Auth mount (`VAULT_AUTH_MOUNT`, default `jwt`).
+        mount: String,
+        /// `VAULT_AUTH_ROLE`.
+        role: String,
+        /// `VAULT_AUTH_JWT_FILE`.
+        jwt_file: PathBuf,
+    },
+}
+
+/// Where a secret comes from: given directly, or read from a file when needed
+/// (so a rotated file is picked up at the next login).
+#[derive(Debug, Clone)]
+pub enum SecretSource {
+    /// The value itself (`VAULT_SECRET_ID`).
+    Value(SecretString),
+    /// A file holding it (`VAULT_SECRET_ID_FILE`), trimmed when read.
+    File(PathBuf),
+}
+
+impl SecretSource {
+    /// The secret: the value, or the trimmed content of the file.
+    pub fn read(&self) -> Result<SecretString> {
+        match self {
+            SecretSource::Value(v) => Ok(v.clone()),
+            SecretSource::File(p) => read_secret_file(p),
+        }
+    }
+}
+
+/// Read a secret from a file, trimming surrounding whitespace.
+pub fn read_secret_file(p: &std::path::Path) -> Result<SecretString> {
+    let mut raw = std::fs::read_to_string(p)
+        .map_err(|e| Error::io(format!("reading secret file {}", p.display()), e))?;
+    let s = SecretString::new(raw.trim());
+    crate::secret_string::zeroize_string(&mut raw);
+    if s.is_empty() {
+        return Err(Error::Config(format!("secret file {} is empty", p.display())));
+    }
+    Ok(s)
+}
+
+/// Token endpoint client authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenAuth {
+    /// `client_id` and `client_secret` in the form body (the default; DIDs
+    /// contain colons, which `client_secret_basic` has to encode).
+    Post,
+    /// HTTP Basic with form-urlencoded id and secret (RFC 6749 §2.3.1).
+    Basic,
+}
+
+/// How to reach Hydra.
+#[derive(Debug, Clone)]
+pub struct HydraConfig {
+    /// Admin API base URL (`HYDRA__ADMIN_URL`).
+    pub admin_url: String,
+    /// Public API base URL (`HYDRA__PUBLIC_URL`), for tokens.
+    pub public_url: Option<String>,
+    /// Request timeout (`HYDRA__TIMEOUT`, default 10 s).
+    pub timeout: Duration,
+    /// Verify TLS certificates (`HYDRA__VERIFY_SSL`, default true).
+    pub verify_ssl: bool,
+    /// Retries after the first attempt (`HYDRA__MAX_RETRIES`, default 3).
+    pub max_retries: u32,
+    /// Register the agent's client at startup (`HYDRA__AUTO_REGISTER_AGENTS`, default true).
+    pub auto_register: bool,
+    /// Scopes (`HYDRA__SCOPE`, space separated, default `openid offline agent:read agent:write`).
+    pub scopes: Vec<String>,
+    /// Token endpoint auth (`HYDRA__TOKEN_AUTH_METHOD` = `client_secret_post` | `client_secret_basic`).
+    pub token_auth: TokenAuth,
+}
+
+/// Something that answers "what is variable X?".
+pub trait Lookup {
+    /// The value of `name`, or `None` when unset.
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+impl<F: Fn(&str) -> Option<String>> Lookup for F {
+    fn get(&self, name: &str) -> Option<String> {
+        self(name)
+    }
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Lookup for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+struct Vars<'a>(&'a dyn Lookup);
+
+impl Vars<'_> {
+    /// Value, treating set-but-empty as unset.
+    fn get(&self, name: &str) -> Option<String> {
+        self.0.get(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn first(&self, names: &[&str]) -> Option<String> {
+        names.iter().find_map(|n| self.get(n))
+    }
+
+    fn bool(&self, name: &str, default: bool) -> Result<bool> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => parse_bool(&v).ok_or_else(|| {
+                Error::Config(format!(
+                    "{name}={v:?} is not a boolean (use true/false, 1/0, yes/no, on/off)"
+                ))
+            }),
+        }
+    }
+
+    fn duration(&self, name: &str, default: Duration) -> Result<Duration> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => parse_duration(&v).ok_or_else(|| {
+                Error::Config(format!(
+                    "{name}={v:?} is not a duration (e.g. 30, 30s, 500ms, 2m)"
+                ))
+            }),
+        }
+    }
+
+    fn u32(&self, name: &str, default: u32) -> Result<u32> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => v.trim().parse().map_err(|_| {
+                Error::Config(format!("{name}={v:?} is not a non-negative integer"))
+            }),
+        }
+    }
+
+    fn path(&self, name: &str) -> Option<PathBuf> {
+        self.get(name).map(PathBuf::from)
+    }
+}
+
+/// Parse a boolean as environment variables spell them.
+pub fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" | "t" | "y" => Some(true),
+        "0" | "false" | "no" | "off" | "f" | "n" => Some(false),
+        _ => None,
+    }
+}
+
+/// Parse a duration: bare seconds (`30`, `1.5`) or a number with a unit
+/// (`500ms`, `30s`, `2m`, `1h`).
+pub fn parse_duration(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    let split = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    if num.is_empty() || num.starts_with('.') || num.ends_with('.') {
+        return None;
+    }
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
+    };
+    if !secs.is_finite() || secs > 366.0 * 86400.0 {
+        return None;
+    }
+    Some(Duration::from_secs_f64(secs))
+}
+
+fn check_url(name: &str, url: &str) -> Result<String> {
+    let u = url.trim().trim_end_matches('/');
+    let rest = u
+        .strip_prefix("http://")
+        .or_else(|| u.strip_prefix("https://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(u.to_string()),
+        _ => Err(Error::Config(format!(
+            "{name}={url:?} is not an http:// or https:// URL with a host"
+        ))),
+    }
+}
+
+impl Config {
+    /// Configuration from the process environment.
+    pub fn from_env() -> Result<Config> {
+        Config::from_lookup(&ProcessEnv)
+    }
+
+    /// Configuration from any variable source (tests, embedding programs).
+    pub fn from_lookup(env: &dyn Lookup) -> Result<Config> {
+        let v = Vars(env);
+        let identity = IdentityConfig {
+            author: v.get("VAULTID_AUTHOR").unwrap_or_default(),
+            agent_name: v.get("VAULTID_AGENT_NAME").unwrap_or_default(),
+            agent_id: v.get("VAULTID_AGENT_ID"),
+        };
+        let vault = vault_from(&v)?;
+        let hydra = hydra_from(&v)?;
+        Ok(Config {
+            identity,
+            key_dir: v
+                .path("VAULTID_KEY_DIR")
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_KEY_DIR)),
+            recreate_keys: v.bool("VAULTID_RECREATE_KEYS", false)?,
+            allow_offline_generate: v.bool("VAULTID_ALLOW_OFFLINE_GENERATE", false)?,
+            lock_timeout: v.duration("VAULTID_LOCK_TIMEOUT", Duration::from_secs(30))?,
+            vault,
+            hydra,
+        })
+    }
+
+    /// A configuration with no Vault and no Hydra: the embedded local default.
+    pub fn local(author: &str, agent_name: &str, key_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            identity: IdentityConfig {
+                author: author.to_string(),
+                agent_name: agent_name.to_string(),
+                agent_id: None,
+            },
+            key_dir: key_dir.into(),
+            recreate_keys: false,
+            allow_offline_generate: false,
+            lock_timeout: Duration::from_secs(30),
+            vault: None,
+            hydra: None,
+        }
+    }
+}
+
+impl VaultConfig {
+    /// A Vault configuration with defaults for everything but the address
+    /// and token.
+    pub fn new(addr: &str, token: Option<SecretString>) -> VaultConfig {
+        VaultConfig {
+            addr: addr.trim_end_matches('/').to_string(),
+            token,
+            kv_mount: DEFAULT_KV_MOUNT.to_string(),
+            prefix: DEFAULT_PREFIX.to_string(),
+            namespace: None,
+            tls: TlsConfig::default(),
+            timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(2),
+            max_retries: 2,
+            auth: AuthMethod::Token,
+        }
+    }
+
+    /// Vault settings from any variable source, even when `VAULT__ENABLED`
+    /// is off (for commands that always talk to Vault, like `kv`). `None`
+    /// when no address is set.
+    pub fn from_lookup(env: &dyn Lookup) -> Result<Option<VaultConfig>> {
+        vault_settings(&Vars(env))
+    }
+}
+
+fn vault_from(v: &Vars) -> Result<Option<VaultConfig>> {
+    let enabled = match v.get("VAULT__ENABLED") {
+        Some(_) => v.bool("VAULT__ENABLED", false)?,
+        None => v
+            .first(&["VAULT_AGENT_ADDR", "VAULT__URL", "VAULT_ADDR"])
+            .is_some(),
+    };
+    if !enabled {
+        return Ok(None);
+    }
+    match vault_settings(v)? {
+        Some(c) => Ok(Some(c)),
+        None => Err(Error::Config(
+            "VAULT__ENABLED is true but no Vault address is set: set VAULT_ADDR (or VAULT__URL)"
+                .into(),
+        )),
+    }
+}
+
+fn vault_settings(v: &Vars) -> Result<Option<VaultConfig>> {
+    let (addr_var, addr) = match ["VAULT_AGENT_ADDR", "VAULT__URL", "VAULT_ADDR"]
+        .iter()
+        .find_map(|n| v.get(n).map(|a| (*n, a)))
+    {
+        Some(x) => x,
+        None => return Ok(None),
+    };
+    let addr = check_url(addr_var, &addr)?;
+    let token = match v.first(&["VAULT__TOKEN", "VAULT_TOKEN"]) {
+        Some(t) => Some(SecretString::new(t.trim())),
+        None => token_file(v),
+    };
+    let tls = TlsConfig {
+        ca_cert: v.path("VAULT_CACERT"),
+        ca_path: v.path("VAULT_CAPATH"),
+        client_cert: v.path("VAULT_CLIENT_CERT"),
+        client_key: v.path("VAULT_CLIENT_KEY"),
+        skip_verify: v.bool("VAULT_SKIP_VERIFY", false)?,
+        server_name: v.get("VAULT_TLS_SERVER_NAME"),
+    };
+    if tls.client_cert.is_some() != tls.client_key.is_some() {
+        return Err(Error::Config(
+            "VAULT_CLIENT_CERT and VAULT_CLIENT_KEY must be set together (mTLS needs both)".into(),
+        ));
+    }
+    let prefix = v
+        .get("VAULTID_VAULT_PREFIX")
+        .unwrap_or_else(|| DEFAULT_PREFIX.to_string());
+    let prefix = prefix.trim_matches('/').to_string();
+    if prefix.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+        return Err(Error::Config(format!(
+            "VAULTID_VAULT_PREFIX={prefix:?} must be a relative path without empty, '.' or '..' segments"
+        )));
+    }
+    let kv_mount = v
+        .first(&["VAULT_KV_MOUNT", "VAULT_MOUNT"])
+        .unwrap_or_else(|| DEFAULT_KV_MOUNT.to_string())
+        .trim_matches('/')
+        .to_string();
+    Ok(Some(VaultConfig {
+        addr,
+        token,
+        kv_mount,
+        prefix,
+        namespace: v.get("VAULT_NAMESPACE"),
+        tls,
+        timeout: v.duration("VAULT_CLIENT_TIMEOUT", Duration::from_secs(60))?,
+        connect_timeout: v.duration("VAULTID_CONNECT_TIMEOUT", Duration::from_secs(2))?,
+        max_retries: v.u32("VAULT_MAX_RETRIES", 2)?,
+        auth: auth_from(v)?,
+    }))
+}
+
+fn token_file(v: &Vars) -> Option<SecretString> {
+    let home = v.get("HOME")?;
+    let raw = std::fs::read_to_string(PathBuf::from(home).join(".vault-token")).ok()?;
+    let t = SecretString::new(raw.trim());
+    (!t.is_empty()).then_some(t)
+}
+
+fn auth_from(v: &Vars) -> Result<AuthMethod> {
+    let method = v
+        .get("VAULT_AUTH_METHOD")
+        .unwrap_or_else(|| "token".into())
+        .to_ascii_lowercase();
+    let mount = |default: &str| {
+        v.get("VAULT_AUTH_MOUNT")
+            .map(|m| m.trim_matches('/').to_string())
+            .unwrap_or_else(|| default.to_string())
+    };
+    let need = |name: &str, why: &str| {
+        v.get(name)
+            .ok_or_else(|| Error::Config(format!("{name} is required for {why}")))
+    };
+    Ok(match method.as_str() {
+        "token" => AuthMethod::Token,
+        "approle" => {
+            let secret_id = match (v.get("VAULT_SECRET_ID"), v.path("VAULT_SECRET_ID_FILE")) {
+                (Some(s), None) => SecretSource::Value(SecretString::new(s)),
+                (None, Some(p)) => SecretSource::File(p),
+                (Some(_), Some(_)) => {
+                    return Err(Error::Config(
+                        "set only one of VAULT_SECRET_ID and VAULT_SECRET_ID_FILE".into(),
+                    ))
+                }
+                (None, None) => {
+                    return Err(Error::Config(
+                        "VAULT_SECRET_ID or VAULT_SECRET_ID_FILE is required for VAULT_AUTH_METHOD=approle"
+                            .into(),
+                    ))
+                }
+            };
+            AuthMethod::AppRole {
+                mount: mount("approle"),
+                role_id: need("VAULT_ROLE_ID", "VAULT_AUTH_METHOD=approle")?,
+                secret_id,
+                wrapped: v.bool("VAULT_SECRET_ID_WRAPPED", false)?,
+            }
+        }
+        "kubernetes" => AuthMethod::Kubernetes {
+            mount: mount("kubernetes"),
+            role: need("VAULT_AUTH_ROLE", "VAULT_AUTH_METHOD=kubernetes")?,
+            jwt_file: v
+                .path("VAULT_AUTH_JWT_FILE")
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_K8S_JWT_FILE)),
+        },
+        "jwt" => AuthMethod::Jwt {
+            mount: mount("jwt"),
+            role: need("VAULT_AUTH_ROLE", "VAULT_AUTH_METHOD=jwt")?,
+            jwt_file: v.path("VAULT_AUTH_JWT_FILE").ok_or_else(|| {
+                Error::Config("VAULT_AUTH_JWT_FILE is required for VAULT_AUTH_METHOD=jwt".into())
+            })?,
+        },
+        other => {
+            return Err(Error::Config(format!(
+                "VAULT_AUTH_METHOD={other:?} is not one of token, approle, kubernetes, jwt"
+            )))
+        }
+    })
+}
+
+fn hydra_from(v: &Vars) -> Result<Option<HydraConfig>> {
+    let Some(admin) = v.get("HYDRA__ADMIN_URL") else {
+        return Ok(None);
+    };
+    let admin_url = check_url("HYDRA__ADMIN_URL", &admin)?;
+    let public_url = match v.get("HYDRA__PUBLIC_URL") {
+        Some(p) => Some(check_url("HYDRA__PUBLIC_URL", &p)?),
+        None => None,
+    };
+    let scopes: Vec<String> = v
+        .get("HYDRA__SCOPE")
+        .unwrap_or_else(|| DEFAULT_SCOPES.to_string())
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let token_auth = match v.get("HYDRA__TOKEN_AUTH_METHOD").as_deref() {
+        None | Some("client_secret_post") => TokenAuth::Post,
+        Some("client_secret_basic") => TokenAuth::Basic,
+        Some(other) => {
+            return Err(Error::Config(format!(
+                "HYDRA__TOKEN_AUTH_METHOD={other:?} is not client_secret_post or client_secret_basic"
+            )))
+        }
+    };
+    Ok(Some(HydraConfig {
+        admin_url,
+        public_url,
+        timeout: v.duration("HYDRA__TIMEOUT", Duration::from_secs(10))?,
+        verify_ssl: v.bool("HYDRA__VERIFY_SSL", true)?,
+        max_retries: v.u32("HYDRA__MAX_RETRIES", 3)?,
+        auto_register: v.bool("HYDRA__AUTO_REGISTER_AGENTS", true)?,
+        scopes,
+        token_auth,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(&move |n: &str| m.get(n).cloned())
+    }
+
+    #[test]
+    fn local_default_has_no_vault() {
+        let c = cfg(&[]).unwrap();
+        assert!(c.vault.is_none());
+        assert!(c.hydra.is_none());
+        assert_eq!(c.key_dir, PathBuf::from(".bindu"));
+        assert!(!c.recreate_keys);
+    }
+
+    #[test]
+    fn vault_addr_enables_vault_unless_disabled() {
+        let c = cfg(&[("VAULT_ADDR", "http://127.0.0.1:8200/")]).unwrap();
+        let v = c.vault.unwrap();
+        assert_eq!(v.addr, "http://127.0.0.1:8200");
+        assert_eq!(v.kv_mount, "secret");
+        assert_eq!(v.max_retries, 2);
+        let c = cfg(&[("VAULT_ADDR", "http://x"), ("VAULT__ENABLED", "false")]).unwrap();
+        assert!(c.vault.is_none());
+    }
+
+    #[test]
+    fn agent_addr_wins() {
+        let c = cfg(&[
+            ("VAULT_ADDR", "http://a:1"),
+            ("VAULT_AGENT_ADDR", "http://b:2"),
+        ])
+        .unwrap();
+        assert_eq!(c.vault.unwrap().addr, "http://b:2");
+    }
+
+    #[test]
+    fn empty_counts_as_unset() {
+        let c = cfg(&[("VAULT_ADDR", ""), ("VAULTID_KEY_DIR", " ")]).unwrap();
+        assert!(c.vault.is_none());
+        assert_eq!(c.key_dir, PathBuf::from(".bindu"));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (k, v) in [
+            ("VAULTID_RECREATE_KEYS", "maybe"),
+            ("VAULTID_LOCK_TIMEOUT", "soon"),
+            ("VAULT__ENABLED", "2"),
+        ] {
+            let e = cfg(&[(k, v)]).unwrap_err().to_string();
+            assert!(e.contains(k), "{e}");
+        }
+        let e = cfg(&[("VAULT_ADDR", "http://x"), ("VAULT_MAX_RETRIES", "-1")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("VAULT_MAX_RETRIES"), "{e}");
+        let e = cfg(&[("VAULT_ADDR", "ftp://x")]).unwrap_err().to_string();
+        assert!(e.contains("VAULT_ADDR"), "{e}");
+        let e = cfg(&[("VAULT__ENABLED", "true")]).unwrap_err().to_string();
+        assert!(e.contains("VAULT_ADDR"), "{e}");
+    }
+
+    #[test]
+    fn mtls_needs_both() {
+        let e = cfg(&[("VAULT_ADDR", "https://x"), ("VAULT_CLIENT_CERT", "/c")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("VAULT_CLIENT_KEY"), "{e}");
+    }
+
+    #[test]
+    fn auth_methods() {
+        let c = cfg(&[
+            ("VAULT_ADDR", "http://x"),
+            ("VAULT_AUTH_METHOD", "approle"),
+            ("VAULT_ROLE_ID", "r"),
+            ("VAULT_SECRET_ID", "s"),
+        ])
+        .unwrap();
+        assert!(matches!(
+            c.vault.unwrap().auth,
+            AuthMethod::AppRole { ref mount, wrapped: false, .. } if mount == "approle"
+        ));
+        let e = cfg(&[("VAULT_ADDR", "http://x"), ("VAULT_AUTH_METHOD", "kubernetes")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("VAULT_AUTH_ROLE"), "{e}");
+        let c = cfg(&[
+            ("VAULT_ADDR", "http://x"),
+            ("VAULT_AUTH_METHOD", "kubernetes"),
+            ("VAULT_AUTH_ROLE", "agent"),
+        ])
+        .unwrap();
+        assert!(matches!(
+            c.vault.unwrap().auth,
+            AuthMethod::Kubernetes { ref jwt_file, .. } if jwt_file.to_str() == Some(DEFAULT_K8S_JWT_FILE)
+        ));
+        let e = cfg(&[("VAULT_ADDR", "http://x"), ("VAULT_AUTH_METHOD", "ldap")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("VAULT_AUTH_METHOD"), "{e}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        for bad in ["", "s", "-1", "1x", ".5", "1e400", "nan"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn hydra_on_with_admin_url() {
+        let c = cfg(&[("HYDRA__ADMIN_URL", "http://127.0.0.1:4445")]).unwrap();
+        let h = c.hydra.unwrap();
+        assert_eq!(h.scopes, vec!["openid", "offline", "agent:read", "agent:write"]);
+        assert_eq!(h.token_auth, TokenAuth::Post);
+        assert!(h.verify_ssl);
+    }
+}

@@ -1,0 +1,1 @@
+//! Hydra admin and OAuth2 token client.

@@ -1,0 +1,100 @@
+//! [`SecretString`]: a string that never shows itself.
+
+use std::fmt;
+
+/// A secret value (token, client secret, secret id, PEM private key).
+///
+/// `Debug` and `Display` print `[redacted]`; the bytes are overwritten with
+/// zeros when the value is dropped. Read it with [`SecretString::expose`]
+/// only where the secret has to go on the wire or to disk.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct SecretString(String);
+
+impl SecretString {
+    /// Wrap a secret.
+    pub fn new(s: impl Into<String>) -> SecretString {
+        SecretString(s.into())
+    }
+
+    /// The secret itself. Call sites are where secrets leave the type: keep
+    /// them few.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// `true` when the secret is the empty string.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl From<String> for SecretString {
+    fn from(s: String) -> Self {
+        SecretString(s)
+    }
+}
+
+impl From<&str> for SecretString {
+    fn from(s: &str) -> Self {
+        SecretString(s.to_string())
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl Drop for SecretString {
+    fn drop(&mut self) {
+        zeroize_string(&mut self.0);
+    }
+}
+
+/// Overwrite a string's bytes (its whole capacity) with zeros in a way the
+/// compiler may not elide, then empty it.
+pub fn zeroize_string(s: &mut String) {
+    // SAFETY: zero bytes are valid UTF-8, and we clear the string afterwards.
+    let v = unsafe { s.as_mut_vec() };
+    zeroize_bytes(v);
+    v.clear();
+}
+
+/// Overwrite a byte vector's contents (its whole capacity) with zeros in a
+/// way the compiler may not elide.
+pub fn zeroize_bytes(v: &mut Vec<u8>) {
+    let cap = v.capacity();
+    let ptr = v.as_mut_ptr();
+    for i in 0..cap {
+        // SAFETY: `i < capacity`, the allocation is owned by `v` and writable.
+        unsafe { std::ptr::write_volatile(ptr.add(i), 0) };
+    }
+    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_and_display_redact() {
+        let s = SecretString::new("hvs.canary-token");
+        assert_eq!(format!("{s:?}"), "[redacted]");
+        assert_eq!(format!("{s}"), "[redacted]");
+        assert_eq!(s.expose(), "hvs.canary-token");
+    }
+
+    #[test]
+    fn zeroize_clears() {
+        let mut s = String::from("secret");
+        zeroize_string(&mut s);
+        assert!(s.is_empty());
+    }
+}

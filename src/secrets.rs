@@ -1,0 +1,1 @@
+//! Secrets at run time: environment injection, rotation, credential store.
