@@ -1,0 +1,263 @@
+//! Running a command with secrets added to its environment, forwarding
+//! termination signals to it, and passing its exit status through.
+//!
+//! # Signals
+//!
+//! While a child runs under [`SignalForwarding`], `SIGTERM`, `SIGINT` and
+//! `SIGHUP` sent to vaultid are sent on to the child instead of ending
+//! vaultid, so a supervisor (Kubernetes, systemd, a shell) that stops vaultid
+//! stops the command, and vaultid stays alive long enough to wait for it and
+//! clean up (revoke leases). The handlers are installed with the C library's
+//! `signal(3)` through a two-function FFI declared here (the C library is
+//! already linked by `std`); the handler only stores the signal number in an
+//! atomic and calls `kill(2)`, both async-signal-safe. The previous handlers
+//! are restored when the guard is dropped.
+//!
+//! A Ctrl-C typed at a terminal goes to the whole foreground process group,
+//! so an interactive child receives `SIGINT` from the terminal and once more
+//! from vaultid; programs that treat a second `SIGINT` as "force quit" may
+//! notice.
+//!
+//! # Exit status
+//!
+//! [`exit_code`]: the child's own code when it exited, `128 + n` when signal
+//! `n` killed it (the shell convention).
+
+use std::collections::BTreeMap;
+use std::os::raw::c_int;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, Command, ExitStatus};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::error::{Error, Result};
+use crate::secret_string::SecretString;
+
+/// `SIGHUP` (1 on Linux and the BSDs, macOS included).
+pub const SIGHUP: i32 = 1;
+/// `SIGINT` (2 on Linux and the BSDs).
+pub const SIGINT: i32 = 2;
+/// `SIGKILL` (9 on Linux and the BSDs).
+pub const SIGKILL: i32 = 9;
+/// `SIGTERM` (15 on Linux and the BSDs).
+pub const SIGTERM: i32 = 15;
+
+/// The signals forwarded to the child.
+pub const FORWARDED: [i32; 3] = [SIGHUP, SIGINT, SIGTERM];
+
+mod ffi {
+    use std::os::raw::c_int;
+
+    // `sighandler_t` is a pointer-sized function pointer; `SIG_DFL` is 0 and
+    // `SIG_ERR` is -1 on every platform this crate targets.
+    extern "C" {
+        /// `signal(2)`/`signal(3)`: set the disposition of `signum`, return
+        /// the previous one (or `SIG_ERR`). glibc, musl and the BSD libcs
+        /// give BSD semantics: the handler stays installed and interrupted
+        /// system calls are restarted.
+        pub fn signal(signum: c_int, handler: usize) -> usize;
+        /// `kill(2)`: send `sig` to process `pid`.
+        pub fn kill(pid: i32, sig: c_int) -> c_int;
+    }
+
+    /// `SIG_ERR`.
+    pub const SIG_ERR: usize = usize::MAX;
+}
+
+/// The child signals go to (0: none yet).
+static CHILD_PID: AtomicI32 = AtomicI32::new(0);
+/// A signal that arrived before the child existed, delivered once it does.
+static PENDING: AtomicI32 = AtomicI32::new(0);
+/// The last signal received while forwarding (0: none).
+static LAST_SIGNAL: AtomicI32 = AtomicI32::new(0);
+/// Only one forwarding guard at a time: the guard holds this lock.
+static ACTIVE: Mutex<()> = Mutex::new(());
+
+extern "C" fn forward(sig: c_int) {
+    // Async-signal-safe only: atomics and kill(2).
+    LAST_SIGNAL.store(sig, Ordering::SeqCst);
+    let pid = CHILD_PID.load(Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: kill(2) is async-signal-safe and takes plain integers.
+        unsafe { ffi::kill(pid, sig) };
+    } else {
+        PENDING.store(sig, Ordering::SeqCst);
+    }
+}
+
+/// Send signal `sig` to process `pid` (`kill(2)`). Errors (no such process)
+/// are returned as `false`.
+pub fn send_signal(pid: u32, sig: i32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: kill(2) takes plain integers; a positive pid names one process.
+    unsafe { ffi::kill(pid, sig) == 0 }
+}
+
+/// While alive, `SIGTERM`, `SIGINT` and `SIGHUP` to this process are sent
+/// on to the child set with [`SignalForwarding::set_child`] (or held until
+/// one is set). Dropping it restores the previous handlers.
+///
+/// Signal dispositions are process-wide: only one guard exists at a time
+/// ([`SignalForwarding::install`] waits for an earlier one to be dropped, so
+/// do not install twice on one thread), and it replaces whatever handlers
+/// the embedding program had for these three signals until it is dropped.
+pub struct SignalForwarding {
+    previous: Vec<(i32, usize)>,
+    _active: MutexGuard<'static, ()>,
+}
+
+impl std::fmt::Debug for SignalForwarding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignalForwarding")
+            .field("child", &CHILD_PID.load(Ordering::SeqCst))
+            .finish()
+    }
+}
+
+impl SignalForwarding {
+    /// Install the handlers, first waiting until no other guard is alive.
+    /// Fails when the C library refuses a handler.
+    pub fn install() -> Result<SignalForwarding> {
+        let active = ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
+        CHILD_PID.store(0, Ordering::SeqCst);
+        PENDING.store(0, Ordering::SeqCst);
+        LAST_SIGNAL.store(0, Ordering::SeqCst);
+        let mut guard = SignalForwarding {
+            previous: Vec::new(),
+            _active: active,
+        };
+        for sig in FORWARDED {
+            let handler = forward as extern "C" fn(c_int) as usize;
+            // SAFETY: `forward` is an `extern "C" fn(c_int)` that only does
+            // async-signal-safe work; the signal numbers are valid.
+            let prev = unsafe { ffi::signal(sig, handler) };
+            if prev == ffi::SIG_ERR {
+                drop(guard);
+                return Err(Error::io(
+                    format!("installing a handler for signal {sig}"),
+                    std::io::Error::last_os_error(),
+                ));
+            }
+            guard.previous.push((sig, prev));
+        }
+        Ok(guard)
+    }
+
+    /// Forward signals to `pid` from now on; a signal that arrived while no
+    /// child was set is delivered now.
+    pub fn set_child(&self, pid: u32) {
+        let pid = i32::try_from(pid).unwrap_or(0);
+        CHILD_PID.store(pid, Ordering::SeqCst);
+        let pending = PENDING.swap(0, Ordering::SeqCst);
+        if pending != 0 && pid > 0 {
+            // SAFETY: plain integers; `pid` is our own child.
+            unsafe { ffi::kill(pid, pending) };
+        }
+    }
+
+    /// Stop forwarding to the current child (it exited); later signals are
+    /// held for the next child.
+    pub fn clear_child(&self) {
+        CHILD_PID.store(0, Ordering::SeqCst);
+    }
+
+    /// The last forwarded signal received, if any.
+    pub fn last_signal(&self) -> Option<i32> {
+        match LAST_SIGNAL.load(Ordering::SeqCst) {
+            0 => None,
+            s => Some(s),
+        }
+    }
+}
+
+impl Drop for SignalForwarding {
+    fn drop(&mut self) {
+        CHILD_PID.store(0, Ordering::SeqCst);
+        for (sig, prev) in self.previous.drain(..) {
+            // SAFETY: restoring the disposition `signal` returned earlier.
+            unsafe { ffi::signal(sig, prev) };
+        }
+    }
+}
+
+/// The shell's view of an exit status: the code, or `128 + signal`.
+pub fn exit_code(status: ExitStatus) -> u8 {
+    if let Some(code) = status.code() {
+        (code & 0xff) as u8
+    } else if let Some(sig) = status.signal() {
+        (128 + (sig & 0x7f)) as u8
+    } else {
+        1
+    }
+}
+
+/// Start `argv[0]` with `argv[1..]`, the current environment plus `vars`.
+/// The secrets are handed to the operating system and go nowhere else.
+pub fn spawn_with_env(argv: &[String], vars: &BTreeMap<String, SecretString>) -> Result<Child> {
+    let (program, args) = argv
+        .split_first()
+        .ok_or_else(|| Error::Config("no command given after --".into()))?;
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    for (name, value) in vars {
+        cmd.env(name, value.expose());
+    }
+    cmd.spawn()
+        .map_err(|e| Error::io(format!("starting command {program:?}"), e))
+}
+
+/// Run a command with `vars` added to its environment, forwarding
+/// `SIGTERM`/`SIGINT`/`SIGHUP` to it, and return its [`exit_code`].
+pub fn run_with_env(argv: &[String], vars: &BTreeMap<String, SecretString>) -> Result<u8> {
+    let fwd = SignalForwarding::install()?;
+    let mut child = spawn_with_env(argv, vars)?;
+    fwd.set_child(child.id());
+    let status = child
+        .wait()
+        .map_err(|e| Error::io("waiting for the command", e))?;
+    fwd.clear_child();
+    Ok(exit_code(status))
+}
+
+/// The exit code a shell uses when it cannot start a command: 127 when it
+/// does not exist, 126 when it cannot be executed, `None` for other errors.
+pub fn spawn_failure_code(err: &Error) -> Option<u8> {
+    match err {
+        Error::Io { source, .. } => match source.kind() {
+            std::io::ErrorKind::NotFound => Some(127),
+            std::io::ErrorKind::PermissionDenied => Some(126),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Vec<String> {
+        vec!["sh".into(), "-c".into(), script.into()]
+    }
+
+    #[test]
+    fn passes_exit_codes_and_env() {
+        let mut vars = BTreeMap::new();
+        vars.insert("VAULTID_T_X".to_string(), SecretString::new("a b'c"));
+        let code = run_with_env(&sh("[ \"$VAULTID_T_X\" = \"a b'c\" ] && exit 7"), &vars).unwrap();
+        assert_eq!(code, 7);
+        let code = run_with_env(&sh("kill -KILL $$"), &BTreeMap::new()).unwrap();
+        assert_eq!(code, 128 + 9);
+    }
+
+    #[test]
+    fn missing_program_is_127() {
+        let e = run_with_env(&["/nonexistent/vaultid-x".into()], &BTreeMap::new()).unwrap_err();
+        assert_eq!(spawn_failure_code(&e), Some(127));
+    }
+}
