@@ -49,6 +49,14 @@ impl PublicKey {
 
     /// Read a base58 public key (32 bytes once decoded).
     pub fn from_base58(s: &str) -> Result<PublicKey> {
+        // 32 bytes are at most 44 base58 characters; refuse long input
+        // before doing quadratic work on it.
+        if s.len() > 64 {
+            return Err(Error::InvalidKey(format!(
+                "public key is {} characters long; a base58 Ed25519 public key has at most 44",
+                s.len()
+            )));
+        }
         let bytes = base58::decode(s)
             .map_err(|e| Error::InvalidKey(format!("public key is not base58: {e}")))?;
         let bytes: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
@@ -369,6 +377,7 @@ mod tests {
     fn bad_public_keys_are_rejected() {
         assert!(PublicKey::from_base58("abc").is_err());
         assert!(PublicKey::from_base58("0OIl").is_err());
+        assert!(PublicKey::from_base58(&"z".repeat(10_000)).is_err());
         // The identity point has small order.
         let mut weak = [0u8; 32];
         weak[0] = 1;

@@ -749,6 +749,7 @@ O04L72HKQXqcByajZwo=
         assert!(decode_private_key(&split).is_ok());
     }
 
+    /// The layout of `ring`'s `Ed25519KeyPair::generate_pkcs8`.
     #[test]
     fn reads_pkcs8_v2_with_public_key() {
         let seed = unhex(OPENSSL_ED25519_SEED);
@@ -764,6 +765,23 @@ O04L72HKQXqcByajZwo=
         assert_eq!(key.public, Some(public));
         let pem = encode(PRIVATE_KEY_LABEL, &der);
         assert_eq!(decode_private_key(&pem).unwrap().public, Some(public));
+
+        // Also accepted: the public key wrapped as `[1] { BIT STRING }`.
+        let mut explicit = der[..48].to_vec();
+        explicit[1] = 0x53;
+        explicit.extend_from_slice(&[0xa1, 0x23, 0x03, 0x21, 0x00]);
+        explicit.extend_from_slice(&public);
+        assert_eq!(
+            parse_private_key_der(&explicit).unwrap().public,
+            Some(public)
+        );
+        // A public key of the wrong length is named.
+        let mut short = der[..48].to_vec();
+        short[1] = 0x50;
+        short.extend_from_slice(&[0x81, 0x20, 0x00]);
+        short.extend_from_slice(&public[..31]);
+        let msg = err_text(parse_private_key_der(&short));
+        assert!(msg.contains("31 bytes long, expected 32"), "{msg}");
     }
 
     #[test]
