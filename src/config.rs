@@ -81,6 +81,11 @@ pub struct VaultConfig {
     pub connect_timeout: Duration,
     /// Retries after the first attempt (`VAULT_MAX_RETRIES`, default 2).
     pub max_retries: u32,
+    /// At startup, when local keys exist, how long Vault gets to answer
+    /// before vaultid starts from the local keys (`VAULTID_STARTUP_TIMEOUT`,
+    /// default 1.5 s). Without local keys there is no fallback and the
+    /// normal timeout applies.
+    pub startup_timeout: Duration,
     /// How to log in.
     pub auth: AuthMethod,
 }
@@ -168,7 +173,10 @@ pub fn read_secret_file(p: &std::path::Path) -> Result<SecretString> {
     let s = SecretString::new(raw.trim());
     crate::secret_string::zeroize_string(&mut raw);
     if s.is_empty() {
-        return Err(Error::Config(format!("secret file {} is empty", p.display())));
+        return Err(Error::Config(format!(
+            "secret file {} is empty",
+            p.display()
+        )));
     }
     Ok(s)
 }
@@ -262,9 +270,10 @@ impl Vars<'_> {
     fn u32(&self, name: &str, default: u32) -> Result<u32> {
         match self.get(name) {
             None => Ok(default),
-            Some(v) => v.trim().parse().map_err(|_| {
-                Error::Config(format!("{name}={v:?} is not a non-negative integer"))
-            }),
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| Error::Config(format!("{name}={v:?} is not a non-negative integer"))),
         }
     }
 
@@ -381,6 +390,7 @@ impl VaultConfig {
             timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(2),
             max_retries: 2,
+            startup_timeout: Duration::from_millis(1500),
             auth: AuthMethod::Token,
         }
     }
@@ -442,7 +452,10 @@ fn vault_settings(v: &Vars) -> Result<Option<VaultConfig>> {
         .get("VAULTID_VAULT_PREFIX")
         .unwrap_or_else(|| DEFAULT_PREFIX.to_string());
     let prefix = prefix.trim_matches('/').to_string();
-    if prefix.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+    if prefix
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == "..")
+    {
         return Err(Error::Config(format!(
             "VAULTID_VAULT_PREFIX={prefix:?} must be a relative path without empty, '.' or '..' segments"
         )));
@@ -462,6 +475,7 @@ fn vault_settings(v: &Vars) -> Result<Option<VaultConfig>> {
         timeout: v.duration("VAULT_CLIENT_TIMEOUT", Duration::from_secs(60))?,
         connect_timeout: v.duration("VAULTID_CONNECT_TIMEOUT", Duration::from_secs(2))?,
         max_retries: v.u32("VAULT_MAX_RETRIES", 2)?,
+        startup_timeout: v.duration("VAULTID_STARTUP_TIMEOUT", Duration::from_millis(1500))?,
         auth: auth_from(v)?,
     }))
 }
@@ -552,11 +566,9 @@ fn hydra_from(v: &Vars) -> Result<Option<HydraConfig>> {
     let token_auth = match v.get("HYDRA__TOKEN_AUTH_METHOD").as_deref() {
         None | Some("client_secret_post") => TokenAuth::Post,
         Some("client_secret_basic") => TokenAuth::Basic,
-        Some(other) => {
-            return Err(Error::Config(format!(
-                "HYDRA__TOKEN_AUTH_METHOD={other:?} is not client_secret_post or client_secret_basic"
-            )))
-        }
+        Some(other) => return Err(Error::Config(format!(
+            "HYDRA__TOKEN_AUTH_METHOD={other:?} is not client_secret_post or client_secret_basic"
+        ))),
     };
     Ok(Some(HydraConfig {
         admin_url,
@@ -661,9 +673,12 @@ mod tests {
             c.vault.unwrap().auth,
             AuthMethod::AppRole { ref mount, wrapped: false, .. } if mount == "approle"
         ));
-        let e = cfg(&[("VAULT_ADDR", "http://x"), ("VAULT_AUTH_METHOD", "kubernetes")])
-            .unwrap_err()
-            .to_string();
+        let e = cfg(&[
+            ("VAULT_ADDR", "http://x"),
+            ("VAULT_AUTH_METHOD", "kubernetes"),
+        ])
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("VAULT_AUTH_ROLE"), "{e}");
         let c = cfg(&[
             ("VAULT_ADDR", "http://x"),
@@ -696,7 +711,10 @@ mod tests {
     fn hydra_on_with_admin_url() {
         let c = cfg(&[("HYDRA__ADMIN_URL", "http://127.0.0.1:4445")]).unwrap();
         let h = c.hydra.unwrap();
-        assert_eq!(h.scopes, vec!["openid", "offline", "agent:read", "agent:write"]);
+        assert_eq!(
+            h.scopes,
+            vec!["openid", "offline", "agent:read", "agent:write"]
+        );
         assert_eq!(h.token_auth, TokenAuth::Post);
         assert!(h.verify_ssl);
     }

@@ -1,0 +1,235 @@
+//! `up`, `id`, `show`, `did-document`, `sign`, `verify`.
+
+use std::io::Read;
+
+use serde_json::json;
+use vaultid::cache::KeyDir;
+use vaultid::identity::{did_document, did_key, now_iso8601, Identity, KeyPair, PublicKey};
+use vaultid::{Config, Error};
+
+use super::{config_with_flags, emit, opt, parse_or_help, switch, Flag, IDENTITY_FLAGS};
+
+fn spec(extra: &[Flag]) -> Vec<Flag> {
+    IDENTITY_FLAGS.iter().chain(extra).copied().collect()
+}
+
+/// Run one of the identity commands.
+pub fn run(cmd: &str, rest: &[String]) -> Result<u8, Error> {
+    match cmd {
+        "up" => up(rest),
+        "id" => id(rest),
+        "show" => show(rest),
+        "did-document" => document(rest),
+        "sign" => sign(rest),
+        "verify" => verify(rest),
+        _ => unreachable!("dispatched by cli::run"),
+    }
+}
+
+fn identity(c: &Config) -> Result<Identity, Error> {
+    Identity::new(
+        &c.identity.author,
+        &c.identity.agent_name,
+        c.identity.agent_id.as_deref(),
+    )
+}
+
+fn local_keys(c: &Config) -> Result<KeyPair, Error> {
+    match KeyDir::new(&c.key_dir).read_keys()? {
+        Some(l) => Ok(l.keys),
+        None => Err(Error::Config(format!(
+            "no keys in {}: run `vaultid up` first",
+            c.key_dir.display()
+        ))),
+    }
+}
+
+fn up(rest: &[String]) -> Result<u8, Error> {
+    let spec = spec(&[
+        switch(
+            "recreate-keys",
+            "make a new key pair (the old one is kept aside) (VAULTID_RECREATE_KEYS)",
+        ),
+        switch(
+            "allow-offline-generate",
+            "generate keys when Vault is unavailable and none exist locally (VAULTID_ALLOW_OFFLINE_GENERATE)",
+        ),
+    ]);
+    let Some(a) = parse_or_help(
+        rest,
+        &spec,
+        "vaultid up [options]",
+        "Restore the agent's identity, or create it on first start: local keys, Vault (when enabled), Hydra (when configured).",
+    )?
+    else {
+        return Ok(0);
+    };
+    a.exactly(0, "vaultid up [options]")?;
+    let mut c = config_with_flags(&a)?;
+    if a.has("recreate-keys") {
+        c.recreate_keys = true;
+    }
+    if a.has("allow-offline-generate") {
+        c.allow_offline_generate = true;
+    }
+    let outcome = vaultid::bootstrap::ensure(&c)?;
+    let v = serde_json::to_value(&outcome)
+        .map_err(|e| Error::Config(format!("encoding the outcome: {e}")))?;
+    emit(&v, a.has("human"));
+    Ok(0)
+}
+
+fn id(rest: &[String]) -> Result<u8, Error> {
+    let Some(a) = parse_or_help(
+        rest,
+        &spec(&[]),
+        "vaultid id [options]",
+        "Compute the agent id and DID from author and name (or --agent-id). Reads and writes nothing.",
+    )?
+    else {
+        return Ok(0);
+    };
+    a.exactly(0, "vaultid id [options]")?;
+    let c = config_with_flags(&a)?;
+    let i = identity(&c)?;
+    emit(
+        &json!({"agent_id": i.agent_id, "did": i.did}),
+        a.has("human"),
+    );
+    Ok(0)
+}
+
+fn show(rest: &[String]) -> Result<u8, Error> {
+    let Some(a) = parse_or_help(
+        rest,
+        &spec(&[]),
+        "vaultid show [options]",
+        "Show the local identity: agent id, DID, public key (base58 and did:key). Never generates keys.",
+    )?
+    else {
+        return Ok(0);
+    };
+    a.exactly(0, "vaultid show [options]")?;
+    let c = config_with_flags(&a)?;
+    let i = identity(&c)?;
+    let keys = local_keys(&c)?;
+    emit(
+        &json!({
+            "agent_id": i.agent_id,
+            "did": i.did,
+            "public_key_base58": keys.public().base58(),
+            "did_key": did_key(&keys.public()),
+            "key_dir": c.key_dir.display().to_string(),
+        }),
+        a.has("human"),
+    );
+    Ok(0)
+}
+
+fn document(rest: &[String]) -> Result<u8, Error> {
+    let Some(a) = parse_or_help(
+        rest,
+        &spec(&[]),
+        "vaultid did-document [options]",
+        "Print the agent's DID document (from the local keys).",
+    )?
+    else {
+        return Ok(0);
+    };
+    a.exactly(0, "vaultid did-document [options]")?;
+    let c = config_with_flags(&a)?;
+    let i = identity(&c)?;
+    let keys = local_keys(&c)?;
+    emit(&did_document(&i.did, &keys.public(), &now_iso8601()), false);
+    Ok(0)
+}
+
+/// The message: the positional text, `--file F`, or stdin for `-`.
+fn message(a: &super::Args, positional: Option<&String>) -> Result<Vec<u8>, Error> {
+    match (positional.map(String::as_str), a.value("file")) {
+        (Some(_), Some(_)) => Err(Error::Config(
+            "give the text either as an argument or with --file, not both".into(),
+        )),
+        (None, Some(f)) => std::fs::read(f).map_err(|e| Error::io(format!("reading {f}"), e)),
+        (Some("-"), None) => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| Error::io("reading stdin", e))?;
+            Ok(buf)
+        }
+        (Some(t), None) => Ok(t.as_bytes().to_vec()),
+        (None, None) => Err(Error::Config(
+            "nothing to sign or verify: give TEXT, - (stdin) or --file F".into(),
+        )),
+    }
+}
+
+fn sign(rest: &[String]) -> Result<u8, Error> {
+    let spec = spec(&[opt("file", "sign the bytes of this file")]);
+    let usage = "vaultid sign (TEXT | - | --file F) [options]";
+    let Some(a) = parse_or_help(
+        rest,
+        &spec,
+        usage,
+        "Sign text with the agent's private key; prints the base58 Ed25519 signature.",
+    )?
+    else {
+        return Ok(0);
+    };
+    if a.positional.len() > 1 {
+        return Err(Error::Config(format!("too many arguments; usage: {usage}")));
+    }
+    let c = config_with_flags(&a)?;
+    let i = identity(&c)?;
+    let msg = message(&a, a.positional.first())?;
+    let keys = local_keys(&c)?;
+    emit(
+        &json!({
+            "signature": keys.sign(&msg),
+            "did": i.did,
+            "public_key_base58": keys.public().base58(),
+        }),
+        a.has("human"),
+    );
+    Ok(0)
+}
+
+fn verify(rest: &[String]) -> Result<u8, Error> {
+    let spec = spec(&[
+        opt("file", "verify the bytes of this file"),
+        opt(
+            "public-key",
+            "base58 public key to verify against (default: the local key)",
+        ),
+    ]);
+    let usage = "vaultid verify (TEXT | - | --file F) SIGNATURE [options]";
+    let Some(a) = parse_or_help(
+        rest,
+        &spec,
+        usage,
+        "Verify a base58 Ed25519 signature. Exit 0 when valid, 4 when not.",
+    )?
+    else {
+        return Ok(0);
+    };
+    let (text, sig) = match (a.positional.as_slice(), a.value("file")) {
+        ([sig], Some(_)) => (None, sig),
+        ([t, sig], None) => (Some(t), sig),
+        _ => return Err(Error::Config(format!("usage: {usage}"))),
+    };
+    let msg = message(&a, text)?;
+    let public = match a.value("public-key") {
+        Some(b58) => PublicKey::from_base58(b58)?,
+        None => {
+            let c = config_with_flags(&a)?;
+            local_keys(&c)?.public()
+        }
+    };
+    public.verify(&msg, sig)?;
+    emit(
+        &json!({"valid": true, "public_key_base58": public.base58()}),
+        a.has("human"),
+    );
+    Ok(0)
+}

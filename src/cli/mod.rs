@@ -1,0 +1,161 @@
+//! Command dispatch, shared option handling, output and logging.
+
+mod args;
+mod identity_cmds;
+
+use std::io::Write;
+
+use serde_json::Value;
+use vaultid::{Config, Error};
+
+pub use args::{help, opt, switch, Args, Flag};
+
+/// Options every identity-aware command accepts.
+pub const IDENTITY_FLAGS: &[Flag] = &[
+    opt("author", "agent author (VAULTID_AUTHOR)"),
+    opt("name", "agent name (VAULTID_AGENT_NAME)"),
+    opt("agent-id", "explicit agent id, a UUID (VAULTID_AGENT_ID)"),
+    opt(
+        "key-dir",
+        "local key directory (VAULTID_KEY_DIR, default .bindu)",
+    ),
+    switch("human", "print a readable form instead of JSON"),
+    switch("help", "show this help"),
+];
+
+const TOP_HELP: &str =
+    "vaultid: keeps an AI agent's identity (DID keys, OAuth2 client) stable across restarts
+
+Usage: vaultid <command> [options]
+
+Identity:
+  up              restore or create the agent's identity (local keys, Vault, Hydra)
+  id              compute the agent id and DID (touches nothing)
+  show            show the local identity
+  did-document    print the DID document
+  sign            sign text with the agent's key
+  verify          verify a signature
+
+Every command prints one JSON object on success and a one-line error on
+stderr on failure. `vaultid <command> --help` shows a command's options.
+Exit codes: 0 ok, 2 usage/configuration, 3 remote unreachable, 4 integrity
+or conflict, 5 permission denied, 1 anything else.
+";
+
+/// Run the command line; returns the exit code on success paths.
+pub fn run(argv: &[String]) -> Result<u8, Error> {
+    let Some((cmd, rest)) = argv.split_first() else {
+        eprint!("{TOP_HELP}");
+        return Ok(2);
+    };
+    match cmd.as_str() {
+        "-h" | "--help" | "help" => {
+            print!("{TOP_HELP}");
+            Ok(0)
+        }
+        "-V" | "--version" | "version" => {
+            emit(
+                &serde_json::json!({"version": env!("CARGO_PKG_VERSION")}),
+                false,
+            );
+            Ok(0)
+        }
+        "up" | "id" | "show" | "did-document" | "sign" | "verify" => identity_cmds::run(cmd, rest),
+        other => Err(Error::Config(format!(
+            "unknown command {other:?}; run `vaultid --help`"
+        ))),
+    }
+}
+
+/// Parse a command's arguments; print its help and return `None` for `--help`.
+pub fn parse_or_help(
+    rest: &[String],
+    spec: &[Flag],
+    usage: &str,
+    about: &str,
+) -> Result<Option<Args>, Error> {
+    let a = Args::parse(rest, spec)?;
+    if a.has("help") {
+        print!("{}", help(usage, about, spec));
+        return Ok(None);
+    }
+    Ok(Some(a))
+}
+
+/// The configuration from the environment with the identity flags applied.
+pub fn config_with_flags(a: &Args) -> Result<Config, Error> {
+    let mut c = Config::from_env()?;
+    if let Some(v) = a.value("author") {
+        c.identity.author = v.to_string();
+    }
+    if let Some(v) = a.value("name") {
+        c.identity.agent_name = v.to_string();
+    }
+    if let Some(v) = a.value("agent-id") {
+        c.identity.agent_id = Some(v.to_string());
+    }
+    if let Some(v) = a.value("key-dir") {
+        c.key_dir = v.into();
+    }
+    Ok(c)
+}
+
+/// Print one JSON object (or, with `human`, `key: value` lines) on stdout.
+pub fn emit(v: &Value, human: bool) {
+    let mut out = std::io::stdout().lock();
+    if human {
+        if let Value::Object(m) = v {
+            for (k, val) in m {
+                let s = match val {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                let _ = writeln!(out, "{k}: {s}");
+            }
+            return;
+        }
+    }
+    let _ = writeln!(out, "{v}");
+}
+
+struct StderrLogger {
+    level: log::LevelFilter,
+}
+
+impl log::Log for StderrLogger {
+    fn enabled(&self, m: &log::Metadata) -> bool {
+        m.level() <= self.level
+    }
+
+    fn log(&self, r: &log::Record) {
+        if self.enabled(r.metadata()) {
+            // Only vaultid's own records below warn; dependencies are noisy.
+            if r.level() > log::Level::Warn && !r.target().starts_with("vaultid") {
+                return;
+            }
+            eprintln!(
+                "vaultid: {}: {}",
+                r.level().as_str().to_lowercase(),
+                r.args()
+            );
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+/// Log to stderr: warnings by default, more with `VAULTID_LOG=info|debug`.
+pub fn init_logging() {
+    let level = match std::env::var("VAULTID_LOG").ok().as_deref() {
+        Some("error") => log::LevelFilter::Error,
+        Some("info") => log::LevelFilter::Info,
+        Some("debug") => log::LevelFilter::Debug,
+        Some("trace") => log::LevelFilter::Trace,
+        Some("off") => log::LevelFilter::Off,
+        _ => log::LevelFilter::Warn,
+    };
+    let logger = Box::leak(Box::new(StderrLogger { level }));
+    if log::set_logger(logger).is_ok() {
+        log::set_max_level(level);
+    }
+}
