@@ -1,1 +1,553 @@
 //! Vault client.
+//!
+//! [`Client`] talks to HashiCorp Vault or OpenBao over the
+//! [`http`](crate::http) layer: it adds the token (`X-Vault-Token`), the
+//! namespace (`X-Vault-Namespace`) and `X-Vault-Request: true` to every
+//! request, and turns Vault's answers into values or [`Error`]s:
+//!
+//! | answer | error |
+//! |---|---|
+//! | 401, 403 | [`Error::PermissionDenied`] with Vault's `errors` |
+//! | 404 | [`Error::NotFound`] (reads answer `Ok(None)` instead) |
+//! | 503 from Vault, or "Vault is sealed" | [`Error::Sealed`] |
+//! | 400 naming "check-and-set" | [`Error::CasMismatch`] |
+//! | any other non-2xx | [`Error::Http`] |
+//! | a 2xx that is not a JSON object | [`Error::Protocol`] |
+//!
+//! The mapping is a pure function of status and body, [`parse_response`],
+//! which never panics on any input.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), vaultid::Error> {
+//! use vaultid::config::VaultConfig;
+//! let config = VaultConfig::new("http://127.0.0.1:8200", Some("hvs.example".into()));
+//! let client = vaultid::vault::Client::new(&config)?;
+//! let mut data = serde_json::Map::new();
+//! data.insert("password".into(), "hunter2".into());
+//! client.kv2("secret").write("app/db", &data, Some(0))?;
+//! let secret = client.kv2("secret").read("app/db", None)?;
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod auth;
+pub mod kv2;
+pub mod lease;
+pub mod sys;
+
+use std::fmt;
+use std::sync::RwLock;
+
+use serde_json::Value;
+
+use crate::config::VaultConfig;
+use crate::error::{Error, Result, Service};
+use crate::http::{HttpClient, HttpConfig, Request, Response};
+use crate::secret_string::SecretString;
+
+pub use auth::{AuthInfo, TokenInfo};
+pub use kv2::{Kv2, KvMetadata, KvSecret, MetadataUpdate, VersionMetadata};
+pub use lease::LeaseInfo;
+pub use sys::Health;
+
+/// The header that carries the token.
+pub const TOKEN_HEADER: &str = "X-Vault-Token";
+
+/// A blocking Vault client. Cheap to share between threads by reference
+/// (or in an `Arc`): the token sits behind a lock so a renewer can swap it.
+pub struct Client {
+    http: HttpClient,
+    token: RwLock<Option<SecretString>>,
+    config: VaultConfig,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("addr", &self.config.addr)
+            .field("namespace", &self.config.namespace)
+            .field("has_token", &self.token().is_some())
+            .finish()
+    }
+}
+
+impl Client {
+    /// A client for the configured address, with the configured token (for
+    /// the `token` auth method). No request is made.
+    ///
+    /// Fails with [`Error::Config`] when the address is not a URL or a TLS
+    /// file cannot be read.
+    pub fn new(config: &VaultConfig) -> Result<Client> {
+        let mut default_headers = vec![("X-Vault-Request".to_string(), "true".to_string())];
+        if let Some(ns) = config.namespace.as_deref().filter(|n| !n.is_empty()) {
+            default_headers.push(("X-Vault-Namespace".to_string(), ns.to_string()));
+        }
+        let http = HttpClient::new(&HttpConfig {
+            base_url: config.addr.clone(),
+            service: Service::Vault,
+            timeout: config.timeout,
+            connect_timeout: config.connect_timeout,
+            max_retries: config.max_retries,
+            tls: config.tls.clone(),
+            default_headers,
+        })?;
+        Ok(Client {
+            http,
+            token: RwLock::new(config.token.clone().filter(|t| !t.is_empty())),
+            config: config.clone(),
+        })
+    }
+
+    /// The configuration the client was built from.
+    pub fn config(&self) -> &VaultConfig {
+        &self.config
+    }
+
+    /// The HTTP layer underneath.
+    pub fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
+    /// The current token, if any.
+    pub fn token(&self) -> Option<SecretString> {
+        match self.token.read() {
+            Ok(t) => t.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replace the token (after a login or by a renewer).
+    pub fn set_token(&self, token: Option<SecretString>) {
+        let mut guard = match self.token.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *guard = token.filter(|t| !t.is_empty());
+    }
+
+    /// A KV version 2 engine mounted at `mount` (e.g. `secret`).
+    pub fn kv2(&self, mount: &str) -> Kv2<'_> {
+        Kv2::new(self, mount)
+    }
+
+    /// Read any logical path (`GET /v1/{path}`). Returns the whole answer
+    /// (`data`, `lease_id`, `auth`, ...), or `None` on 404.
+    pub fn read(&self, path: &str) -> Result<Option<Value>> {
+        match self.exchange("GET", path, None)? {
+            Ok(v) => Ok(v),
+            Err(e) if e.status == 404 => Ok(None),
+            Err(e) => Err(e.into_error("GET", path)),
+        }
+    }
+
+    /// Write any logical path (`POST /v1/{path}` with a JSON body). Returns
+    /// the answer, or `None` when Vault answered 204.
+    pub fn write(&self, path: &str, body: &Value) -> Result<Option<Value>> {
+        self.request("POST", path, Some(body))
+    }
+
+    /// Delete any logical path (`DELETE /v1/{path}`).
+    pub fn delete(&self, path: &str) -> Result<()> {
+        self.request("DELETE", path, None).map(drop)
+    }
+
+    /// List the keys under a logical path (`GET /v1/{path}?list=true`).
+    /// Empty when the path does not exist.
+    pub fn list(&self, path: &str) -> Result<Vec<String>> {
+        let p = format!("{}?list=true", path.trim_end_matches('/'));
+        match self.exchange("GET", &p, None)? {
+            Ok(v) => Ok(list_keys(v.as_ref())),
+            Err(e) if e.status == 404 => Ok(Vec::new()),
+            Err(e) => Err(e.into_error("LIST", path)),
+        }
+    }
+
+    /// Send any request to `/v1/{path}` (the path may carry a query string)
+    /// and map the answer as the [module docs](self) describe.
+    pub fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Option<Value>> {
+        self.exchange(method, path, body)?
+            .map_err(|e| e.into_error(method, path))
+    }
+
+    /// Send a request with the token; transport failures are the outer
+    /// error, Vault's refusals the inner one.
+    pub(crate) fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<std::result::Result<Option<Value>, ApiError>> {
+        let body = body.map(|b| {
+            (
+                serde_json::to_vec(b).unwrap_or_default(),
+                "application/json",
+            )
+        });
+        let resp = self.send(method, path, body, true)?;
+        Ok(parse_response(resp.status, &resp.body))
+    }
+
+    /// Like [`Client::exchange`] with a body of any content type.
+    pub(crate) fn exchange_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<std::result::Result<Option<Value>, ApiError>> {
+        let resp = self.send(method, path, Some((body, content_type)), true)?;
+        Ok(parse_response(resp.status, &resp.body))
+    }
+
+    /// Send a request without the token (health, login).
+    #[allow(dead_code)]
+    pub(crate) fn exchange_anonymous(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<std::result::Result<Option<Value>, ApiError>> {
+        let body = body.map(|b| {
+            (
+                serde_json::to_vec(b).unwrap_or_default(),
+                "application/json",
+            )
+        });
+        let resp = self.send(method, path, body, false)?;
+        Ok(parse_response(resp.status, &resp.body))
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(Vec<u8>, &str)>,
+        with_token: bool,
+    ) -> Result<Response> {
+        let mut req = Request::new(method, &api_path(path));
+        if with_token {
+            if let Some(t) = self.token() {
+                req = req.secret_header(TOKEN_HEADER, t);
+            }
+        }
+        if let Some((bytes, content_type)) = body {
+            req = req.body(bytes, content_type);
+        }
+        self.http.request(req)
+    }
+}
+
+/// Turn a logical path (with an optional query string) into the request
+/// path `/v1/...`, percent-encoding what may not appear in a URL path.
+pub fn api_path(path: &str) -> String {
+    let (p, query) = match path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path, None),
+    };
+    let mut out = String::from("/v1/");
+    for b in p.trim_start_matches('/').bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/:@!$&'()*+,;=".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+/// A Vault answer that is not a success (or not readable), before it is
+/// given the request it answered. [`ApiError::into_error`] makes it an
+/// [`Error`].
+pub struct ApiError {
+    /// HTTP status.
+    pub status: u16,
+    /// Vault's `errors` list (or a short excerpt of a non-JSON body).
+    pub errors: Vec<String>,
+    /// The body, when it was JSON. Some refusals carry data: a KV v2 read of
+    /// a deleted version answers 404 with the version's metadata.
+    pub body: Option<Value>,
+    /// Set when a success answer was not a JSON object: what was wrong.
+    pub invalid: Option<String>,
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiError")
+            .field("status", &self.status)
+            .field("errors", &self.errors)
+            .field("invalid", &self.invalid)
+            .finish()
+    }
+}
+
+impl ApiError {
+    /// `true` when the errors mention a sealed Vault.
+    pub fn is_sealed(&self) -> bool {
+        self.errors
+            .iter()
+            .any(|e| e.to_ascii_lowercase().contains("vault is sealed"))
+            || (self.status == 503 && self.body.is_some())
+    }
+
+    /// `true` for a check-and-set refusal.
+    pub fn is_cas_mismatch(&self) -> bool {
+        self.status == 400 && self.errors.iter().any(|e| e.contains("check-and-set"))
+    }
+
+    /// The [`Error`] for this answer to `method path`.
+    pub fn into_error(self, method: &str, path: &str) -> Error {
+        let path = path.split('?').next().unwrap_or(path).to_string();
+        let method = method.to_string();
+        if let Some(detail) = self.invalid {
+            return Error::Protocol {
+                service: Service::Vault,
+                detail: format!("{method} {path} (HTTP {}): {detail}", self.status),
+            };
+        }
+        if self.is_sealed() {
+            return Error::Sealed { method, path };
+        }
+        if self.is_cas_mismatch() {
+            return Error::CasMismatch { path, cas: None };
+        }
+        match self.status {
+            401 | 403 => Error::PermissionDenied {
+                service: Service::Vault,
+                method,
+                path,
+                status: self.status,
+                errors: self.errors,
+            },
+            404 => Error::NotFound {
+                service: Service::Vault,
+                method,
+                path,
+            },
+            status => Error::Http {
+                service: Service::Vault,
+                method,
+                path,
+                status,
+                errors: self.errors,
+            },
+        }
+    }
+}
+
+/// Read a Vault answer: `Ok(Some(json))` for a 2xx with a JSON object,
+/// `Ok(None)` for a 2xx without a body (204), otherwise an [`ApiError`].
+/// Pure, and never panics, whatever the bytes.
+pub fn parse_response(status: u16, body: &[u8]) -> std::result::Result<Option<Value>, ApiError> {
+    let trimmed = body.trim_ascii();
+    let parsed: Option<std::result::Result<Value, String>> = if trimmed.is_empty() {
+        None
+    } else {
+        Some(serde_json::from_slice::<Value>(trimmed).map_err(|e| e.to_string()))
+    };
+    if (200..300).contains(&status) {
+        return match parsed {
+            None => Ok(None),
+            Some(Ok(v @ Value::Object(_))) => Ok(Some(v)),
+            Some(Ok(_)) => Err(ApiError {
+                status,
+                errors: Vec::new(),
+                body: None,
+                invalid: Some("the answer is JSON but not an object".into()),
+            }),
+            Some(Err(e)) => Err(ApiError {
+                status,
+                errors: Vec::new(),
+                body: None,
+                invalid: Some(format!("the answer is not JSON: {e}")),
+            }),
+        };
+    }
+    match parsed {
+        Some(Ok(v)) => Err(ApiError {
+            status,
+            errors: error_list(&v),
+            body: Some(v),
+            invalid: None,
+        }),
+        Some(Err(_)) => Err(ApiError {
+            status,
+            errors: vec![excerpt(trimmed)],
+            body: None,
+            invalid: None,
+        }),
+        None => Err(ApiError {
+            status,
+            errors: Vec::new(),
+            body: None,
+            invalid: None,
+        }),
+    }
+}
+
+/// Vault's `errors` array, as strings (at most 20, each at most 500 bytes).
+fn error_list(v: &Value) -> Vec<String> {
+    let Some(list) = v.get("errors").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    list.iter()
+        .take(20)
+        .map(|e| {
+            let s = match e {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            truncate(s, 500)
+        })
+        .collect()
+}
+
+/// The start of a non-JSON body (an HTML error page from a proxy, say),
+/// printable characters only.
+fn excerpt(body: &[u8]) -> String {
+    let s: String = String::from_utf8_lossy(&body[..body.len().min(200)])
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    format!("non-JSON answer: {}", s.trim())
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+    s
+}
+
+/// `data.keys` of a LIST answer.
+fn list_keys(v: Option<&Value>) -> Vec<String> {
+    v.and_then(|v| v.get("data"))
+        .and_then(|d| d.get("keys"))
+        .and_then(Value::as_array)
+        .map(|keys| {
+            keys.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `data` of an answer, as a typed value.
+pub(crate) fn data_as<T: serde::de::DeserializeOwned>(v: Option<Value>, what: &str) -> Result<T> {
+    let data = v
+        .and_then(|mut v| v.get_mut("data").map(Value::take))
+        .unwrap_or(Value::Null);
+    serde_json::from_value(data).map_err(|e| Error::Protocol {
+        service: Service::Vault,
+        detail: format!("{what}: unexpected `data`: {e}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(status: u16, body: &str) -> Error {
+        parse_response(status, body.as_bytes())
+            .unwrap_err()
+            .into_error("GET", "secret/data/x?version=1")
+    }
+
+    #[test]
+    fn success() {
+        assert_eq!(parse_response(204, b"").unwrap(), None);
+        assert_eq!(
+            parse_response(200, br#"{"data":{"a":1}}"#)
+                .unwrap()
+                .unwrap()["data"]["a"],
+            1
+        );
+        assert!(matches!(err(200, "[1]"), Error::Protocol { .. }));
+        assert!(matches!(err(200, "{"), Error::Protocol { .. }));
+    }
+
+    #[test]
+    fn error_mapping() {
+        match err(403, r#"{"errors":["permission denied"]}"#) {
+            Error::PermissionDenied {
+                status,
+                errors,
+                path,
+                ..
+            } => {
+                assert_eq!(status, 403);
+                assert_eq!(errors, vec!["permission denied"]);
+                assert_eq!(path, "secret/data/x");
+            }
+            e => panic!("{e:?}"),
+        }
+        assert!(matches!(
+            err(404, r#"{"errors":[]}"#),
+            Error::NotFound { .. }
+        ));
+        assert!(matches!(
+            err(503, r#"{"errors":["Vault is sealed"]}"#),
+            Error::Sealed { .. }
+        ));
+        assert!(matches!(
+            err(500, r#"{"errors":["Vault is sealed"]}"#),
+            Error::Sealed { .. }
+        ));
+        assert!(matches!(
+            err(
+                400,
+                r#"{"errors":["check-and-set parameter did not match the current version"]}"#
+            ),
+            Error::CasMismatch { cas: None, .. }
+        ));
+        match err(502, "<html>Bad Gateway</html>") {
+            Error::Http {
+                status: 502,
+                errors,
+                ..
+            } => {
+                assert!(errors[0].contains("Bad Gateway"))
+            }
+            e => panic!("{e:?}"),
+        }
+        assert!(matches!(
+            err(400, r#"{"errors":["bad"]}"#),
+            Error::Http { status: 400, .. }
+        ));
+        assert!(matches!(err(500, ""), Error::Http { status: 500, .. }));
+    }
+
+    #[test]
+    fn never_panics_on_odd_bytes() {
+        for body in [
+            &b"\xff\xfe"[..],
+            b"null",
+            b"{\"errors\":7}",
+            b"{\"errors\":[1,{\"a\":[]},null]}",
+            b"   ",
+        ] {
+            for status in [0, 200, 204, 307, 400, 403, 404, 500, 503, 999] {
+                let _ = parse_response(status, body).map_err(|e| e.into_error("GET", "p"));
+            }
+        }
+    }
+
+    #[test]
+    fn paths_are_encoded() {
+        assert_eq!(api_path("secret/data/a b"), "/v1/secret/data/a%20b");
+        assert_eq!(
+            api_path("/secret/data/did:x:y?version=2"),
+            "/v1/secret/data/did:x:y?version=2"
+        );
+        assert_eq!(api_path("x/%/é"), "/v1/x/%25/%C3%A9");
+    }
+}

@@ -1,0 +1,321 @@
+//! The HTTP layer: retries, redirects, keep-alive, headers, timeouts and TLS,
+//! against a scripted local server and real OpenBao dev servers.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::bao::Bao;
+use common::{answer, TcpProxy, TestServer};
+use serde_json::json;
+use vaultid::config::VaultConfig;
+use vaultid::http::{HttpClient, HttpConfig, Request};
+use vaultid::vault::Client;
+use vaultid::{Error, SecretString, Service};
+
+const SECRET_OK: &str = r#"{"data":{"data":{"k":"v"},"metadata":{"version":1,"created_time":"t","deletion_time":"","destroyed":false}}}"#;
+
+fn vault_config(addr: &str) -> VaultConfig {
+    let mut c = VaultConfig::new(addr, Some(SecretString::new("s.test-token")));
+    c.timeout = Duration::from_secs(5);
+    c
+}
+
+#[test]
+fn retries_5xx_then_succeeds() {
+    let server = TestServer::start(|_, i| {
+        if i < 2 {
+            answer(500, &[], r#"{"errors":["internal"]}"#)
+        } else {
+            answer(200, &[], SECRET_OK)
+        }
+    });
+    let client = Client::new(&vault_config(server.addr())).unwrap();
+    let s = client.kv2("secret").read("x", None).unwrap().unwrap();
+    assert_eq!(s.data["k"], "v");
+    assert_eq!(server.seen().len(), 3);
+}
+
+#[test]
+fn gives_up_after_max_retries() {
+    let server = TestServer::start(|_, _| answer(502, &[], r#"{"errors":["bad gateway"]}"#));
+    let mut cfg = vault_config(server.addr());
+    cfg.max_retries = 1;
+    let client = Client::new(&cfg).unwrap();
+    match client.kv2("secret").read("x", None) {
+        Err(Error::Http {
+            status: 502,
+            errors,
+            ..
+        }) => assert_eq!(errors, vec!["bad gateway"]),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(server.seen().len(), 2);
+}
+
+#[test]
+fn does_not_retry_501_or_4xx() {
+    for status in [501, 400, 403] {
+        let server = TestServer::start(move |_, _| answer(status, &[], r#"{"errors":["no"]}"#));
+        let client = Client::new(&vault_config(server.addr())).unwrap();
+        assert!(client.kv2("secret").read("x", None).is_err());
+        assert_eq!(server.seen().len(), 1, "status {status}");
+    }
+}
+
+#[test]
+fn honours_retry_after_on_429() {
+    let server = TestServer::start(|_, i| {
+        if i == 0 {
+            answer(
+                429,
+                &[("Retry-After", "1")],
+                r#"{"errors":["rate limited"]}"#,
+            )
+        } else {
+            answer(200, &[], SECRET_OK)
+        }
+    });
+    let client = Client::new(&vault_config(server.addr())).unwrap();
+    let start = Instant::now();
+    client.kv2("secret").read("x", None).unwrap().unwrap();
+    let waited = start.elapsed();
+    assert!(waited >= Duration::from_secs(1), "{waited:?}");
+    assert!(waited < Duration::from_secs(3), "{waited:?}");
+    assert_eq!(server.seen().len(), 2);
+}
+
+#[test]
+fn keeps_one_connection_alive() {
+    let server = TestServer::start(|_, _| answer(200, &[], SECRET_OK));
+    let client = Client::new(&vault_config(server.addr())).unwrap();
+    for _ in 0..5 {
+        client.kv2("secret").read("x", None).unwrap().unwrap();
+    }
+    assert_eq!(server.seen().len(), 5);
+    assert_eq!(server.accepted(), 1, "five requests, one TCP connection");
+}
+
+#[test]
+fn sends_vault_headers() {
+    let server = TestServer::start(|_, _| answer(204, &[], ""));
+    let mut cfg = vault_config(server.addr());
+    cfg.namespace = Some("team-a".into());
+    let client = Client::new(&cfg).unwrap();
+    client.write("secret/data/x", &json!({"data": {}})).unwrap();
+    let seen = &server.seen()[0];
+    assert_eq!(seen.method, "POST");
+    assert_eq!(seen.path, "/v1/secret/data/x");
+    assert_eq!(seen.header("x-vault-token"), Some("s.test-token"));
+    assert_eq!(seen.header("x-vault-request"), Some("true"));
+    assert_eq!(seen.header("x-vault-namespace"), Some("team-a"));
+    assert_eq!(seen.header("content-type"), Some("application/json"));
+}
+
+#[test]
+fn follows_one_307_with_method_body_and_token() {
+    let target = TestServer::start(|_, _| answer(200, &[], r#"{"data":{"version":4}}"#));
+    let location = format!("{}/v1/secret/data/x", target.addr());
+    let origin = TestServer::start(move |_, _| answer(307, &[("Location", location.as_str())], ""));
+    let client = Client::new(&vault_config(origin.addr())).unwrap();
+    let mut data = serde_json::Map::new();
+    data.insert("k".into(), "v".into());
+    let v = client.kv2("secret").write("x", &data, Some(3)).unwrap();
+    assert_eq!(v.version, 4);
+    let seen = &target.seen()[0];
+    assert_eq!(seen.method, "POST");
+    assert_eq!(seen.header("x-vault-token"), Some("s.test-token"));
+    let body: serde_json::Value = serde_json::from_slice(&seen.body).unwrap();
+    assert_eq!(body, json!({"data": {"k": "v"}, "options": {"cas": 3}}));
+}
+
+#[test]
+fn never_follows_a_second_redirect() {
+    let third = TestServer::start(|_, _| answer(200, &[], SECRET_OK));
+    let third_url = format!("{}/v1/secret/data/x", third.addr());
+    let second =
+        TestServer::start(move |_, _| answer(307, &[("Location", third_url.as_str())], ""));
+    let second_url = format!("{}/v1/secret/data/x", second.addr());
+    let first =
+        TestServer::start(move |_, _| answer(307, &[("Location", second_url.as_str())], ""));
+    let client = Client::new(&vault_config(first.addr())).unwrap();
+    match client.kv2("secret").read("x", None) {
+        Err(Error::Http { status: 307, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(second.seen().len(), 1);
+    assert!(
+        third.seen().is_empty(),
+        "the token went no further than one redirect"
+    );
+}
+
+#[test]
+fn other_redirects_are_not_followed() {
+    let target = TestServer::start(|_, _| answer(200, &[], SECRET_OK));
+    let location = format!("{}/v1/secret/data/x", target.addr());
+    let origin = TestServer::start(move |_, _| answer(302, &[("Location", location.as_str())], ""));
+    let http = HttpClient::new(&HttpConfig::new(Service::Vault, origin.addr())).unwrap();
+    let resp = http
+        .request(Request::get("/v1/x").secret_header("X-Vault-Token", "t".into()))
+        .unwrap();
+    assert_eq!(resp.status, 302);
+    assert!(target.seen().is_empty());
+}
+
+#[test]
+fn stopped_server_is_unreachable_fast() {
+    let Some(mut bao) = Bao::start() else { return };
+    let client = bao.client();
+    client
+        .kv2("secret")
+        .write("x", &serde_json::Map::new(), None)
+        .unwrap();
+    bao.stop();
+    let start = Instant::now();
+    let err = client.kv2("secret").read("x", None).unwrap_err();
+    let took = start.elapsed();
+    match &err {
+        Error::Unreachable {
+            service: Service::Vault,
+            method,
+            path,
+            ..
+        } => {
+            assert_eq!(method, "GET");
+            assert_eq!(path, "/v1/secret/data/x");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(err.exit_code(), 3);
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}
+
+#[test]
+fn slow_server_times_out_without_retry() {
+    let server = TestServer::start(|_, _| {
+        std::thread::sleep(Duration::from_secs(3));
+        answer(200, &[], SECRET_OK)
+    });
+    let mut cfg = vault_config(server.addr());
+    cfg.timeout = Duration::from_millis(500);
+    let client = Client::new(&cfg).unwrap();
+    let start = Instant::now();
+    let err = client.kv2("secret").read("x", None).unwrap_err();
+    let took = start.elapsed();
+    match &err {
+        Error::Unreachable { detail, .. } => assert!(detail.contains("timed out"), "{detail}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    assert_eq!(server.seen().len(), 1, "a timeout is not retried");
+}
+
+#[test]
+fn sealed_server() {
+    let Some(bao) = Bao::start() else { return };
+    let client = bao.client();
+    bao.bao(&["operator", "seal"]).unwrap();
+    let h = client.health().unwrap();
+    assert!(h.sealed);
+    match client.kv2("secret").read("x", None) {
+        Err(e @ Error::Sealed { .. }) => assert_eq!(e.exit_code(), 3),
+        other => panic!("expected Sealed, got {other:?}"),
+    }
+}
+
+#[test]
+fn tls_with_the_dev_ca() {
+    let Some(bao) = Bao::start_tls() else { return };
+    // Verified with the CA.
+    let client = bao.client();
+    assert!(!client.health().unwrap().sealed);
+    client
+        .kv2("secret")
+        .write("tls", &serde_json::Map::new(), None)
+        .unwrap();
+
+    // Refused without it (the webpki roots do not know the dev CA), at once.
+    let mut cfg = bao.config();
+    cfg.tls.ca_cert = None;
+    let start = Instant::now();
+    match Client::new(&cfg).unwrap().health() {
+        Err(Error::Unreachable { detail, .. }) => assert!(detail.contains("TLS"), "{detail}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "TLS failures are not retried"
+    );
+
+    // The CA from a directory works too.
+    let mut cfg = bao.config();
+    let dir = bao.dir().join("cas");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(bao.ca_cert().unwrap(), dir.join("ca.pem")).unwrap();
+    cfg.tls.ca_cert = None;
+    cfg.tls.ca_path = Some(dir);
+    Client::new(&cfg).unwrap().health().unwrap();
+
+    // A server name the certificate does not hold is refused...
+    let mut cfg = bao.config();
+    cfg.tls.server_name = Some("vault.example.com".into());
+    assert!(matches!(
+        Client::new(&cfg).unwrap().health(),
+        Err(Error::Unreachable { .. })
+    ));
+    // ...one it holds is accepted, though the URL says 127.0.0.1.
+    cfg.tls.server_name = Some("localhost".into());
+    Client::new(&cfg).unwrap().health().unwrap();
+
+    // skip_verify accepts anything.
+    let mut cfg = bao.config();
+    cfg.tls.ca_cert = None;
+    cfg.tls.skip_verify = true;
+    Client::new(&cfg).unwrap().health().unwrap();
+}
+
+/// N requests to a real server, counted at a TCP proxy in front of it.
+fn count_connections(bao: &Bao) -> usize {
+    let target = bao.addr().split("://").nth(1).unwrap().to_string();
+    let proxy = TcpProxy::start(&target);
+    let mut cfg = bao.config();
+    cfg.addr = format!(
+        "{}://127.0.0.1:{}",
+        bao.addr().split("://").next().unwrap(),
+        proxy.port()
+    );
+    let client = Client::new(&cfg).unwrap();
+    let kv = client.kv2("secret");
+    let mut data = serde_json::Map::new();
+    data.insert("k".into(), "v".into());
+    for _ in 0..4 {
+        kv.write("keepalive", &data, None).unwrap();
+        kv.read("keepalive", None).unwrap().unwrap();
+    }
+    proxy.accepted()
+}
+
+#[test]
+fn keep_alive_against_bao() {
+    let Some(bao) = Bao::start() else { return };
+    assert_eq!(count_connections(&bao), 1);
+}
+
+#[test]
+fn keep_alive_against_bao_over_tls() {
+    let Some(bao) = Bao::start_tls() else { return };
+    assert_eq!(count_connections(&bao), 1);
+}
+
+#[test]
+fn bad_ca_file_is_a_config_error() {
+    let mut cfg = vault_config("https://127.0.0.1:1");
+    cfg.tls.ca_cert = Some("/nonexistent/ca.pem".into());
+    match Client::new(&cfg) {
+        Err(Error::Config(m)) => {
+            assert!(m.contains("VAULT_CACERT") && m.contains("/nonexistent/ca.pem"))
+        }
+        other => panic!("{other:?}"),
+    }
+}
