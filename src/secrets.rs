@@ -12,8 +12,14 @@
 //! Secret values live in [`SecretString`](crate::SecretString)s: they never
 //! appear in `Debug` output, logs or error messages.
 
+pub mod credstore;
 pub mod env;
+pub mod lease;
 pub mod process;
+pub mod rotate;
 pub mod shell;
 
+pub use credstore::{constant_time_eq, CredentialStore, NewCredential};
 pub use env::{load_secrets, EnvOptions, SecretSpec};
+pub use lease::{DynamicSecret, LeaseEvent, LeasePolicy, LeaseWatcher};
+pub use rotate::{rotate, NewValue, Rotated};
