@@ -2,6 +2,7 @@
 
 mod args;
 mod identity_cmds;
+mod vault_cmds;
 
 use std::io::Write;
 
@@ -36,6 +37,11 @@ Identity:
   sign            sign text with the agent's key
   verify          verify a signature
 
+Vault:
+  kv              KV v2: get, put, patch, list, delete, undelete, destroy, metadata, subkeys
+  login           log in (VAULT_AUTH_METHOD) and show the token's accessor and TTL
+  health          Vault's health: initialized, sealed, standby, version
+
 Every command prints one JSON object on success and a one-line error on
 stderr on failure. `vaultid <command> --help` shows a command's options.
 Exit codes: 0 ok, 2 usage/configuration, 3 remote unreachable, 4 integrity
@@ -61,6 +67,9 @@ pub fn run(argv: &[String]) -> Result<u8, Error> {
             Ok(0)
         }
         "up" | "id" | "show" | "did-document" | "sign" | "verify" => identity_cmds::run(cmd, rest),
+        "kv" => vault_cmds::kv(rest),
+        "health" => vault_cmds::health(rest),
+        "login" => vault_cmds::login(rest),
         other => Err(Error::Config(format!(
             "unknown command {other:?}; run `vaultid --help`"
         ))),
