@@ -1,0 +1,468 @@
+//! `env`, `rotate`, `cred`: secrets at run time. Each command is a thin
+//! shell over [`vaultid::secrets`].
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use vaultid::config::{ProcessEnv, VaultConfig};
+use vaultid::secrets::env::{fields_to_vars, EnvBuilder};
+use vaultid::secrets::lease::{LeaseBackend, LeaseEvent, LeasePolicy, LeaseWatcher};
+use vaultid::secrets::process::{self, SignalForwarding};
+use vaultid::secrets::{shell, CredentialStore, EnvOptions, NewValue, SecretSpec};
+use vaultid::vault::Client;
+use vaultid::{Error, SecretString};
+
+use super::{emit, opt, parse_or_help, switch, Flag};
+
+/// Run `env`, `rotate` or `cred` with the arguments after the command name.
+pub fn run(cmd: &str, rest: &[String]) -> Result<u8, Error> {
+    match cmd {
+        "env" => env(rest),
+        "rotate" => rotate(rest),
+        "cred" => cred(rest),
+        other => Err(Error::Config(format!(
+            "unknown command {other:?}; run `vaultid --help`"
+        ))),
+    }
+}
+
+/// Vault settings from the environment; these commands always need Vault.
+fn vault_config(mount: Option<&str>) -> Result<VaultConfig, Error> {
+    let mut c = VaultConfig::from_lookup(&ProcessEnv)?.ok_or_else(|| {
+        Error::Config("this command needs Vault: set VAULT_ADDR (or VAULT__URL)".into())
+    })?;
+    if let Some(m) = mount {
+        c.kv_mount = m.trim_matches('/').to_string();
+    }
+    Ok(c)
+}
+
+const ENV_USAGE: &str = "vaultid env [options] SPEC... [--dynamic SPEC]... [-- COMMAND [ARGS...]]";
+const ENV_ABOUT: &str = "Secrets from Vault as environment variables.
+
+SPEC is a KV v2 secret: `app/db` (relative to the KV mount) or `secret/app/db`
+(starting with the mount), optionally with fields: `app/db#password` or
+`app/db#password=DB_PASSWORD,user=DB_USER`. Every field becomes a variable.
+
+With `-- COMMAND`, runs COMMAND with the variables added to its environment,
+forwards SIGTERM, SIGINT and SIGHUP to it, and exits with its exit code
+(128+N when signal N killed it). Dynamic secrets (--dynamic
+database/creds/ROLE#username=PGUSER,password=PGPASSWORD) are renewed while the
+command runs and revoked when it exits. When a dynamic secret reaches its max
+TTL, vaultid reads new credentials, but a running command keeps the variables
+it started with (they stop working when the old lease runs out): pass
+--restart-on-rotate to restart it with the new ones.
+
+Without `--`, prints `export NAME='value'` lines for `eval \"$(vaultid env ...)\"`
+(these contain the secrets). Dynamic secrets printed this way are neither
+renewed nor revoked: they last until their lease runs out.";
+
+const ENV_FLAGS: &[Flag] = &[
+    opt(
+        "dynamic",
+        "a dynamic secret (a path that returns a lease), PATH[#key=NAME,...]; repeatable",
+    ),
+    switch(
+        "normalize",
+        "make invalid field names valid (upper case, other characters -> _)",
+    ),
+    switch(
+        "override",
+        "a variable set by two secrets takes the later one's value",
+    ),
+    opt("mount", "KV v2 mount (VAULT_KV_MOUNT, default secret)"),
+    switch(
+        "restart-on-rotate",
+        "restart COMMAND (SIGTERM, then start again) when a dynamic secret gets new credentials",
+    ),
+    switch("help", "show this help"),
+];
+
+fn env(rest: &[String]) -> Result<u8, Error> {
+    let Some(a) = parse_or_help(rest, ENV_FLAGS, ENV_USAGE, ENV_ABOUT)? else {
+        return Ok(0);
+    };
+    let specs = a
+        .positional
+        .iter()
+        .map(|s| SecretSpec::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let dynamic = a
+        .values("dynamic")
+        .iter()
+        .map(|s| SecretSpec::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    if specs.is_empty() && dynamic.is_empty() {
+        return Err(Error::Config(format!(
+            "no secrets named; usage: {ENV_USAGE}"
+        )));
+    }
+    if let Some(cmd) = &a.rest {
+        if cmd.is_empty() {
+            return Err(Error::Config("no command given after --".into()));
+        }
+    }
+    let cfg = vault_config(a.value("mount"))?;
+    let opts = EnvOptions {
+        kv_mount: cfg.kv_mount.clone(),
+        normalize: a.has("normalize"),
+        allow_override: a.has("override"),
+    };
+    let client = Arc::new(Client::new(&cfg)?);
+    let statics = vaultid::secrets::load_secrets(&client, &specs, &opts)?;
+
+    let Some(cmd) = a.rest.clone() else {
+        let mut all = EnvBuilder::new();
+        all.add("static secrets", statics.into_iter().collect(), false)?;
+        for spec in &dynamic {
+            let s = client.fetch(&spec.path)?;
+            log::info!(
+                "{}: lease {} lasts {}s and will not be renewed",
+                spec.path,
+                s.lease_id,
+                s.lease_duration.as_secs()
+            );
+            all.add(
+                &spec.path,
+                fields_to_vars(&spec.path, &s.data, spec, &opts)?,
+                opts.allow_override,
+            )?;
+        }
+        let mut out = std::io::stdout().lock();
+        for (name, value) in all.finish() {
+            out.write_all(shell::export_line(&name, value.expose()).as_bytes())
+                .map_err(|e| Error::io("writing to stdout", e))?;
+        }
+        return Ok(0);
+    };
+
+    if dynamic.is_empty() {
+        return match process::run_with_env(&cmd, &statics) {
+            Err(e) => spawn_failed(e),
+            ok => ok,
+        };
+    }
+    let mut watchers = Vec::new();
+    for spec in &dynamic {
+        watchers.push((
+            spec.clone(),
+            LeaseWatcher::start(Arc::clone(&client), &spec.path, LeasePolicy::default())?,
+        ));
+    }
+    let result = supervise(&cmd, &statics, &watchers, &opts, a.has("restart-on-rotate"));
+    for (spec, w) in watchers {
+        if let Err(e) = w.stop() {
+            log::warn!("{}: revoking the lease failed: {e}", spec.path);
+        }
+    }
+    result
+}
+
+fn spawn_failed(e: Error) -> Result<u8, Error> {
+    match process::spawn_failure_code(&e) {
+        Some(code) => {
+            eprintln!("vaultid: {e}");
+            Ok(code)
+        }
+        None => Err(e),
+    }
+}
+
+/// The variables: static ones plus each watcher's current credentials.
+fn build_env(
+    statics: &BTreeMap<String, SecretString>,
+    watchers: &[(SecretSpec, LeaseWatcher)],
+    opts: &EnvOptions,
+) -> Result<BTreeMap<String, SecretString>, Error> {
+    let mut b = EnvBuilder::new();
+    b.add(
+        "static secrets",
+        statics
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        false,
+    )?;
+    for (spec, w) in watchers {
+        let cur = w.current();
+        b.add(
+            &spec.path,
+            fields_to_vars(&spec.path, &cur.data, spec, opts)?,
+            opts.allow_override,
+        )?;
+    }
+    Ok(b.finish())
+}
+
+/// Run the command while the watchers renew; restart it on rotation when
+/// asked to.
+fn supervise(
+    cmd: &[String],
+    statics: &BTreeMap<String, SecretString>,
+    watchers: &[(SecretSpec, LeaseWatcher)],
+    opts: &EnvOptions,
+    restart_on_rotate: bool,
+) -> Result<u8, Error> {
+    let fwd = SignalForwarding::install()?;
+    loop {
+        let vars = build_env(statics, watchers, opts)?;
+        let mut child = match process::spawn_with_env(cmd, &vars) {
+            Ok(c) => c,
+            Err(e) => return spawn_failed(e),
+        };
+        drop(vars);
+        fwd.set_child(child.id());
+        let mut restart = false;
+        let status = loop {
+            if let Some(status) = child
+                .try_wait()
+                .map_err(|e| Error::io("waiting for the command", e))?
+            {
+                break status;
+            }
+            for (spec, w) in watchers {
+                while let Ok(ev) = w.events().try_recv() {
+                    match ev {
+                        LeaseEvent::Rotated { old_lease_id, secret } => {
+                            if restart_on_rotate {
+                                log::warn!(
+                                    "{}: new credentials (lease {}); restarting the command",
+                                    spec.path,
+                                    secret.lease_id
+                                );
+                                restart = true;
+                            } else {
+                                log::warn!(
+                                    "{}: new credentials were issued at the lease's max TTL, but the \
+                                     running command keeps the old ones until lease {old_lease_id} \
+                                     runs out; use --restart-on-rotate to restart it with new ones",
+                                    spec.path
+                                );
+                            }
+                        }
+                        LeaseEvent::Expired { lease_id } => log::warn!(
+                            "{}: lease {lease_id} ran out while Vault was unavailable; the command's credentials no longer work",
+                            spec.path
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+            if restart && fwd.last_signal().is_none() {
+                break stop_child(&mut child)?;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        fwd.clear_child();
+        if !restart || fwd.last_signal().is_some() {
+            return Ok(process::exit_code(status));
+        }
+    }
+}
+
+/// SIGTERM, up to 10 s to exit, then SIGKILL.
+fn stop_child(child: &mut std::process::Child) -> Result<std::process::ExitStatus, Error> {
+    process::send_signal(child.id(), process::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(s) = child
+            .try_wait()
+            .map_err(|e| Error::io("waiting for the command", e))?
+        {
+            return Ok(s);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            return child
+                .wait()
+                .map_err(|e| Error::io("waiting for the command", e));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const ROTATE_USAGE: &str = "vaultid rotate PATH KEY [--value V | --value - | --length N] [--print]";
+const ROTATE_ABOUT: &str = "Give one field of a KV v2 secret a new value.
+
+Reads the latest version and writes a new one in which only KEY changed,
+with check-and-set on the version read; when another writer got there first
+it reads again and retries (a concurrent update is never lost). The new value
+is random (N bytes from the operating system, URL-safe base64; default 32)
+unless given (`--value -` reads it from stdin). Prints
+{\"version\", \"path\", \"key\", \"previous_version\"}; the value only with --print.";
+
+const ROTATE_FLAGS: &[Flag] = &[
+    opt("value", "the new value; `-` reads it from stdin (one line)"),
+    opt(
+        "length",
+        "bytes of randomness in a generated value (default 32)",
+    ),
+    switch("print", "also print the new value"),
+    opt("mount", "KV v2 mount (VAULT_KV_MOUNT, default secret)"),
+    opt(
+        "attempts",
+        "writes to try on check-and-set conflicts (default 5)",
+    ),
+    switch("human", "print a readable form instead of JSON"),
+    switch("help", "show this help"),
+];
+
+fn read_stdin_line(what: &str) -> Result<SecretString, Error> {
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|e| Error::io(format!("reading {what} from stdin"), e))?;
+    let v = SecretString::new(s.strip_suffix('\n').unwrap_or(&s).trim_end_matches('\r'));
+    vaultid::secret_string::zeroize_string(&mut s);
+    Ok(v)
+}
+
+fn rotate(rest: &[String]) -> Result<u8, Error> {
+    let Some(a) = parse_or_help(rest, ROTATE_FLAGS, ROTATE_USAGE, ROTATE_ABOUT)? else {
+        return Ok(0);
+    };
+    let pos = a.exactly(2, ROTATE_USAGE)?;
+    let value = match (a.value("value"), a.number::<usize>("length")?) {
+        (Some(_), Some(_)) => {
+            return Err(Error::Config("give --value or --length, not both".into()))
+        }
+        (Some("-"), None) => NewValue::Given(read_stdin_line("the value")?),
+        (Some(v), None) => NewValue::Given(SecretString::new(v)),
+        (None, n) => NewValue::Random(n.unwrap_or(vaultid::secrets::rotate::DEFAULT_RANDOM_BYTES)),
+    };
+    let attempts = a
+        .number::<u32>("attempts")?
+        .unwrap_or(vaultid::secrets::rotate::DEFAULT_ATTEMPTS);
+    let cfg = vault_config(a.value("mount"))?;
+    let (mount, path) = SecretSpec::parse(&pos[0])?.kv_location(&cfg.kv_mount);
+    let client = Client::new(&cfg)?;
+    let r = vaultid::secrets::rotate(&client, &mount, &path, &pos[1], &value, attempts)?;
+    let mut out = json!({
+        "version": r.version,
+        "path": r.path,
+        "key": r.key,
+        "previous_version": r.previous_version,
+    });
+    if a.has("print") {
+        out["value"] = json!(r.value.expose());
+    }
+    emit(&out, a.has("human"));
+    Ok(0)
+}
+
+const CRED_USAGE: &str = "vaultid cred (create AGENT_ID | verify AGENT_ID CREDENTIAL_ID | rotate AGENT_ID CREDENTIAL_ID | delete AGENT_ID CREDENTIAL_ID | list AGENT_ID) [options]";
+const CRED_ABOUT: &str = "Client credentials for agents, kept in Vault as hashes.
+
+create   make a credential; prints credential_id and secret (the only time
+         the secret is shown)
+verify   check a secret read from stdin (or --secret-env VAR); exit 0 when
+         it matches, 4 when it does not or the credential does not exist
+rotate   new secret for a credential; the old one fails from now on
+delete   remove the credential and its whole history
+list     the agent's credential ids
+
+Stored at {prefix}/agents/{AGENT_ID}/credentials/{CREDENTIAL_ID} in the KV
+mount: the secret's SHA-256 and its creation time, never the secret.";
+
+const CRED_FLAGS: &[Flag] = &[
+    opt("mount", "KV v2 mount (VAULT_KV_MOUNT, default secret)"),
+    opt(
+        "prefix",
+        "path prefix in the mount (VAULTID_VAULT_PREFIX, default bindu)",
+    ),
+    opt(
+        "secret-env",
+        "verify: read the secret from this environment variable instead of stdin",
+    ),
+    switch("human", "print a readable form instead of JSON"),
+    switch("help", "show this help"),
+];
+
+fn cred(rest: &[String]) -> Result<u8, Error> {
+    let Some(a) = parse_or_help(rest, CRED_FLAGS, CRED_USAGE, CRED_ABOUT)? else {
+        return Ok(0);
+    };
+    let Some((sub, args)) = a.positional.split_first() else {
+        return Err(Error::Config(format!("usage: {CRED_USAGE}")));
+    };
+    let want = match sub.as_str() {
+        "create" | "list" => 1,
+        "verify" | "rotate" | "delete" => 2,
+        other => {
+            return Err(Error::Config(format!(
+                "unknown cred command {other:?}; usage: {CRED_USAGE}"
+            )))
+        }
+    };
+    if args.len() != want {
+        return Err(Error::Config(format!(
+            "cred {sub} takes {want} argument(s); usage: {CRED_USAGE}"
+        )));
+    }
+    let presented = if sub == "verify" {
+        Some(match a.value("secret-env") {
+            Some(var) => SecretString::new(
+                std::env::var(var)
+                    .map_err(|_| Error::Config(format!("--secret-env: {var} is not set")))?,
+            ),
+            None => read_stdin_line("the secret")?,
+        })
+    } else {
+        None
+    };
+    let mut cfg = vault_config(a.value("mount"))?;
+    if let Some(p) = a.value("prefix") {
+        cfg.prefix = p.trim_matches('/').to_string();
+    }
+    let client = Client::new(&cfg)?;
+    let store = CredentialStore::new(&client, &cfg.kv_mount, &cfg.prefix);
+    let human = a.has("human");
+    let agent = args[0].as_str();
+    match sub.as_str() {
+        "create" | "rotate" => {
+            let c = if sub == "create" {
+                store.create(agent)?
+            } else {
+                store.rotate(agent, &args[1])?
+            };
+            emit(
+                &json!({
+                    "agent_id": c.agent_id,
+                    "credential_id": c.credential_id,
+                    "secret": c.secret.expose(),
+                    "version": c.version,
+                    "created_at": c.created_at,
+                }),
+                human,
+            );
+        }
+        "verify" => {
+            let presented = presented.unwrap_or_default();
+            if !store.verify(agent, &args[1], presented.expose())? {
+                return Err(Error::Integrity(format!(
+                    "the secret does not match credential {} of agent {agent} (or it does not exist)",
+                    args[1]
+                )));
+            }
+            emit(
+                &json!({"valid": true, "agent_id": agent, "credential_id": args[1]}),
+                human,
+            );
+        }
+        "delete" => {
+            let existed = store.delete(agent, &args[1])?;
+            emit(
+                &json!({"deleted": true, "existed": existed, "agent_id": agent, "credential_id": args[1]}),
+                human,
+            );
+        }
+        _ => {
+            let ids = store.list(agent)?;
+            emit(&json!({"agent_id": agent, "credential_ids": ids}), human);
+        }
+    }
+    Ok(0)
+}
