@@ -1,0 +1,55 @@
+# Vault (or OpenBao) policy for one agent run by vaultid.
+#
+# It grants exactly the paths vaultid uses, for one agent. Replace
+#   AGENT_ID  with the agent id (`vaultid id` prints it), and
+#   DID       with the agent's DID (`vaultid id` prints it too),
+# and adjust the mount (`secret`) and prefix (`bindu`) if you changed
+# VAULT_KV_MOUNT or VAULTID_VAULT_PREFIX.
+#
+#   vaultid id --author you@example.com --name my-agent
+#   sed -e "s/AGENT_ID/$AGENT_ID/g" -e "s/DID/$DID/g" docs/vault-policy.hcl \
+#     | bao policy write vaultid-my-agent -
+
+# The agent's key pair: read on every start; create (cas=0) on the first
+# start or a migration; update (cas=version) with --recreate-keys.
+path "secret/data/bindu/agents/AGENT_ID/did-keys" {
+  capabilities = ["create", "read", "update"]
+}
+
+# The agent's OAuth2 client credentials for Hydra (only when Hydra is used).
+path "secret/data/bindu/hydra/credentials/DID" {
+  capabilities = ["create", "read", "update"]
+}
+
+# The credential store (`vaultid cred`), only for agents that issue
+# credentials: create/verify/rotate read and write versions, delete removes
+# every version and the metadata.
+path "secret/data/bindu/agents/AGENT_ID/credentials/*" {
+  capabilities = ["create", "read", "update"]
+}
+path "secret/metadata/bindu/agents/AGENT_ID/credentials/*" {
+  capabilities = ["delete"]
+}
+
+# The token's own life cycle: login output, renewal by the background
+# renewer, revocation on shutdown. (Vault's `default` policy grants these
+# too; they are listed so this policy stands alone.)
+path "auth/token/lookup-self" {
+  capabilities = ["read"]
+}
+path "auth/token/renew-self" {
+  capabilities = ["update"]
+}
+path "auth/token/revoke-self" {
+  capabilities = ["update"]
+}
+
+# Dynamic secrets (`vaultid env --dynamic ...`): renew and revoke leases.
+# Add a read rule for each secrets path the agent uses, for example:
+#   path "database/creds/my-agent" { capabilities = ["read"] }
+path "sys/leases/renew" {
+  capabilities = ["update"]
+}
+path "sys/leases/revoke" {
+  capabilities = ["update"]
+}
