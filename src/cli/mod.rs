@@ -2,6 +2,7 @@
 
 mod args;
 mod identity_cmds;
+mod secrets_cmds;
 mod vault_cmds;
 
 use std::io::Write;
@@ -42,6 +43,11 @@ Vault:
   login           log in (VAULT_AUTH_METHOD) and show the token's accessor and TTL
   health          Vault's health: initialized, sealed, standby, version
 
+Secrets at run time:
+  env             KV secrets (and dynamic credentials) into a command's environment, or as export lines
+  rotate          a new random value for one key of a KV secret (check-and-set)
+  cred            credential store: create, verify, rotate, delete
+
 Every command prints one JSON object on success and a one-line error on
 stderr on failure. `vaultid <command> --help` shows a command's options.
 Exit codes: 0 ok, 2 usage/configuration, 3 remote unreachable, 4 integrity
@@ -70,6 +76,7 @@ pub fn run(argv: &[String]) -> Result<u8, Error> {
         "kv" => vault_cmds::kv(rest),
         "health" => vault_cmds::health(rest),
         "login" => vault_cmds::login(rest),
+        "env" | "rotate" | "cred" => secrets_cmds::run(cmd, rest),
         other => Err(Error::Config(format!(
             "unknown command {other:?}; run `vaultid --help`"
         ))),
