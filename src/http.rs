@@ -582,7 +582,7 @@ fn strip_query(path: &str) -> &str {
 }
 
 /// A number in `[0, 1)` from the standard library's randomly keyed hasher.
-fn jitter() -> f64 {
+pub(crate) fn jitter() -> f64 {
     let mut h = RandomState::new().build_hasher();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -1,15 +1,41 @@
-//! Authentication: the token itself (`auth/token/*-self`).
+//! Authentication: the token itself (`auth/token/*-self`), logins
+//! (AppRole, Kubernetes, JWT) and keeping the token alive.
+//!
+//! With a login method the [`Client`] logs in on its first request that
+//! needs a token. A request refused with 403 whose token turns out to be no
+//! longer valid (expired, revoked) logs in again and is sent once more.
+//! [`Client::start_renewer`] keeps the token alive in a background thread:
+//! it renews at about two thirds of the TTL (minus 10-20 % jitter) and logs
+//! in again when the token is not renewable or reaches its maximum TTL.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::Client;
+use super::{lock, Client};
+use crate::config::{read_secret_file, AuthMethod};
 use crate::error::{Error, Result, Service};
 use crate::secret_string::{zeroize_string, SecretString};
+
+/// What is known of the current token's lifetime.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TokenLease {
+    /// Lifetime granted at `obtained` (zero: never expires).
+    pub(crate) ttl: Duration,
+    /// What to ask for when renewing.
+    pub(crate) increment: Duration,
+    /// Whether a renewal can extend it.
+    pub(crate) renewable: bool,
+    /// Set when a renewal granted less than asked: the maximum TTL is near.
+    pub(crate) capped: bool,
+    /// When `ttl` was granted.
+    pub(crate) obtained: Instant,
+}
 
 /// What Vault says about the current token (`auth/token/lookup-self`).
 /// The token itself is not kept.
@@ -169,5 +195,389 @@ impl Client {
         self.request("POST", "auth/token/revoke-self", None)?;
         self.set_token(None);
         Ok(())
+    }
+
+    /// `true` when the configured auth method can log in (not `token`).
+    pub fn can_login(&self) -> bool {
+        !matches!(self.config().auth, AuthMethod::Token)
+    }
+
+    /// Log in with the configured method and use the new token.
+    ///
+    /// AppRole reads the secret id (from its file each time, so a rotated
+    /// file is picked up) and unwraps it first when it is a wrapping token;
+    /// Kubernetes and JWT read the JWT from its file. With the `token`
+    /// method this is an [`Error::Config`].
+    pub fn login(&self) -> Result<AuthInfo> {
+        match &self.config().auth {
+            AuthMethod::Token => Err(Error::Config(
+                "VAULT_AUTH_METHOD=token cannot log in: set VAULT_TOKEN, or choose approle, kubernetes or jwt"
+                    .into(),
+            )),
+            AuthMethod::AppRole {
+                mount,
+                role_id,
+                secret_id,
+                wrapped,
+            } => {
+                let secret = secret_id.read()?;
+                let secret = if *wrapped {
+                    self.unwrapped_secret_id(&secret)?
+                } else {
+                    secret
+                };
+                self.login_approle(mount, role_id, &secret)
+            }
+            AuthMethod::Kubernetes {
+                mount,
+                role,
+                jwt_file,
+            }
+            | AuthMethod::Jwt {
+                mount,
+                role,
+                jwt_file,
+            } => {
+                let jwt = read_secret_file(jwt_file)?;
+                self.login_jwt(mount, role, &jwt)
+            }
+        }
+    }
+
+    /// AppRole login (`auth/{mount}/login`); the client uses the new token.
+    pub fn login_approle(
+        &self,
+        mount: &str,
+        role_id: &str,
+        secret_id: &SecretString,
+    ) -> Result<AuthInfo> {
+        let body = json!({ "role_id": role_id, "secret_id": secret_id.expose() });
+        self.login_with(mount, body)
+    }
+
+    /// Kubernetes or JWT login (`auth/{mount}/login` with `role` and
+    /// `jwt`); the client uses the new token.
+    pub fn login_jwt(&self, mount: &str, role: &str, jwt: &SecretString) -> Result<AuthInfo> {
+        let body = json!({ "role": role, "jwt": jwt.expose() });
+        self.login_with(mount, body)
+    }
+
+    fn login_with(&self, mount: &str, mut body: Value) -> Result<AuthInfo> {
+        let path = format!("auth/{}/login", mount.trim_matches('/'));
+        let answer = self.exchange_as("POST", &path, Some(&body), None);
+        if let Some(m) = body.as_object_mut() {
+            for v in m.values_mut() {
+                if let Value::String(s) = v {
+                    zeroize_string(s);
+                }
+            }
+        }
+        let answer = answer?.map_err(|e| login_error(e, &path))?;
+        let auth = parse_auth(answer.as_ref(), &format!("POST {path}"))?;
+        log::info!(
+            "logged in to Vault at {path} (policies: {}, ttl {}s)",
+            auth.policies.join(","),
+            auth.lease_duration
+        );
+        self.adopt(&auth);
+        Ok(auth)
+    }
+
+    /// Use a freshly obtained token.
+    fn adopt(&self, auth: &AuthInfo) {
+        self.set_token(Some(auth.client_token.clone()));
+        let ttl = Duration::from_secs(auth.lease_duration);
+        *lock(&self.lease) = Some(TokenLease {
+            ttl,
+            increment: ttl,
+            renewable: auth.renewable,
+            capped: false,
+            obtained: Instant::now(),
+        });
+    }
+
+    /// Unwrap a response-wrapping token (`sys/wrapping/unwrap`) and return
+    /// the wrapped answer. A wrapping token works once.
+    pub fn unwrap(&self, wrapping_token: &SecretString) -> Result<Option<Value>> {
+        let path = "sys/wrapping/unwrap";
+        self.exchange_as("POST", path, None, Some(wrapping_token))?
+            .map_err(|e| login_error(e, path))
+    }
+
+    /// The secret id inside a wrapping token, unwrapped once and kept (the
+    /// wrapping token cannot be used twice).
+    fn unwrapped_secret_id(&self, wrapping: &SecretString) -> Result<SecretString> {
+        if let Some((w, s)) = lock(&self.unwrapped).as_ref() {
+            if w == wrapping {
+                return Ok(s.clone());
+            }
+        }
+        let answer = self.unwrap(wrapping)?;
+        let secret = answer
+            .as_ref()
+            .and_then(|a| a.get("data"))
+            .and_then(|d| d.get("secret_id"))
+            .and_then(Value::as_str)
+            .map(SecretString::new)
+            .ok_or_else(|| Error::Protocol {
+                service: Service::Vault,
+                detail: "POST sys/wrapping/unwrap: the wrapped answer holds no secret_id".into(),
+            })?;
+        *lock(&self.unwrapped) = Some((wrapping.clone(), secret.clone()));
+        Ok(secret)
+    }
+
+    /// The current token; with a login method and no token yet, log in.
+    pub(crate) fn token_or_login(&self) -> Result<Option<SecretString>> {
+        if let Some(t) = self.token() {
+            return Ok(Some(t));
+        }
+        if !self.can_login() {
+            return Ok(None);
+        }
+        let _guard = lock(&self.login_lock);
+        if let Some(t) = self.token() {
+            return Ok(Some(t));
+        }
+        Ok(Some(self.login()?.client_token))
+    }
+
+    /// Log in again, unless another thread already replaced `used`.
+    pub(crate) fn relogin(&self, used: &SecretString) -> Result<SecretString> {
+        let _guard = lock(&self.login_lock);
+        if let Some(current) = self.token() {
+            if &current != used {
+                return Ok(current);
+            }
+        }
+        Ok(self.login()?.client_token)
+    }
+
+    /// Whether Vault still accepts `token` (`lookup-self`). Anything but a
+    /// 401/403 counts as valid: only a refused token is replaced.
+    pub(crate) fn token_is_valid(&self, token: &SecretString) -> Result<bool> {
+        match self.exchange_as("GET", "auth/token/lookup-self", None, Some(token))? {
+            Ok(_) => Ok(true),
+            Err(e) => Ok(!matches!(e.status, 401 | 403)),
+        }
+    }
+
+    /// Keep the token alive in a background thread until the returned
+    /// [`Renewer`] is stopped or dropped, or the client is dropped.
+    ///
+    /// At about two thirds of the token's TTL (minus 10-20 % jitter) the
+    /// token is renewed; when it is not renewable, a renewal fails, or the
+    /// maximum TTL is near, a login method logs in again. A `token`-method
+    /// token that cannot be renewed is left to expire, with a warning.
+    pub fn start_renewer(self: &Arc<Self>) -> Renewer {
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let weak = Arc::downgrade(self);
+        let s = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("vault-token-renewer".into())
+            .spawn(move || renew_loop(weak, &s))
+            .ok();
+        if thread.is_none() {
+            log::warn!("could not start the Vault token renewer thread");
+        }
+        Renewer { stop, thread }
+    }
+
+    /// One step of the renewer: act if due, and say how long to sleep
+    /// (`None`: nothing left to do).
+    fn renew_step(&self) -> Option<Duration> {
+        const RETRY: Duration = Duration::from_secs(5);
+        let lease = *lock(&self.lease);
+        let lease = match lease {
+            Some(l) => l,
+            None => {
+                // Learn the lease: log in, or look the given token up.
+                let learned = if self.token().is_none() && self.can_login() {
+                    self.token_or_login().map(drop)
+                } else {
+                    self.lookup_self().map(|info| {
+                        let ttl = Duration::from_secs(info.ttl);
+                        let increment = Duration::from_secs(info.creation_ttl.max(info.ttl));
+                        *lock(&self.lease) = Some(TokenLease {
+                            ttl,
+                            increment,
+                            renewable: info.renewable,
+                            capped: false,
+                            obtained: Instant::now(),
+                        });
+                    })
+                };
+                if let Err(e) = learned {
+                    log::warn!("Vault token renewer: {e}; trying again in {RETRY:?}");
+                    return Some(RETRY);
+                }
+                return Some(Duration::ZERO);
+            }
+        };
+        if lease.ttl.is_zero() && !lease.capped {
+            log::debug!("Vault token does not expire; the renewer stops");
+            return None;
+        }
+        let due = renew_due(lease.ttl, crate::http::jitter());
+        let elapsed = lease.obtained.elapsed();
+        if elapsed < due {
+            return Some(due - elapsed);
+        }
+        let remaining = lease.ttl.saturating_sub(elapsed);
+        if lease.renewable && !lease.capped {
+            match self.renew_self(Some(lease.increment)) {
+                Ok(auth) => {
+                    let granted = Duration::from_secs(auth.lease_duration);
+                    log::debug!("Vault token renewed for {granted:?}");
+                    *lock(&self.lease) = Some(TokenLease {
+                        ttl: granted,
+                        increment: lease.increment,
+                        renewable: auth.renewable,
+                        capped: granted < lease.increment,
+                        obtained: Instant::now(),
+                    });
+                    return Some(Duration::ZERO);
+                }
+                Err(e) if !self.can_login() => {
+                    log::warn!("Vault token renewal failed: {e}");
+                    return Some(RETRY.min(remaining.max(Duration::from_secs(1))));
+                }
+                Err(e) => log::info!("Vault token renewal failed ({e}); logging in again"),
+            }
+        }
+        if !self.can_login() {
+            log::warn!(
+                "the Vault token cannot be renewed further and expires in {remaining:?};                  set a renewable token or use a login method"
+            );
+            return None;
+        }
+        let used = self.token();
+        let result = match used {
+            Some(u) => self.relogin(&u).map(drop),
+            None => self.token_or_login().map(drop),
+        };
+        match result {
+            Ok(()) => Some(Duration::ZERO),
+            Err(e) => {
+                log::warn!("Vault login failed: {e}; trying again in {RETRY:?}");
+                Some(RETRY)
+            }
+        }
+    }
+}
+
+/// When to act on a token of lifetime `ttl`: two thirds of it, less 10 to
+/// 20 % (`jitter` in `[0, 1)` picks where).
+pub fn renew_due(ttl: Duration, jitter: f64) -> Duration {
+    let j = if jitter.is_finite() {
+        jitter.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    (ttl * 2 / 3).mul_f64(1.0 - (0.1 + 0.1 * j))
+}
+
+/// Login refusals are authentication failures, whatever the status Vault
+/// picked (AppRole answers 400 for a wrong secret id).
+fn login_error(e: super::ApiError, path: &str) -> Error {
+    match e.status {
+        400 | 401 | 403 if e.invalid.is_none() && !e.is_sealed() => Error::PermissionDenied {
+            service: Service::Vault,
+            method: "POST".into(),
+            path: path.to_string(),
+            status: e.status,
+            errors: e.errors,
+        },
+        _ => e.into_error("POST", path),
+    }
+}
+
+fn renew_loop(client: Weak<Client>, stop: &(Mutex<bool>, Condvar)) {
+    loop {
+        let wait = match client.upgrade() {
+            Some(c) => c.renew_step(),
+            None => return,
+        };
+        let Some(wait) = wait else { return };
+        let (flag, cvar) = stop;
+        let guard = lock(flag);
+        let (guard, _) = match cvar.wait_timeout_while(guard, wait, |stopped| !*stopped) {
+            Ok(r) => r,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if *guard {
+            return;
+        }
+    }
+}
+
+/// The background token renewer of [`Client::start_renewer`]. Stops when
+/// dropped.
+pub struct Renewer {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for Renewer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Renewer")
+            .field(
+                "running",
+                &self.thread.as_ref().is_some_and(|t| !t.is_finished()),
+            )
+            .finish()
+    }
+}
+
+impl Renewer {
+    /// Stop the thread and wait for it.
+    pub fn stop(mut self) {
+        self.halt();
+    }
+
+    /// `true` while the thread runs.
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    fn halt(&mut self) {
+        let (flag, cvar) = &*self.stop;
+        *lock(flag) = true;
+        cvar.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Renewer {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renews_at_two_thirds_less_jitter() {
+        let ttl = Duration::from_secs(300);
+        assert_eq!(renew_due(ttl, 0.0), Duration::from_secs(180));
+        let late = renew_due(ttl, 0.999);
+        assert!(late > Duration::from_secs(159) && late <= Duration::from_secs(161));
+        assert_eq!(renew_due(ttl, f64::NAN), Duration::from_secs(180));
+    }
+
+    #[test]
+    fn auth_block_parsing() {
+        let a = json!({"auth": {"client_token": "s.canary", "accessor": "acc",
+            "policies": null, "lease_duration": 60, "renewable": true}});
+        let info = parse_auth(Some(&a), "t").unwrap();
+        assert_eq!(info.client_token.expose(), "s.canary");
+        assert!(!format!("{info:?}").contains("canary"));
+        assert!(parse_auth(Some(&json!({"auth": null})), "t").is_err());
+        assert!(parse_auth(Some(&json!({"auth": {"client_token": 1}})), "t").is_err());
+        assert!(parse_auth(None, "t").is_err());
     }
 }

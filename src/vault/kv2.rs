@@ -218,12 +218,13 @@ impl<'a> Kv2<'a> {
         if let Some(c) = cas {
             body["options"] = json!({ "cas": c });
         }
-        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let mut bytes = serde_json::to_vec(&body).unwrap_or_default();
         zeroize_json(&mut body);
-        match self
-            .client
-            .exchange_bytes("PATCH", &p, bytes, "application/merge-patch+json")?
-        {
+        let answer =
+            self.client
+                .exchange_bytes("PATCH", &p, &bytes, "application/merge-patch+json");
+        crate::secret_string::zeroize_bytes(&mut bytes);
+        match answer? {
             Ok(v) => data_as(v, &format!("patching {}", self.display(path))),
             Err(e) if e.status == 405 => self.patch_by_rewrite(path, data, cas),
             Err(e) if e.is_cas_mismatch() => Err(Error::CasMismatch {

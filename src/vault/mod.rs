@@ -36,16 +36,16 @@ pub mod lease;
 pub mod sys;
 
 use std::fmt;
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 
 use serde_json::Value;
 
-use crate::config::VaultConfig;
+use crate::config::{AuthMethod, VaultConfig};
 use crate::error::{Error, Result, Service};
 use crate::http::{HttpClient, HttpConfig, Request, Response};
-use crate::secret_string::SecretString;
+use crate::secret_string::{zeroize_bytes, SecretString};
 
-pub use auth::{AuthInfo, TokenInfo};
+pub use auth::{AuthInfo, Renewer, TokenInfo};
 pub use kv2::{Kv2, KvMetadata, KvSecret, MetadataUpdate, VersionMetadata};
 pub use lease::LeaseInfo;
 pub use sys::Health;
@@ -59,6 +59,13 @@ pub struct Client {
     http: HttpClient,
     token: RwLock<Option<SecretString>>,
     config: VaultConfig,
+    /// What is known of the current token's lifetime.
+    lease: Mutex<Option<auth::TokenLease>>,
+    /// Held while logging in, so concurrent callers log in once.
+    login_lock: Mutex<()>,
+    /// A secret id unwrapped from a wrapping token (which works only once),
+    /// with that wrapping token.
+    unwrapped: Mutex<Option<(SecretString, SecretString)>>,
 }
 
 impl fmt::Debug for Client {
@@ -72,8 +79,10 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
-    /// A client for the configured address, with the configured token (for
-    /// the `token` auth method). No request is made.
+    /// A client for the configured address. No request is made: with the
+    /// `token` auth method the configured token is used as is; with a login
+    /// method (AppRole, Kubernetes, JWT) the first request that needs a
+    /// token logs in.
     ///
     /// Fails with [`Error::Config`] when the address is not a URL or a TLS
     /// file cannot be read.
@@ -91,10 +100,17 @@ impl Client {
             tls: config.tls.clone(),
             default_headers,
         })?;
+        let token = match config.auth {
+            AuthMethod::Token => config.token.clone().filter(|t| !t.is_empty()),
+            _ => None,
+        };
         Ok(Client {
             http,
-            token: RwLock::new(config.token.clone().filter(|t| !t.is_empty())),
+            token: RwLock::new(token),
             config: config.clone(),
+            lease: Mutex::new(None),
+            login_lock: Mutex::new(()),
+            unwrapped: Mutex::new(None),
         })
     }
 
@@ -116,13 +132,17 @@ impl Client {
         }
     }
 
-    /// Replace the token (after a login or by a renewer).
+    /// Replace the token (after a login or by a renewer). What was known
+    /// of the old token's lifetime is forgotten.
     pub fn set_token(&self, token: Option<SecretString>) {
-        let mut guard = match self.token.write() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        *guard = token.filter(|t| !t.is_empty());
+        {
+            let mut guard = match self.token.write() {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            *guard = token.filter(|t| !t.is_empty());
+        }
+        *lock(&self.lease) = None;
     }
 
     /// A KV version 2 engine mounted at `mount` (e.g. `secret`).
@@ -177,13 +197,13 @@ impl Client {
         path: &str,
         body: Option<&Value>,
     ) -> Result<std::result::Result<Option<Value>, ApiError>> {
-        let body = body.map(|b| {
-            (
-                serde_json::to_vec(b).unwrap_or_default(),
-                "application/json",
-            )
-        });
-        let resp = self.send(method, path, body, true)?;
+        let mut bytes = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
+        let body = bytes.as_deref().map(|b| (b, "application/json"));
+        let resp = self.send(method, path, body, TokenUse::Current);
+        if let Some(b) = bytes.as_mut() {
+            zeroize_bytes(b);
+        }
+        let resp = resp?;
         Ok(parse_response(resp.status, &resp.body))
     }
 
@@ -192,28 +212,32 @@ impl Client {
         &self,
         method: &str,
         path: &str,
-        body: Vec<u8>,
+        body: &[u8],
         content_type: &str,
     ) -> Result<std::result::Result<Option<Value>, ApiError>> {
-        let resp = self.send(method, path, Some((body, content_type)), true)?;
+        let resp = self.send(method, path, Some((body, content_type)), TokenUse::Current)?;
         Ok(parse_response(resp.status, &resp.body))
     }
 
-    /// Send a request without the token (health, login).
-    #[allow(dead_code)]
-    pub(crate) fn exchange_anonymous(
+    /// Send a request with the given token, or none (login, unwrap).
+    pub(crate) fn exchange_as(
         &self,
         method: &str,
         path: &str,
         body: Option<&Value>,
+        token: Option<&SecretString>,
     ) -> Result<std::result::Result<Option<Value>, ApiError>> {
-        let body = body.map(|b| {
-            (
-                serde_json::to_vec(b).unwrap_or_default(),
-                "application/json",
-            )
-        });
-        let resp = self.send(method, path, body, false)?;
+        let mut bytes = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
+        let body = bytes.as_deref().map(|b| (b, "application/json"));
+        let use_token = match token {
+            Some(t) => TokenUse::Given(t),
+            None => TokenUse::None,
+        };
+        let resp = self.send(method, path, body, use_token);
+        if let Some(b) = bytes.as_mut() {
+            zeroize_bytes(b);
+        }
+        let resp = resp?;
         Ok(parse_response(resp.status, &resp.body))
     }
 
@@ -221,19 +245,56 @@ impl Client {
         &self,
         method: &str,
         path: &str,
-        body: Option<(Vec<u8>, &str)>,
-        with_token: bool,
+        body: Option<(&[u8], &str)>,
+        token: TokenUse<'_>,
     ) -> Result<Response> {
-        let mut req = Request::new(method, &api_path(path));
-        if with_token {
-            if let Some(t) = self.token() {
+        let build = |token: Option<SecretString>| {
+            let mut req = Request::new(method, &api_path(path));
+            if let Some(t) = token {
                 req = req.secret_header(TOKEN_HEADER, t);
             }
+            if let Some((bytes, content_type)) = body {
+                req = req.body(bytes.to_vec(), content_type);
+            }
+            req
+        };
+        let used = match token {
+            TokenUse::None => return self.http.request(build(None)),
+            TokenUse::Given(t) => return self.http.request(build(Some(t.clone()))),
+            TokenUse::Current => self.token_or_login()?,
+        };
+        let resp = self.http.request(build(used.clone()))?;
+        // A login token that expired is replaced once, and the request
+        // sent once more.
+        if resp.status == 403 && self.can_login() {
+            if let Some(used) = used {
+                if !self.token_is_valid(&used)? {
+                    log::info!("Vault token no longer valid ({method} {path}); logging in again");
+                    let fresh = self.relogin(&used)?;
+                    return self.http.request(build(Some(fresh)));
+                }
+            }
         }
-        if let Some((bytes, content_type)) = body {
-            req = req.body(bytes, content_type);
-        }
-        self.http.request(req)
+        Ok(resp)
+    }
+}
+
+/// Which token a request carries.
+#[derive(Clone, Copy)]
+enum TokenUse<'a> {
+    /// None (health, login).
+    None,
+    /// This one (unwrapping).
+    Given(&'a SecretString),
+    /// The client's, logging in first when there is none yet.
+    Current,
+}
+
+/// Lock a mutex, ignoring poisoning (the data is plain state).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
     }
 }
 
