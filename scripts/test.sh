@@ -143,11 +143,13 @@ st_fuzz() {
         mkdir -p "$work" "fuzz/artifacts/$t"
         [ -d "$seeds" ] || { echo "warning: no seed corpus $seeds"; seeds=""; }
         echo "--- fuzz $t (${FUZZ_SECONDS}s)"
-        # libFuzzer reports every new coverage point; keep the log readable.
+        # libFuzzer reports every new coverage point and a recommended
+        # dictionary; keep the log readable.
         if cargo +nightly fuzz run "$t" "$work" ${seeds:+"$seeds"} -- \
             -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
             -print_final_stats=1 2>&1 \
-            | { grep -avE '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse) ' || true; }; then
+            | sed -u -e '/^###### Recommended dictionary/,/^###### End of recommended dictionary/d' \
+                  -e '/^#[0-9]\+[[:space:]]\+\(NEW\|REDUCE\|pulse\) /d'; then
             echo "--- fuzz $t: no crash"
         else
             echo "--- fuzz $t: FAILED (see fuzz/artifacts/$t)"

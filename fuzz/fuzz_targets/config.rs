@@ -1,0 +1,63 @@
+//! `Config::from_lookup`, `VaultConfig::from_lookup`, `parse_duration` and
+//! `parse_bool` on arbitrary variable values.
+//!
+//! The input is read as lines `NAME=VALUE`. A NAME that is one of the
+//! variables `src/config.rs` reads is used as is (so seed files are plain
+//! env files); any other NAME picks a variable by the sum of its bytes, so
+//! the fuzzer reaches every variable. `HOME` always points at a directory
+//! that does not exist, so no real `~/.vault-token` is read.
+#![no_main]
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use libfuzzer_sys::fuzz_target;
+use vaultid::config::{parse_bool, parse_duration, Config, VaultConfig};
+
+include!(concat!(env!("OUT_DIR"), "/config_vars.rs"));
+
+const FAKE_HOME: &str = "/nonexistent/vaultid-fuzz-home";
+
+fn var_for(name: &[u8]) -> &'static str {
+    if let Some(v) = VARS.iter().find(|v| v.as_bytes() == name) {
+        return v;
+    }
+    let sum: usize = name.iter().map(|&b| b as usize).sum();
+    VARS[sum % VARS.len()]
+}
+
+fn check_value(v: &str) {
+    if let Some(d) = parse_duration(v) {
+        assert!(d <= Duration::from_secs(366 * 86400), "{v:?} -> {d:?}");
+    }
+    if let Some(b) = parse_bool(v) {
+        // Surrounding whitespace and case never change the answer.
+        assert_eq!(parse_bool(&v.trim().to_ascii_uppercase()), Some(b), "{v:?}");
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut env: HashMap<&'static str, String> = HashMap::new();
+    for line in data.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(eq) = line.iter().position(|&b| b == b'=') else {
+            continue;
+        };
+        let value = String::from_utf8_lossy(&line[eq + 1..]).into_owned();
+        check_value(&value);
+        env.insert(var_for(&line[..eq]), value);
+    }
+    let lookup = move |name: &str| -> Option<String> {
+        if name == "HOME" {
+            return Some(FAKE_HOME.to_string());
+        }
+        env.get(name).cloned()
+    };
+    if let Ok(config) = Config::from_lookup(&lookup) {
+        // Debug output is what ends up in logs: it must not panic.
+        let _ = format!("{config:?}");
+    }
+    if let Ok(Some(vault)) = VaultConfig::from_lookup(&lookup) {
+        let _ = format!("{vault:?}");
+    }
+});

@@ -1,0 +1,24 @@
+//! `oauth_credentials.json` as found on disk: any bytes at all.
+//!
+//! Every entry that reads as [`StoredCredentials`] must write back to JSON
+//! that reads as the same entry.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+use vaultid::cache::{parse_credentials_file, StoredCredentials};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(entries) = parse_credentials_file(data) else {
+        return;
+    };
+    for (_did, entry) in entries {
+        let Value::Object(map) = entry else { continue };
+        if let Ok(creds) = StoredCredentials::from_json(&map) {
+            let again = StoredCredentials::from_json(&creds.to_json())
+                .expect("written credentials must read back");
+            assert_eq!(again, creds);
+            let _ = format!("{creds:?}");
+        }
+    }
+});

@@ -1,0 +1,44 @@
+//! Vault answers: whatever a server (or a proxy in front of it) sends back,
+//! under every status code the client treats specially.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+use vaultid::vault::auth::parse_auth;
+use vaultid::vault::kv2::{merge_patch, KvMetadata, VersionMetadata};
+use vaultid::vault::lease::LeaseInfo;
+use vaultid::vault::sys::{parse_health, Health};
+use vaultid::vault::{api_path, parse_response};
+
+const STATUSES: &[u16] = &[200, 204, 307, 400, 403, 404, 412, 429, 472, 473, 500, 501, 503];
+
+fuzz_target!(|data: &[u8]| {
+    for &status in STATUSES {
+        match parse_response(status, data) {
+            Ok(Some(v)) => {
+                assert!(v.is_object());
+                let _ = parse_auth(Some(&v), "fuzz");
+                let inner = v.get("data").cloned().unwrap_or(Value::Null);
+                let _ = serde_json::from_value::<KvMetadata>(inner.clone());
+                let _ = serde_json::from_value::<LeaseInfo>(v.clone());
+                if let Some(m) = inner.get("metadata") {
+                    let _ = serde_json::from_value::<VersionMetadata>(m.clone());
+                }
+                let _ = serde_json::from_value::<Health>(v.clone());
+                if let (Value::Object(mut target), Some(Value::Object(patch))) =
+                    (inner.clone(), v.get("patch"))
+                {
+                    merge_patch(&mut target, patch);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let _ = (e.is_sealed(), e.is_cas_mismatch(), format!("{e:?}"));
+                let _ = e.into_error("GET", "secret/data/fuzz?version=1").to_string();
+            }
+        }
+        let _ = parse_health(status, data);
+    }
+    let path = api_path(&String::from_utf8_lossy(data));
+    assert!(path.starts_with("/v1/"));
+});
