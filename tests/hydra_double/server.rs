@@ -92,6 +92,8 @@ struct Faults {
     fail_status: Option<u16>,
     /// Only for this many more requests (then clear), when set.
     fail_remaining: Option<u32>,
+    /// Body of the injected failures (default: an `errorOAuth2` body).
+    fail_body: Option<Value>,
     delay: Duration,
     down: bool,
 }
@@ -204,6 +206,7 @@ impl HydraDouble {
         let mut f = self.shared.faults();
         f.fail_status = Some(status);
         f.fail_remaining = None;
+        f.fail_body = None;
     }
 
     /// Answer the next `n` requests with `status`, then behave normally.
@@ -211,6 +214,16 @@ impl HydraDouble {
         let mut f = self.shared.faults();
         f.fail_status = Some(status);
         f.fail_remaining = Some(n);
+        f.fail_body = None;
+    }
+
+    /// Answer the next `n` requests with `status` and this JSON body (for
+    /// instance Hydra's other error shape, `{"message": .., "reason": ..}`).
+    pub fn fail_next_with(&self, n: u32, status: u16, body: Value) {
+        let mut f = self.shared.faults();
+        f.fail_status = Some(status);
+        f.fail_remaining = Some(n);
+        f.fail_body = Some(body);
     }
 
     /// Wait this long before answering each request.
@@ -427,15 +440,17 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
         let op = operation_of(&req.method, &req.path);
         let injected = {
             let mut f = shared.faults();
+            let body = f.fail_body.clone();
             match (f.fail_status, f.fail_remaining) {
-                (Some(s), None) => Some(s),
+                (Some(s), None) => Some((s, body)),
                 (Some(s), Some(n)) if n > 0 => {
                     f.fail_remaining = Some(n - 1);
                     if n == 1 {
                         f.fail_status = None;
                         f.fail_remaining = None;
+                        f.fail_body = None;
                     }
-                    Some(s)
+                    Some((s, body))
                 }
                 _ => None,
             }
@@ -444,10 +459,11 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
         if let Some(op) = op {
             *st.counts.entry(op.to_string()).or_insert(0) += 1;
         }
-        let (status, mut headers, body) = match injected {
-            Some(s) => error(
-                s,
-                reason_phrase(s),
+        let (status, mut headers, body) = match &injected {
+            Some((s, Some(body))) => ok_json(*s, body),
+            Some((s, None)) => error(
+                *s,
+                reason_phrase(*s),
                 "The Hydra test double was told to fail this request.",
             ),
             None => route(&mut st, &req, op),
