@@ -112,7 +112,9 @@ st_setup() { "$ROOT/scripts/setup.sh"; }
 st_fmt() {
     cargo fmt --all -- --check
     if [ -f fuzz/Cargo.toml ]; then
-        cargo fmt --manifest-path fuzz/Cargo.toml --all -- --check
+        # Only the fuzz crate itself (with --all, path dependencies would be
+        # checked again).
+        cargo fmt --manifest-path fuzz/Cargo.toml -- --check
     fi
 }
 

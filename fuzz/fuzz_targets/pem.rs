@@ -17,7 +17,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(again.version, 0);
     }
     if let Ok(p) = pem::parse_public_key_der(data) {
-        assert_eq!(pem::decode_public_key(&pem::encode_public_key(&p)).ok(), Some(p));
+        assert_eq!(
+            pem::decode_public_key(&pem::encode_public_key(&p)).ok(),
+            Some(p)
+        );
     }
 
     let text = String::from_utf8_lossy(data);
@@ -34,7 +37,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(again.seed, k.seed);
     }
     if let Ok(p) = pem::decode_public_key(&text) {
-        assert_eq!(pem::decode_public_key(&pem::encode_public_key(&p)).ok(), Some(p));
+        assert_eq!(
+            pem::decode_public_key(&pem::encode_public_key(&p)).ok(),
+            Some(p)
+        );
     }
     if let Ok(pair) = KeyPair::from_pem(&text) {
         // A key pair read from PEM writes the same key back.

@@ -10,7 +10,9 @@ use vaultid::vault::lease::LeaseInfo;
 use vaultid::vault::sys::{parse_health, Health};
 use vaultid::vault::{api_path, parse_response};
 
-const STATUSES: &[u16] = &[200, 204, 307, 400, 403, 404, 412, 429, 472, 473, 500, 501, 503];
+const STATUSES: &[u16] = &[
+    200, 204, 307, 400, 403, 404, 412, 429, 472, 473, 500, 501, 503,
+];
 
 fuzz_target!(|data: &[u8]| {
     for &status in STATUSES {
@@ -34,7 +36,9 @@ fuzz_target!(|data: &[u8]| {
             Ok(None) => {}
             Err(e) => {
                 let _ = (e.is_sealed(), e.is_cas_mismatch(), format!("{e:?}"));
-                let _ = e.into_error("GET", "secret/data/fuzz?version=1").to_string();
+                let _ = e
+                    .into_error("GET", "secret/data/fuzz?version=1")
+                    .to_string();
             }
         }
         let _ = parse_health(status, data);
