@@ -319,3 +319,117 @@ fn bad_ca_file_is_a_config_error() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Issue a certificate from a PKI mount of `bao`; writes `{name}.pem`
+/// (certificate, then the issuing CA) and `{name}-key.pem` into `dir`.
+fn issue(bao: &Bao, mount: &str, dir: &std::path::Path, name: &str, extra: &[&str]) {
+    let mut args = vec![
+        "write".to_string(),
+        "-format=json".into(),
+        format!("{mount}/issue/any"),
+        format!("common_name={name}"),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out: serde_json::Value = serde_json::from_str(&bao.bao(&args).unwrap()).unwrap();
+    let d = &out["data"];
+    std::fs::write(
+        dir.join(format!("{name}.pem")),
+        format!(
+            "{}\n{}\n",
+            d["certificate"].as_str().unwrap(),
+            d["issuing_ca"].as_str().unwrap()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join(format!("{name}-key.pem")),
+        format!("{}\n", d["private_key"].as_str().unwrap()),
+    )
+    .unwrap();
+}
+
+#[test]
+fn mutual_tls() {
+    // A CA and certificates from one server's PKI engine...
+    let Some(pki) = Bao::start() else { return };
+    let dir = pki.dir().join("mtls");
+    std::fs::create_dir_all(&dir).unwrap();
+    pki.bao(&["secrets", "enable", "pki"]).unwrap();
+    let ca: serde_json::Value = serde_json::from_str(
+        &pki.bao(&[
+            "write",
+            "-format=json",
+            "pki/root/generate/internal",
+            "common_name=test-ca",
+            "ttl=24h",
+        ])
+        .unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("ca.pem"),
+        format!("{}\n", ca["data"]["certificate"].as_str().unwrap()),
+    )
+    .unwrap();
+    pki.bao(&[
+        "write",
+        "pki/roles/any",
+        "allow_any_name=true",
+        "enforce_hostnames=false",
+        "key_type=ec",
+        "key_bits=256",
+        "ttl=1h",
+    ])
+    .unwrap();
+    issue(&pki, "pki", &dir, "localhost", &["ip_sans=127.0.0.1"]);
+    issue(&pki, "pki", &dir, "client-sec1", &[]);
+    issue(
+        &pki,
+        "pki",
+        &dir,
+        "client-pkcs8",
+        &["private_key_format=pkcs8"],
+    );
+
+    // ...for a second server with a listener that requires client certificates.
+    let port = common::bao::free_port();
+    let hcl = format!(
+        r#"listener "tcp" {{
+  address = "127.0.0.1:{port}"
+  tls_cert_file = "{d}/localhost.pem"
+  tls_key_file = "{d}/localhost-key.pem"
+  tls_client_ca_file = "{d}/ca.pem"
+  tls_require_and_verify_client_cert = true
+}}"#,
+        d = dir.display()
+    );
+    let Some(server) = Bao::start_with_config(&hcl) else {
+        return;
+    };
+    let mut cfg = server.config();
+    cfg.addr = format!("https://127.0.0.1:{port}");
+    cfg.tls.ca_cert = Some(dir.join("ca.pem"));
+    // Refused without a client certificate.
+    assert!(matches!(
+        Client::new(&cfg).unwrap().health(),
+        Err(Error::Unreachable { .. })
+    ));
+    // Accepted with one, whether its key is SEC1 or PKCS#8.
+    for name in ["client-sec1", "client-pkcs8"] {
+        cfg.tls.client_cert = Some(dir.join(format!("{name}.pem")));
+        cfg.tls.client_key = Some(dir.join(format!("{name}-key.pem")));
+        let client = Client::new(&cfg).unwrap();
+        client.health().unwrap();
+        client
+            .kv2("secret")
+            .write("mtls", &serde_json::Map::new(), None)
+            .unwrap();
+    }
+    // A key file without a key is a configuration error naming the variable.
+    cfg.tls.client_key = Some(dir.join("ca.pem"));
+    match Client::new(&cfg) {
+        Err(Error::Config(m)) => assert!(m.contains("VAULT_CLIENT_KEY"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}

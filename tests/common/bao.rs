@@ -37,7 +37,7 @@ static PORTS: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
 
 /// A loopback port `p` with `p + 1` free too (the dev server's cluster
 /// listener), never handed out twice in this process.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     for _ in 0..200 {
         let Ok(l) = TcpListener::bind("127.0.0.1:0") else {
             continue;
@@ -82,13 +82,19 @@ fn missing() -> Option<Bao> {
 impl Bao {
     /// Start a plain-HTTP dev server, or `None` (skip) when `bao` is missing.
     pub fn start() -> Option<Bao> {
-        Bao::launch(false)
+        Bao::launch(false, None)
+    }
+
+    /// Start a plain-HTTP dev server that also reads `config` (HCL), e.g.
+    /// an extra listener.
+    pub fn start_with_config(config: &str) -> Option<Bao> {
+        Bao::launch(false, Some(config))
     }
 
     /// Start a dev server with TLS (`-dev-tls`: its own CA and a
     /// certificate for `localhost` and `127.0.0.1`).
     pub fn start_tls() -> Option<Bao> {
-        Bao::launch(true)
+        Bao::launch(true, None)
     }
 
     /// One plain server shared by the tests of this process (for tests that
@@ -98,7 +104,7 @@ impl Bao {
         SHARED.get_or_init(Bao::start).as_ref()
     }
 
-    fn launch(tls: bool) -> Option<Bao> {
+    fn launch(tls: bool, config: Option<&str>) -> Option<Bao> {
         let bin = find_bao().or_else(|| {
             missing();
             None
@@ -114,6 +120,11 @@ impl Bao {
             format!("-dev-root-token-id={token}"),
             "-dev-no-store-token".into(),
         ];
+        if let Some(hcl) = config {
+            let file = dir.join("extra.hcl");
+            std::fs::write(&file, hcl).unwrap();
+            args.push(format!("-config={}", file.display()));
+        }
         if tls {
             args.push("-dev-tls".into());
             args.push(format!("-dev-tls-cert-dir={}", dir.display()));
