@@ -131,20 +131,23 @@ impl Bao {
         }
         // The watchdog: start bao in the background, print its pid, and kill
         // it when stdin closes (the test process ended or dropped us).
-        let script = r#"b="$1"; shift; log="$1"; shift
-"$b" "$@" >"$log" 2>&1 &
+        // The scratch directory goes too, for shared servers that are never
+        // dropped.
+        let script = r#"b="$1"; shift; dir="$1"; shift
+"$b" "$@" >"$dir/server.log" 2>&1 &
 c=$!
 echo "$c"
 read _ignored || true
 kill "$c" 2>/dev/null
 wait "$c" 2>/dev/null
+rm -rf "$dir"
 exit 0"#;
         let mut watchdog = Command::new("sh")
             .arg("-c")
             .arg(script)
             .arg("sh")
             .arg(&bin)
-            .arg(dir.join("server.log"))
+            .arg(&dir)
             .args(&args)
             .env("HOME", &dir)
             .env_remove("BAO_TOKEN")
