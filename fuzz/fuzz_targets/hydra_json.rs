@@ -1,0 +1,41 @@
+//! Hydra answers: clients, client lists, token and introspection answers,
+//! error bodies and `Link` headers, whatever bytes the server sends.
+//!
+//! A client that parses must survive being written back (that is how a
+//! stale client is updated without losing fields), and a token that parses
+//! must be usable by the token cache.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use vaultid::hydra::{
+    next_page_token, parse_client, parse_clients, parse_error, parse_introspection,
+    parse_token_response,
+};
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(client) = parse_client(data) {
+        let body = serde_json::to_vec(&client.to_json()).expect("a client serialises");
+        let again = parse_client(&body).expect("a written client reads back");
+        assert_eq!(again, client);
+        let _ = (
+            client.metadata_public_key(),
+            client.scopes(),
+            format!("{client:?}"),
+        );
+    }
+    if let Ok(clients) = parse_clients(data) {
+        for c in &clients {
+            let _ = c.to_json();
+        }
+    }
+    if let Ok(token) = parse_token_response(data) {
+        // What the token cache asks of every token it holds.
+        let _ = (token.expires_at(), token.refresh_at(), token.is_fresh());
+        let _ = format!("{token:?}");
+    }
+    let _ = parse_introspection(data);
+    for message in parse_error(data) {
+        assert!(message.chars().count() <= 501, "error messages are cut");
+    }
+    let _ = next_page_token(&String::from_utf8_lossy(data));
+});
