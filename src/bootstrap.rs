@@ -22,6 +22,10 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+mod oauth;
+
+pub use oauth::{credentials_path, ClientAction, CredentialsSource, HydraOutcome};
+
 use crate::cache::{KeyDir, LocalKeys};
 use crate::config::{Config, VaultConfig};
 use crate::error::{Error, Result};
@@ -78,6 +82,9 @@ pub struct Outcome {
     pub set_aside: Vec<String>,
     /// Warnings worth a human's attention.
     pub warnings: Vec<String>,
+    /// The OAuth2 client in Hydra, when Hydra is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hydra: Option<HydraOutcome>,
     /// Wall time of the whole flow, milliseconds.
     pub elapsed_ms: u64,
 }
@@ -118,9 +125,48 @@ pub fn ensure(config: &Config) -> Result<Outcome> {
         ));
     }
     let local = dir.read_keys();
-    let (keys, source) = match &config.vault {
-        None => run.local_only(local)?,
-        Some(v) => run.with_vault(v, local)?,
+    // One Vault client for the whole run (one kept-alive connection). A
+    // readable local pair means there is a fallback, so Vault then gets a
+    // short deadline to answer.
+    let vault_cfg = config.vault.as_ref().map(|v| {
+        let mut v = v.clone();
+        if matches!(local, Ok(Some(_))) {
+            v.timeout = v.timeout.min(v.startup_timeout);
+            v.connect_timeout = v.connect_timeout.min(v.startup_timeout);
+            v.max_retries = v.max_retries.min(1);
+        }
+        v
+    });
+    let client = match &vault_cfg {
+        Some(v) => Some(vault::Client::new(v)?),
+        None => None,
+    };
+    let (keys, source) = match (&client, &vault_cfg) {
+        (Some(c), Some(v)) => run.with_vault(c, v, local)?,
+        _ => run.local_only(local)?,
+    };
+    let hydra = match &config.hydra {
+        Some(h) if h.auto_register => {
+            let vault = match (&client, &vault_cfg) {
+                (Some(c), Some(v)) if run.vault == VaultStatus::Ok => Some(oauth::VaultCreds {
+                    kv: c.kv2(&v.kv_mount),
+                    path: credentials_path(&v.prefix, &identity.did),
+                }),
+                _ => None,
+            };
+            let step = oauth::Step {
+                config: h,
+                identity: &identity,
+                keys: &keys,
+                dir: &dir,
+                vault,
+                vault_unavailable: run.vault == VaultStatus::Unavailable,
+                written: &mut run.written,
+                warnings: &mut run.warnings,
+            };
+            Some(step.run()?)
+        }
+        _ => None,
     };
     Ok(Outcome {
         agent_id: identity.agent_id.clone(),
@@ -133,6 +179,7 @@ pub fn ensure(config: &Config) -> Result<Outcome> {
         written: run.written,
         set_aside: run.set_aside,
         warnings: run.warnings,
+        hydra,
         elapsed_ms: start.elapsed().as_millis() as u64,
     })
 }
@@ -225,19 +272,11 @@ impl Run<'_> {
 
     fn with_vault(
         &mut self,
+        client: &vault::Client,
         vcfg: &VaultConfig,
         local: Result<Option<LocalKeys>>,
     ) -> Result<(KeyPair, KeySource)> {
-        // A readable local pair means there is a fallback, so Vault gets a
-        // short deadline to answer.
-        let have_local = matches!(local, Ok(Some(_)));
-        let mut vcfg = vcfg.clone();
-        if have_local {
-            vcfg.timeout = vcfg.timeout.min(vcfg.startup_timeout);
-            vcfg.connect_timeout = vcfg.connect_timeout.min(vcfg.startup_timeout);
-            vcfg.max_retries = vcfg.max_retries.min(1);
-        }
-        let client = vault::Client::new(&vcfg)?;
+        ensure_login(client)?;
         let store = VaultKeys {
             kv: client.kv2(&vcfg.kv_mount),
             path: keys_path(&vcfg.prefix, &self.identity.agent_id),
@@ -400,6 +439,18 @@ impl Run<'_> {
             ))),
         }
     }
+}
+
+/// A configured token must exist before the first request.
+fn ensure_login(client: &vault::Client) -> Result<()> {
+    if matches!(client.config().auth, crate::config::AuthMethod::Token) && client.token().is_none()
+    {
+        return Err(Error::Config(
+            "Vault is enabled but no token is set: set VAULT_TOKEN (or ~/.vault-token), choose VAULT_AUTH_METHOD, or VAULT__ENABLED=false"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 fn unreadable_local(e: Error) -> Error {

@@ -88,7 +88,8 @@ pub enum Error {
     },
 
     /// The server refused: 401 or 403 (missing, expired or under-privileged
-    /// token, wrong client secret). Exit code 5.
+    /// token, wrong client secret), or a login was refused (Vault answers
+    /// 400 to a wrong AppRole secret id). Exit code 5.
     PermissionDenied {
         /// Which service.
         service: Service,

@@ -51,6 +51,10 @@ fn up(rest: &[String]) -> Result<u8, Error> {
             "make a new key pair (the old one is kept aside) (VAULTID_RECREATE_KEYS)",
         ),
         switch(
+            "require-hydra",
+            "exit 3 when Hydra is configured but unreachable (default: the identity comes up, exit 0)",
+        ),
+        switch(
             "allow-offline-generate",
             "generate keys when Vault is unavailable and none exist locally (VAULTID_ALLOW_OFFLINE_GENERATE)",
         ),
@@ -76,6 +80,11 @@ fn up(rest: &[String]) -> Result<u8, Error> {
     let v = serde_json::to_value(&outcome)
         .map_err(|e| Error::Config(format!("encoding the outcome: {e}")))?;
     emit(&v, a.has("human"));
+    let hydra_down = outcome.hydra.as_ref().is_some_and(|h| h.status != "ok");
+    if hydra_down && a.has("require-hydra") {
+        eprintln!("vaultid: Hydra is unavailable and --require-hydra was given");
+        return Ok(3);
+    }
     Ok(0)
 }
 

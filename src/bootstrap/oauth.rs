@@ -1,0 +1,345 @@
+//! Step 5 of the startup flow: the agent's OAuth2 client in Hydra.
+//!
+//! Credentials come from Vault (`{prefix}/hydra/credentials/{did}`), then
+//! the local `oauth_credentials.json`, then a new random secret. A new
+//! secret is first claimed in Vault with `cas=0`, so when replicas race,
+//! exactly one secret wins and every loser adopts it before touching Hydra.
+//!
+//! Then one `GET` of the client decides:
+//! - missing: create it with the secret we hold (a deleted client comes
+//!   back with the same id and secret); a `409` means another replica
+//!   created it, with the secret in Vault;
+//! - present, and we held a secret before this run: reuse it; when its
+//!   `metadata.public_key` (or scope) is stale, replace it with `PUT`,
+//!   keeping the secret;
+//! - present, and no secret existed anywhere: set the new secret on the
+//!   same client with `PUT` (never delete and recreate).
+//!
+//! Then what changed is backed up: Vault (check-and-set) and the local file.
+//! When Hydra is unreachable the identity still comes up; the outcome says
+//! so and the next run completes the registration.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::cache::{KeyDir, StoredCredentials};
+use crate::config::HydraConfig;
+use crate::error::{Error, Result};
+use crate::hydra::{registration_body, AgentRegistration, CreateOutcome, HydraAdmin};
+use crate::identity::{random_secret_urlsafe, Identity, KeyPair};
+use crate::secret_string::SecretString;
+use crate::vault::Kv2;
+
+/// Where the OAuth2 client credentials in use came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CredentialsSource {
+    /// Vault.
+    Vault,
+    /// The local `oauth_credentials.json`.
+    Local,
+    /// Made by this run.
+    Generated,
+}
+
+/// What happened to the client in Hydra.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAction {
+    /// It existed and was used as it was.
+    Reused,
+    /// It was created.
+    Created,
+    /// Another replica created it at the same time; its secret was adopted.
+    Adopted,
+    /// Its metadata (public key, scope) was brought up to date, secret kept.
+    Updated,
+    /// It existed but no secret was held anywhere: a new secret was set on it.
+    SecretReset,
+    /// Nothing was done (Hydra unreachable, or no usable credentials).
+    None,
+}
+
+/// The Hydra part of the outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct HydraOutcome {
+    /// `ok` or `unavailable`.
+    pub status: &'static str,
+    /// The client id (the DID).
+    pub client_id: String,
+    /// What happened to the client.
+    pub client: ClientAction,
+    /// Where the secret came from, when one is in use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credentials_source: Option<CredentialsSource>,
+    /// Why Hydra was unavailable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The KV v2 path (inside the mount) of an agent's Hydra credentials:
+/// `{prefix}/hydra/credentials/{did}`.
+pub fn credentials_path(prefix: &str, did: &str) -> String {
+    format!("{prefix}/hydra/credentials/{did}")
+}
+
+/// Vault access for this step, when Vault answered during the key step.
+pub(super) struct VaultCreds<'a> {
+    pub kv: Kv2<'a>,
+    pub path: String,
+}
+
+impl VaultCreds<'_> {
+    fn read(&self) -> Result<Option<(StoredCredentials, u64)>> {
+        match self.kv.read(&self.path, None)? {
+            None => Ok(None),
+            Some(s) => StoredCredentials::from_json(&s.data)
+                .map(|c| Some((c, s.metadata.version)))
+                .map_err(|e| Error::Integrity(format!("{}/{}: {e}", self.kv.mount(), self.path))),
+        }
+    }
+
+    fn write(&self, c: &StoredCredentials, cas: Option<u64>) -> Result<u64> {
+        let mut data = c.to_json();
+        let r = self.kv.write(&self.path, &data, cas);
+        if let Some(Value::String(s)) = data.get_mut("client_secret") {
+            crate::secret_string::zeroize_string(s);
+        }
+        Ok(r?.version)
+    }
+}
+
+pub(super) struct Step<'a> {
+    pub config: &'a HydraConfig,
+    pub identity: &'a Identity,
+    pub keys: &'a KeyPair,
+    pub dir: &'a KeyDir,
+    pub vault: Option<VaultCreds<'a>>,
+    /// Vault is configured but did not answer during the key step.
+    pub vault_unavailable: bool,
+    pub written: &'a mut Vec<String>,
+    pub warnings: &'a mut Vec<String>,
+}
+
+impl Step<'_> {
+    fn warn(&mut self, msg: String) {
+        log::warn!("{msg}");
+        self.warnings.push(msg);
+    }
+
+    fn new_credentials(&self) -> StoredCredentials {
+        StoredCredentials {
+            agent_id: self.identity.agent_id.clone(),
+            client_id: self.identity.did.clone(),
+            client_secret: SecretString::new(random_secret_urlsafe(32)),
+            created_at: crate::identity::now_iso8601(),
+            scopes: self.config.scopes.clone(),
+        }
+    }
+
+    fn vault_display(&self) -> String {
+        match &self.vault {
+            Some(v) => format!("{}/{}", v.kv.mount(), v.path),
+            None => String::new(),
+        }
+    }
+
+    /// Run the step. Errors that mean "Hydra is unreachable" become an
+    /// `unavailable` outcome; others (integrity, configuration) are errors.
+    pub fn run(mut self) -> Result<HydraOutcome> {
+        let did = self.identity.did.clone();
+        match self.register() {
+            Ok((client, source)) => Ok(HydraOutcome {
+                status: "ok",
+                client_id: did,
+                client,
+                credentials_source: Some(source),
+                error: None,
+            }),
+            Err(e) if is_hydra_unavailable(&e) => {
+                self.warn(format!(
+                    "Hydra unavailable ({e}); the identity is up, the OAuth2 client will be registered on a later run"
+                ));
+                Ok(HydraOutcome {
+                    status: "unavailable",
+                    client_id: did,
+                    client: ClientAction::None,
+                    credentials_source: None,
+                    error: Some(e.to_string()),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn register(&mut self) -> Result<(ClientAction, CredentialsSource)> {
+        let did = self.identity.did.clone();
+        let admin = HydraAdmin::new(self.config)?;
+
+        // 1. The secret we hold, Vault first.
+        let in_vault = match &self.vault {
+            Some(v) => v.read()?,
+            None => None,
+        };
+        let local = match self.dir.read_credentials(&did) {
+            Ok(c) => c,
+            Err(e @ Error::Integrity(_)) => {
+                self.warn(format!("ignoring the local credentials: {e}"));
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        if self.vault_unavailable && local.is_none() {
+            // Making a secret now could break replicas holding the one in
+            // Vault: wait for Vault.
+            return Err(Error::Unavailable(
+                "no local OAuth2 credentials and Vault is unavailable; registration deferred"
+                    .into(),
+            ));
+        }
+        let (mut creds, mut source, held_before) = match (&in_vault, &local) {
+            (Some((c, _)), _) => (c.clone(), CredentialsSource::Vault, true),
+            (None, Some(c)) => (c.clone(), CredentialsSource::Local, true),
+            (None, None) => (self.new_credentials(), CredentialsSource::Generated, false),
+        };
+        let mut vault_has = in_vault.as_ref().map(|(c, _)| c.clone());
+
+        // A new secret is claimed in Vault before Hydra sees it, so racing
+        // replicas converge on one.
+        let mut adopted = false;
+        if !held_before {
+            if let Some(v) = &self.vault {
+                match v.write(&creds, Some(0)) {
+                    Ok(ver) => {
+                        self.written
+                            .push(format!("vault: {} version {ver}", self.vault_display()));
+                        vault_has = Some(creds.clone());
+                    }
+                    Err(Error::CasMismatch { .. }) => {
+                        let (winner, _) = v.read()?.ok_or_else(|| {
+                            Error::Integrity(format!(
+                                "check-and-set on {} lost, but the path reads empty; retry",
+                                self.vault_display()
+                            ))
+                        })?;
+                        creds = winner.clone();
+                        vault_has = Some(winner);
+                        source = CredentialsSource::Vault;
+                        adopted = true;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+
+        // 2. Hydra.
+        let public_key = self.keys.public().base58();
+        let agent = AgentRegistration {
+            agent_id: &self.identity.agent_id,
+            did: &did,
+            agent_name: &self.identity.agent_name,
+            public_key_base58: &public_key,
+            agent_url: None,
+        };
+        let wanted = registration_body(&agent, &creds.client_secret, &self.config.scopes);
+        let action = match admin.get_client(&did)? {
+            None => match admin.create_client(&wanted)? {
+                CreateOutcome::Created(_) => ClientAction::Created,
+                CreateOutcome::Conflict { .. } => {
+                    // Another replica created it in the meantime, with the
+                    // secret it stored in Vault.
+                    if let Some(v) = &self.vault {
+                        if let Some((c, _)) = v.read()? {
+                            creds = c.clone();
+                            vault_has = Some(c);
+                            source = CredentialsSource::Vault;
+                        }
+                    }
+                    ClientAction::Adopted
+                }
+            },
+            Some(existing) if held_before || adopted => {
+                let stale_key = existing.metadata_public_key() != Some(public_key.as_str());
+                let stale_scope = existing.scope != wanted.scope;
+                if stale_key || stale_scope {
+                    let mut updated = existing.clone();
+                    updated.client_secret = None; // keep the secret
+                    updated.scope = wanted.scope.clone();
+                    match &mut updated.metadata {
+                        Value::Object(m) => {
+                            m.insert("public_key".into(), public_key.clone().into());
+                            m.insert("agent_id".into(), self.identity.agent_id.clone().into());
+                            m.insert("did".into(), did.clone().into());
+                        }
+                        other => *other = wanted.metadata.clone(),
+                    }
+                    admin.replace_client(&did, &updated)?;
+                    ClientAction::Updated
+                } else if adopted {
+                    ClientAction::Adopted
+                } else {
+                    ClientAction::Reused
+                }
+            }
+            Some(existing) => {
+                // No secret anywhere: set ours on the same client.
+                let mut updated = existing;
+                updated.client_secret = Some(creds.client_secret.clone());
+                updated.scope = wanted.scope.clone();
+                updated.metadata = wanted.metadata.clone();
+                admin.replace_client(&did, &updated)?;
+                self.warn(format!(
+                    "Hydra client {did} existed but no secret was held in Vault or locally; a new secret was set on it"
+                ));
+                ClientAction::SecretReset
+            }
+        };
+
+        // 3. Back up what changed.
+        if let Some(v) = &self.vault {
+            let same = vault_has
+                .as_ref()
+                .is_some_and(|c| c.client_secret == creds.client_secret);
+            if !same {
+                let cas = match &in_vault {
+                    Some((_, ver)) if vault_has.is_some() => Some(*ver),
+                    _ => Some(0),
+                };
+                match v.write(&creds, cas) {
+                    Ok(ver) => self
+                        .written
+                        .push(format!("vault: {} version {ver}", self.vault_display())),
+                    Err(Error::CasMismatch { .. }) => {
+                        self.warn(format!(
+                            "credentials at {} changed during this run; left as they are",
+                            self.vault_display()
+                        ));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        if local.as_ref() != Some(&creds) {
+            if let Some(w) = self.dir.write_credentials(&did, &creds)? {
+                self.warnings.push(w);
+            }
+            self.written.push(format!(
+                "local: {}",
+                self.dir.file(crate::cache::CREDENTIALS_FILE).display()
+            ));
+        }
+        Ok((action, source))
+    }
+}
+
+/// Errors after which the identity still comes up without Hydra.
+fn is_hydra_unavailable(e: &Error) -> bool {
+    match e {
+        Error::Unavailable(_) => true,
+        Error::Unreachable { service, .. } => *service == crate::Service::Hydra,
+        Error::Http {
+            service, status, ..
+        } => *service == crate::Service::Hydra && *status >= 500,
+        _ => false,
+    }
+}

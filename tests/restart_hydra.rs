@@ -1,0 +1,431 @@
+//! The startup flow with Hydra: a real OpenBao and the Hydra test double
+//! (a stateful stand-in whose every exchange is checked against Hydra's
+//! OpenAPI document). One client and one secret across restarts, key
+//! recreation, deleted clients, replica races, Hydra outages.
+
+mod common;
+mod hydra_double;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::bao::Bao;
+use hydra_double::{assert_all_valid, HydraDouble};
+use serde_json::Value;
+use vaultid::config::{HydraConfig, TokenAuth};
+use vaultid::hydra::TokenClient;
+use vaultid::SecretString;
+
+const AUTHOR: &str = "user@example.com";
+
+fn tmpdir(tag: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("vaultid-rh-{tag}-{}", uuid::Uuid::new_v4()));
+    fs::create_dir_all(&p).unwrap();
+    p
+}
+
+fn agent(tag: &str) -> String {
+    format!("{tag}-{}", &uuid::Uuid::new_v4().to_string()[..8])
+}
+
+fn did(name: &str) -> String {
+    vaultid::identity::Identity::new(AUTHOR, name, None)
+        .unwrap()
+        .did
+}
+
+fn up(vault_addr: &str, token: &str, hydra: &HydraDouble, name: &str, dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vaultid"));
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("VAULTID_AUTHOR", AUTHOR)
+        .env("VAULTID_AGENT_NAME", name)
+        .env("VAULTID_KEY_DIR", dir)
+        .env("VAULT_ADDR", vault_addr)
+        .env("VAULT_TOKEN", token)
+        .env("HYDRA__ADMIN_URL", hydra.admin_url())
+        .env("HYDRA__PUBLIC_URL", hydra.public_url())
+        .env("HYDRA__MAX_RETRIES", "0")
+        .env("HYDRA__TIMEOUT", "3s")
+        .arg("up");
+    c
+}
+
+fn json_ok(o: &Output) -> Value {
+    assert!(
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn vault_creds(bao: &Bao, name: &str) -> Option<(String, u64)> {
+    bao.client()
+        .kv2("secret")
+        .read(&format!("bindu/hydra/credentials/{}", did(name)), None)
+        .unwrap()
+        .map(|s| {
+            (
+                s.data["client_secret"].as_str().unwrap().to_string(),
+                s.metadata.version,
+            )
+        })
+}
+
+fn local_secret(dir: &Path, name: &str) -> String {
+    let text = fs::read_to_string(dir.join("oauth_credentials.json")).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    v[did(name)]["client_secret"].as_str().unwrap().to_string()
+}
+
+fn token_works(hydra: &HydraDouble, name: &str, secret: &str) -> bool {
+    let cfg = HydraConfig {
+        admin_url: hydra.admin_url(),
+        public_url: Some(hydra.public_url()),
+        timeout: Duration::from_secs(5),
+        verify_ssl: true,
+        max_retries: 0,
+        auto_register: true,
+        scopes: vec!["agent:read".into()],
+        token_auth: TokenAuth::Post,
+    };
+    TokenClient::new(&cfg, &did(name), SecretString::new(secret))
+        .and_then(|t| t.token())
+        .is_ok()
+}
+
+#[test]
+fn restarts_keep_one_client_and_one_secret() {
+    let Some(bao) = Bao::shared() else { return };
+    let hydra = HydraDouble::start();
+    let name = agent("restart");
+    let (a, b) = (tmpdir("a"), tmpdir("b"));
+    let first = json_ok(
+        &up(bao.addr(), bao.token(), &hydra, &name, &a)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(first["hydra"]["status"], "ok");
+    assert_eq!(first["hydra"]["client"], "created");
+    assert_eq!(first["hydra"]["credentials_source"], "generated");
+    let (secret, v) = vault_creds(bao, &name).unwrap();
+    assert_eq!(v, 1);
+    assert_eq!(hydra.client_secret(&did(&name)).unwrap(), secret);
+    assert_eq!(local_secret(&a, &name), secret);
+    let mode = fs::metadata(a.join("oauth_credentials.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // Pod B, empty disk.
+    let second = json_ok(
+        &up(bao.addr(), bao.token(), &hydra, &name, &b)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(second["hydra"]["client"], "reused");
+    assert_eq!(second["hydra"]["credentials_source"], "vault");
+    assert_eq!(local_secret(&b, &name), secret);
+    // Warm restart: nothing written anywhere.
+    let third = json_ok(
+        &up(bao.addr(), bao.token(), &hydra, &name, &a)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(third["written"], serde_json::json!([]), "{third}");
+    assert_eq!(hydra.count("createOAuth2Client"), 1);
+    assert_eq!(hydra.count("setOAuth2Client"), 0);
+    assert_eq!(hydra.count("deleteOAuth2Client"), 0);
+    assert_eq!(vault_creds(bao, &name).unwrap().1, 1);
+    assert_eq!(hydra.client_ids(), vec![did(&name)]);
+    assert!(token_works(&hydra, &name, &secret));
+    // The registration body is the Python framework's.
+    let c = hydra.client(&did(&name)).unwrap();
+    assert_eq!(c["client_name"], name);
+    assert_eq!(c["token_endpoint_auth_method"], "client_secret_post");
+    assert_eq!(c["scope"], "openid offline agent:read agent:write");
+    assert_eq!(c["metadata"]["public_key"], first["public_key_base58"]);
+    assert_eq!(c["metadata"]["key_type"], "Ed25519");
+    assert_eq!(c["metadata"]["hybrid_auth"], true);
+    assert_all_valid(&hydra);
+}
+
+#[test]
+fn warm_restart_is_three_round_trips() {
+    let Some(bao) = Bao::shared() else { return };
+    let hydra = HydraDouble::start();
+    let name = agent("trips");
+    let dir = tmpdir("trips");
+    json_ok(
+        &up(bao.addr(), bao.token(), &hydra, &name, &dir)
+            .output()
+            .unwrap(),
+    );
+    let before = hydra.total_requests();
+    let proxy = common::TestServer::start({
+        let target = bao.addr().to_string();
+        move |req, _| {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .into();
+            let mut r = ureq::http::Request::builder()
+                .method(req.method.as_str())
+                .uri(format!("{target}{}", req.path).as_str());
+            for (n, v) in &req.headers {
+                if n != "host" && n != "content-length" && n != "connection" {
+                    r = r.header(n.as_str(), v.as_str());
+                }
+            }
+            let resp = agent.run(r.body(req.body.clone()).unwrap()).unwrap();
+            let status = resp.status().as_u16();
+            let body = resp.into_body().read_to_string().unwrap_or_default();
+            common::answer(status, &[], &body)
+        }
+    });
+    json_ok(
+        &up(proxy.addr(), bao.token(), &hydra, &name, &dir)
+            .output()
+            .unwrap(),
+    );
+    let vault_trips = proxy.seen().len();
+    let hydra_trips = hydra.total_requests() - before;
+    assert_eq!(vault_trips, 2, "{:?}", proxy.seen());
+    assert_eq!(hydra_trips, 1);
+}
+
+#[test]
+fn recreate_keys_updates_the_client_in_place() {
+    let Some(bao) = Bao::shared() else { return };
+    let hydra = HydraDouble::start();
+    let name = agent("recreate");
+    let dir = tmpdir("recreate");
+    json_ok(
+        &up(bao.addr(), bao.token(), &hydra, &name, &dir)
+            .output()
+            .unwrap(),
+    );
+    let (secret, _) = vault_creds(bao, &name).unwrap();
+    let out = json_ok(
+        &up(bao.addr(), bao.token(), &hydra, &name, &dir)
+            .arg("--recreate-keys")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(out["hydra"]["client"], "updated");
+    let c = hydra.client(&did(&name)).unwrap();
+    assert_eq!(c["metadata"]["public_key"], out["public_key_base58"]);
+    assert_eq!(hydra.client_secret(&did(&name)).unwrap(), secret);
+    assert_eq!(hydra.count("createOAuth2Client"), 1);
+    assert_eq!(hydra.count("deleteOAuth2Client"), 0);
+    assert_eq!(vault_creds(bao, &name).unwrap(), (secret.clone(), 1));
+    assert!(token_works(&hydra, &name, &secret));
+    assert_all_valid(&hydra);
+}
+
+#[test]
+fn a_deleted_client_comes_back_with_the_same_id_and_secret() {
+    let Some(bao) = Bao::shared() else { return };
+    let hydra = HydraDouble::start();
+    let name = agent("deleted");
+    json_ok(
+        &up(bao.addr(), bao.token(), &hydra, &name, &tmpdir("d1"))
+            .output()
+            .unwrap(),
+    );
+    let (secret, _) = vault_creds(bao, &name).unwrap();
+    let admin = vaultid::hydra::HydraAdmin::new(&HydraConfig {
+        admin_url: hydra.admin_url(),
+        public_url: None,
+        timeout: Duration::from_secs(5),
+        verify_ssl: true,
+        max_retries: 0,
+        auto_register: true,
+        scopes: vec![],
+        token_auth: TokenAuth::Post,
+    })
+    .unwrap();
+    assert!(admin.delete_client(&did(&name)).unwrap());
+    let out = json_ok(
+        &up(bao.addr(), bao.token(), &hydra, &name, &tmpdir("d2"))
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(out["hydra"]["client"], "created");
+    assert_eq!(out["hydra"]["credentials_source"], "vault");
+    assert_eq!(hydra.client_secret(&did(&name)).unwrap(), secret);
+    assert_eq!(vault_creds(bao, &name).unwrap(), (secret.clone(), 1));
+    assert!(token_works(&hydra, &name, &secret));
+    assert_all_valid(&hydra);
+}
+
+#[test]
+fn a_client_without_any_held_secret_gets_a_new_one_in_place() {
+    let Some(bao) = Bao::shared() else { return };
+    let hydra = HydraDouble::start();
+    let name = agent("orphan");
+    // Registered by someone else; no secret in Vault or on disk.
+    hydra.seed_client(serde_json::json!({
+        "client_id": did(&name),
+        "client_secret": "unknown-secret-000",
+        "scope": "openid offline agent:read agent:write",
+        "grant_types": ["client_credentials"],
+        "token_endpoint_auth_method": "client_secret_post"
+    }));
+    let out = json_ok(
+        &up(bao.addr(), bao.token(), &hydra, &name, &tmpdir("o"))
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(out["hydra"]["client"], "secret_reset");
+    let (secret, _) = vault_creds(bao, &name).unwrap();
+    assert_eq!(hydra.client_secret(&did(&name)).unwrap(), secret);
+    assert_eq!(hydra.count("deleteOAuth2Client"), 0);
+    assert!(token_works(&hydra, &name, &secret));
+    assert_all_valid(&hydra);
+}
+
+#[test]
+fn eight_replicas_race_to_one_client_and_one_secret() {
+    let Some(bao) = Bao::shared() else { return };
+    let hydra = HydraDouble::start();
+    let name = agent("race");
+    let name = name.as_str();
+    let dirs: Vec<PathBuf> = (0..8).map(|i| tmpdir(&format!("r{i}"))).collect();
+    let children: Vec<_> = dirs
+        .iter()
+        .map(|d| {
+            up(bao.addr(), bao.token(), &hydra, name, d)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outs: Vec<Value> = children
+        .into_iter()
+        .map(|c| json_ok(&c.wait_with_output().unwrap()))
+        .collect();
+    assert!(
+        outs.iter().all(|o| o["hydra"]["status"] == "ok"),
+        "{outs:?}"
+    );
+    assert_eq!(hydra.client_ids(), vec![did(name)]);
+    let (secret, v) = vault_creds(bao, name).unwrap();
+    assert_eq!(v, 1, "one secret in Vault");
+    assert_eq!(hydra.client_secret(&did(name)).unwrap(), secret);
+    let held: BTreeSet<String> = dirs.iter().map(|d| local_secret(d, name)).collect();
+    assert_eq!(held.len(), 1);
+    assert!(held.contains(&secret));
+    for _ in &dirs {
+        assert!(token_works(&hydra, name, &secret));
+    }
+    assert_eq!(hydra.count("deleteOAuth2Client"), 0);
+    assert_all_valid(&hydra);
+}
+
+#[test]
+fn hydra_down_the_identity_still_comes_up_and_the_next_run_registers() {
+    let Some(bao) = Bao::shared() else { return };
+    let mut hydra = HydraDouble::start();
+    let name = agent("down");
+    let dir = tmpdir("down");
+    hydra.fail_with(503);
+    let out = json_ok(
+        &up(bao.addr(), bao.token(), &hydra, &name, &dir)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(out["hydra"]["status"], "unavailable");
+    assert_eq!(out["vault"], "ok");
+    assert!(dir.join("private.pem").exists());
+    // With --require-hydra the same situation exits 3.
+    let o = up(bao.addr(), bao.token(), &hydra, &name, &dir)
+        .arg("--require-hydra")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    hydra.clear_faults();
+    let out = json_ok(
+        &up(bao.addr(), bao.token(), &hydra, &name, &dir)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(out["hydra"]["status"], "ok");
+    assert_eq!(out["hydra"]["client"], "created");
+    let (secret, _) = vault_creds(bao, &name).unwrap();
+    assert!(token_works(&hydra, &name, &secret));
+    // Nothing listening at all.
+    let stopped_addr = hydra.admin_url();
+    hydra.shutdown();
+    let mut c = up(bao.addr(), bao.token(), &hydra, &name, &dir);
+    c.env("HYDRA__ADMIN_URL", &stopped_addr);
+    let out = json_ok(&c.output().unwrap());
+    assert_eq!(out["hydra"]["status"], "unavailable");
+    assert_eq!(out["keys_source"], "vault");
+}
+
+#[test]
+fn credentials_file_is_never_readable_by_others_and_secrets_stay_out_of_logs() {
+    let Some(bao) = Bao::shared() else { return };
+    let hydra = HydraDouble::start();
+    let name = agent("hygiene");
+    let dir = tmpdir("hygiene");
+    // Watch every file in the key dir while the runs write them.
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (stop, dir) = (stop.clone(), dir.clone());
+        std::thread::spawn(move || {
+            let mut bad = Vec::new();
+            let mut looks = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                if let Ok(entries) = fs::read_dir(&dir) {
+                    for e in entries.flatten() {
+                        let n = e.file_name().to_string_lossy().into_owned();
+                        if n.contains("oauth_credentials") || n.contains("private.pem") {
+                            if let Ok(m) = e.metadata() {
+                                looks += 1;
+                                if m.permissions().mode() & 0o077 != 0 {
+                                    bad.push(n);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            (bad, looks)
+        })
+    };
+    let mut stderr = String::new();
+    for i in 0..6 {
+        let mut c = up(bao.addr(), bao.token(), &hydra, &name, &dir);
+        c.env("VAULTID_LOG", "debug");
+        if i == 3 {
+            // Lose the local file: it is rewritten from Vault.
+            let _ = fs::remove_file(dir.join("oauth_credentials.json"));
+        }
+        let o = c.output().unwrap();
+        json_ok(&o);
+        stderr.push_str(&String::from_utf8_lossy(&o.stderr));
+        stderr.push_str(&String::from_utf8_lossy(&o.stdout));
+    }
+    stop.store(true, Ordering::SeqCst);
+    let (bad, looks) = watcher.join().unwrap();
+    assert!(bad.is_empty(), "readable by others at some moment: {bad:?}");
+    assert!(looks > 0);
+    let (secret, _) = vault_creds(bao, &name).unwrap();
+    let private = fs::read_to_string(dir.join("private.pem")).unwrap();
+    let key_body = private.lines().nth(1).unwrap();
+    assert!(!stderr.contains(&secret), "client secret leaked");
+    assert!(!stderr.contains(key_body), "private key leaked");
+    assert!(!stderr.contains(bao.token()), "Vault token leaked");
+}
