@@ -236,13 +236,16 @@ pub enum LeaseEvent {
     },
 }
 
+/// Revokes a lease by id (the backend, with its type erased).
+type Revoker = Box<dyn Fn(&str) -> Result<()> + Send + Sync>;
+
 /// The renewer: see the [module docs](self).
 pub struct LeaseWatcher {
     current: Arc<Mutex<DynamicSecret>>,
     events: Receiver<LeaseEvent>,
     stop_tx: Option<Sender<()>>,
     thread: Option<JoinHandle<Vec<(String, Instant)>>>,
-    revoke: Option<Box<dyn Fn(&str) -> Result<()> + Send + Sync>>,
+    revoke: Option<Revoker>,
 }
 
 impl fmt::Debug for LeaseWatcher {
@@ -291,7 +294,7 @@ impl LeaseWatcher {
         if thread.is_none() {
             log::warn!("could not start the lease renewal thread; the lease will not be renewed");
         }
-        let revoke: Option<Box<dyn Fn(&str) -> Result<()> + Send + Sync>> = if revoke_on_stop {
+        let revoke: Option<Revoker> = if revoke_on_stop {
             Some(Box::new(move |id: &str| backend.revoke(id)))
         } else {
             None
