@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 
 mod oauth;
 
-pub use oauth::{credentials_path, ClientAction, CredentialsSource, HydraOutcome};
+pub use oauth::{credentials_path, token_client, ClientAction, CredentialsSource, HydraOutcome};
 
 use crate::cache::{KeyDir, LocalKeys};
 use crate::config::{Config, VaultConfig};

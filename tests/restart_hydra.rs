@@ -41,6 +41,13 @@ fn did(name: &str) -> String {
 }
 
 fn up(vault_addr: &str, token: &str, hydra: &HydraDouble, name: &str, dir: &Path) -> Command {
+    let mut c = vaultid(vault_addr, token, hydra, name, dir);
+    c.arg("up");
+    c
+}
+
+/// `vaultid` with the environment of an agent using Vault and Hydra.
+fn vaultid(vault_addr: &str, token: &str, hydra: &HydraDouble, name: &str, dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vaultid"));
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -53,8 +60,7 @@ fn up(vault_addr: &str, token: &str, hydra: &HydraDouble, name: &str, dir: &Path
         .env("HYDRA__ADMIN_URL", hydra.admin_url())
         .env("HYDRA__PUBLIC_URL", hydra.public_url())
         .env("HYDRA__MAX_RETRIES", "0")
-        .env("HYDRA__TIMEOUT", "3s")
-        .arg("up");
+        .env("HYDRA__TIMEOUT", "3s");
     c
 }
 
@@ -428,4 +434,36 @@ fn credentials_file_is_never_readable_by_others_and_secrets_stay_out_of_logs() {
     assert!(!stderr.contains(&secret), "client secret leaked");
     assert!(!stderr.contains(key_body), "private key leaked");
     assert!(!stderr.contains(bao.token()), "Vault token leaked");
+}
+
+#[test]
+fn token_command_uses_the_restored_credentials() {
+    let Some(bao) = Bao::shared() else { return };
+    let hydra = HydraDouble::start();
+    let name = agent("token");
+    let dir = tmpdir("token");
+    json_ok(
+        &up(bao.addr(), bao.token(), &hydra, &name, &dir)
+            .output()
+            .unwrap(),
+    );
+    let token = |dir: &Path, args: &[&str]| {
+        vaultid(bao.addr(), bao.token(), &hydra, &name, dir)
+            .arg("token")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let t = json_ok(&token(&dir, &[]));
+    assert!(!t["access_token"].as_str().unwrap().is_empty());
+    assert_eq!(t["token_type"], "bearer");
+    assert!(t["expires_in"].as_u64().unwrap() > 0);
+    let t = json_ok(&token(&dir, &["--scope", "agent:read", "--introspect"]));
+    assert_eq!(t["scope"], "agent:read");
+    assert_eq!(t["active"], true);
+    assert_eq!(t["client_id"], did(&name));
+    // A fresh pod without local credentials reads them from Vault.
+    let t = json_ok(&token(&tmpdir("token-empty"), &[]));
+    assert!(!t["access_token"].as_str().unwrap().is_empty());
+    assert_all_valid(&hydra);
 }

@@ -343,3 +343,43 @@ fn is_hydra_unavailable(e: &Error) -> bool {
         _ => false,
     }
 }
+
+/// A token client for the agent's own OAuth2 client: its DID as client id,
+/// the secret from the local `oauth_credentials.json`, else from Vault.
+/// Needs Hydra configured with a public URL. Run [`super::ensure`] first
+/// so the client is registered.
+pub fn token_client(config: &crate::Config) -> Result<crate::hydra::TokenClient> {
+    let hydra = config.hydra.as_ref().ok_or_else(|| {
+        Error::Config("Hydra is not configured: set HYDRA__ADMIN_URL and HYDRA__PUBLIC_URL".into())
+    })?;
+    let identity = Identity::new(
+        &config.identity.author,
+        &config.identity.agent_name,
+        config.identity.agent_id.as_deref(),
+    )?;
+    let dir = KeyDir::new(&config.key_dir);
+    let creds = match dir.read_credentials(&identity.did)? {
+        Some(c) => c,
+        None => {
+            let v = config.vault.as_ref().ok_or_else(|| {
+                Error::Config(format!(
+                    "no OAuth2 credentials for {} in {}: run `vaultid up` first",
+                    identity.did,
+                    dir.path().display()
+                ))
+            })?;
+            let client = crate::vault::Client::new(v)?;
+            let store = VaultCreds {
+                kv: client.kv2(&v.kv_mount),
+                path: credentials_path(&v.prefix, &identity.did),
+            };
+            store.read()?.map(|(c, _)| c).ok_or_else(|| {
+                Error::Config(format!(
+                    "no OAuth2 credentials for {} locally or in Vault: run `vaultid up` first",
+                    identity.did
+                ))
+            })?
+        }
+    };
+    crate::hydra::TokenClient::new(hydra, &creds.client_id, creds.client_secret.clone())
+}

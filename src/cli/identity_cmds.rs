@@ -22,6 +22,7 @@ pub fn run(cmd: &str, rest: &[String]) -> Result<u8, Error> {
         "did-document" => document(rest),
         "sign" => sign(rest),
         "verify" => verify(rest),
+        "token" => token(rest),
         _ => unreachable!("dispatched by cli::run"),
     }
 }
@@ -240,5 +241,47 @@ fn verify(rest: &[String]) -> Result<u8, Error> {
         &json!({"valid": true, "public_key_base58": public.base58()}),
         a.has("human"),
     );
+    Ok(0)
+}
+
+fn token(rest: &[String]) -> Result<u8, Error> {
+    let spec = spec(&[
+        opt(
+            "scope",
+            "space-separated scopes to request (default: HYDRA__SCOPE)",
+        ),
+        switch(
+            "introspect",
+            "also show what Hydra's introspection says about the token",
+        ),
+    ]);
+    let Some(a) = parse_or_help(
+        rest,
+        &spec,
+        "vaultid token [--scope S] [--introspect]",
+        "An OAuth2 access token for the agent (client_credentials grant at HYDRA__PUBLIC_URL). Prints the token: it exists to.",
+    )?
+    else {
+        return Ok(0);
+    };
+    a.exactly(0, "vaultid token [--scope S]")?;
+    let c = config_with_flags(&a)?;
+    let mut client = vaultid::bootstrap::token_client(&c)?;
+    if let Some(s) = a.value("scope") {
+        client = client.with_scopes(s.split_whitespace().map(str::to_string).collect());
+    }
+    let t = client.token()?;
+    let mut v = json!({
+        "access_token": t.access_token.expose(),
+        "token_type": t.token_type,
+        "expires_in": t.expires_in,
+        "scope": t.scope,
+    });
+    if a.has("introspect") {
+        let i = client.introspect(&t.access_token)?;
+        v["active"] = json!(i.active);
+        v["client_id"] = json!(i.client_id);
+    }
+    emit(&v, a.has("human"));
     Ok(0)
 }

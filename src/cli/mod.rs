@@ -37,6 +37,7 @@ Identity:
   did-document    print the DID document
   sign            sign text with the agent's key
   verify          verify a signature
+  token           an OAuth2 access token for the agent from Hydra
 
 Vault:
   kv              KV v2: get, put, patch, list, delete, undelete, destroy, metadata, subkeys
@@ -72,7 +73,9 @@ pub fn run(argv: &[String]) -> Result<u8, Error> {
             );
             Ok(0)
         }
-        "up" | "id" | "show" | "did-document" | "sign" | "verify" => identity_cmds::run(cmd, rest),
+        "up" | "id" | "show" | "did-document" | "sign" | "verify" | "token" => {
+            identity_cmds::run(cmd, rest)
+        }
         "kv" => vault_cmds::kv(rest),
         "health" => vault_cmds::health(rest),
         "login" => vault_cmds::login(rest),
