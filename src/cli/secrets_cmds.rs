@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use vaultid::config::{ProcessEnv, VaultConfig};
+use vaultid::config::{AuthMethod, ProcessEnv, VaultConfig};
 use vaultid::secrets::env::{fields_to_vars, EnvBuilder};
 use vaultid::secrets::lease::{LeaseBackend, LeaseEvent, LeasePolicy, LeaseWatcher};
 use vaultid::secrets::process::{self, SignalForwarding};
@@ -32,10 +32,25 @@ pub fn run(cmd: &str, rest: &[String]) -> Result<u8, Error> {
 /// Vault settings from the environment; these commands always need Vault.
 fn vault_config(mount: Option<&str>) -> Result<VaultConfig, Error> {
     let mut c = VaultConfig::from_lookup(&ProcessEnv)?.ok_or_else(|| {
-        Error::Config("this command needs Vault: set VAULT_ADDR (or VAULT__URL)".into())
+        Error::Config(
+            "this command needs Vault: set VAULT_ADDR (and VAULT_TOKEN or an auth method)".into(),
+        )
     })?;
     if let Some(m) = mount {
         c.kv_mount = m.trim_matches('/').to_string();
+    }
+    Ok(c)
+}
+
+/// A client for `cfg`. With the `token` method a token must be configured;
+/// other methods log in on the first request.
+fn client(cfg: &VaultConfig) -> Result<Client, Error> {
+    let c = Client::new(cfg)?;
+    if matches!(cfg.auth, AuthMethod::Token) && c.token().is_none() {
+        return Err(Error::Config(
+            "no Vault token: set VAULT_TOKEN (or write ~/.vault-token), or choose VAULT_AUTH_METHOD"
+                .into(),
+        ));
     }
     Ok(c)
 }
@@ -111,7 +126,7 @@ fn env(rest: &[String]) -> Result<u8, Error> {
         normalize: a.has("normalize"),
         allow_override: a.has("override"),
     };
-    let client = Arc::new(Client::new(&cfg)?);
+    let client = Arc::new(client(&cfg)?);
     let statics = vaultid::secrets::load_secrets(&client, &specs, &opts)?;
 
     let Some(cmd) = a.rest.clone() else {
@@ -145,6 +160,9 @@ fn env(rest: &[String]) -> Result<u8, Error> {
             ok => ok,
         };
     }
+    // The token must outlive the command: keep it renewed (or logged in
+    // again) until the leases are revoked.
+    let renewer = client.start_renewer();
     let mut watchers = Vec::new();
     for spec in &dynamic {
         watchers.push((
@@ -158,6 +176,7 @@ fn env(rest: &[String]) -> Result<u8, Error> {
             log::warn!("{}: revoking the lease failed: {e}", spec.path);
         }
     }
+    renewer.stop();
     result
 }
 
@@ -338,7 +357,7 @@ fn rotate(rest: &[String]) -> Result<u8, Error> {
         .unwrap_or(vaultid::secrets::rotate::DEFAULT_ATTEMPTS);
     let cfg = vault_config(a.value("mount"))?;
     let (mount, path) = SecretSpec::parse(&pos[0])?.kv_location(&cfg.kv_mount);
-    let client = Client::new(&cfg)?;
+    let client = client(&cfg)?;
     let r = vaultid::secrets::rotate(&client, &mount, &path, &pos[1], &value, attempts)?;
     let mut out = json!({
         "version": r.version,
@@ -417,7 +436,7 @@ fn cred(rest: &[String]) -> Result<u8, Error> {
     if let Some(p) = a.value("prefix") {
         cfg.prefix = p.trim_matches('/').to_string();
     }
-    let client = Client::new(&cfg)?;
+    let client = client(&cfg)?;
     let store = CredentialStore::new(&client, &cfg.kv_mount, &cfg.prefix);
     let human = a.has("human");
     let agent = args[0].as_str();
