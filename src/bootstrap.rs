@@ -128,27 +128,26 @@ pub fn ensure(config: &Config) -> Result<Outcome> {
     // One Vault client for the whole run (one kept-alive connection). A
     // readable local pair means there is a fallback, so Vault then gets a
     // short deadline to answer.
-    let vault_cfg = config.vault.as_ref().map(|v| {
-        let mut v = v.clone();
-        if matches!(local, Ok(Some(_))) {
-            v.timeout = v.timeout.min(v.startup_timeout);
-            v.connect_timeout = v.connect_timeout.min(v.startup_timeout);
-            v.max_retries = v.max_retries.min(1);
+    let vault = match &config.vault {
+        Some(v) => {
+            let mut v = v.clone();
+            if matches!(local, Ok(Some(_))) {
+                v.timeout = v.timeout.min(v.startup_timeout);
+                v.connect_timeout = v.connect_timeout.min(v.startup_timeout);
+                v.max_retries = v.max_retries.min(1);
+            }
+            Some((vault::Client::new(&v)?, v))
         }
-        v
-    });
-    let client = match &vault_cfg {
-        Some(v) => Some(vault::Client::new(v)?),
         None => None,
     };
-    let (keys, source) = match (&client, &vault_cfg) {
-        (Some(c), Some(v)) => run.with_vault(c, v, local)?,
-        _ => run.local_only(local)?,
+    let (keys, source) = match &vault {
+        Some((client, v)) => run.with_vault(client, v, local)?,
+        None => run.local_only(local)?,
     };
     let hydra = match &config.hydra {
         Some(h) if h.auto_register => {
-            let vault = match (&client, &vault_cfg) {
-                (Some(c), Some(v)) if run.vault == VaultStatus::Ok => Some(oauth::VaultCreds {
+            let creds = match &vault {
+                Some((c, v)) if run.vault == VaultStatus::Ok => Some(oauth::VaultCreds {
                     kv: c.kv2(&v.kv_mount),
                     path: credentials_path(&v.prefix, &identity.did),
                 }),
@@ -159,7 +158,7 @@ pub fn ensure(config: &Config) -> Result<Outcome> {
                 identity: &identity,
                 keys: &keys,
                 dir: &dir,
-                vault,
+                vault: creds,
                 vault_unavailable: run.vault == VaultStatus::Unavailable,
                 written: &mut run.written,
                 warnings: &mut run.warnings,
@@ -238,14 +237,10 @@ impl Run<'_> {
         self.write_local(keys)
     }
 
-    fn generate(&mut self) -> Result<KeyPair> {
-        Ok(KeyPair::generate())
-    }
-
     fn local_only(&mut self, local: Result<Option<LocalKeys>>) -> Result<(KeyPair, KeySource)> {
         let local = local.map_err(unreadable_local)?;
         if self.config.recreate_keys {
-            let keys = self.generate()?;
+            let keys = KeyPair::generate();
             let why = match &local {
                 Some(l) => format!(
                     "--recreate-keys: replaced key {} with {}",
@@ -263,7 +258,7 @@ impl Run<'_> {
                 Ok((l.keys, KeySource::Local))
             }
             None => {
-                let keys = self.generate()?;
+                let keys = KeyPair::generate();
                 self.write_local(&keys)?;
                 Ok((keys, KeySource::Generated))
             }
@@ -320,7 +315,7 @@ impl Run<'_> {
         match found {
             Some((vault_keys, version)) => {
                 if self.config.recreate_keys {
-                    let keys = self.generate()?;
+                    let keys = KeyPair::generate();
                     let v = store.write(&keys, &self.identity.did, Some(version))?;
                     self.vault_version = Some(v);
                     self.written.push(store.describe(v));
@@ -353,7 +348,7 @@ impl Run<'_> {
                 let (keys, source) = match local {
                     Some(l) if !self.config.recreate_keys => (l.keys, KeySource::Local),
                     other => {
-                        let keys = self.generate()?;
+                        let keys = KeyPair::generate();
                         if let Some(l) = other {
                             let why = format!(
                                 "--recreate-keys: replaced key {} with {}",
@@ -423,7 +418,7 @@ impl Run<'_> {
                 Ok((l.keys, KeySource::Local))
             }
             None if self.config.allow_offline_generate => {
-                let keys = self.generate()?;
+                let keys = KeyPair::generate();
                 self.write_local(&keys)?;
                 self.warn(format!(
                     "Vault unavailable ({cause}); generated a new key pair locally because offline generation is allowed. \
