@@ -331,3 +331,70 @@ while :; do sleep 0.1; done"#;
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn offline_grace_keeps_the_credentials_until_the_lease_runs_out() {
+    let Some(mut bao) = Bao::start() else { return };
+    let Some(pg) = Postgres::start() else { return };
+    setup_engine(&bao, &pg);
+    // No retries inside the HTTP layer: the watcher's own backoff shows.
+    let mut cfg = bao.config();
+    cfg.max_retries = 0;
+    let w = LeaseWatcher::start(
+        Arc::new(vaultid::vault::Client::new(&cfg).unwrap()),
+        "database/creds/app",
+        LeasePolicy {
+            backoff_initial: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(1),
+            ..LeasePolicy::default()
+        },
+    )
+    .unwrap();
+    let first = w.current();
+    let (user, pass) = (field(&first, "username"), field(&first, "password"));
+    match w
+        .events()
+        .recv_timeout(Duration::from_secs(TTL + 2))
+        .unwrap()
+    {
+        LeaseEvent::Renewed { .. } => {}
+        other => panic!("unexpected event {other:?}"),
+    }
+    let renewed_at = Instant::now();
+    bao.stop();
+    let mut retries = 0;
+    loop {
+        match w
+            .events()
+            .recv_timeout(Duration::from_secs(TTL + 5))
+            .expect("an event while Vault is down")
+        {
+            LeaseEvent::Retrying { error, .. } => {
+                assert!(!error.contains(&pass));
+                retries += 1;
+                assert_eq!(w.current().lease_id, first.lease_id);
+                if renewed_at.elapsed() < Duration::from_secs(TTL - 1) {
+                    // Still inside the lease: the credentials work.
+                    assert_eq!(
+                        pg.query_as(&user, &pass, "select current_user").unwrap(),
+                        user
+                    );
+                }
+            }
+            LeaseEvent::Expired { lease_id } => {
+                assert_eq!(lease_id, first.lease_id);
+                break;
+            }
+            other => panic!("unexpected event {other:?}"),
+        }
+    }
+    assert!(retries >= 2, "{retries}");
+    let lasted = renewed_at.elapsed();
+    assert!(
+        lasted >= Duration::from_secs(TTL - 1) && lasted <= Duration::from_secs(TTL + 2),
+        "{lasted:?}"
+    );
+    // The lease ran out: there is nothing left to revoke (Vault cleans up
+    // expired leases itself when it is back), so stopping needs no Vault.
+    w.stop().unwrap();
+}

@@ -319,8 +319,9 @@ impl LeaseWatcher {
     }
 
     /// Stop renewing and revoke every lease still alive (unless the policy
-    /// says not to). Returns the first revocation error; the others are
-    /// logged.
+    /// says not to); leases that already ran out are skipped. Waits for a
+    /// Vault call in flight to finish (bounded by the client's timeout).
+    /// Returns the first revocation error; the others are logged.
     pub fn stop(mut self) -> Result<()> {
         self.shutdown()
     }
@@ -655,6 +656,25 @@ mod tests {
             backoff_max: Duration::from_millis(200),
             ..LeasePolicy::default()
         }
+    }
+
+    #[test]
+    fn parses_leased_answers() {
+        let a = serde_json::json!({
+            "lease_id": "database/creds/app/abc",
+            "lease_duration": 300,
+            "renewable": true,
+            "data": {"username": "u", "password": "p"}
+        });
+        let s = DynamicSecret::from_response("database/creds/app", &a).unwrap();
+        assert_eq!(s.lease_duration, Duration::from_secs(300));
+        assert!(s.renewable);
+        assert_eq!(s.data["username"], "u");
+        let dbg = format!("{s:?}");
+        assert!(dbg.contains("password") && !dbg.contains("\"p\""), "{dbg}");
+        let kv = serde_json::json!({"lease_id": "", "data": {"k": "v"}});
+        let e = DynamicSecret::from_response("secret/data/x", &kv).unwrap_err();
+        assert!(e.to_string().contains("no lease"), "{e}");
     }
 
     #[test]
