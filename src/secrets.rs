@@ -1,12 +1,12 @@
 //! Secrets at run time: environment injection, dynamic secrets with lease
 //! renewal, rotation, and a Vault-backed credential store.
 //!
-//! - [`env`]: KV v2 secrets as environment variables ([`load_secrets`]).
+//! - [`env`](mod@env): KV v2 secrets as environment variables ([`load_secrets`]).
 //! - [`shell`]: `export NAME='value'` lines a POSIX shell can `eval`.
 //! - [`process`]: run a command with those variables, forwarding signals.
 //! - [`lease`]: dynamic secrets (`database/creds/...`) kept alive by a
 //!   background renewer ([`lease::LeaseWatcher`]).
-//! - [`rotate`]: replace one field of a KV secret with check-and-set.
+//! - [`rotate`](mod@rotate): replace one field of a KV secret with check-and-set.
 //! - [`credstore`]: per-agent client credentials, stored as hashes.
 //!
 //! Secret values live in [`SecretString`](crate::SecretString)s: they never
