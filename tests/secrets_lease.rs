@@ -398,3 +398,54 @@ fn offline_grace_keeps_the_credentials_until_the_lease_runs_out() {
     // expired leases itself when it is back), so stopping needs no Vault.
     w.stop().unwrap();
 }
+
+#[test]
+fn sigterm_to_env_dynamic_stops_the_command_and_revokes() {
+    let Some(bao) = Bao::start() else { return };
+    let Some(pg) = Postgres::start() else { return };
+    setup_engine(&bao, &pg);
+    let dir = std::env::temp_dir().join(format!("vaultid-term-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ready = dir.join("ready");
+    let script = r#"trap 'exit 5' TERM
+printf %s "$PGUSER" > "$READY.tmp" && mv "$READY.tmp" "$READY"
+while :; do sleep 0.05; done"#;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vaultid"))
+        .args([
+            "env",
+            "--dynamic",
+            "database/creds/app#username=PGUSER,password=PGPASSWORD",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ])
+        .env("VAULT_ADDR", bao.addr())
+        .env("VAULT_TOKEN", bao.token())
+        .env("READY", &ready)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(20);
+    while !ready.exists() {
+        assert!(Instant::now() < end, "the command never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let user = std::fs::read_to_string(&ready).unwrap();
+    assert!(pg.role_exists(&user));
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < end, "vaultid did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(5));
+    assert!(!pg.role_exists(&user), "revoked after the command ended");
+    let _ = std::fs::remove_dir_all(&dir);
+}

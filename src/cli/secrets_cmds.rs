@@ -160,6 +160,9 @@ fn env(rest: &[String]) -> Result<u8, Error> {
             ok => ok,
         };
     }
+    // From here on a SIGTERM must not end vaultid before the leases are
+    // revoked: it is held, and delivered to the command once it runs.
+    let fwd = SignalForwarding::install()?;
     // The token must outlive the command: keep it renewed (or logged in
     // again) until the leases are revoked.
     let renewer = client.start_renewer();
@@ -170,13 +173,21 @@ fn env(rest: &[String]) -> Result<u8, Error> {
             LeaseWatcher::start(Arc::clone(&client), &spec.path, LeasePolicy::default())?,
         ));
     }
-    let result = supervise(&cmd, &statics, &watchers, &opts, a.has("restart-on-rotate"));
+    let result = supervise(
+        &fwd,
+        &cmd,
+        &statics,
+        &watchers,
+        &opts,
+        a.has("restart-on-rotate"),
+    );
     for (spec, w) in watchers {
         if let Err(e) = w.stop() {
             log::warn!("{}: revoking the lease failed: {e}", spec.path);
         }
     }
     renewer.stop();
+    drop(fwd);
     result
 }
 
@@ -219,13 +230,13 @@ fn build_env(
 /// Run the command while the watchers renew; restart it on rotation when
 /// asked to.
 fn supervise(
+    fwd: &SignalForwarding,
     cmd: &[String],
     statics: &BTreeMap<String, SecretString>,
     watchers: &[(SecretSpec, LeaseWatcher)],
     opts: &EnvOptions,
     restart_on_rotate: bool,
 ) -> Result<u8, Error> {
-    let fwd = SignalForwarding::install()?;
     loop {
         let vars = build_env(statics, watchers, opts)?;
         let mut child = match process::spawn_with_env(cmd, &vars) {
