@@ -1,27 +1,20 @@
 //! The CLI on the embedded local default (no Vault, no Hydra): first run,
 //! restarts, many processes at once, SIGKILL at any point, rejections.
 
+mod common;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
+use common::{json_ok, tmpdir};
 use serde_json::Value;
 
 const AUTHOR: &str = "user@example.com";
 const NAME: &str = "my-agent";
 const DID: &str = "did:bindu:user_at_example_com:my-agent:fabb74f0-a028-4fe9-efd6-4efcbbd10d44";
-
-fn tmpdir(tag: &str) -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let p = std::env::temp_dir().join(format!("vaultid-cli-{tag}-{}-{nanos}", std::process::id()));
-    fs::create_dir_all(&p).unwrap();
-    p
-}
 
 /// A `vaultid` command with a clean environment (no Vault, no Hydra).
 fn vaultid(key_dir: &Path) -> Command {
@@ -35,18 +28,6 @@ fn vaultid(key_dir: &Path) -> Command {
     c
 }
 
-fn json(o: &Output) -> Value {
-    assert!(
-        o.status.success(),
-        "exit {:?}, stderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let text = String::from_utf8(o.stdout.clone()).unwrap();
-    assert_eq!(text.lines().count(), 1, "one JSON line expected: {text}");
-    serde_json::from_str(&text).unwrap()
-}
-
 fn mode(p: &Path) -> u32 {
     fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
@@ -55,7 +36,7 @@ fn mode(p: &Path) -> u32 {
 fn first_run_generates_then_restarts_load() {
     let root = tmpdir("restart");
     let dir = root.join("keys");
-    let first = json(&vaultid(&dir).arg("up").output().unwrap());
+    let first = json_ok(&vaultid(&dir).arg("up").output().unwrap());
     assert_eq!(first["did"], DID);
     assert_eq!(first["agent_id"], "fabb74f0-a028-4fe9-efd6-4efcbbd10d44");
     assert_eq!(first["keys_source"], "generated");
@@ -65,12 +46,12 @@ fn first_run_generates_then_restarts_load() {
     assert_eq!(mode(&dir.join("private.pem")), 0o600);
     assert_eq!(mode(&dir.join("public.pem")), 0o644);
     for _ in 0..3 {
-        let again = json(&vaultid(&dir).arg("up").output().unwrap());
+        let again = json_ok(&vaultid(&dir).arg("up").output().unwrap());
         assert_eq!(again["keys_source"], "local");
         assert_eq!(again["public_key_base58"], first["public_key_base58"]);
         assert_eq!(again["written"], Value::Array(vec![]));
     }
-    let show = json(&vaultid(&dir).arg("show").output().unwrap());
+    let show = json_ok(&vaultid(&dir).arg("show").output().unwrap());
     assert_eq!(show["public_key_base58"], first["public_key_base58"]);
     assert!(show["did_key"]
         .as_str()
@@ -82,9 +63,9 @@ fn first_run_generates_then_restarts_load() {
 #[test]
 fn recreate_keys_keeps_the_old_pair_aside() {
     let dir = tmpdir("recreate");
-    let first = json(&vaultid(&dir).arg("up").output().unwrap());
+    let first = json_ok(&vaultid(&dir).arg("up").output().unwrap());
     let old_private = fs::read_to_string(dir.join("private.pem")).unwrap();
-    let second = json(
+    let second = json_ok(
         &vaultid(&dir)
             .args(["up", "--recreate-keys"])
             .output()
@@ -112,7 +93,7 @@ fn recreate_keys_keeps_the_old_pair_aside() {
 #[test]
 fn id_vectors_and_rejections() {
     let dir = tmpdir("id");
-    let o = json(
+    let o = json_ok(
         &vaultid(&dir)
             .args([
                 "id",
@@ -169,15 +150,15 @@ fn every_command_has_help() {
 #[test]
 fn sign_verify_and_document() {
     let dir = tmpdir("sign");
-    json(&vaultid(&dir).arg("up").output().unwrap());
-    let s = json(
+    json_ok(&vaultid(&dir).arg("up").output().unwrap());
+    let s = json_ok(
         &vaultid(&dir)
             .args(["sign", "hello agent"])
             .output()
             .unwrap(),
     );
     let sig = s["signature"].as_str().unwrap().to_string();
-    let ok = json(
+    let ok = json_ok(
         &vaultid(&dir)
             .args(["verify", "hello agent", &sig])
             .output()
@@ -191,7 +172,7 @@ fn sign_verify_and_document() {
     assert_eq!(bad.status.code(), Some(4));
     // Verify against an explicit public key, without local keys.
     let other = tmpdir("sign-other");
-    let ok = json(
+    let ok = json_ok(
         &vaultid(&other)
             .args(["verify", "hello agent", &sig, "--public-key"])
             .arg(s["public_key_base58"].as_str().unwrap())
@@ -199,7 +180,7 @@ fn sign_verify_and_document() {
             .unwrap(),
     );
     assert_eq!(ok["valid"], true);
-    let doc = json(&vaultid(&dir).arg("did-document").output().unwrap());
+    let doc = json_ok(&vaultid(&dir).arg("did-document").output().unwrap());
     assert_eq!(doc["id"], DID);
     assert_eq!(doc["authentication"][0]["id"], format!("{DID}#key-1"));
     assert_eq!(
@@ -250,7 +231,7 @@ fn thirty_two_processes_one_key_pair() {
         .collect();
     let outs: Vec<Value> = children
         .into_iter()
-        .map(|c| json(&c.wait_with_output().unwrap()))
+        .map(|c| json_ok(&c.wait_with_output().unwrap()))
         .collect();
     let keys: std::collections::BTreeSet<_> = outs
         .iter()
@@ -305,7 +286,7 @@ fn sigkill_at_any_point_leaves_no_partial_key() {
     let root = tmpdir("crash");
     // Measure a typical run to spread the kill points over it.
     let t = Instant::now();
-    json(&vaultid(&root.join("probe")).arg("up").output().unwrap());
+    json_ok(&vaultid(&root.join("probe")).arg("up").output().unwrap());
     let typical = t.elapsed().max(Duration::from_millis(2));
     let rounds = 60u32;
     let mut killed_with_key = 0;
@@ -327,7 +308,7 @@ fn sigkill_at_any_point_leaves_no_partial_key() {
             None => killed_without_key += 1,
         }
         // The next run succeeds and keeps any key that was completed.
-        let o = json(&vaultid(&dir).arg("up").output().unwrap());
+        let o = json_ok(&vaultid(&dir).arg("up").output().unwrap());
         assert_eq!(o["did"], DID);
         let after = assert_consistent(&dir).unwrap();
         if let Some(b) = before {

@@ -3,23 +3,17 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use common::bao::Bao;
+use common::{json_ok, tmpdir};
 use serde_json::{json, Value};
-
-fn home() -> PathBuf {
-    let p = std::env::temp_dir().join(format!("vaultid-cv-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&p).unwrap();
-    p
-}
 
 fn vaultid(addr: &str, token: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vaultid"));
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home())
+        .env("HOME", tmpdir("cli-vault"))
         .env("VAULT_ADDR", addr)
         .env("VAULT_TOKEN", token);
     c
@@ -32,16 +26,6 @@ fn run(bao: &Bao, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn ok(o: &Output) -> Value {
-    assert!(
-        o.status.success(),
-        "exit {:?}: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
-}
-
 fn code(o: &Output) -> Option<i32> {
     o.status.code()
 }
@@ -50,12 +34,12 @@ fn code(o: &Output) -> Option<i32> {
 fn kv_round_trip_through_the_cli() {
     let Some(bao) = Bao::shared() else { return };
     let p = format!("secret/cli/{}", uuid::Uuid::new_v4());
-    let put = ok(&run(
+    let put = json_ok(&run(
         bao,
         &["kv", "put", &p, "user=app", "password=s3 cr'et"],
     ));
     assert_eq!(put["version"], 1);
-    let got = ok(&run(bao, &["kv", "get", &p]));
+    let got = json_ok(&run(bao, &["kv", "get", &p]));
     assert_eq!(got["data"], json!({"user": "app", "password": "s3 cr'et"}));
     assert_eq!(got["metadata"]["version"], 1);
     let field = run(bao, &["kv", "get", &p, "--field", "password"]);
@@ -63,36 +47,36 @@ fn kv_round_trip_through_the_cli() {
     // CAS conflict: exit 4.
     let o = run(bao, &["kv", "put", &p, "user=x", "--cas", "0"]);
     assert_eq!(code(&o), Some(4), "{}", String::from_utf8_lossy(&o.stderr));
-    let patched = ok(&run(bao, &["kv", "patch", &p, "user=other", "--cas", "1"]));
+    let patched = json_ok(&run(bao, &["kv", "patch", &p, "user=other", "--cas", "1"]));
     assert_eq!(patched["version"], 2);
-    let got = ok(&run(bao, &["kv", "get", &p]));
+    let got = json_ok(&run(bao, &["kv", "get", &p]));
     assert_eq!(
         got["data"],
         json!({"user": "other", "password": "s3 cr'et"})
     );
-    let v1 = ok(&run(bao, &["kv", "get", &p, "--version", "1"]));
+    let v1 = json_ok(&run(bao, &["kv", "get", &p, "--version", "1"]));
     assert_eq!(v1["data"]["user"], "app");
     // --mount form and list.
     let (_, rest) = p.split_once('/').unwrap();
-    let listed = ok(&run(bao, &["kv", "list", "secret/cli"]));
+    let listed = json_ok(&run(bao, &["kv", "list", "secret/cli"]));
     let leaf = rest.rsplit('/').next().unwrap();
     assert!(listed["keys"].as_array().unwrap().contains(&json!(leaf)));
-    let same = ok(&run(bao, &["kv", "get", rest, "--mount", "secret"]));
+    let same = json_ok(&run(bao, &["kv", "get", rest, "--mount", "secret"]));
     assert_eq!(same["data"]["user"], "other");
     // Soft delete, read fails with a distinct message, undelete, destroy.
-    ok(&run(bao, &["kv", "delete", &p]));
+    json_ok(&run(bao, &["kv", "delete", &p]));
     let o = run(bao, &["kv", "get", &p]);
     assert_eq!(code(&o), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("soft-deleted"));
-    ok(&run(bao, &["kv", "undelete", &p, "--versions", "2"]));
-    ok(&run(bao, &["kv", "get", &p]));
-    ok(&run(bao, &["kv", "destroy", &p, "--versions", "1"]));
+    json_ok(&run(bao, &["kv", "undelete", &p, "--versions", "2"]));
+    json_ok(&run(bao, &["kv", "get", &p]));
+    json_ok(&run(bao, &["kv", "destroy", &p, "--versions", "1"]));
     let o = run(bao, &["kv", "get", &p, "--version", "1"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("destroyed"));
-    let sub = ok(&run(bao, &["kv", "subkeys", &p]));
+    let sub = json_ok(&run(bao, &["kv", "subkeys", &p]));
     assert_eq!(sub["subkeys"], json!({"user": null, "password": null}));
     // Metadata.
-    ok(&run(
+    json_ok(&run(
         bao,
         &[
             "kv",
@@ -105,11 +89,11 @@ fn kv_round_trip_through_the_cli() {
             "owner=agent",
         ],
     ));
-    let m = ok(&run(bao, &["kv", "metadata", "get", &p]));
+    let m = json_ok(&run(bao, &["kv", "metadata", "get", &p]));
     assert_eq!(m["max_versions"], 5);
     assert_eq!(m["custom_metadata"]["owner"], "agent");
     assert_eq!(m["current_version"], 2);
-    ok(&run(bao, &["kv", "metadata", "delete", &p]));
+    json_ok(&run(bao, &["kv", "metadata", "delete", &p]));
     let o = run(bao, &["kv", "get", &p]);
     assert_eq!(code(&o), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not found"));
@@ -128,24 +112,24 @@ fn kv_round_trip_through_the_cli() {
         .unwrap()
         .write_all(br#"{"n": 1, "s": "x"}"#)
         .unwrap();
-    ok(&child.wait_with_output().unwrap());
-    let got = ok(&run(bao, &["kv", "get", &p]));
+    json_ok(&child.wait_with_output().unwrap());
+    let got = json_ok(&run(bao, &["kv", "get", &p]));
     assert_eq!(got["data"], json!({"n": 1, "s": "x"}));
 }
 
 #[test]
 fn health_and_login() {
     let Some(bao) = Bao::shared() else { return };
-    let h = ok(&run(bao, &["health"]));
+    let h = json_ok(&run(bao, &["health"]));
     assert_eq!(h["initialized"], true);
     assert_eq!(h["sealed"], false);
     assert_eq!(h["standby"], false);
     assert!(h["version"].as_str().unwrap().starts_with('2'));
-    let l = ok(&run(bao, &["login"]));
+    let l = json_ok(&run(bao, &["login"]));
     assert!(!l["accessor"].as_str().unwrap().is_empty());
     assert!(l.get("token").is_none());
     assert!(!String::from_utf8_lossy(&run(bao, &["login"]).stdout).contains(bao.token()));
-    let l = ok(&run(bao, &["login", "--print-token"]));
+    let l = json_ok(&run(bao, &["login", "--print-token"]));
     assert_eq!(l["token"], bao.token());
 }
 
@@ -155,7 +139,7 @@ fn exit_codes() {
     // No address: configuration, 2.
     let o = Command::new(env!("CARGO_BIN_EXE_vaultid"))
         .env_clear()
-        .env("HOME", home())
+        .env("HOME", tmpdir("cli-vault"))
         .args(["kv", "get", "secret/x"])
         .output()
         .unwrap();
@@ -163,7 +147,7 @@ fn exit_codes() {
     // No token: 2.
     let o = Command::new(env!("CARGO_BIN_EXE_vaultid"))
         .env_clear()
-        .env("HOME", home())
+        .env("HOME", tmpdir("cli-vault"))
         .env("VAULT_ADDR", bao.addr())
         .args(["kv", "get", "secret/x"])
         .output()

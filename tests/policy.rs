@@ -7,13 +7,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use common::bao::Bao;
+use common::tmpdir;
 use serde_json::Value;
-
-fn tmpdir() -> PathBuf {
-    let p = std::env::temp_dir().join(format!("vaultid-policy-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&p).unwrap();
-    p
-}
 
 #[test]
 fn documented_policy_is_enough_and_no_more() {
@@ -59,17 +54,17 @@ fn documented_policy_is_enough_and_no_more() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         serde_json::from_slice(&o.stdout).unwrap()
     };
-    let first = ok(run(&tmpdir(), &[]));
+    let first = ok(run(&tmpdir("policy"), &[]));
     assert_eq!(first["vault"], "ok");
     assert_eq!(first["vault_version"], 1);
-    let second = ok(run(&tmpdir(), &[]));
+    let second = ok(run(&tmpdir("policy"), &[]));
     assert_eq!(second["keys_source"], "vault");
-    let third = ok(run(&tmpdir(), &["--recreate-keys"]));
+    let third = ok(run(&tmpdir("policy"), &["--recreate-keys"]));
     assert_eq!(third["vault_version"], 2);
     // login works with this policy alone.
     let o = Command::new(env!("CARGO_BIN_EXE_vaultid"))
         .env_clear()
-        .env("HOME", tmpdir())
+        .env("HOME", tmpdir("policy"))
         .env("VAULT_ADDR", bao.addr())
         .env("VAULT_TOKEN", token)
         .arg("login")
@@ -79,7 +74,7 @@ fn documented_policy_is_enough_and_no_more() {
     // Another agent's keys are out of reach.
     let o = Command::new(env!("CARGO_BIN_EXE_vaultid"))
         .env_clear()
-        .env("HOME", tmpdir())
+        .env("HOME", tmpdir("policy"))
         .env("VAULT_ADDR", bao.addr())
         .env("VAULT_TOKEN", token)
         .args([

@@ -10,12 +10,13 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::bao::Bao;
+use common::{counting_proxy, json_ok, tmpdir};
 use hydra_double::{assert_all_valid, HydraDouble};
 use serde_json::Value;
 use vaultid::config::{HydraConfig, TokenAuth};
@@ -23,12 +24,6 @@ use vaultid::hydra::TokenClient;
 use vaultid::SecretString;
 
 const AUTHOR: &str = "user@example.com";
-
-fn tmpdir(tag: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!("vaultid-rh-{tag}-{}", uuid::Uuid::new_v4()));
-    fs::create_dir_all(&p).unwrap();
-    p
-}
 
 fn agent(tag: &str) -> String {
     format!("{tag}-{}", &uuid::Uuid::new_v4().to_string()[..8])
@@ -62,16 +57,6 @@ fn vaultid(vault_addr: &str, token: &str, hydra: &HydraDouble, name: &str, dir: 
         .env("HYDRA__MAX_RETRIES", "0")
         .env("HYDRA__TIMEOUT", "3s");
     c
-}
-
-fn json_ok(o: &Output) -> Value {
-    assert!(
-        o.status.success(),
-        "exit {:?}: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
 }
 
 fn vault_creds(bao: &Bao, name: &str) -> Option<(String, u64)> {
@@ -177,27 +162,7 @@ fn warm_restart_is_three_round_trips() {
             .unwrap(),
     );
     let before = hydra.total_requests();
-    let proxy = common::TestServer::start({
-        let target = bao.addr().to_string();
-        move |req, _| {
-            let agent: ureq::Agent = ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .build()
-                .into();
-            let mut r = ureq::http::Request::builder()
-                .method(req.method.as_str())
-                .uri(format!("{target}{}", req.path).as_str());
-            for (n, v) in &req.headers {
-                if n != "host" && n != "content-length" && n != "connection" {
-                    r = r.header(n.as_str(), v.as_str());
-                }
-            }
-            let resp = agent.run(r.body(req.body.clone()).unwrap()).unwrap();
-            let status = resp.status().as_u16();
-            let body = resp.into_body().read_to_string().unwrap_or_default();
-            common::answer(status, &[], &body)
-        }
-    });
+    let proxy = counting_proxy(bao.addr());
     json_ok(
         &up(proxy.addr(), bao.token(), &hydra, &name, &dir)
             .output()

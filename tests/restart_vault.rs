@@ -8,19 +8,14 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::bao::Bao;
+use common::{counting_proxy, json_ok, tmpdir};
 use serde_json::{json, Value};
 
 const AUTHOR: &str = "user@example.com";
-
-fn tmpdir(tag: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!("vaultid-rv-{tag}-{}", uuid::Uuid::new_v4()));
-    fs::create_dir_all(&p).unwrap();
-    p
-}
 
 /// A unique agent name per test, so tests can share one server.
 fn agent(tag: &str) -> String {
@@ -44,16 +39,6 @@ fn up(bao: &Bao, name: &str, key_dir: &Path) -> Command {
     let mut c = vaultid(bao.addr(), bao.token(), name, key_dir);
     c.arg("up");
     c
-}
-
-fn json_ok(o: &Output) -> Value {
-    assert!(
-        o.status.success(),
-        "exit {:?}, stderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
 }
 
 fn agent_id(name: &str) -> String {
@@ -109,30 +94,6 @@ fn two_pods_restore_one_identity_and_restarts_write_nothing() {
         assert_eq!(again["written"], json!([]), "{again}");
     }
     assert_eq!(version(bao, &name), 1);
-}
-
-/// A forwarding proxy in front of the server that counts requests.
-fn counting_proxy(target: &str) -> common::TestServer {
-    let target = target.to_string();
-    common::TestServer::start(move |req, _| {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let url = format!("{target}{}", req.path);
-        let mut r = ureq::http::Request::builder()
-            .method(req.method.as_str())
-            .uri(url.as_str());
-        for (n, v) in &req.headers {
-            if n != "host" && n != "content-length" && n != "connection" {
-                r = r.header(n.as_str(), v.as_str());
-            }
-        }
-        let resp = agent.run(r.body(req.body.clone()).unwrap()).unwrap();
-        let status = resp.status().as_u16();
-        let body = resp.into_body().read_to_string().unwrap_or_default();
-        common::answer(status, &[], &body)
-    })
 }
 
 #[test]

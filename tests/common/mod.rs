@@ -203,3 +203,47 @@ fn pipe(mut from: TcpStream, mut to: TcpStream) {
     let _ = std::io::copy(&mut from, &mut to);
     let _ = to.shutdown(std::net::Shutdown::Both);
 }
+
+/// A fresh directory under the system temp dir, named after `tag`.
+pub fn tmpdir(tag: &str) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("vaultid-{tag}-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+/// The one JSON object a successful `vaultid` command printed; panics with
+/// its stderr when it failed.
+pub fn json_ok(o: &std::process::Output) -> serde_json::Value {
+    assert!(
+        o.status.success(),
+        "exit {:?}, stderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = String::from_utf8(o.stdout.clone()).unwrap();
+    assert_eq!(text.lines().count(), 1, "one JSON line expected: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A forwarding proxy to `target` that records (and so counts) every request.
+pub fn counting_proxy(target: &str) -> TestServer {
+    let target = target.to_string();
+    TestServer::start(move |req, _| {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut r = ureq::http::Request::builder()
+            .method(req.method.as_str())
+            .uri(format!("{target}{}", req.path).as_str());
+        for (n, v) in &req.headers {
+            if n != "host" && n != "content-length" && n != "connection" {
+                r = r.header(n.as_str(), v.as_str());
+            }
+        }
+        let resp = agent.run(r.body(req.body.clone()).unwrap()).unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.into_body().read_to_string().unwrap_or_default();
+        answer(status, &[], &body)
+    })
+}
