@@ -241,11 +241,20 @@ impl fmt::Display for Error {
                 path,
                 status,
                 errors,
-            } => write!(
-                f,
-                "{service} permission denied ({method} {path}, HTTP {status}){}; check the token/credentials and the policy for this path",
-                join(errors)
-            ),
+            } => {
+                let advice = match service {
+                    Service::Vault if path.ends_with("/login") || path.contains("wrapping/unwrap") => {
+                        "login refused: check the role and the credentials (role id, secret id, JWT) given to it"
+                    }
+                    Service::Vault => "check the token and the policy for this path",
+                    Service::Hydra => "check the OAuth2 client id and secret, or the admin API's access rules",
+                };
+                write!(
+                    f,
+                    "{service} permission denied ({method} {path}, HTTP {status}){}; {advice}",
+                    join(errors)
+                )
+            }
             Error::NotFound {
                 service,
                 method,

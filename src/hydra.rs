@@ -73,8 +73,10 @@ const MAX_MESSAGE: usize = 500;
 /// in [`OAuthClient::extra`] so that a client read with
 /// [`HydraAdmin::get_client`] can be written back with
 /// [`HydraAdmin::replace_client`] without losing anything. Lists that Hydra
-/// writes as `null` read as empty. `Debug` never shows the secret.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// writes as `null` read as empty. `Debug` never shows the secret, and
+/// shows only the names of the [`OAuthClient::extra`] fields (Hydra puts a
+/// `registration_access_token` there on create).
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OAuthClient {
     /// The client id; for an agent, its DID.
     #[serde(default, deserialize_with = "null_default")]
@@ -160,6 +162,28 @@ fn de_secret<'de, D: Deserializer<'de>>(
         zeroize_string(s);
     }
     Ok(out)
+}
+
+impl fmt::Debug for OAuthClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuthClient")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("client_name", &self.client_name)
+            .field("grant_types", &self.grant_types)
+            .field("response_types", &self.response_types)
+            .field("scope", &self.scope)
+            .field(
+                "token_endpoint_auth_method",
+                &self.token_endpoint_auth_method,
+            )
+            .field("metadata", &self.metadata)
+            .field("owner", &self.owner)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .field("extra", &self.extra.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl OAuthClient {

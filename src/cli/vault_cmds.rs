@@ -92,12 +92,20 @@ fn pairs(args: &[String]) -> Result<Map<String, Value>, Error> {
             _ => Err(Error::Config("stdin must hold one JSON object".into())),
         };
     }
-    for p in args {
+    // Errors name the argument's position, never its text: it may be a
+    // secret typed without its key.
+    for (n, p) in args.iter().enumerate() {
         let Some((k, v)) = p.split_once('=') else {
-            return Err(Error::Config(format!("{p:?} is not KEY=VALUE")));
+            return Err(Error::Config(format!(
+                "data argument {} is not KEY=VALUE",
+                n + 1
+            )));
         };
         if k.is_empty() {
-            return Err(Error::Config(format!("{p:?} has an empty key")));
+            return Err(Error::Config(format!(
+                "data argument {} has an empty key (=VALUE)",
+                n + 1
+            )));
         }
         let value = if let Some(f) = v.strip_prefix('@') {
             std::fs::read_to_string(f).map_err(|e| Error::io(format!("reading {f}"), e))?
