@@ -1,5 +1,6 @@
-//! `Config::from_lookup`, `VaultConfig::from_lookup`, `parse_duration` and
-//! `parse_bool` on arbitrary variable values.
+//! `Config::from_lookup`, `VaultConfig::from_lookup`, `parse_duration`,
+//! `parse_bool` and `SecretSpec::parse` (the `path#key=NAME` specs given to
+//! `vaultid env`) on arbitrary variable values.
 //!
 //! The input is read as lines `NAME=VALUE`. A NAME that is one of the
 //! variables `src/config.rs` reads is used as is (so seed files are plain
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use vaultid::config::{parse_bool, parse_duration, Config, VaultConfig};
+use vaultid::secrets::SecretSpec;
 
 include!(concat!(env!("OUT_DIR"), "/config_vars.rs"));
 
@@ -33,6 +35,9 @@ fn check_value(v: &str) {
     if let Some(b) = parse_bool(v) {
         // Surrounding whitespace and case never change the answer.
         assert_eq!(parse_bool(&v.trim().to_ascii_uppercase()), Some(b), "{v:?}");
+    }
+    if let Ok(spec) = SecretSpec::parse(v) {
+        assert!(!spec.path.is_empty());
     }
 }
 

@@ -1,9 +1,11 @@
 //! Vault answers: whatever a server (or a proxy in front of it) sends back,
-//! under every status code the client treats specially.
+//! under every status code the client treats specially, and the headers the
+//! client acts on (`Retry-After`, the `Location` of a standby redirect).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
+use vaultid::http::{parse_retry_after, redirect_target};
 use vaultid::vault::auth::parse_auth;
 use vaultid::vault::kv2::{merge_patch, KvMetadata, VersionMetadata};
 use vaultid::vault::lease::LeaseInfo;
@@ -43,6 +45,17 @@ fuzz_target!(|data: &[u8]| {
         }
         let _ = parse_health(status, data);
     }
-    let path = api_path(&String::from_utf8_lossy(data));
+    let text = String::from_utf8_lossy(data);
+    let path = api_path(&text);
     assert!(path.starts_with("/v1/"));
+
+    let _ = parse_retry_after(&text);
+    for from in ["https://vault.example:8200/v1/x", "http://127.0.0.1:8200"] {
+        if let Some(target) = redirect_target(from, &text) {
+            assert!(
+                !from.starts_with("https:") || target.starts_with("https://"),
+                "a redirect from https must stay on https: {target:?}"
+            );
+        }
+    }
 });
