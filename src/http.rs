@@ -33,6 +33,7 @@
 //! from it, once. A redirect answer from the redirect target is returned
 //! as is and its `Location` is never contacted.
 
+mod resolve;
 mod tls;
 
 use std::collections::hash_map::RandomState;
@@ -307,11 +308,7 @@ impl HttpClient {
             .timeout_connect(Some(config.connect_timeout))
             .user_agent(concat!("vaultid/", env!("CARGO_PKG_VERSION")))
             .build();
-        let agent = ureq::Agent::with_parts(
-            agent_config,
-            connector,
-            ureq::unversioned::resolver::DefaultResolver::default(),
-        );
+        let agent = ureq::Agent::with_parts(agent_config, connector, resolve::Resolver::default());
         Ok(HttpClient {
             agent,
             base_url,
