@@ -396,7 +396,9 @@ impl KeyDir {
             })?;
             moved.push(to);
         }
-        sync_dir(&self.dir)?;
+        if !moved.is_empty() {
+            sync_dir(&self.dir)?;
+        }
         Ok(moved)
     }
 
