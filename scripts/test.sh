@@ -120,7 +120,15 @@ st_fmt() {
 
 st_clippy() { cargo clippy --all-targets -- -D warnings; }
 
-st_test() { cargo test --all-targets; }
+st_test() {
+    # The Hydra test double is checked against Hydra's OpenAPI document and
+    # handler snapshots, read from outside the repository.
+    local hydra_ref="${HYDRA_REFERENCE_DIR:-$ROOT/../shared/reference/hydra}"
+    if [ ! -f "$hydra_ref/api.json" ]; then
+        echo "${YELLOW}note: no Hydra reference at $hydra_ref (set HYDRA_REFERENCE_DIR); the Hydra spec tests will fail${RESET}"
+    fi
+    cargo test --all-targets
+}
 
 st_doctest() { cargo test --doc; }
 
