@@ -20,8 +20,6 @@
 #   SKIP_MUSL=1 (both static builds and the smoke test) SKIP_AARCH64=1
 #                        skip slow stages locally; ignored under CI=true,
 #                        where every stage runs.
-#   SMOKE_REQUIRE_KV=0   passed to smoke-aarch64.sh (1: fail when the binary
-#                        has no `kv` command yet)
 #
 # The last line is the summary, `stages: N passed, M failed`; the exit status
 # is non-zero when any stage failed.

@@ -566,9 +566,11 @@ fn hydra_from(v: &Vars) -> Result<Option<HydraConfig>> {
     let token_auth = match v.get("HYDRA__TOKEN_AUTH_METHOD").as_deref() {
         None | Some("client_secret_post") => TokenAuth::Post,
         Some("client_secret_basic") => TokenAuth::Basic,
-        Some(other) => return Err(Error::Config(format!(
+        Some(other) => {
+            return Err(Error::Config(format!(
             "HYDRA__TOKEN_AUTH_METHOD={other:?} is not client_secret_post or client_secret_basic"
-        ))),
+        )))
+        }
     };
     Ok(Some(HydraConfig {
         admin_url,

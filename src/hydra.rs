@@ -589,10 +589,11 @@ pub struct AccessToken {
 }
 
 impl AccessToken {
-    /// When it expires, if its lifetime is known.
+    /// When it expires, if its lifetime is known. `None` too when the
+    /// lifetime is too large to represent (a server may send anything).
     pub fn expires_at(&self) -> Option<Instant> {
-        self.expires_in
-            .map(|s| self.received_at + Duration::from_secs(s))
+        self.received_at
+            .checked_add(Duration::from_secs(self.expires_in?))
     }
 
     /// When a cache should stop handing it out: [`TOKEN_REFRESH_MARGIN`]
@@ -601,7 +602,7 @@ impl AccessToken {
     pub fn refresh_at(&self) -> Option<Instant> {
         let life = Duration::from_secs(self.expires_in?);
         let margin = TOKEN_REFRESH_MARGIN.min(life / 10);
-        Some(self.received_at + life - margin)
+        self.received_at.checked_add(life - margin)
     }
 
     /// `true` while a cache may still hand it out.
@@ -1125,6 +1126,19 @@ fn form_urldecode(s: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+
+    /// Found by fuzzing: a lifetime of u64::MAX seconds overflowed Instant.
+    #[test]
+    fn huge_token_lifetime_is_not_a_panic() {
+        let t = parse_token_response(
+            br#"{"access_token":"x","token_type":"bearer","expires_in":18446744073709551615}"#,
+        )
+        .unwrap();
+        assert_eq!(t.expires_at(), None);
+        assert_eq!(t.refresh_at(), None);
+        assert!(!t.is_fresh());
+    }
+
     use super::*;
 
     #[test]

@@ -80,7 +80,11 @@ impl fmt::Debug for DynamicSecret {
 impl DynamicSecret {
     /// When the lease runs out, as last known.
     pub fn expires_at(&self) -> Instant {
-        self.obtained_at + self.lease_duration
+        // A lease duration from the server may not fit an Instant: treat it
+        // as a century.
+        self.obtained_at
+            .checked_add(self.lease_duration)
+            .unwrap_or_else(|| self.obtained_at + Duration::from_secs(100 * 365 * 86400))
     }
 
     /// Parse Vault's answer to a read of `path`. [`Error::Protocol`] when it
@@ -566,6 +570,16 @@ fn jitter_unit() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_lease_duration_does_not_overflow() {
+        let s = DynamicSecret::from_response(
+            "database/creds/x",
+            &serde_json::json!({"lease_id": "database/creds/x/1", "lease_duration": u64::MAX, "renewable": true, "data": {}}),
+        )
+        .unwrap();
+        assert!(s.expires_at() > Instant::now());
+    }
 
     /// A backend whose leases last `ttl` and end for good `max` after
     /// they were read; `offline` makes every call fail as unreachable.

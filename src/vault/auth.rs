@@ -474,7 +474,9 @@ pub fn renew_due(ttl: Duration, jitter: f64) -> Duration {
     } else {
         0.0
     };
-    (ttl * 2 / 3).mul_f64(1.0 - (0.1 + 0.1 * j))
+    // ttl / 3 * 2 rather than ttl * 2 / 3: a TTL from the server may be
+    // as large as u64::MAX seconds.
+    (ttl / 3 * 2).mul_f64(1.0 - (0.1 + 0.1 * j))
 }
 
 /// Login refusals are authentication failures, whatever the status Vault
@@ -559,6 +561,13 @@ impl Drop for Renewer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn renew_due_survives_any_server_ttl() {
+        let d = renew_due(Duration::from_secs(u64::MAX), 0.5);
+        assert!(d > Duration::from_secs(u64::MAX / 2));
+        assert_eq!(renew_due(Duration::ZERO, 0.5), Duration::ZERO);
+    }
 
     #[test]
     fn renews_at_two_thirds_less_jitter() {
