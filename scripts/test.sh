@@ -5,6 +5,7 @@
 #   setup          scripts/setup.sh: install what the tests need (idempotent)
 #   fmt            cargo fmt --check (main crate and fuzz crate)
 #   clippy         cargo clippy --all-targets -- -D warnings
+#   deps           no tokio, openssl, aws-lc, reqwest, hyper in the dependency tree
 #   test           cargo test --all-targets
 #   doctest        cargo test --doc
 #   doc            cargo doc --no-deps with rustdoc warnings as errors
@@ -117,6 +118,21 @@ st_fmt() {
 }
 
 st_clippy() { cargo clippy --all-targets -- -D warnings; }
+
+# The design card rules out an async runtime, OpenSSL and aws-lc in the
+# library and binary's dependency tree.
+st_deps() {
+    local tree bad
+    tree="$(cargo tree -e normal --prefix none)"
+    echo "$(echo "$tree" | sort -u | wc -l) crates in the normal dependency tree"
+    bad="$(echo "$tree" | grep -E '^(tokio|openssl|openssl-sys|aws-lc-rs|aws-lc-sys|reqwest|hyper|native-tls) ' | sort -u || true)"
+    if [ -n "$bad" ]; then
+        echo "ruled-out crates in the tree:"
+        echo "$bad"
+        return 1
+    fi
+    echo "no tokio, openssl, aws-lc, reqwest, hyper or native-tls"
+}
 
 st_test() {
     # The Hydra test double is checked against Hydra's OpenAPI document and
@@ -241,6 +257,7 @@ echo "${BOLD}vaultid test suite${RESET}: $(date -u '+%Y-%m-%dT%H:%M:%SZ'), CI=${
 stage setup         SKIP_SETUP   st_setup
 stage fmt           SKIP_LINT    st_fmt
 stage clippy        SKIP_LINT    st_clippy
+stage deps          ""           st_deps
 stage test          ""           st_test
 stage doctest       ""           st_doctest
 stage doc           SKIP_DOC     st_doc
