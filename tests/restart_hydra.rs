@@ -432,3 +432,62 @@ fn token_command_uses_the_restored_credentials() {
     assert!(!t["access_token"].as_str().unwrap().is_empty());
     assert_all_valid(&hydra);
 }
+
+#[test]
+fn sigkill_during_registration_never_splits_the_secret() {
+    let Some(bao) = Bao::shared() else { return };
+    let hydra = HydraDouble::start();
+    let t = std::time::Instant::now();
+    json_ok(
+        &up(
+            bao.addr(),
+            bao.token(),
+            &hydra,
+            &agent("probe"),
+            &tmpdir("probe"),
+        )
+        .output()
+        .unwrap(),
+    );
+    let typical = t.elapsed();
+    let rounds = 24u32;
+    for i in 0..rounds {
+        let name = agent("kill");
+        // Half the rounds start from a client nobody holds a secret for.
+        if i % 2 == 1 {
+            hydra.seed_client(serde_json::json!({
+                "client_id": did(&name),
+                "client_secret": "unknown-secret-000",
+                "scope": "openid offline agent:read agent:write",
+                "grant_types": ["client_credentials"],
+                "token_endpoint_auth_method": "client_secret_post"
+            }));
+        }
+        let dir = tmpdir("kill");
+        let mut child = up(bao.addr(), bao.token(), &hydra, &name, &dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(typical * (i / 2) / (rounds / 2));
+        let _ = child.kill();
+        let _ = child.wait();
+        // The next run (another pod) completes, and what Vault holds is
+        // what Hydra accepts.
+        let out = json_ok(
+            &up(bao.addr(), bao.token(), &hydra, &name, &tmpdir("after"))
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(out["hydra"]["status"], "ok", "{out}");
+        let (secret, _) = vault_creds(bao, &name).unwrap();
+        assert_eq!(
+            hydra.client_secret(&did(&name)).unwrap(),
+            secret,
+            "round {i}: {out}"
+        );
+        assert!(token_works(&hydra, &name, &secret));
+    }
+    assert_eq!(hydra.count("deleteOAuth2Client"), 0);
+    assert_all_valid(&hydra);
+}

@@ -1,19 +1,22 @@
 //! Step 5 of the startup flow: the agent's OAuth2 client in Hydra.
 //!
 //! Credentials come from Vault (`{prefix}/hydra/credentials/{did}`), then
-//! the local `oauth_credentials.json`, then a new random secret. A new
-//! secret is first claimed in Vault with `cas=0`, so when replicas race,
-//! exactly one secret wins and every loser adopts it before touching Hydra.
-//!
-//! Then one `GET` of the client decides:
-//! - missing: create it with the secret we hold (a deleted client comes
-//!   back with the same id and secret); a `409` means another replica
-//!   created it, with the secret in Vault;
-//! - present, and we held a secret before this run: reuse it; when its
+//! the local `oauth_credentials.json`, then a new random secret. Then one
+//! `GET` of the client decides:
+//! - missing: a new secret is first claimed in Vault with `cas=0` (racing
+//!   replicas adopt the winner's), then the client is created with the
+//!   secret held (a deleted client comes back with the same id and secret);
+//!   a `409` means another replica created it, with the secret in Vault;
+//! - present, and a secret was held: reuse it; when its
 //!   `metadata.public_key` (or scope) is stale, replace it with `PUT`,
 //!   keeping the secret;
-//! - present, and no secret existed anywhere: set the new secret on the
-//!   same client with `PUT` (never delete and recreate).
+//! - present, and no secret held anywhere: the new secret is put on the
+//!   same client first and claimed in Vault after; a replica whose claim
+//!   loses puts the winner's secret on the client. Never delete and
+//!   recreate.
+//!
+//! Either order leaves a crash at any point recoverable by the next run:
+//! what Vault holds is what Hydra accepts.
 //!
 //! Then what changed is backed up: Vault (check-and-set) and the local file.
 //! When Hydra is unreachable the identity still comes up; the outcome says
@@ -144,6 +147,74 @@ impl Step<'_> {
         }
     }
 
+    /// The client exists but nobody holds its secret: set ours on the same
+    /// client first, then claim it in Vault. A crash in between leaves
+    /// nothing held, and the next run does this again. When another
+    /// replica's claim won, its secret is put on the client too: the last
+    /// PUT is always the winner's.
+    fn reset_secret(
+        &mut self,
+        admin: &HydraAdmin,
+        existing: crate::hydra::OAuthClient,
+        agent: &AgentRegistration<'_>,
+        creds: &mut StoredCredentials,
+        vault_has: &mut Option<StoredCredentials>,
+        source: &mut CredentialsSource,
+    ) -> Result<ClientAction> {
+        let did = self.identity.did.clone();
+        let mut updated = existing;
+        updated.scope = self.config.scopes.join(" ");
+        updated.metadata =
+            registration_body(agent, &creds.client_secret, &self.config.scopes).metadata;
+        updated.client_secret = Some(creds.client_secret.clone());
+        admin.replace_client(&did, &updated)?;
+        match self.claim(creds)? {
+            None => *vault_has = self.vault.as_ref().map(|_| creds.clone()),
+            Some(winner) => {
+                updated.client_secret = Some(winner.client_secret.clone());
+                admin.replace_client(&did, &updated)?;
+                *creds = winner.clone();
+                *vault_has = Some(winner);
+                *source = CredentialsSource::Vault;
+            }
+        }
+        self.warn(format!(
+            "Hydra client {did} existed but no secret was held in Vault or locally; a new secret was set on it"
+        ));
+        Ok(ClientAction::SecretReset)
+    }
+
+    /// The credentials in Vault now, if Vault is in use and holds them.
+    fn read_vault(&self) -> Result<Option<StoredCredentials>> {
+        match &self.vault {
+            Some(v) => Ok(v.read()?.map(|(c, _)| c)),
+            None => Ok(None),
+        }
+    }
+
+    /// Store a new secret in Vault with `cas=0`. `Ok(None)` when it was
+    /// stored (or there is no Vault); `Ok(Some(winner))` when another
+    /// replica stored one first.
+    fn claim(&mut self, creds: &StoredCredentials) -> Result<Option<StoredCredentials>> {
+        let Some(v) = &self.vault else {
+            return Ok(None);
+        };
+        match v.write(creds, Some(0)) {
+            Ok(ver) => {
+                let line = format!("vault: {} version {ver}", self.vault_display());
+                self.written.push(line);
+                Ok(None)
+            }
+            Err(Error::CasMismatch { .. }) => v.read()?.map(|(c, _)| Some(c)).ok_or_else(|| {
+                Error::Integrity(format!(
+                    "check-and-set on {} lost, but the path reads empty; retry",
+                    self.vault_display()
+                ))
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Run the step. Errors that mean "Hydra is unreachable" become an
     /// `unavailable` outcome; others (integrity, configuration) are errors.
     pub fn run(mut self) -> Result<HydraOutcome> {
@@ -204,35 +275,7 @@ impl Step<'_> {
         };
         let mut vault_has = in_vault.as_ref().map(|(c, _)| c.clone());
 
-        // A new secret is claimed in Vault before Hydra sees it, so racing
-        // replicas converge on one.
-        let mut adopted = false;
-        if !held_before {
-            if let Some(v) = &self.vault {
-                match v.write(&creds, Some(0)) {
-                    Ok(ver) => {
-                        self.written
-                            .push(format!("vault: {} version {ver}", self.vault_display()));
-                        vault_has = Some(creds.clone());
-                    }
-                    Err(Error::CasMismatch { .. }) => {
-                        let (winner, _) = v.read()?.ok_or_else(|| {
-                            Error::Integrity(format!(
-                                "check-and-set on {} lost, but the path reads empty; retry",
-                                self.vault_display()
-                            ))
-                        })?;
-                        creds = winner.clone();
-                        vault_has = Some(winner);
-                        source = CredentialsSource::Vault;
-                        adopted = true;
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-
-        // 2. Hydra.
+        // 2. Hydra: one GET decides.
         let public_key = self.keys.public().base58();
         let agent = AgentRegistration {
             agent_id: &self.identity.agent_id,
@@ -241,28 +284,40 @@ impl Step<'_> {
             public_key_base58: &public_key,
             agent_url: None,
         };
-        let wanted = registration_body(&agent, &creds.client_secret, &self.config.scopes);
-        let action = match admin.get_client(&did)? {
-            None => match admin.create_client(&wanted)? {
-                CreateOutcome::Created(_) => ClientAction::Created,
-                CreateOutcome::Conflict { .. } => {
-                    // Another replica created it in the meantime, with the
-                    // secret it stored in Vault.
-                    if let Some(v) = &self.vault {
-                        if let Some((c, _)) = v.read()? {
+        let existing = admin.get_client(&did)?;
+        let action = match existing {
+            None => {
+                // A new secret is claimed in Vault before Hydra sees it, so
+                // racing replicas create the client with one secret. A crash
+                // after the claim leaves the secret in Vault, and the next
+                // run creates the client with it.
+                if !held_before {
+                    if let Some(winner) = self.claim(&creds)? {
+                        creds = winner;
+                        source = CredentialsSource::Vault;
+                    }
+                    vault_has = Some(creds.clone());
+                }
+                let wanted = registration_body(&agent, &creds.client_secret, &self.config.scopes);
+                match admin.create_client(&wanted)? {
+                    CreateOutcome::Created(_) => ClientAction::Created,
+                    CreateOutcome::Conflict { .. } => {
+                        // Another replica created it in the meantime, with
+                        // the secret it stored in Vault.
+                        if let Some(c) = self.read_vault()? {
                             creds = c.clone();
                             vault_has = Some(c);
                             source = CredentialsSource::Vault;
                         }
+                        ClientAction::Adopted
                     }
-                    ClientAction::Adopted
                 }
-            },
-            Some(existing) if held_before || adopted => {
+            }
+            Some(existing) if held_before => {
+                let wanted = registration_body(&agent, &creds.client_secret, &self.config.scopes);
                 let stale_key = existing.metadata_public_key() != Some(public_key.as_str());
-                let stale_scope = existing.scope != wanted.scope;
-                if stale_key || stale_scope {
-                    let mut updated = existing.clone();
+                if stale_key || existing.scope != wanted.scope {
+                    let mut updated = existing;
                     updated.client_secret = None; // keep the secret
                     updated.scope = wanted.scope.clone();
                     match &mut updated.metadata {
@@ -275,23 +330,28 @@ impl Step<'_> {
                     }
                     admin.replace_client(&did, &updated)?;
                     ClientAction::Updated
-                } else if adopted {
-                    ClientAction::Adopted
                 } else {
                     ClientAction::Reused
                 }
             }
             Some(existing) => {
-                // No secret anywhere: set ours on the same client.
-                let mut updated = existing;
-                updated.client_secret = Some(creds.client_secret.clone());
-                updated.scope = wanted.scope.clone();
-                updated.metadata = wanted.metadata.clone();
-                admin.replace_client(&did, &updated)?;
-                self.warn(format!(
-                    "Hydra client {did} existed but no secret was held in Vault or locally; a new secret was set on it"
-                ));
-                ClientAction::SecretReset
+                // Nobody held a secret when this run started; a replica
+                // racing this one may have claimed one since.
+                if let Some(c) = self.read_vault()? {
+                    creds = c.clone();
+                    vault_has = Some(c);
+                    source = CredentialsSource::Vault;
+                    ClientAction::Adopted
+                } else {
+                    self.reset_secret(
+                        &admin,
+                        existing,
+                        &agent,
+                        &mut creds,
+                        &mut vault_has,
+                        &mut source,
+                    )?
+                }
             }
         };
 
