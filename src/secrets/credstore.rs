@@ -159,20 +159,7 @@ impl<'a> CredentialStore<'a> {
     pub fn create(&self, agent_id: &str) -> Result<NewCredential> {
         check_segment("agent id", agent_id)?;
         let credential_id = uuid::Uuid::new_v4().hyphenated().to_string();
-        let secret = SecretString::new(random_secret_urlsafe(SECRET_BYTES));
-        let (data, created_at) = Self::record(agent_id, &credential_id, &secret);
-        let meta = self.client.kv2(&self.mount).write(
-            &self.path(agent_id, &credential_id),
-            &data,
-            Some(0),
-        )?;
-        Ok(NewCredential {
-            agent_id: agent_id.to_string(),
-            credential_id,
-            secret,
-            version: meta.version,
-            created_at,
-        })
+        self.store_new_secret(agent_id, credential_id, 0)
     }
 
     /// `true` when `presented` is the current secret of the credential;
@@ -214,9 +201,24 @@ impl<'a> CredentialStore<'a> {
             method: "GET".into(),
             path: format!("{}/{path}", self.mount),
         })?;
+        self.store_new_secret(agent_id, credential_id, current.metadata.version)
+    }
+
+    /// A new random secret for the credential, its hash written with
+    /// check-and-set `cas`; the secret is returned once.
+    fn store_new_secret(
+        &self,
+        agent_id: &str,
+        credential_id: String,
+        cas: u64,
+    ) -> Result<NewCredential> {
         let secret = SecretString::new(random_secret_urlsafe(SECRET_BYTES));
         let (data, created_at) = Self::record(agent_id, &credential_id, &secret);
-        let meta = kv.write(&path, &data, Some(current.metadata.version))?;
+        let meta = self.client.kv2(&self.mount).write(
+            &self.path(agent_id, &credential_id),
+            &data,
+            Some(cas),
+        )?;
         Ok(NewCredential {
             agent_id: agent_id.to_string(),
             credential_id,

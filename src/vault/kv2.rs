@@ -185,10 +185,7 @@ impl<'a> Kv2<'a> {
         cas: Option<u64>,
     ) -> Result<VersionMetadata> {
         let p = self.api("data", path)?;
-        let mut body = json!({ "data": data });
-        if let Some(c) = cas {
-            body["options"] = json!({ "cas": c });
-        }
+        let mut body = data_body(data, cas);
         let answer = self.client.exchange("POST", &p, Some(&body));
         zeroize_json(&mut body);
         match answer? {
@@ -214,10 +211,7 @@ impl<'a> Kv2<'a> {
         cas: Option<u64>,
     ) -> Result<VersionMetadata> {
         let p = self.api("data", path)?;
-        let mut body = json!({ "data": data });
-        if let Some(c) = cas {
-            body["options"] = json!({ "cas": c });
-        }
+        let mut body = data_body(data, cas);
         let mut bytes = serde_json::to_vec(&body).unwrap_or_default();
         zeroize_json(&mut body);
         let answer =
@@ -418,6 +412,15 @@ fn clean(path: &str) -> Result<&str> {
         )));
     }
     Ok(p)
+}
+
+/// The body of a KV v2 write: `{"data": ..., "options": {"cas": n}}`.
+fn data_body(data: &Map<String, Value>, cas: Option<u64>) -> Value {
+    let mut body = json!({ "data": data });
+    if let Some(c) = cas {
+        body["options"] = json!({ "cas": c });
+    }
+    body
 }
 
 /// RFC 7396 JSON merge patch of `patch` into `target`.
