@@ -12,7 +12,7 @@
 //! over `ureq` and `rustls`, suited to init containers and static binaries on
 //! constrained hosts.
 //!
-//! ```ignore
+//! ```no_run
 //! # fn main() -> Result<(), vaultid::Error> {
 //! let config = vaultid::Config::from_env()?;
 //! let outcome = vaultid::bootstrap::ensure(&config)?;
@@ -37,3 +37,8 @@ pub mod vault;
 pub use config::Config;
 pub use error::{Error, Result, Service};
 pub use secret_string::SecretString;
+
+/// The README's Rust examples, compiled as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -47,7 +47,7 @@ Vault:
 Secrets at run time:
   env             KV secrets (and dynamic credentials) into a command's environment, or as export lines
   rotate          a new random value for one key of a KV secret (check-and-set)
-  cred            credential store: create, verify, rotate, delete
+  cred            credential store: create, verify, rotate, delete, list
 
 Every command prints one JSON object on success and a one-line error on
 stderr on failure. `vaultid <command> --help` shows a command's options.
