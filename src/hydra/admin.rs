@@ -1,0 +1,246 @@
+//! The admin API: create, read, replace, patch, delete, list, rotate.
+
+use serde_json::Value;
+
+use crate::config::{HydraConfig, TlsConfig};
+use crate::error::{Error, Result, Service};
+use crate::http::{HttpClient, HttpConfig, Request, Response};
+use crate::secret_string::SecretString;
+
+use super::*;
+
+/// Hydra's admin API for OAuth2 clients (`{admin_url}/admin/...`).
+#[derive(Debug)]
+pub struct HydraAdmin {
+    http: HttpClient,
+}
+
+pub(super) fn http_config(config: &HydraConfig, base_url: &str) -> HttpConfig {
+    let mut c = HttpConfig::new(Service::Hydra, base_url);
+    c.timeout = config.timeout;
+    c.connect_timeout = c.connect_timeout.min(config.timeout);
+    c.max_retries = config.max_retries;
+    c.tls = TlsConfig {
+        skip_verify: !config.verify_ssl,
+        ..TlsConfig::default()
+    };
+    c.default_headers = vec![("Accept".into(), "application/json".into())];
+    c
+}
+
+impl HydraAdmin {
+    /// A client for `config.admin_url`, with its timeout, retries and TLS
+    /// verification setting.
+    pub fn new(config: &HydraConfig) -> Result<HydraAdmin> {
+        Ok(HydraAdmin {
+            http: HttpClient::new(&http_config(config, &config.admin_url))?,
+        })
+    }
+
+    /// A client over a ready [`HttpClient`] whose base URL is Hydra's admin URL.
+    pub fn from_http(http: HttpClient) -> HydraAdmin {
+        HydraAdmin { http }
+    }
+
+    /// The admin base URL.
+    pub fn base_url(&self) -> &str {
+        self.http.base_url()
+    }
+
+    /// `POST /admin/clients`. A 409 (the id exists) is
+    /// [`CreateOutcome::Conflict`]; other failures are errors (a secret
+    /// shorter than 6 characters is a 400 [`Error::Http`]).
+    pub fn create_client(&self, client: &OAuthClient) -> Result<CreateOutcome> {
+        let req = Request::new("POST", "/admin/clients").json(&client.to_json());
+        let resp = self.http.request(req)?;
+        if resp.status == 409 {
+            log::debug!("Hydra: client {:?} already exists", client.client_id);
+            return Ok(CreateOutcome::Conflict {
+                errors: parse_error(&resp.body),
+            });
+        }
+        let resp = check(resp, "POST", "/admin/clients")?;
+        let client = parse_client(&resp.body).map_err(|e| context(e, "POST /admin/clients"))?;
+        Ok(CreateOutcome::Created(Box::new(client)))
+    }
+
+    /// `GET /admin/clients/{id}`; `Ok(None)` when there is no such client.
+    pub fn get_client(&self, client_id: &str) -> Result<Option<OAuthClient>> {
+        let path = client_path(client_id);
+        let resp = self.http.request(Request::get(&path))?;
+        if resp.status == 404 {
+            return Ok(None);
+        }
+        let resp = check(resp, "GET", &path)?;
+        let client = parse_client(&resp.body).map_err(|e| context(e, &format!("GET {path}")))?;
+        Ok(Some(client))
+    }
+
+    /// `PUT /admin/clients/{id}`: replace the client with `client`. When
+    /// `client.client_secret` is `None` Hydra keeps the current secret;
+    /// when set, it replaces it (and clears rotated secrets). A missing
+    /// client is [`Error::NotFound`].
+    pub fn replace_client(&self, client_id: &str, client: &OAuthClient) -> Result<OAuthClient> {
+        let path = client_path(client_id);
+        let mut body = client.to_json();
+        if let Some(m) = body.as_object_mut() {
+            m.insert("client_id".into(), Value::String(client_id.to_string()));
+        }
+        let resp = self.http.request(Request::new("PUT", &path).json(&body))?;
+        let resp = check(resp, "PUT", &path)?;
+        parse_client(&resp.body).map_err(|e| context(e, &format!("PUT {path}")))
+    }
+
+    /// `PATCH /admin/clients/{id}` with a JSON Patch. A missing client is
+    /// [`Error::NotFound`].
+    pub fn patch_client(&self, client_id: &str, ops: &[PatchOp]) -> Result<OAuthClient> {
+        let path = client_path(client_id);
+        let body = serde_json::to_value(ops).unwrap_or(Value::Array(Vec::new()));
+        let resp = self
+            .http
+            .request(Request::new("PATCH", &path).json(&body))?;
+        let resp = check(resp, "PATCH", &path)?;
+        parse_client(&resp.body).map_err(|e| context(e, &format!("PATCH {path}")))
+    }
+
+    /// `DELETE /admin/clients/{id}`. `Ok(true)` when it was deleted,
+    /// `Ok(false)` when there was no such client.
+    pub fn delete_client(&self, client_id: &str) -> Result<bool> {
+        let path = client_path(client_id);
+        let resp = self.http.request(Request::new("DELETE", &path))?;
+        if resp.status == 404 {
+            return Ok(false);
+        }
+        check(resp, "DELETE", &path)?;
+        Ok(true)
+    }
+
+    /// `POST /admin/clients/{id}/secrets/rotate`: Hydra generates a new
+    /// secret and returns it in the answer; the old one stays valid (up to
+    /// five are kept) until [`HydraAdmin::delete_rotated_secrets`].
+    pub fn rotate_secret(&self, client_id: &str) -> Result<OAuthClient> {
+        let path = format!("{}/secrets/rotate", client_path(client_id));
+        let resp = self.http.request(Request::new("POST", &path))?;
+        let resp = check(resp, "POST", &path)?;
+        parse_client(&resp.body).map_err(|e| context(e, &format!("POST {path}")))
+    }
+
+    /// `DELETE /admin/clients/{id}/secrets/rotate`: forget the rotated-out
+    /// secrets, leaving only the current one valid.
+    pub fn delete_rotated_secrets(&self, client_id: &str) -> Result<OAuthClient> {
+        let path = format!("{}/secrets/rotate", client_path(client_id));
+        let resp = self.http.request(Request::new("DELETE", &path))?;
+        let resp = check(resp, "DELETE", &path)?;
+        parse_client(&resp.body).map_err(|e| context(e, &format!("DELETE {path}")))
+    }
+
+    /// One page of `GET /admin/clients` (`page_size` 1..=1000; `page_token`
+    /// from the previous page's [`ClientPage::next_page_token`]).
+    pub fn list_page(&self, page_size: u32, page_token: Option<&str>) -> Result<ClientPage> {
+        let mut path = format!("/admin/clients?page_size={}", page_size.clamp(1, 1000));
+        if let Some(t) = page_token {
+            path.push_str("&page_token=");
+            path.push_str(&form_urlencode(t));
+        }
+        let resp = self.http.request(Request::get(&path))?;
+        let resp = check(resp, "GET", "/admin/clients")?;
+        let clients = parse_clients(&resp.body).map_err(|e| context(e, "GET /admin/clients"))?;
+        let next_page_token = resp.header("link").and_then(next_page_token);
+        Ok(ClientPage {
+            clients,
+            next_page_token,
+        })
+    }
+
+    /// Every client, following the `Link` header page by page. Stops at the
+    /// last page (no `rel="next"`), at an empty page, or when a page token
+    /// repeats (a server that would loop forever).
+    pub fn list_clients(&self, page_size: u32) -> Result<Vec<OAuthClient>> {
+        let mut all = Vec::new();
+        let mut token: Option<String> = None;
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let page = self.list_page(page_size, token.as_deref())?;
+            if page.clients.is_empty() {
+                break;
+            }
+            all.extend(page.clients);
+            match page.next_page_token {
+                Some(next) if seen.insert(next.clone()) => token = Some(next),
+                _ => break,
+            }
+        }
+        Ok(all)
+    }
+
+    /// `POST /admin/oauth2/introspect`: is `token` active, and for whom.
+    /// `scope`, when given, must all be granted to the token or Hydra
+    /// reports it inactive.
+    pub fn introspect(&self, token: &SecretString, scope: Option<&str>) -> Result<Introspection> {
+        let path = "/admin/oauth2/introspect";
+        let mut form = FormBody::new();
+        form.push("token", token.expose());
+        if let Some(s) = scope {
+            form.push("scope", s);
+        }
+        let resp = self.http.request(form.into_request(path))?;
+        let resp = check(resp, "POST", path)?;
+        parse_introspection(&resp.body).map_err(|e| context(e, &format!("POST {path}")))
+    }
+}
+
+/// `/admin/clients/{id}` with the id percent-encoded as one path segment.
+pub(super) fn client_path(client_id: &str) -> String {
+    format!("/admin/clients/{}", encode_path_segment(client_id))
+}
+
+/// Turn a non-2xx response into the crate's error, keeping Hydra's words.
+pub(super) fn check(resp: Response, method: &str, path: &str) -> Result<Response> {
+    if resp.is_success() {
+        return Ok(resp);
+    }
+    let errors = parse_error(&resp.body);
+    let (method, path) = (method.to_string(), strip_query(path).to_string());
+    Err(match resp.status {
+        401 | 403 => Error::PermissionDenied {
+            service: Service::Hydra,
+            method,
+            path,
+            status: resp.status,
+            errors,
+        },
+        404 => Error::NotFound {
+            service: Service::Hydra,
+            method,
+            path,
+        },
+        status => Error::Http {
+            service: Service::Hydra,
+            method,
+            path,
+            status,
+            errors,
+        },
+    })
+}
+
+pub(super) fn strip_query(path: &str) -> &str {
+    path.split('?').next().unwrap_or(path)
+}
+
+pub(super) fn context(e: Error, what: &str) -> Error {
+    match e {
+        Error::Protocol { service, detail } => Error::Protocol {
+            service,
+            detail: format!("{detail} (in the answer to {what})"),
+        },
+        other => other,
+    }
+}
+
+pub(super) fn protocol(detail: impl Into<String>) -> Error {
+    Error::Protocol {
+        service: Service::Hydra,
+        detail: detail.into(),
+    }
+}
