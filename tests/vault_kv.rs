@@ -153,7 +153,7 @@ fn patch_merges() {
     assert_eq!(v.version, 2);
     let s = kv.read(&path, None).unwrap().unwrap();
     assert_eq!(
-        Value::Object(s.data),
+        Value::Object(s.data.clone()),
         json!({"keep": "k", "new": true, "n": {"x": 1}})
     );
     assert!(matches!(

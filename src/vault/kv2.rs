@@ -16,13 +16,20 @@ use crate::error::{Error, Result, Service};
 
 /// One version of a secret: its key/value pairs and their metadata.
 ///
-/// `Debug` shows the keys only, never the values.
+/// `Debug` shows the keys only, never the values; string values are
+/// overwritten with zeros when it is dropped.
 #[derive(Clone, PartialEq)]
 pub struct KvSecret {
     /// The key/value pairs.
     pub data: Map<String, Value>,
     /// The version's metadata.
     pub metadata: VersionMetadata,
+}
+
+impl Drop for KvSecret {
+    fn drop(&mut self) {
+        self.data.values_mut().for_each(zeroize_json);
+    }
 }
 
 impl fmt::Debug for KvSecret {
