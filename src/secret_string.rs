@@ -79,6 +79,17 @@ pub fn zeroize_bytes(v: &mut Vec<u8>) {
     std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
 }
 
+/// Overwrite every string inside a JSON value (a KV secret's data, a
+/// request body) with zeros.
+pub fn zeroize_json(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) => zeroize_string(s),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(zeroize_json),
+        serde_json::Value::Object(m) => m.values_mut().for_each(zeroize_json),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,7 +48,8 @@ use crate::vault::Client;
 
 /// A secret read from a path that returned a lease.
 ///
-/// `Debug` shows the field names, never their values.
+/// `Debug` shows the field names, never their values; string values are
+/// overwritten with zeros when it is dropped.
 #[derive(Clone)]
 pub struct DynamicSecret {
     /// The logical path it was read from (`database/creds/app`).
@@ -63,6 +64,14 @@ pub struct DynamicSecret {
     pub data: Map<String, Value>,
     /// When it was read (or its lease last renewed).
     pub obtained_at: Instant,
+}
+
+impl Drop for DynamicSecret {
+    fn drop(&mut self) {
+        self.data
+            .values_mut()
+            .for_each(crate::secret_string::zeroize_json);
+    }
 }
 
 impl fmt::Debug for DynamicSecret {
@@ -780,6 +789,6 @@ mod tests {
         assert_ne!(new.lease_id, first.lease_id);
         w.stop().unwrap();
         // The expired first lease is not revoked (it is gone already).
-        assert_eq!(lock(&b.state).revoked, vec![new.lease_id]);
+        assert_eq!(lock(&b.state).revoked, vec![new.lease_id.clone()]);
     }
 }

@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::{data_as, ApiError, Client};
 use crate::error::{Error, Result, Service};
+use crate::secret_string::zeroize_json;
 
 /// One version of a secret: its key/value pairs and their metadata.
 ///
@@ -452,16 +453,6 @@ pub fn merge_patch(target: &mut Map<String, Value>, patch: &Map<String, Value>) 
                 target.insert(k.clone(), other.clone());
             }
         }
-    }
-}
-
-/// Overwrite the strings in a JSON value with zeros before it is dropped.
-fn zeroize_json(v: &mut Value) {
-    match v {
-        Value::String(s) => crate::secret_string::zeroize_string(s),
-        Value::Array(a) => a.iter_mut().for_each(zeroize_json),
-        Value::Object(m) => m.values_mut().for_each(zeroize_json),
-        _ => {}
     }
 }
 
