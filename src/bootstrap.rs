@@ -271,7 +271,7 @@ impl Run<'_> {
         vcfg: &VaultConfig,
         local: Result<Option<LocalKeys>>,
     ) -> Result<(KeyPair, KeySource)> {
-        ensure_login(client)?;
+        client.require_credentials()?;
         let store = VaultKeys {
             kv: client.kv2(&vcfg.kv_mount),
             path: keys_path(&vcfg.prefix, &self.identity.agent_id),
@@ -434,18 +434,6 @@ impl Run<'_> {
             ))),
         }
     }
-}
-
-/// A configured token must exist before the first request.
-fn ensure_login(client: &vault::Client) -> Result<()> {
-    if matches!(client.config().auth, crate::config::AuthMethod::Token) && client.token().is_none()
-    {
-        return Err(Error::Config(
-            "Vault is enabled but no token is set: set VAULT_TOKEN (or ~/.vault-token), choose VAULT_AUTH_METHOD, or VAULT__ENABLED=false"
-                .into(),
-        ));
-    }
-    Ok(())
 }
 
 fn unreadable_local(e: Error) -> Error {

@@ -153,6 +153,24 @@ fn exit_codes() {
         .output()
         .unwrap();
     assert_eq!(code(&o), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    // `up` with Vault on and no token: 2, and nothing generated.
+    let dir = tmpdir("cli-vault-up");
+    let o = Command::new(env!("CARGO_BIN_EXE_vaultid"))
+        .env_clear()
+        .env("HOME", &dir)
+        .env("VAULT_ADDR", bao.addr())
+        .env("VAULTID_KEY_DIR", &dir)
+        .args(["up", "--author", "a@b.c", "--name", "n"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("VAULT_TOKEN"));
+    assert!(!dir.join("private.pem").exists());
     // Bad token: permission denied, 5; the token is not echoed.
     let o = vaultid(bao.addr(), "hvs.canary-not-a-token")
         .args(["kv", "get", "secret/x"])

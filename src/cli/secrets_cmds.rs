@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use vaultid::config::{AuthMethod, ProcessEnv, VaultConfig};
+use vaultid::config::VaultConfig;
 use vaultid::secrets::env::{fields_to_vars, EnvBuilder};
 use vaultid::secrets::lease::{LeaseBackend, LeaseEvent, LeasePolicy, LeaseWatcher};
 use vaultid::secrets::process::{self, SignalForwarding};
@@ -31,11 +31,7 @@ pub fn run(cmd: &str, rest: &[String]) -> Result<u8, Error> {
 
 /// Vault settings from the environment; these commands always need Vault.
 fn vault_config(mount: Option<&str>) -> Result<VaultConfig, Error> {
-    let mut c = VaultConfig::from_lookup(&ProcessEnv)?.ok_or_else(|| {
-        Error::Config(
-            "this command needs Vault: set VAULT_ADDR (and VAULT_TOKEN or an auth method)".into(),
-        )
-    })?;
+    let mut c = super::vault_cmds::vault_config()?;
     if let Some(m) = mount {
         c.kv_mount = m.trim_matches('/').to_string();
     }
@@ -46,12 +42,7 @@ fn vault_config(mount: Option<&str>) -> Result<VaultConfig, Error> {
 /// other methods log in on the first request.
 fn client(cfg: &VaultConfig) -> Result<Client, Error> {
     let c = Client::new(cfg)?;
-    if matches!(cfg.auth, AuthMethod::Token) && c.token().is_none() {
-        return Err(Error::Config(
-            "no Vault token: set VAULT_TOKEN (or write ~/.vault-token), or choose VAULT_AUTH_METHOD"
-                .into(),
-        ));
-    }
+    c.require_credentials()?;
     Ok(c)
 }
 

@@ -34,19 +34,8 @@ pub fn vault_config() -> Result<VaultConfig, Error> {
 /// A client, logged in with the configured auth method.
 pub fn client() -> Result<Client, Error> {
     let c = Client::new(&vault_config()?)?;
-    ensure_token(&c)?;
+    c.require_credentials()?;
     Ok(c)
-}
-
-/// Make sure the client holds a token: the configured one, or a login.
-fn ensure_token(c: &Client) -> Result<(), Error> {
-    match c.config().auth {
-        vaultid::config::AuthMethod::Token if c.token().is_none() => Err(Error::Config(
-            "no Vault token: set VAULT_TOKEN (or write ~/.vault-token), or choose VAULT_AUTH_METHOD".into(),
-        )),
-        // Other methods log in on the first request that needs a token.
-        _ => Ok(()),
-    }
 }
 
 /// Split `mount/path` (or use `--mount`).
@@ -360,7 +349,7 @@ pub fn login(rest: &[String]) -> Result<u8, Error> {
         return Ok(0);
     };
     let c = Client::new(&vault_config()?)?;
-    ensure_token(&c)?;
+    c.require_credentials()?;
     let info = c.lookup_self()?;
     let mut v = serde_json::to_value(&info).unwrap_or(Value::Null);
     if a.has("print-token") {

@@ -197,6 +197,20 @@ impl Client {
         Ok(())
     }
 
+    /// Fail early with [`Error::Config`] when no request could carry a
+    /// token: the `token` method with none configured. Other methods log in
+    /// on the first request that needs a token.
+    pub fn require_credentials(&self) -> Result<()> {
+        if !self.can_login() && self.token().is_none() {
+            return Err(Error::Config(
+                "no Vault token: set VAULT_TOKEN (or write ~/.vault-token), choose VAULT_AUTH_METHOD, \
+                 or turn Vault off with VAULT__ENABLED=false"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// `true` when the configured auth method can log in (not `token`).
     pub fn can_login(&self) -> bool {
         !matches!(self.config().auth, AuthMethod::Token)
