@@ -496,16 +496,7 @@ fn created_hydra_client_hides_its_registration_access_token() {
     // The same through HydraAdmin::create_client against the Hydra double,
     // which answers like Hydra does.
     let hydra = HydraDouble::start();
-    let cfg = HydraConfig {
-        admin_url: hydra.admin_url(),
-        public_url: Some(hydra.public_url()),
-        timeout: Duration::from_secs(5),
-        verify_ssl: true,
-        max_retries: 0,
-        auto_register: true,
-        scopes: vec!["agent:read".into()],
-        token_auth: TokenAuth::Post,
-    };
+    let cfg = hydra.config();
     let admin = vaultid::hydra::HydraAdmin::new(&cfg).unwrap();
     let created = admin
         .create_client(&OAuthClient {
@@ -622,16 +613,7 @@ fn errors_from_real_refusals_hide_the_credentials() {
 #[test]
 fn hydra_refusal_hides_the_client_secret() {
     let hydra = HydraDouble::start();
-    let cfg = HydraConfig {
-        admin_url: hydra.admin_url(),
-        public_url: Some(hydra.public_url()),
-        timeout: Duration::from_secs(5),
-        verify_ssl: true,
-        max_retries: 0,
-        auto_register: true,
-        scopes: vec!["agent:read".into()],
-        token_auth: TokenAuth::Post,
-    };
+    let cfg = hydra.config();
     let secret = canary("HYDRASECRET");
     let id = "did:bindu:redact:agent:00000000-0000-0000-0000-000000000001";
     // An unknown client.

@@ -20,17 +20,13 @@ const SECRET: &str = "a-long-agent-secret";
 
 fn config(d: &HydraDouble, retries: u32, auth: TokenAuth) -> HydraConfig {
     HydraConfig {
-        admin_url: d.admin_url(),
-        public_url: Some(d.public_url()),
-        timeout: Duration::from_secs(5),
-        verify_ssl: true,
         max_retries: retries,
-        auto_register: true,
         scopes: ["openid", "offline", "agent:read", "agent:write"]
             .iter()
             .map(|s| s.to_string())
             .collect(),
         token_auth: auth,
+        ..d.config()
     }
 }
 

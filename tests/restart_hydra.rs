@@ -13,13 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use common::bao::Bao;
 use common::{counting_proxy, json_ok, tmpdir};
 use hydra_double::{assert_all_valid, HydraDouble};
 use serde_json::Value;
-use vaultid::config::{HydraConfig, TokenAuth};
 use vaultid::hydra::TokenClient;
 use vaultid::SecretString;
 
@@ -79,17 +77,7 @@ fn local_secret(dir: &Path, name: &str) -> String {
 }
 
 fn token_works(hydra: &HydraDouble, name: &str, secret: &str) -> bool {
-    let cfg = HydraConfig {
-        admin_url: hydra.admin_url(),
-        public_url: Some(hydra.public_url()),
-        timeout: Duration::from_secs(5),
-        verify_ssl: true,
-        max_retries: 0,
-        auto_register: true,
-        scopes: vec!["agent:read".into()],
-        token_auth: TokenAuth::Post,
-    };
-    TokenClient::new(&cfg, &did(name), SecretString::new(secret))
+    TokenClient::new(&hydra.config(), &did(name), SecretString::new(secret))
         .and_then(|t| t.token())
         .is_ok()
 }
@@ -214,17 +202,7 @@ fn a_deleted_client_comes_back_with_the_same_id_and_secret() {
             .unwrap(),
     );
     let (secret, _) = vault_creds(bao, &name).unwrap();
-    let admin = vaultid::hydra::HydraAdmin::new(&HydraConfig {
-        admin_url: hydra.admin_url(),
-        public_url: None,
-        timeout: Duration::from_secs(5),
-        verify_ssl: true,
-        max_retries: 0,
-        auto_register: true,
-        scopes: vec![],
-        token_auth: TokenAuth::Post,
-    })
-    .unwrap();
+    let admin = vaultid::hydra::HydraAdmin::new(&hydra.config()).unwrap();
     assert!(admin.delete_client(&did(&name)).unwrap());
     let out = json_ok(
         &up(bao.addr(), bao.token(), &hydra, &name, &tmpdir("d2"))

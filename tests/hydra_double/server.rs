@@ -195,6 +195,22 @@ impl HydraDouble {
         self.url()
     }
 
+    /// A client configuration for the double: both URLs, a 5 s timeout, no
+    /// retries, scope `agent:read`, `client_secret_post`. Tests change the
+    /// fields they care about with struct update syntax.
+    pub fn config(&self) -> vaultid::config::HydraConfig {
+        vaultid::config::HydraConfig {
+            admin_url: self.admin_url(),
+            public_url: Some(self.public_url()),
+            timeout: Duration::from_secs(5),
+            verify_ssl: true,
+            max_retries: 0,
+            auto_register: true,
+            scopes: vec!["agent:read".into()],
+            token_auth: vaultid::config::TokenAuth::Post,
+        }
+    }
+
     /// The socket address the double listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
