@@ -11,6 +11,7 @@ use common::bao::Bao;
 use common::{answer, TestServer};
 use serde_json::{json, Map, Value};
 use vaultid::config::{AuthMethod, SecretSource, VaultConfig};
+use vaultid::identity::base64;
 use vaultid::vault::Client;
 use vaultid::{Error, SecretString};
 
@@ -225,30 +226,6 @@ fn renewer_for_a_plain_token() {
     assert!(!r.is_running());
 }
 
-fn b64(data: &[u8], url: bool) -> String {
-    let table: &[u8] = if url {
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-    } else {
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-    };
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            out.push(table[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-        if !url {
-            for _ in chunk.len()..3 {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[test]
 fn jwt_login_with_an_eddsa_token() {
     let Some(bao) = Bao::shared() else { return };
@@ -259,7 +236,7 @@ fn jwt_login_with_an_eddsa_token() {
     spki.extend_from_slice(kp.pk.as_ref());
     let pem = format!(
         "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-        b64(&spki, false)
+        base64::encode(&spki)
     );
     let dir = bao.dir().join("jwt");
     std::fs::create_dir_all(&dir).unwrap();
@@ -287,16 +264,15 @@ fn jwt_login_with_an_eddsa_token() {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let header = b64(br#"{"alg":"EdDSA","typ":"JWT"}"#, true);
-    let claims = b64(
+    let header = base64::encode_url_nopad(br#"{"alg":"EdDSA","typ":"JWT"}"#);
+    let claims = base64::encode_url_nopad(
         json!({"sub": "agent-1", "aud": "vaultid", "iat": now, "nbf": now - 5, "exp": now + 300})
             .to_string()
             .as_bytes(),
-        true,
     );
     let signing_input = format!("{header}.{claims}");
     let sig = kp.sk.sign(signing_input.as_bytes(), None);
-    let jwt = format!("{signing_input}.{}", b64(sig.as_ref(), true));
+    let jwt = format!("{signing_input}.{}", base64::encode_url_nopad(sig.as_ref()));
     let jwt_file: PathBuf = dir.join("token");
     std::fs::write(&jwt_file, &jwt).unwrap();
 

@@ -7,16 +7,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Mutex, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::bao::Bao;
 use serde_json::{json, Map, Value};
 use vaultid::config::{AuthMethod, VaultConfig};
+use vaultid::identity::base64;
 use vaultid::vault::Client;
 use vaultid::Error;
 
@@ -33,132 +33,75 @@ struct Review {
     token: String,
 }
 
+/// The TokenReview path of the Kubernetes API.
+const TOKENREVIEWS: &str = "/apis/authentication.k8s.io/v1/tokenreviews";
+
 /// A loopback stand-in for the Kubernetes API server that answers only
 /// `POST /apis/authentication.k8s.io/v1/tokenreviews`: authenticated when
 /// the presented token is `accepted`, not authenticated otherwise.
 struct TokenReviewApi {
     addr: String,
-    seen: Arc<Mutex<Vec<Review>>>,
+    server: common::TestServer,
 }
 
 impl TokenReviewApi {
     fn start(accepted: String, uid: String) -> TokenReviewApi {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = format!("http://{}", listener.local_addr().unwrap());
-        let seen: Arc<Mutex<Vec<Review>>> = Arc::new(Mutex::new(Vec::new()));
-        let s = seen.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { break };
-                let (s, accepted, uid) = (s.clone(), accepted.clone(), uid.clone());
-                std::thread::spawn(move || serve(stream, &s, &accepted, &uid));
+        let server = common::TestServer::start(move |req, _| {
+            if req.method != "POST" || req.path != TOKENREVIEWS {
+                let body = json!({"kind": "Status", "status": "Failure", "code": 404});
+                return common::answer(404, &[], &body.to_string());
             }
-        });
-        TokenReviewApi { addr, seen }
-    }
-
-    fn seen(&self) -> Vec<Review> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-fn serve(stream: TcpStream, seen: &Mutex<Vec<Review>>, accepted: &str, uid: &str) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let mut writer = stream.try_clone().unwrap();
-    let mut reader = BufReader::new(stream);
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = line.split_whitespace();
-        let method = parts.next().unwrap_or_default().to_string();
-        let path = parts.next().unwrap_or_default().to_string();
-        let mut len = 0usize;
-        let mut authorization = None;
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((n, v)) = h.split_once(':') {
-                match n.trim().to_ascii_lowercase().as_str() {
-                    "content-length" => len = v.trim().parse().unwrap_or(0),
-                    "authorization" => authorization = Some(v.trim().to_string()),
-                    _ => {}
-                }
-            }
-        }
-        let mut body = vec![0; len];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let token = request["spec"]["token"].as_str().unwrap_or_default();
-        let (status, answer) =
-            if method == "POST" && path == "/apis/authentication.k8s.io/v1/tokenreviews" {
-                seen.lock().unwrap().push(Review {
-                    path: path.clone(),
-                    authorization,
-                    token: token.to_string(),
-                });
-                let status = if token == accepted {
-                    json!({"authenticated": true, "user": {
-                        "username": format!("system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}"),
-                        "uid": uid,
-                        "groups": [
-                            "system:serviceaccounts",
-                            format!("system:serviceaccounts:{NAMESPACE}"),
-                            "system:authenticated"
-                        ]
-                    }})
-                } else {
-                    json!({"authenticated": false, "user": {}, "error": "invalid bearer token"})
-                };
-                (
-                    201,
-                    json!({
-                        "apiVersion": "authentication.k8s.io/v1",
-                        "kind": "TokenReview",
-                        "metadata": {"creationTimestamp": null},
-                        "spec": {"token": token},
-                        "status": status
-                    }),
-                )
+            let token = review_token(&req.body);
+            let status = if token == accepted {
+                json!({"authenticated": true, "user": {
+                    "username": format!("system:serviceaccount:{NAMESPACE}:{SERVICE_ACCOUNT}"),
+                    "uid": uid,
+                    "groups": [
+                        "system:serviceaccounts",
+                        format!("system:serviceaccounts:{NAMESPACE}"),
+                        "system:authenticated"
+                    ]
+                }})
             } else {
-                (
-                    404,
-                    json!({"kind": "Status", "status": "Failure", "code": 404}),
-                )
+                json!({"authenticated": false, "user": {}, "error": "invalid bearer token"})
             };
-        let body = answer.to_string();
-        let reply = format!(
-            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        if writer.write_all(reply.as_bytes()).is_err() {
-            return;
+            let body = json!({
+                "apiVersion": "authentication.k8s.io/v1",
+                "kind": "TokenReview",
+                "metadata": {"creationTimestamp": null},
+                "spec": {"token": token},
+                "status": status
+            });
+            common::answer(201, &[], &body.to_string())
+        });
+        TokenReviewApi {
+            addr: server.addr().to_string(),
+            server,
         }
+    }
+
+    /// The TokenReview requests received so far.
+    fn seen(&self) -> Vec<Review> {
+        self.server
+            .seen()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path == TOKENREVIEWS)
+            .map(|r| Review {
+                authorization: r.header("authorization").map(str::to_string),
+                token: review_token(&r.body),
+                path: r.path,
+            })
+            .collect()
     }
 }
 
-fn b64url(data: &[u8]) -> String {
-    const TABLE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            out.push(TABLE[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
+/// The token a TokenReview request body presents.
+fn review_token(body: &[u8]) -> String {
+    let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    request["spec"]["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// A service-account JWT (legacy secret-based token claims) for
@@ -171,8 +114,8 @@ fn service_account_jwt(key: &Path, namespace: &str, name: &str, uid: &str) -> St
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let header = b64url(br#"{"alg":"RS256","typ":"JWT"}"#);
-    let claims = b64url(
+    let header = base64::encode_url_nopad(br#"{"alg":"RS256","typ":"JWT"}"#);
+    let claims = base64::encode_url_nopad(
         json!({
             "iss": "kubernetes/serviceaccount",
             "sub": format!("system:serviceaccount:{namespace}:{name}"),
@@ -207,7 +150,7 @@ fn service_account_jwt(key: &Path, namespace: &str, name: &str, uid: &str) -> St
         "openssl dgst: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    format!("{input}.{}", b64url(&out.stdout))
+    format!("{input}.{}", base64::encode_url_nopad(&out.stdout))
 }
 
 fn openssl(args: &[&str], dir: &Path) {
