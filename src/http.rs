@@ -367,6 +367,7 @@ impl HttpClient {
     }
 
     fn send_with_retries(&self, url: &str, req: &Request) -> Result<Response> {
+        let started = std::time::Instant::now();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -379,6 +380,7 @@ impl HttpClient {
                 Err(e) => classify(e),
             };
             let Some(wait) = retry_delay(outcome, attempt, self.max_retries, jitter()) else {
+                self.log_done(req, url, &result, attempt - 1, started.elapsed());
                 return result.map_err(|e| self.unreachable(req, url, &e));
             };
             match &result {
@@ -402,6 +404,33 @@ impl HttpClient {
             drop(result);
             std::thread::sleep(wait);
         }
+    }
+
+    /// One debug line per request: method, URL without its query string,
+    /// status (or transport failure), time taken and retries. Never a
+    /// header or a body.
+    fn log_done(
+        &self,
+        req: &Request,
+        url: &str,
+        result: &Result<Response, ureq::Error>,
+        retries: u32,
+        took: Duration,
+    ) {
+        if !log::log_enabled!(log::Level::Debug) {
+            return;
+        }
+        let outcome = match result {
+            Ok(resp) => format!("HTTP {}", resp.status),
+            Err(e) => describe(e),
+        };
+        log::debug!(
+            "{} {} {}: {outcome}, {:.1} ms, {retries} retries",
+            self.service,
+            req.method,
+            strip_query(url),
+            took.as_secs_f64() * 1000.0
+        );
     }
 
     fn send_once(&self, url: &str, req: &Request) -> Result<Response, ureq::Error> {

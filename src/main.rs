@@ -7,12 +7,14 @@ mod cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    cli::init_logging();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match cli::run(&args) {
+    let result = cli::init_logging().and_then(|()| {
+        let args = cli::utf8_args(std::env::args_os().skip(1))?;
+        cli::run(&args)
+    });
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("vaultid: {e}");
+            eprintln!("vaultid: {}", cli::one_line(&e.to_string()));
             ExitCode::from(e.exit_code() as u8)
         }
     }

@@ -303,6 +303,20 @@ fn hydra_down_the_identity_still_comes_up_and_the_next_run_registers() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(3));
+    // A failure prints no success object, and one error line on stderr
+    // (after the warnings logged on the way).
+    assert!(
+        o.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    let errors: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.starts_with("vaultid: warn: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains("--require-hydra"), "{err}");
     hydra.clear_faults();
     let out = json_ok(
         &up(bao.addr(), bao.token(), &hydra, &name, &dir)

@@ -80,12 +80,26 @@ fn up(rest: &[String]) -> Result<u8, Error> {
     let outcome = vaultid::bootstrap::ensure(&c)?;
     let v = serde_json::to_value(&outcome)
         .map_err(|e| Error::Config(format!("encoding the outcome: {e}")))?;
-    emit(&v, a.has("human"));
     let hydra_down = outcome.hydra.as_ref().is_some_and(|h| h.status != "ok");
     if hydra_down && a.has("require-hydra") {
-        eprintln!("vaultid: Hydra is unavailable and --require-hydra was given");
+        // A failure prints no success object: one line on stderr, exit 3.
+        let detail = outcome
+            .hydra
+            .as_ref()
+            .and_then(|h| h.error.as_deref())
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default();
+        eprintln!(
+            "vaultid: {}",
+            super::one_line(&format!(
+                "Hydra is unavailable and --require-hydra was given; the keys are in place \
+                 ({}){detail}",
+                outcome.did
+            ))
+        );
         return Ok(3);
     }
+    emit(&v, a.has("human"));
     Ok(0)
 }
 

@@ -163,18 +163,68 @@ impl log::Log for StderrLogger {
     fn flush(&self) {}
 }
 
-/// Log to stderr: warnings by default, more with `VAULTID_LOG=info|debug`.
-pub fn init_logging() {
-    let level = match std::env::var("VAULTID_LOG").ok().as_deref() {
-        Some("error") => log::LevelFilter::Error,
-        Some("info") => log::LevelFilter::Info,
-        Some("debug") => log::LevelFilter::Debug,
-        Some("trace") => log::LevelFilter::Trace,
-        Some("off") => log::LevelFilter::Off,
-        _ => log::LevelFilter::Warn,
+/// Log to stderr: warnings by default, more or less with
+/// `VAULTID_LOG=off|error|warn|info|debug|trace`. Any other value is a
+/// usage error naming the variable. At `debug` every HTTP request is logged
+/// (method, URL without its query, status, time, retries).
+pub fn init_logging() -> Result<(), Error> {
+    let raw = std::env::var_os("VAULTID_LOG");
+    let level = match raw.as_ref().map(|v| v.to_str()) {
+        None => log::LevelFilter::Warn,
+        Some(Some(v)) => parse_log_level(v).ok_or_else(|| {
+            Error::Config(format!(
+                "VAULTID_LOG={v:?} is not a log level: use off, error, warn, info, debug or trace"
+            ))
+        })?,
+        Some(None) => {
+            return Err(Error::Config(
+                "VAULTID_LOG is not valid UTF-8: use off, error, warn, info, debug or trace".into(),
+            ))
+        }
     };
     let logger = Box::leak(Box::new(StderrLogger { level }));
     if log::set_logger(logger).is_ok() {
         log::set_max_level(level);
     }
+    Ok(())
+}
+
+/// A `VAULTID_LOG` value (case-insensitive; empty means the default).
+fn parse_log_level(v: &str) -> Option<log::LevelFilter> {
+    Some(match v.trim().to_ascii_lowercase().as_str() {
+        "" | "warn" | "warning" => log::LevelFilter::Warn,
+        "off" => log::LevelFilter::Off,
+        "error" => log::LevelFilter::Error,
+        "info" => log::LevelFilter::Info,
+        "debug" => log::LevelFilter::Debug,
+        "trace" => log::LevelFilter::Trace,
+        _ => return None,
+    })
+}
+
+/// The arguments as strings; one that is not UTF-8 is a usage error
+/// naming its position (never its bytes: it may be a secret).
+pub fn utf8_args(args: impl Iterator<Item = std::ffi::OsString>) -> Result<Vec<String>, Error> {
+    args.enumerate()
+        .map(|(n, a)| {
+            a.into_string()
+                .map_err(|_| Error::Config(format!("argument {} is not valid UTF-8", n + 1)))
+        })
+        .collect()
+}
+
+/// An error message on one line: line breaks and tabs (a server's
+/// multi-line text) become spaces, runs of spaces one.
+pub fn one_line(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    for word in msg.split(|c: char| c.is_whitespace() || c.is_control()) {
+        if word.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }

@@ -461,9 +461,30 @@ fn error_list(v: &Value) -> Vec<String> {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            truncate(s, 500)
+            truncate(flatten_error(&s), 500)
         })
         .collect()
+}
+
+/// One line from one of Vault's error strings. Vault and OpenBao wrap
+/// several causes as `"2 errors occurred:\n\t* a\n\t* b\n\n"`; that
+/// becomes `"a; b"`. Other line breaks and tabs become spaces.
+pub fn flatten_error(s: &str) -> String {
+    let body = match s.split_once(" occurred:") {
+        Some((head, rest)) if head.ends_with(" error") || head.ends_with(" errors") => rest,
+        _ => s,
+    };
+    body.split("\n\t* ")
+        .map(|part| {
+            part.split(|c: char| c.is_whitespace() || c.is_control())
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .map(|p| p.trim_start_matches("* ").to_string())
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The start of a non-JSON body (an HTML error page from a proxy, say),
@@ -599,6 +620,26 @@ mod tests {
             for status in [0, 200, 204, 307, 400, 403, 404, 500, 503, 999] {
                 let _ = parse_response(status, body).map_err(|e| e.into_error("GET", "p"));
             }
+        }
+    }
+
+    #[test]
+    fn multi_line_errors_become_one_line() {
+        assert_eq!(
+            flatten_error("1 error occurred:\n\t* permission denied\n\n"),
+            "permission denied"
+        );
+        assert_eq!(
+            flatten_error("2 errors occurred:\n\t* a b\n\t* c\n\n"),
+            "a b; c"
+        );
+        assert_eq!(flatten_error("plain\ttext\r\nmore"), "plain text more");
+        match err(
+            403,
+            r#"{"errors":["1 error occurred:\n\t* permission denied\n\n"]}"#,
+        ) {
+            Error::PermissionDenied { errors, .. } => assert_eq!(errors, ["permission denied"]),
+            e => panic!("{e:?}"),
         }
     }
 
