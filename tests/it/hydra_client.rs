@@ -1,7 +1,7 @@
 //! `vaultid::hydra` against the Hydra test double. Every exchange of every
 //! test is checked against Hydra's OpenAPI document.
 
-mod hydra_double;
+use crate::hydra_double;
 
 use std::time::Duration;
 

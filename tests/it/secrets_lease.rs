@@ -7,7 +7,7 @@
 //! Without `bao` or PostgreSQL the tests are skipped with a note, except
 //! under `CI=true`, where that is a failure.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::path::PathBuf;

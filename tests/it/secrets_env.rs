@@ -2,7 +2,7 @@
 //! child's exact environment, exit codes, signal forwarding, and the
 //! `export` lines' round trip through `sh`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! `vaultid kv`, `health`, `login` against a real OpenBao, with the exit
 //! codes of the CLI contract.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Output, Stdio};
 

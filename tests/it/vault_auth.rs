@@ -1,7 +1,7 @@
 //! Logins (AppRole, wrapped AppRole, JWT, Kubernetes), re-login after expiry,
 //! the background renewer, and leases.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::sync::Arc;

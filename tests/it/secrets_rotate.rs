@@ -1,7 +1,7 @@
 //! `secrets::rotate` and `vaultid rotate` against a real OpenBao: concurrent
 //! rotators and writers never lose an update.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::process::{Command, Stdio};

@@ -3,8 +3,8 @@
 //! OpenAPI document). One client and one secret across restarts, key
 //! recreation, deleted clients, replica races, Hydra outages.
 
-mod common;
-mod hydra_double;
+use crate::common;
+use crate::hydra_double;
 
 use std::collections::BTreeSet;
 use std::fs;

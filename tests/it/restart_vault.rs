@@ -2,7 +2,7 @@
 //! migration, first start and races, crash safety, faults, compatibility
 //! with the Python framework's storage, DID checks.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::fs;

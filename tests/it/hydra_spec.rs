@@ -3,7 +3,7 @@
 //! (`client-snapshots/`). Raw requests are sent with `ureq` directly, so
 //! these tests pin the double independently of vaultid's HTTP layer.
 
-mod hydra_double;
+use crate::hydra_double;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -113,7 +113,7 @@ fn form(url: &str, pairs: &[(&str, &str)], extra: &[(&str, &str)]) -> Raw {
 }
 
 fn form_encode(s: &str) -> String {
-    hydra_double::server::percent_encode(s).replace("%20", "+")
+    hydra_double::codec::percent_encode(s).replace("%20", "+")
 }
 
 fn b64(data: &[u8]) -> String {

@@ -1,7 +1,7 @@
 //! `docs/vault-policy.hcl` grants exactly what vaultid needs: a token with
 //! only that policy runs the startup flow, and is denied another agent's keys.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Command;

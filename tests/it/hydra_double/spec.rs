@@ -1,5 +1,6 @@
-//! A small checker for Hydra's OpenAPI 3 document
-//! (`../shared/reference/hydra/api.json`): finds the operation for a method
+//! A small checker for the facts of Hydra's OpenAPI 3 document
+//! (`tests/fixtures/hydra/openapi.json`, extracted from Hydra's published
+//! `api.json` by `scripts/hydra-fixtures.py`): finds the operation for a method
 //! and path, checks that a status is one the operation lists, and validates
 //! JSON (or form) bodies against the request and response schemas.
 //!
@@ -33,7 +34,8 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
-use super::server::{parse_form, Exchange};
+use super::codec::parse_form;
+use super::server::Exchange;
 
 /// Hydra's OpenAPI document, loaded.
 pub struct Spec {
@@ -52,33 +54,40 @@ pub struct Operation<'a> {
     pub op: &'a Value,
 }
 
-/// The directory holding `api.json` and `client-snapshots/`
-/// (`HYDRA_REFERENCE_DIR`, default `../shared/reference/hydra` next to the crate).
-pub fn reference_dir() -> PathBuf {
-    match std::env::var_os("HYDRA_REFERENCE_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/hydra"),
-    }
+/// The directory of the Hydra facts the tests check, written by
+/// `scripts/hydra-fixtures.py` from Hydra's OpenAPI document and handler
+/// snapshots.
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hydra")
 }
 
-/// Every snapshot file saved from Hydra's handler tests, as
-/// `(file name, JSON)`, sorted by name.
+fn read_fixture(name: &str) -> Value {
+    let path = fixtures_dir().join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every answer saved from Hydra's handler tests, as `(case name, JSON)`
+/// sorted by name; answers with a status are `{"status", "body"}`, bare
+/// bodies are the body itself.
 pub fn snapshots() -> Vec<(String, Value)> {
-    let dir = reference_dir().join("client-snapshots");
-    let mut out = Vec::new();
-    for entry in
-        std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-    {
-        let path = entry.expect("dir entry").path();
-        if path.extension().is_some_and(|e| e == "json") {
-            let text = std::fs::read_to_string(&path).expect("read snapshot");
-            let v: Value =
-                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            out.push((path.file_name().unwrap().to_string_lossy().into_owned(), v));
-        }
-    }
+    let answers = read_fixture("handler-answers.json");
+    let mut out: Vec<(String, Value)> = answers
+        .as_array()
+        .expect("handler-answers.json is a list")
+        .iter()
+        .map(|a| {
+            let case = a["case"].as_str().expect("case name").to_string();
+            let v = match a["status"].as_u64() {
+                Some(s) if s != 0 => serde_json::json!({"status": s, "body": a["body"]}),
+                _ => a["body"].clone(),
+            };
+            (case, v)
+        })
+        .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
-    assert!(!out.is_empty(), "no snapshots in {}", dir.display());
+    assert!(!out.is_empty(), "no handler answers in the fixtures");
     out
 }
 
@@ -131,11 +140,8 @@ impl Spec {
 
     /// Load the document and follow it to the letter.
     pub fn load_strict() -> Spec {
-        let path = reference_dir().join("api.json");
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
         Spec {
-            doc: serde_json::from_str(&text).expect("api.json is JSON"),
+            doc: read_fixture("openapi.json"),
             strict: true,
             null_in_practice: BTreeSet::new(),
         }

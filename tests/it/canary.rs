@@ -8,8 +8,8 @@
 //! very secret (`kv get`, `env` without `--`, `token`, `cred create`,
 //! `cred rotate`, `rotate --print`, `login --print-token`).
 
-mod common;
-mod hydra_double;
+use crate::common;
+use crate::hydra_double;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

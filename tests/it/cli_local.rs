@@ -1,7 +1,7 @@
 //! The CLI on the embedded local default (no Vault, no Hydra): first run,
 //! restarts, many processes at once, SIGKILL at any point, rejections.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -1,6 +1,6 @@
 //! KV v2 and the generic logical API against a real OpenBao dev server.
 
-mod common;
+use crate::common;
 
 use common::bao::Bao;
 use serde_json::{json, Map, Value};

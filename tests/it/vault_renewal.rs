@@ -1,6 +1,6 @@
 //! A short-lived token kept alive by the background renewer, for real.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -6,8 +6,8 @@
 //! output, together with its first and last 12 characters (a truncated
 //! secret is still a leak).
 
-mod common;
-mod hydra_double;
+use crate::common;
+use crate::hydra_double;
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -23,7 +23,7 @@ use vaultid::config::{AuthMethod, HydraConfig, SecretSource, TokenAuth, VaultCon
 use vaultid::http::{HeaderValue, Request};
 use vaultid::hydra::{AccessToken, OAuthClient, TokenClient};
 use vaultid::identity::{pem, KeyPair};
-use vaultid::secrets::env::EnvBuilder;
+use vaultid::secrets::env::{EnvBuilder, Precedence};
 use vaultid::secrets::{DynamicSecret, LeaseEvent, NewCredential, NewValue, Rotated};
 use vaultid::vault::{Client, KvMetadata, KvSecret, VersionMetadata};
 use vaultid::{Config, Error, SecretString};
@@ -368,7 +368,7 @@ fn kv_secrets_and_runtime_secret_types() {
     env.add(
         "secret/app",
         vec![("PASSWORD".into(), SecretString::new(&*value))],
-        false,
+        Precedence::KeepFirst,
     )
     .unwrap();
     debug_hides("EnvBuilder", &env, &[&value]);
@@ -377,7 +377,7 @@ fn kv_secrets_and_runtime_secret_types() {
         .add(
             "secret/other",
             vec![("PASSWORD".into(), SecretString::new(&*value))],
-            false,
+            Precedence::KeepFirst,
         )
         .unwrap_err();
     error_hides("EnvBuilder clash", &e, &[&value]);

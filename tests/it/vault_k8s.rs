@@ -5,7 +5,7 @@
 //! service account, or one the TokenReview API does not accept, is refused
 //! with exit code 5.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! The credential store against a real OpenBao: create, verify, rotate,
 //! delete, what is stored, the CLI, and timing.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

@@ -1,7 +1,7 @@
 //! The HTTP layer: retries, redirects, keep-alive, headers, timeouts and TLS,
 //! against a scripted local server and real OpenBao dev servers.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

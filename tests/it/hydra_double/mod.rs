@@ -4,10 +4,11 @@
 //! No real Hydra runs in the test environment. Its behaviour is pinned by
 //! [`server::HydraDouble`], a stateful in-memory HTTP/1.1 server, and every
 //! request it receives and every response it sends can be checked against
-//! Hydra's own OpenAPI document (`../shared/reference/hydra/api.json`) with
-//! [`assert_all_valid`]. The shapes of its client JSON are compared with the
-//! JSON saved from Hydra's handler tests
-//! (`../shared/reference/hydra/client-snapshots/`).
+//! the facts of Hydra's own OpenAPI document (`tests/fixtures/hydra/openapi.json`)
+//! with [`assert_all_valid`]. The shapes of its client JSON are compared with
+//! the answers saved from Hydra's handler tests
+//! (`tests/fixtures/hydra/handler-answers.json`). Both fixtures are written by
+//! `scripts/hydra-fixtures.py` from Hydra's published references.
 //!
 //! Use from a test crate:
 //!
@@ -19,12 +20,16 @@
 //! // ... talk to double.url() ...
 //! assert_all_valid(&double);
 //! ```
-#![allow(dead_code, unused_imports)]
 
+pub mod codec;
+pub mod oauth;
+pub mod patch;
+pub mod routes;
 pub mod server;
 pub mod spec;
+pub mod store;
 
-pub use server::{Exchange, HydraDouble};
+pub use server::HydraDouble;
 pub use spec::Spec;
 
 /// Check every exchange the double has recorded so far against Hydra's

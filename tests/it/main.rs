@@ -1,0 +1,30 @@
+//! The integration tests, one test binary: each module is one former
+//! `tests/*.rs` file, `common` holds the shared helpers (one OpenBao dev
+//! server per binary through [`common::bao::Bao::shared`], the loopback
+//! [`common::TestServer`]) and `hydra_double` the Hydra test double with the
+//! checker that pins it to the facts under `tests/fixtures/hydra/`.
+//!
+//! Run one group with a filter: `cargo test --test it vault_kv::`.
+
+mod common;
+mod hydra_double;
+
+mod canary;
+mod cli_local;
+mod cli_vault;
+mod debug_redaction;
+mod hydra_client;
+mod hydra_spec;
+mod openssl_interop;
+mod policy;
+mod restart_hydra;
+mod restart_vault;
+mod secrets_cred;
+mod secrets_env;
+mod secrets_lease;
+mod secrets_rotate;
+mod vault_auth;
+mod vault_http;
+mod vault_k8s;
+mod vault_kv;
+mod vault_renewal;
