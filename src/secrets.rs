@@ -3,7 +3,11 @@
 //!
 //! - [`env`](mod@env): KV v2 secrets as environment variables ([`load_secrets`]).
 //! - [`shell`]: `export NAME='value'` lines a POSIX shell can `eval`.
-//! - [`process`]: run a command with those variables, forwarding signals.
+//! - [`supervisor`]: run a command with those variables ([`Supervisor`]):
+//!   signals forwarded, restart, `SIGTERM` then `SIGKILL`, exit code passed
+//!   through; [`process`] holds the signal handling underneath.
+//! - [`run`](mod@run): a command with static and dynamic secrets, leases
+//!   renewed while it runs and revoked after ([`run_command`]).
 //! - [`lease`]: dynamic secrets (`database/creds/...`) kept alive by a
 //!   background renewer ([`lease::LeaseWatcher`]).
 //! - [`rotate`](mod@rotate): replace one field of a KV secret with check-and-set.
@@ -17,9 +21,13 @@ pub mod env;
 pub mod lease;
 pub mod process;
 pub mod rotate;
+pub mod run;
 pub mod shell;
+pub mod supervisor;
 
 pub use credstore::{constant_time_eq, CredentialStore, NewCredential};
 pub use env::{load_secrets, EnvOptions, SecretSpec};
 pub use lease::{DynamicSecret, LeaseEvent, LeasePolicy, LeaseWatcher};
 pub use rotate::{rotate, NewValue, Rotated};
+pub use run::{run_command, OnRotate};
+pub use supervisor::{Signal, Supervisor};

@@ -1,16 +1,15 @@
 //! `env`, `rotate`, `cred`: secrets at run time. Each command is a thin
 //! shell over [`vaultid::secrets`].
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use serde_json::json;
 use vaultid::config::VaultConfig;
-use vaultid::secrets::env::{fields_to_vars, EnvBuilder};
-use vaultid::secrets::lease::{LeaseBackend, LeaseEvent, LeasePolicy, LeaseWatcher};
-use vaultid::secrets::process::{self, SignalForwarding};
+use vaultid::secrets::env::{fields_to_vars, EnvBuilder, Precedence};
+use vaultid::secrets::lease::LeaseBackend;
+use vaultid::secrets::process;
+use vaultid::secrets::OnRotate;
 use vaultid::secrets::{shell, CredentialStore, EnvOptions, NewValue, SecretSpec};
 use vaultid::vault::Client;
 use vaultid::{Error, SecretString};
@@ -122,7 +121,7 @@ fn env(rest: &[String]) -> Result<u8, Error> {
 
     let Some(cmd) = a.rest.clone() else {
         let mut all = EnvBuilder::new();
-        all.add("static secrets", statics.into_iter().collect(), false)?;
+        all.add("static secrets", statics, Precedence::KeepFirst)?;
         for spec in &dynamic {
             let s = client.fetch(&spec.path)?;
             log::info!(
@@ -134,7 +133,7 @@ fn env(rest: &[String]) -> Result<u8, Error> {
             all.add(
                 &spec.path,
                 fields_to_vars(&spec.path, &s.data, spec, &opts)?,
-                opts.allow_override,
+                Precedence::from_override(opts.allow_override),
             )?;
         }
         let mut out = std::io::stdout().lock();
@@ -145,43 +144,19 @@ fn env(rest: &[String]) -> Result<u8, Error> {
         return Ok(0);
     };
 
-    if dynamic.is_empty() {
-        return match process::run_with_env(&cmd, &statics) {
-            Err(e) => spawn_failed(e),
-            ok => ok,
-        };
+    let on_rotate = if a.has("restart-on-rotate") {
+        OnRotate::Restart
+    } else {
+        OnRotate::KeepRunning
+    };
+    match vaultid::secrets::run_command(&client, cmd, &statics, &dynamic, &opts, on_rotate) {
+        Err(e) => spawn_failed(e),
+        ok => ok,
     }
-    // From here on a SIGTERM must not end vaultid before the leases are
-    // revoked: it is held, and delivered to the command once it runs.
-    let fwd = SignalForwarding::install()?;
-    // The token must outlive the command: keep it renewed (or logged in
-    // again) until the leases are revoked.
-    let renewer = client.start_renewer();
-    let mut watchers = Vec::new();
-    for spec in &dynamic {
-        watchers.push((
-            spec.clone(),
-            LeaseWatcher::start(Arc::clone(&client), &spec.path, LeasePolicy::default())?,
-        ));
-    }
-    let result = supervise(
-        &fwd,
-        &cmd,
-        &statics,
-        &watchers,
-        &opts,
-        a.has("restart-on-rotate"),
-    );
-    for (spec, w) in watchers {
-        if let Err(e) = w.stop() {
-            log::warn!("{}: revoking the lease failed: {e}", spec.path);
-        }
-    }
-    renewer.stop();
-    drop(fwd);
-    result
 }
 
+/// A command that could not be started exits 127 (not found) or 126 (not
+/// executable), as a shell's would.
 fn spawn_failed(e: Error) -> Result<u8, Error> {
     match process::spawn_failure_code(&e) {
         Some(code) => {
@@ -189,119 +164,6 @@ fn spawn_failed(e: Error) -> Result<u8, Error> {
             Ok(code)
         }
         None => Err(e),
-    }
-}
-
-/// The variables: static ones plus each watcher's current credentials.
-fn build_env(
-    statics: &BTreeMap<String, SecretString>,
-    watchers: &[(SecretSpec, LeaseWatcher)],
-    opts: &EnvOptions,
-) -> Result<BTreeMap<String, SecretString>, Error> {
-    let mut b = EnvBuilder::new();
-    b.add(
-        "static secrets",
-        statics
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        false,
-    )?;
-    for (spec, w) in watchers {
-        let cur = w.current();
-        b.add(
-            &spec.path,
-            fields_to_vars(&spec.path, &cur.data, spec, opts)?,
-            opts.allow_override,
-        )?;
-    }
-    Ok(b.finish())
-}
-
-/// Run the command while the watchers renew; restart it on rotation when
-/// asked to.
-fn supervise(
-    fwd: &SignalForwarding,
-    cmd: &[String],
-    statics: &BTreeMap<String, SecretString>,
-    watchers: &[(SecretSpec, LeaseWatcher)],
-    opts: &EnvOptions,
-    restart_on_rotate: bool,
-) -> Result<u8, Error> {
-    loop {
-        let vars = build_env(statics, watchers, opts)?;
-        let mut child = match process::spawn_with_env(cmd, &vars) {
-            Ok(c) => c,
-            Err(e) => return spawn_failed(e),
-        };
-        drop(vars);
-        fwd.set_child(child.id());
-        let mut restart = false;
-        let status = loop {
-            if let Some(status) = child
-                .try_wait()
-                .map_err(|e| Error::io("waiting for the command", e))?
-            {
-                break status;
-            }
-            for (spec, w) in watchers {
-                while let Ok(ev) = w.events().try_recv() {
-                    match ev {
-                        LeaseEvent::Rotated { old_lease_id, secret } => {
-                            if restart_on_rotate {
-                                log::warn!(
-                                    "{}: new credentials (lease {}); restarting the command",
-                                    spec.path,
-                                    secret.lease_id
-                                );
-                                restart = true;
-                            } else {
-                                log::warn!(
-                                    "{}: new credentials were issued at the lease's max TTL, but the \
-                                     running command keeps the old ones until lease {old_lease_id} \
-                                     runs out; use --restart-on-rotate to restart it with new ones",
-                                    spec.path
-                                );
-                            }
-                        }
-                        LeaseEvent::Expired { lease_id } => log::warn!(
-                            "{}: lease {lease_id} ran out while Vault was unavailable; the command's credentials no longer work",
-                            spec.path
-                        ),
-                        _ => {}
-                    }
-                }
-            }
-            if restart && fwd.last_signal().is_none() {
-                break stop_child(&mut child)?;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        fwd.clear_child();
-        if !restart || fwd.last_signal().is_some() {
-            return Ok(process::exit_code(status));
-        }
-    }
-}
-
-/// SIGTERM, up to 10 s to exit, then SIGKILL.
-fn stop_child(child: &mut std::process::Child) -> Result<std::process::ExitStatus, Error> {
-    process::send_signal(child.id(), process::SIGTERM);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(s) = child
-            .try_wait()
-            .map_err(|e| Error::io("waiting for the command", e))?
-        {
-            return Ok(s);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            return child
-                .wait()
-                .map_err(|e| Error::io("waiting for the command", e));
-        }
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -233,6 +233,27 @@ pub fn fields_to_vars(
     Ok(out)
 }
 
+/// What [`EnvBuilder::add`] does with a variable an earlier secret set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precedence {
+    /// A variable set twice is an error naming both sources.
+    KeepFirst,
+    /// The later secret's value wins (logged at info).
+    LaterWins,
+}
+
+impl Precedence {
+    /// [`Precedence::LaterWins`] when `allow_override`
+    /// ([`EnvOptions::allow_override`]), else [`Precedence::KeepFirst`].
+    pub fn from_override(allow_override: bool) -> Precedence {
+        if allow_override {
+            Precedence::LaterWins
+        } else {
+            Precedence::KeepFirst
+        }
+    }
+}
+
 /// Collects variables from several secrets, enforcing the clash rule.
 #[derive(Debug, Default)]
 pub struct EnvBuilder {
@@ -248,16 +269,16 @@ impl EnvBuilder {
 
     /// Add the variables that came from `label`. A variable already set by
     /// another secret (or twice by this one) is a configuration error naming
-    /// both sources, unless `allow_override` is set (the later one wins).
+    /// both sources, unless `precedence` is [`Precedence::LaterWins`].
     pub fn add(
         &mut self,
         label: &str,
-        vars: Vec<(String, SecretString)>,
-        allow_override: bool,
+        vars: impl IntoIterator<Item = (String, SecretString)>,
+        precedence: Precedence,
     ) -> Result<()> {
         for (name, value) in vars {
             if let Some(prev) = self.source.get(&name) {
-                if !allow_override {
+                if precedence == Precedence::KeepFirst {
                     return Err(Error::Config(format!(
                         "variable {name} is set by both {prev} and {label}; \
                          pass --override to let the later one win"
@@ -302,7 +323,7 @@ pub fn load_secrets(
                 path: label.clone(),
             })?;
         let vars = fields_to_vars(&label, &secret.data, spec, opts)?;
-        env.add(&label, vars, opts.allow_override)?;
+        env.add(&label, vars, Precedence::from_override(opts.allow_override))?;
     }
     Ok(env.finish())
 }
@@ -404,15 +425,18 @@ mod tests {
         ));
 
         let mut b = EnvBuilder::new();
-        b.add("a", vec![("X".into(), "1".into())], false).unwrap();
+        b.add("a", vec![("X".into(), "1".into())], Precedence::KeepFirst)
+            .unwrap();
         let e = b
-            .add("b", vec![("X".into(), "2".into())], false)
+            .add("b", vec![("X".into(), "2".into())], Precedence::KeepFirst)
             .unwrap_err()
             .to_string();
         assert!(e.contains("X") && e.contains("a") && e.contains("b"), "{e}");
         let mut b = EnvBuilder::new();
-        b.add("a", vec![("X".into(), "1".into())], true).unwrap();
-        b.add("b", vec![("X".into(), "2".into())], true).unwrap();
+        b.add("a", vec![("X".into(), "1".into())], Precedence::LaterWins)
+            .unwrap();
+        b.add("b", vec![("X".into(), "2".into())], Precedence::LaterWins)
+            .unwrap();
         assert_eq!(b.finish()["X"].expose(), "2");
     }
 }

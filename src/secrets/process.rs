@@ -211,19 +211,6 @@ pub fn spawn_with_env(argv: &[String], vars: &BTreeMap<String, SecretString>) ->
         .map_err(|e| Error::io(format!("starting command {program:?}"), e))
 }
 
-/// Run a command with `vars` added to its environment, forwarding
-/// `SIGTERM`/`SIGINT`/`SIGHUP` to it, and return its [`exit_code`].
-pub fn run_with_env(argv: &[String], vars: &BTreeMap<String, SecretString>) -> Result<u8> {
-    let fwd = SignalForwarding::install()?;
-    let mut child = spawn_with_env(argv, vars)?;
-    fwd.set_child(child.id());
-    let status = child
-        .wait()
-        .map_err(|e| Error::io("waiting for the command", e))?;
-    fwd.clear_child();
-    Ok(exit_code(status))
-}
-
 /// The exit code a shell uses when it cannot start a command: 127 when it
 /// does not exist, 126 when it cannot be executed, `None` for other errors.
 pub fn spawn_failure_code(err: &Error) -> Option<u8> {
@@ -234,30 +221,5 @@ pub fn spawn_failure_code(err: &Error) -> Option<u8> {
             _ => None,
         },
         _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sh(script: &str) -> Vec<String> {
-        vec!["sh".into(), "-c".into(), script.into()]
-    }
-
-    #[test]
-    fn passes_exit_codes_and_env() {
-        let mut vars = BTreeMap::new();
-        vars.insert("VAULTID_T_X".to_string(), SecretString::new("a b'c"));
-        let code = run_with_env(&sh("[ \"$VAULTID_T_X\" = \"a b'c\" ] && exit 7"), &vars).unwrap();
-        assert_eq!(code, 7);
-        let code = run_with_env(&sh("kill -KILL $$"), &BTreeMap::new()).unwrap();
-        assert_eq!(code, 128 + 9);
-    }
-
-    #[test]
-    fn missing_program_is_127() {
-        let e = run_with_env(&["/nonexistent/vaultid-x".into()], &BTreeMap::new()).unwrap_err();
-        assert_eq!(spawn_failure_code(&e), Some(127));
     }
 }
