@@ -10,6 +10,7 @@ mod common;
 mod hydra_double;
 
 mod canary;
+mod cli_contract;
 mod cli_local;
 mod cli_vault;
 mod debug_redaction;

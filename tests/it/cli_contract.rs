@@ -1,7 +1,7 @@
 //! The command line's contract against a real OpenBao: log levels, one-line
 //! errors, strict arguments, the Vault CLI's spellings, mount-root listing.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Output};
 
