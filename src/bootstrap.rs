@@ -76,6 +76,10 @@ pub struct Outcome {
     /// The KV v2 version of the keys in Vault after this run, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vault_version: Option<u64>,
+    /// What this run waited for in Vault (an election, an unreachable or
+    /// sealed node, a rate limit), when it had to wait.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vault_waited: Option<String>,
     /// Everything written, one line each (`vault:` or `local:` first).
     pub written: Vec<String>,
     /// Files moved aside instead of being overwritten.
@@ -117,6 +121,7 @@ pub fn ensure(config: &Config) -> Result<Outcome> {
         vault: VaultStatus::Disabled,
         vault_error: None,
         vault_version: None,
+        vault_waited: None,
     };
     if stale > 0 {
         run.warnings.push(format!(
@@ -131,17 +136,28 @@ pub fn ensure(config: &Config) -> Result<Outcome> {
     let vault = match &config.vault {
         Some(v) => {
             let mut v = v.clone();
-            if matches!(local, Ok(Some(_))) {
+            let has_local = matches!(local, Ok(Some(_)));
+            if has_local {
                 v.timeout = v.timeout.min(v.startup_timeout);
                 v.connect_timeout = v.connect_timeout.min(v.startup_timeout);
                 v.max_retries = v.max_retries.min(1);
+                v.wait = v.wait.min(v.startup_timeout);
             }
-            Some((vault::Client::new(&v)?, v))
+            let client = vault::Client::new(&v)?;
+            // One deadline for the whole run: with local keys the short
+            // start-up one, else the wait for the cluster (elections,
+            // unreachable or sealed nodes).
+            client.http().set_deadline(Some(start + v.wait));
+            Some((client, v))
         }
         None => None,
     };
     let (keys, source) = match &vault {
-        Some((client, v)) => run.with_vault(client, v, local)?,
+        Some((client, v)) => {
+            let r = run.with_vault(client, v, local);
+            run.note_waits(client, r.is_ok());
+            r?
+        }
         None => run.local_only(local)?,
     };
     let hydra = match &config.hydra {
@@ -175,6 +191,7 @@ pub fn ensure(config: &Config) -> Result<Outcome> {
         vault: run.vault,
         vault_error: run.vault_error,
         vault_version: run.vault_version,
+        vault_waited: run.vault_waited,
         written: run.written,
         set_aside: run.set_aside,
         warnings: run.warnings,
@@ -193,9 +210,30 @@ struct Run<'a> {
     vault: VaultStatus,
     vault_error: Option<String>,
     vault_version: Option<u64>,
+    vault_waited: Option<String>,
 }
 
 impl Run<'_> {
+    /// Say what the Vault client waited for, if anything.
+    fn note_waits(&mut self, client: &vault::Client, ok: bool) {
+        let w = client.http().waited();
+        if w.retries == 0 {
+            return;
+        }
+        let msg = format!(
+            "waited {:.1} s over {} retries for Vault: {}",
+            w.total.as_secs_f64(),
+            w.retries,
+            w.reasons.join("; ")
+        );
+        if ok {
+            log::info!("{msg}");
+        } else {
+            log::warn!("{msg}");
+        }
+        self.vault_waited = Some(msg);
+    }
+
     fn warn(&mut self, msg: String) {
         log::warn!("{msg}");
         self.warnings.push(msg);
@@ -371,12 +409,16 @@ impl Run<'_> {
                     }
                     Err(Error::CasMismatch { .. }) => {
                         // Another host stored a pair first: adopt it.
-                        let (winner, v) = store.read(&self.identity.did)?.ok_or_else(|| {
-                            Error::Integrity(format!(
-                                "check-and-set on {} lost, but the path reads empty; retry",
-                                store.display()
-                            ))
-                        })?;
+                        // A standby may not have applied the winner's write
+                        // yet: read until a node shows it.
+                        let (winner, v) =
+                            store.read_winner(&self.identity.did)?.ok_or_else(|| {
+                                Error::Unavailable(format!(
+                                    "check-and-set on {} lost, but no Vault node showed the winner's keys \
+                                     within the wait; retry",
+                                    store.display()
+                                ))
+                            })?;
                         self.vault_version = Some(v);
                         if self.dir.file(crate::cache::PRIVATE_PEM).exists() {
                             let ours = self.dir.read_keys()?.map(|l| l.keys);
@@ -463,9 +505,22 @@ impl VaultKeys<'_> {
 
     /// The pair stored in Vault and its version, checked against `did`.
     fn read(&self, did: &str) -> Result<Option<(KeyPair, u64)>> {
-        let Some(secret) = self.kv.read(&self.path, None)? else {
-            return Ok(None);
-        };
+        match self.kv.read(&self.path, None)? {
+            Some(secret) => self.check(secret, did).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// After a lost `cas=0` write: the winner's pair, read until a node
+    /// shows it (see [`vault::Kv2::read_after_conflict`]).
+    fn read_winner(&self, did: &str) -> Result<Option<(KeyPair, u64)>> {
+        match self.kv.read_after_conflict(&self.path, Some(0))? {
+            Some(secret) => self.check(secret, did).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn check(&self, secret: vault::KvSecret, did: &str) -> Result<(KeyPair, u64)> {
         let field = |k: &str| -> Result<&str> {
             secret.data.get(k).and_then(Value::as_str).ok_or_else(|| {
                 Error::Integrity(format!(
@@ -490,7 +545,7 @@ impl VaultKeys<'_> {
                     self.display()
                 ))
             })?;
-        Ok(Some((keys, secret.metadata.version)))
+        Ok((keys, secret.metadata.version))
     }
 
     /// Store `keys` with check-and-set `cas`; returns the new version.

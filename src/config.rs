@@ -61,8 +61,13 @@ pub struct IdentityConfig {
 /// How to reach and use Vault.
 #[derive(Debug, Clone)]
 pub struct VaultConfig {
-    /// Base URL (`VAULT_AGENT_ADDR`, else `VAULT__URL`, else `VAULT_ADDR`).
+    /// Base URL (`VAULT_AGENT_ADDR`, else `VAULT__URL`, else `VAULT_ADDR`,
+    /// else the first of `VAULTID_VAULT_ADDRS`).
     pub addr: String,
+    /// The other nodes of the cluster (`VAULTID_VAULT_ADDRS`, a comma
+    /// list, without `addr`): requests move on to the next one when a node
+    /// cannot be reached or is sealed. Empty for one address.
+    pub other_addrs: Vec<String>,
     /// Token for the `token` auth method (`VAULT__TOKEN`, else `VAULT_TOKEN`,
     /// else `~/.vault-token`).
     pub token: Option<SecretString>,
@@ -86,6 +91,11 @@ pub struct VaultConfig {
     /// default 1.5 s). Without local keys there is no fallback and the
     /// normal timeout applies.
     pub startup_timeout: Duration,
+    /// The retry budget of one Vault operation: how long elections,
+    /// sealed or unreachable nodes, 429 and 503 answers are waited out,
+    /// every wait included (`VAULTID_VAULT_WAIT`, default 30 s). At
+    /// start-up with local keys, `startup_timeout` decides instead.
+    pub wait: Duration,
     /// How to log in.
     pub auth: AuthMethod,
 }
@@ -316,6 +326,13 @@ pub fn parse_duration(v: &str) -> Option<Duration> {
     Some(Duration::from_secs_f64(secs))
 }
 
+/// The variable naming every node of a Vault cluster, comma separated.
+pub const ADDRS_VAR: &str = "VAULTID_VAULT_ADDRS";
+
+/// Default of [`VaultConfig::wait`]: long enough for an election at
+/// OpenBao's default Raft timing (5-15 s).
+pub const DEFAULT_VAULT_WAIT: Duration = Duration::from_secs(30);
+
 fn check_url(name: &str, url: &str) -> Result<String> {
     let u = url.trim().trim_end_matches('/');
     let rest = u
@@ -382,6 +399,7 @@ impl VaultConfig {
     pub fn new(addr: &str, token: Option<SecretString>) -> VaultConfig {
         VaultConfig {
             addr: addr.trim_end_matches('/').to_string(),
+            other_addrs: Vec::new(),
             token,
             kv_mount: DEFAULT_KV_MOUNT.to_string(),
             prefix: DEFAULT_PREFIX.to_string(),
@@ -391,6 +409,7 @@ impl VaultConfig {
             connect_timeout: Duration::from_secs(2),
             max_retries: 2,
             startup_timeout: Duration::from_millis(1500),
+            wait: DEFAULT_VAULT_WAIT,
             auth: AuthMethod::Token,
         }
     }
@@ -407,7 +426,7 @@ fn vault_from(v: &Vars) -> Result<Option<VaultConfig>> {
     let enabled = match v.get("VAULT__ENABLED") {
         Some(_) => v.bool("VAULT__ENABLED", false)?,
         None => v
-            .first(&["VAULT_AGENT_ADDR", "VAULT__URL", "VAULT_ADDR"])
+            .first(&["VAULT_AGENT_ADDR", "VAULT__URL", "VAULT_ADDR", ADDRS_VAR])
             .is_some(),
     };
     if !enabled {
@@ -423,14 +442,25 @@ fn vault_from(v: &Vars) -> Result<Option<VaultConfig>> {
 }
 
 fn vault_settings(v: &Vars) -> Result<Option<VaultConfig>> {
-    let (addr_var, addr) = match ["VAULT_AGENT_ADDR", "VAULT__URL", "VAULT_ADDR"]
+    let mut addrs = Vec::new();
+    if let Some((var, a)) = ["VAULT_AGENT_ADDR", "VAULT__URL", "VAULT_ADDR"]
         .iter()
         .find_map(|n| v.get(n).map(|a| (*n, a)))
     {
-        Some(x) => x,
-        None => return Ok(None),
-    };
-    let addr = check_url(addr_var, &addr)?;
+        addrs.push(check_url(var, &a)?);
+    }
+    if let Some(list) = v.get(ADDRS_VAR) {
+        for a in list.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+            let a = check_url(ADDRS_VAR, a)?;
+            if !addrs.contains(&a) {
+                addrs.push(a);
+            }
+        }
+    }
+    if addrs.is_empty() {
+        return Ok(None);
+    }
+    let addr = addrs.remove(0);
     let token = match v.first(&["VAULT__TOKEN", "VAULT_TOKEN"]) {
         Some(t) => Some(SecretString::new(t.trim())),
         None => token_file(v),
@@ -467,6 +497,7 @@ fn vault_settings(v: &Vars) -> Result<Option<VaultConfig>> {
         .to_string();
     Ok(Some(VaultConfig {
         addr,
+        other_addrs: addrs,
         token,
         kv_mount,
         prefix,
@@ -476,6 +507,7 @@ fn vault_settings(v: &Vars) -> Result<Option<VaultConfig>> {
         connect_timeout: v.duration("VAULTID_CONNECT_TIMEOUT", Duration::from_secs(2))?,
         max_retries: v.u32("VAULT_MAX_RETRIES", 2)?,
         startup_timeout: v.duration("VAULTID_STARTUP_TIMEOUT", Duration::from_millis(1500))?,
+        wait: v.duration("VAULTID_VAULT_WAIT", DEFAULT_VAULT_WAIT)?,
         auth: auth_from(v)?,
     }))
 }

@@ -9,17 +9,37 @@
 //! as [`Error::Unreachable`]; the service layers above turn statuses into
 //! their own errors.
 //!
-//! # Retries
+//! # Retries: one budget per request
 //!
-//! Like Vault's Go client, a request is retried up to
-//! [`HttpConfig::max_retries`] times after the first attempt when the
-//! connection failed (refused, reset, DNS) or the server answered 412, 429 or
-//! a 5xx other than 501. A `Retry-After` header in seconds is honoured, capped
-//! at [`MAX_RETRY_AFTER`]; otherwise the wait grows linearly (250 ms times the
-//! attempt number, plus up to half of that again as jitter). Timeouts and TLS
-//! failures (an untrusted certificate, a wrong name) are never retried: the
-//! first spent the time budget, the second will not fix itself. See
-//! [`retry_delay`].
+//! Every request has one deadline ([`HttpConfig::deadline`], 30 s by
+//! default, or earlier when [`HttpClient::set_deadline`] says so): each
+//! attempt's timeout is cut to what is left, and every wait between attempts
+//! (backoff with jitter, or the server's `Retry-After`) must fit inside it;
+//! a wait that does not fit ends the request at once with the last answer
+//! or error. Never a sleep past the deadline.
+//!
+//! What is retried:
+//! - for a clustered service ([`HttpConfig::transient`] set, as for Vault):
+//!   a `307`/`308` whose target does not answer (a leader that is gone),
+//!   `503`, `429` and the answers the service's function recognises (an
+//!   election) are passing states, retried until the deadline;
+//! - an unreachable node (refused, reset, DNS), a `503` and an answer the
+//!   service's function calls [`Verdict::NodeDown`] (a sealed node) move
+//!   the client on to the next configured node, at once when that one was
+//!   not tried since the last wait; the client then stays with the node that
+//!   answers;
+//! - 412, other 5xx except 501, and every node refusing connections or
+//!   sealed (a service that is down, not electing): at most
+//!   [`HttpConfig::max_retries`] times (like Vault's Go client); for a
+//!   service that is not clustered every retryable failure counts this way;
+//! - never: timeouts (the attempt spent its time), TLS failures (an
+//!   untrusted certificate will not fix itself), other statuses.
+//!
+//! `max_retries = 0` turns waiting off: each configured node is tried once.
+//! The n-th wait is [`backoff`]: `n` times [`BACKOFF_STEP`], at most
+//! [`MAX_BACKOFF`], plus up to half again as jitter; a `Retry-After` in
+//! seconds replaces it. What was waited for is logged (the first retry of a
+//! request at `info`) and summed up in [`HttpClient::waited`].
 //!
 //! # Redirects
 //!
@@ -29,8 +49,8 @@
 //! as a [`Response`].
 //!
 //! Secret headers (a [`HeaderValue::Secret`], such as `X-Vault-Token`) go
-//! only to the configured base URL, or to the URL named in a 307/308 answer
-//! from it, once. A redirect answer from the redirect target is returned
+//! only to the configured base URLs, or to the URL named in a 307/308 answer
+//! from one of them, once per attempt. A redirect answer from the redirect target is returned
 //! as is and its `Location` is never contacted.
 
 mod resolve;
@@ -39,7 +59,9 @@ mod tls;
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::config::TlsConfig;
 use crate::error::{Error, Result, Service};
@@ -51,8 +73,15 @@ pub const DEFAULT_MAX_RETRIES: u32 = 2;
 /// The longest `Retry-After` honoured; longer values are cut to this.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
-/// Step of the linear backoff: the n-th retry waits `n` times this, plus jitter.
+/// Step of the linear backoff: the n-th retry waits `n` times this (at most
+/// [`MAX_BACKOFF`]), plus up to half of that as jitter.
 pub const BACKOFF_STEP: Duration = Duration::from_millis(250);
+
+/// The longest backoff step before jitter.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Default retry budget of one request ([`HttpConfig::deadline`]).
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Largest response body read into memory (16 MiB).
 const MAX_BODY: u64 = 16 * 1024 * 1024;
@@ -63,6 +92,10 @@ pub struct HttpConfig {
     /// Base URL, `http://` or `https://`, without a trailing slash
     /// (e.g. `https://vault.example.com:8200`). Request paths are appended.
     pub base_url: String,
+    /// Further base URLs of the same service (the other nodes of a
+    /// cluster), tried in order after `base_url` when a node cannot be
+    /// reached or answers 503. Empty for one address.
+    pub other_urls: Vec<String>,
     /// Which service this is; named in errors.
     pub service: Service,
     /// Time limit for one attempt, from connecting to the last byte of the
@@ -70,13 +103,40 @@ pub struct HttpConfig {
     pub timeout: Duration,
     /// Time limit for opening the connection. Default 2 s.
     pub connect_timeout: Duration,
-    /// Retries after the first attempt. Default [`DEFAULT_MAX_RETRIES`].
+    /// Retries after the first attempt for ordinary server errors (412, 5xx).
+    /// Default [`DEFAULT_MAX_RETRIES`]. Passing states of a cluster (see
+    /// [`Transient`]) are retried until the deadline instead; 0 turns every
+    /// retry off (each node is still tried once).
     pub max_retries: u32,
+    /// The retry budget: how long one request may take with all its
+    /// attempts and every wait between them (`Retry-After` included).
+    /// Default [`DEFAULT_DEADLINE`].
+    pub deadline: Duration,
+    /// `Some` for a clustered service (Vault): its passing states are
+    /// waited out until the deadline (redirect targets that do not answer,
+    /// 503, 429, and what this function calls [`Verdict::Passing`], e.g.
+    /// Vault's `500 local node not active`); what it calls
+    /// [`Verdict::NodeDown`] moves on to the next node. `None`: every
+    /// failure is retried at most `max_retries` times.
+    pub transient: Option<fn(u16, &[u8]) -> Verdict>,
     /// Certificate authorities, client certificate, server name.
     pub tls: TlsConfig,
     /// Headers sent with every request (e.g. `X-Vault-Request: true`).
     /// Never put a secret here: use [`Request::secret_header`].
     pub default_headers: Vec<(String, String)>,
+}
+
+/// What a clustered service's answer means for retrying (see
+/// [`HttpConfig::transient`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Nothing special: the generic rules apply.
+    Generic,
+    /// The cluster is changing leader: wait it out until the deadline.
+    Passing,
+    /// This node cannot serve (e.g. sealed): move on to the next node;
+    /// when no node can, an ordinary failure.
+    NodeDown,
 }
 
 impl HttpConfig {
@@ -85,10 +145,13 @@ impl HttpConfig {
     pub fn new(service: Service, base_url: &str) -> HttpConfig {
         HttpConfig {
             base_url: base_url.trim_end_matches('/').to_string(),
+            other_urls: Vec::new(),
             service,
             timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(2),
             max_retries: DEFAULT_MAX_RETRIES,
+            deadline: DEFAULT_DEADLINE,
+            transient: None,
             tls: TlsConfig::default(),
             default_headers: Vec::new(),
         }
@@ -234,6 +297,9 @@ pub struct Response {
     pub headers: Vec<(String, String)>,
     /// The body.
     pub body: Vec<u8>,
+    /// `true` when the request was sent more than once before this answer
+    /// (a write may then have been applied by an earlier attempt).
+    pub resent: bool,
 }
 
 impl Response {
@@ -271,33 +337,91 @@ impl Drop for Response {
 /// the retry and redirect rules of the [module docs](self).
 pub struct HttpClient {
     agent: ureq::Agent,
-    base_url: String,
+    bases: Vec<String>,
+    /// The node in use: requests stay with it until it fails.
+    current: AtomicUsize,
     service: Service,
     max_retries: u32,
+    timeout: Duration,
+    connect_timeout: Duration,
+    deadline: Duration,
+    /// A deadline set for a whole operation ([`HttpClient::set_deadline`]).
+    scope_deadline: Mutex<Option<Instant>>,
+    transient: Option<fn(u16, &[u8]) -> Verdict>,
     default_headers: Vec<(String, String)>,
+    waited: Mutex<Waited>,
+}
+
+/// What the client waited for so far (see [`HttpClient::waited`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Waited {
+    /// Time spent sleeping between attempts.
+    pub total: Duration,
+    /// Retries made.
+    pub retries: u32,
+    /// Why, one short line per distinct reason (at most 5).
+    pub reasons: Vec<String>,
 }
 
 impl fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpClient")
-            .field("base_url", &self.base_url)
+            .field("base_urls", &self.bases)
             .field("service", &self.service)
             .field("max_retries", &self.max_retries)
+            .field("deadline", &self.deadline)
             .finish()
     }
 }
 
+/// What one attempt (with its redirect, if any) came to.
+enum Attempt {
+    /// An answer from the node or from the redirect target.
+    Answer(Response),
+    /// The node itself could not be reached.
+    NodeFailed(ureq::Error),
+    /// The node answered 307/308 and its target could not be reached (the
+    /// node names a leader that is gone).
+    TargetFailed(ureq::Error),
+}
+
+/// Where a request stands when it ends.
+struct Progress {
+    node: usize,
+    tries: u32,
+    retries: u32,
+    start: Instant,
+}
+
+/// What to do after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// Return what we have.
+    Stop,
+    /// A passing state: retry until the deadline; `true` to move on to the
+    /// next node first.
+    Transient { move_on: bool },
+    /// An ordinary server error: retried up to `max_retries` times.
+    Ordinary,
+}
+
 impl HttpClient {
-    /// Build a client. Fails with [`Error::Config`] when the base URL is not
+    /// Build a client. Fails with [`Error::Config`] when a base URL is not
     /// `http://` or `https://`, or a CA, certificate or key file cannot be
     /// read or parsed.
     pub fn new(config: &HttpConfig) -> Result<HttpClient> {
-        let base_url = config.base_url.trim_end_matches('/').to_string();
-        if split_url(&base_url).is_none() {
-            return Err(Error::Config(format!(
-                "{} address {base_url:?} is not an http:// or https:// URL with a host",
-                config.service
-            )));
+        let mut bases = Vec::new();
+        for url in std::iter::once(&config.base_url).chain(&config.other_urls) {
+            let url = url.trim_end_matches('/').to_string();
+            if split_url(&url).is_none() {
+                return Err(Error::Config(format!(
+                    "{} address {url:?} is not an http:// or https:// URL with a host",
+                    config.service
+                )));
+            }
+            if !bases.contains(&url) {
+                bases.push(url);
+            }
         }
         let connector = tls::connector(config.service, &config.tls)?;
         let agent_config = ureq::Agent::config_builder()
@@ -311,16 +435,28 @@ impl HttpClient {
         let agent = ureq::Agent::with_parts(agent_config, connector, resolve::Resolver::default());
         Ok(HttpClient {
             agent,
-            base_url,
+            bases,
+            current: AtomicUsize::new(0),
             service: config.service,
             max_retries: config.max_retries,
+            timeout: config.timeout,
+            connect_timeout: config.connect_timeout,
+            deadline: config.deadline,
+            scope_deadline: Mutex::new(None),
+            transient: config.transient,
             default_headers: config.default_headers.clone(),
+            waited: Mutex::new(Waited::default()),
         })
     }
 
-    /// The base URL requests go to.
+    /// The base URL requests go to now (the node in use).
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        &self.bases[self.current.load(Ordering::Relaxed) % self.bases.len()]
+    }
+
+    /// Every configured base URL, in order.
+    pub fn base_urls(&self) -> &[String] {
+        &self.bases
     }
 
     /// The service this client talks to.
@@ -328,101 +464,180 @@ impl HttpClient {
         self.service
     }
 
-    /// Send a request, with retries and at most one 307/308 redirect.
+    /// End every request's retries at `deadline` at the latest (besides
+    /// each request's own budget), e.g. for a start-up that must finish in
+    /// time. `None` lifts it.
+    pub fn set_deadline(&self, deadline: Option<Instant>) {
+        *lock(&self.scope_deadline) = deadline;
+    }
+
+    /// When a request started at `start` must end: its own budget or the
+    /// one set by [`HttpClient::set_deadline`], whichever comes first.
+    pub fn deadline_for(&self, start: Instant) -> Instant {
+        let own = start + self.deadline;
+        match *lock(&self.scope_deadline) {
+            Some(d) => own.min(d),
+            None => own,
+        }
+    }
+
+    /// What this client waited for between attempts so far.
+    pub fn waited(&self) -> Waited {
+        lock(&self.waited).clone()
+    }
+
+    /// Send a request to the node in use, with the retry, failover and
+    /// redirect rules of the [module docs](self).
     ///
     /// Every status comes back as a [`Response`]. Transport failures that
     /// outlast the retries are [`Error::Unreachable`], naming the method and
     /// the path without its query string.
     pub fn request(&self, req: Request) -> Result<Response> {
-        let mut url = format!("{}{}", self.base_url, req.path);
-        let mut redirected = false;
+        let start = Instant::now();
+        let deadline = self.deadline_for(start);
+        let n = self.bases.len();
+        let mut retries = 0u32;
+        let mut ordinary = 0u32;
+        // Nodes tried since the last wait: moving on to one of the others
+        // needs no wait.
+        let mut tried = 0usize;
+        let mut tries = 0u32;
         loop {
-            let resp = self.send_with_retries(&url, &req)?;
-            if redirected || !matches!(resp.status, 307 | 308) {
-                return Ok(resp);
+            let node = self.current.load(Ordering::Relaxed) % n;
+            let attempt = self.attempt(&self.bases[node], &req, deadline);
+            tried += 1;
+            tries += 1;
+            // A node that accepts no connection is left for the next one at
+            // once; when every node refuses, the cluster is down rather than
+            // electing, and that counts as an ordinary failure.
+            let (next, move_on) = match &attempt {
+                Attempt::Answer(resp) => self.judge(resp),
+                Attempt::NodeFailed(e) => match classify(e) {
+                    Outcome::Connection => (Next::Ordinary, true),
+                    _ => (Next::Stop, false),
+                },
+                Attempt::TargetFailed(e) => match classify(e) {
+                    Outcome::Connection | Outcome::Timeout => {
+                        (Next::Transient { move_on: false }, false)
+                    }
+                    _ => (Next::Stop, false),
+                },
+            };
+            // Only a cluster's passing states are waited out; elsewhere
+            // they count as ordinary failures.
+            let next = match next {
+                Next::Transient { .. } if self.transient.is_none() => Next::Ordinary,
+                other => other,
+            };
+            let move_on = move_on && n > 1;
+            if move_on {
+                let _ = self.current.compare_exchange(
+                    node,
+                    (node + 1) % n,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
             }
-            let Some(target) = resp
-                .header("location")
-                .and_then(|loc| redirect_target(&url, loc))
-            else {
+            let reason = self.reason(&attempt, node);
+            // Another node not yet tried: go there at once.
+            if move_on && tried < n && next != Next::Stop {
                 log::debug!(
-                    "{} {} {}: redirect not followed",
+                    "{} {} {}: {reason}; trying {}",
+                    self.service,
+                    req.method,
+                    req.path_only(),
+                    self.base_url()
+                );
+                self.note(Duration::ZERO, &reason);
+                continue;
+            }
+            let allowed = match next {
+                Next::Stop => false,
+                Next::Ordinary => ordinary < self.max_retries,
+                Next::Transient { .. } => self.max_retries > 0,
+            };
+            let wait = match (&attempt, allowed) {
+                (Attempt::Answer(resp), true) => {
+                    let after = resp
+                        .header("retry-after")
+                        .and_then(parse_retry_after)
+                        .map(|d| d.min(MAX_RETRY_AFTER));
+                    after.unwrap_or_else(|| backoff(retries + 1, jitter()))
+                }
+                (_, true) => backoff(retries + 1, jitter()),
+                (_, false) => {
+                    let p = Progress {
+                        node,
+                        tries,
+                        retries,
+                        start,
+                    };
+                    return self.finish(attempt, &req, None, p);
+                }
+            };
+            let now = Instant::now();
+            let left = deadline.saturating_duration_since(now);
+            // Every wait fits inside the deadline, with room for an attempt.
+            if wait >= left || left - wait < Duration::from_millis(10) {
+                let why = format!(
+                    "gave up after {:.1} s: the next try would be in {:.1} s, past the {:.1} s deadline",
+                    start.elapsed().as_secs_f64(),
+                    wait.as_secs_f64(),
+                    (deadline - start).as_secs_f64()
+                );
+                log::warn!(
+                    "{} {} {}: {reason}; {why}",
                     self.service,
                     req.method,
                     req.path_only()
                 );
-                return Ok(resp);
-            };
-            log::debug!(
-                "{} {} {}: following {} to {}",
+                return self.finish(
+                    attempt,
+                    &req,
+                    Some(why),
+                    Progress {
+                        node,
+                        tries,
+                        retries,
+                        start,
+                    },
+                );
+            }
+            retries += 1;
+            if next == Next::Ordinary {
+                ordinary += 1;
+            }
+            let msg = format!(
+                "{} {} {}: {reason}; retry {retries} in {} ms ({:.1} s left)",
                 self.service,
                 req.method,
                 req.path_only(),
-                resp.status,
-                strip_query(&target)
+                wait.as_millis(),
+                left.as_secs_f64()
             );
-            url = target;
-            redirected = true;
-        }
-    }
-
-    fn send_with_retries(&self, url: &str, req: &Request) -> Result<Response> {
-        let started = std::time::Instant::now();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let result = self.send_once(url, req);
-            let outcome = match &result {
-                Ok(resp) => Outcome::Status {
-                    status: resp.status,
-                    retry_after: resp.header("retry-after"),
-                },
-                Err(e) => classify(e),
-            };
-            let Some(wait) = retry_delay(outcome, attempt, self.max_retries, jitter()) else {
-                self.log_done(req, url, &result, attempt - 1, started.elapsed());
-                return result.map_err(|e| self.unreachable(req, url, &e));
-            };
-            match &result {
-                Ok(resp) => log::debug!(
-                    "{} {} {}: HTTP {}, retry {attempt}/{} in {wait:?}",
-                    self.service,
-                    req.method,
-                    req.path_only(),
-                    resp.status,
-                    self.max_retries
-                ),
-                Err(e) => log::debug!(
-                    "{} {} {}: {}, retry {attempt}/{} in {wait:?}",
-                    self.service,
-                    req.method,
-                    req.path_only(),
-                    describe(e),
-                    self.max_retries
-                ),
+            if retries == 1 {
+                log::info!("{msg}");
+            } else {
+                log::debug!("{msg}");
             }
-            drop(result);
+            self.note(wait, &reason);
+            drop(attempt);
             std::thread::sleep(wait);
+            tried = 0;
         }
     }
 
     /// One debug line per request: method, URL without its query string,
     /// status (or transport failure), time taken and retries. Never a
     /// header or a body.
-    fn log_done(
-        &self,
-        req: &Request,
-        url: &str,
-        result: &Result<Response, ureq::Error>,
-        retries: u32,
-        took: Duration,
-    ) {
+    fn log_done(&self, req: &Request, url: &str, attempt: &Attempt, retries: u32, took: Duration) {
         if !log::log_enabled!(log::Level::Debug) {
             return;
         }
-        let outcome = match result {
-            Ok(resp) => format!("HTTP {}", resp.status),
-            Err(e) => describe(e),
+        let outcome = match attempt {
+            Attempt::Answer(resp) => format!("HTTP {}", resp.status),
+            Attempt::NodeFailed(e) => describe(e),
+            Attempt::TargetFailed(e) => format!("redirect target: {}", describe(e)),
         };
         log::debug!(
             "{} {} {}: {outcome}, {:.1} ms, {retries} retries",
@@ -433,7 +648,159 @@ impl HttpClient {
         );
     }
 
-    fn send_once(&self, url: &str, req: &Request) -> Result<Response, ureq::Error> {
+    /// Sort an answer: passing, ordinary server error, or final; and
+    /// whether to move on to the next node.
+    fn judge(&self, resp: &Response) -> (Next, bool) {
+        let s = resp.status;
+        match self.transient.map(|f| f(s, &resp.body)) {
+            Some(Verdict::Passing) => return (Next::Transient { move_on: false }, false),
+            Some(Verdict::NodeDown) => return (Next::Ordinary, true),
+            _ => {}
+        }
+        if s == 503 {
+            return (Next::Transient { move_on: true }, true);
+        }
+        if s == 429 {
+            return (Next::Transient { move_on: false }, false);
+        }
+        if s == 412 || ((500..600).contains(&s) && s != 501) {
+            return (Next::Ordinary, false);
+        }
+        (Next::Stop, false)
+    }
+
+    fn reason(&self, attempt: &Attempt, node: usize) -> String {
+        let base = &self.bases[node];
+        match attempt {
+            Attempt::Answer(r) => {
+                let detail = serde_json::from_slice::<serde_json::Value>(&r.body)
+                    .ok()
+                    .and_then(|v| v.get("errors")?.get(0)?.as_str().map(|e| truncate(e, 120)))
+                    .unwrap_or_default();
+                if detail.is_empty() {
+                    format!("{base} answered HTTP {}", r.status)
+                } else {
+                    format!("{base} answered HTTP {} ({detail})", r.status)
+                }
+            }
+            Attempt::NodeFailed(e) => format!("{base}: {}", describe(e)),
+            Attempt::TargetFailed(e) => {
+                format!(
+                    "{base} redirected to a node that does not answer ({})",
+                    describe(e)
+                )
+            }
+        }
+    }
+
+    fn note(&self, wait: Duration, reason: &str) {
+        let mut w = lock(&self.waited);
+        w.total += wait;
+        w.retries += 1;
+        // Reasons without the numbers that change between tries.
+        let short: String = reason.chars().take(160).collect();
+        if w.reasons.len() < 5 && !w.reasons.contains(&short) {
+            w.reasons.push(short);
+        }
+    }
+
+    /// The result of the last attempt.
+    fn finish(
+        &self,
+        attempt: Attempt,
+        req: &Request,
+        why: Option<String>,
+        p: Progress,
+    ) -> Result<Response> {
+        let (node, resent) = (p.node, p.tries > 1);
+        let url = format!("{}{}", self.bases[node], req.path);
+        self.log_done(req, &url, &attempt, p.retries, p.start.elapsed());
+        let err = match attempt {
+            Attempt::Answer(mut resp) => {
+                resp.resent = resent;
+                return Ok(resp);
+            }
+            Attempt::NodeFailed(e) => self.unreachable(req, &url, &e),
+            Attempt::TargetFailed(e) => {
+                let mut err = self.unreachable(req, &url, &e);
+                if let Error::Unreachable { detail, .. } = &mut err {
+                    *detail = format!("redirect target: {detail}");
+                }
+                err
+            }
+        };
+        let n = self.bases.len();
+        match err {
+            Error::Unreachable {
+                service,
+                method,
+                path,
+                detail,
+            } => {
+                let mut detail = detail;
+                if n > 1 {
+                    detail = format!("{detail}; none of the {n} configured nodes answered");
+                }
+                if let Some(why) = why {
+                    detail = format!("{detail} ({why})");
+                }
+                Err(Error::Unreachable {
+                    service,
+                    method,
+                    path,
+                    detail,
+                })
+            }
+            other => Err(other),
+        }
+    }
+
+    /// One attempt at `base`, following one 307/308 answer.
+    fn attempt(&self, base: &str, req: &Request, deadline: Instant) -> Attempt {
+        let url = format!("{base}{}", req.path);
+        let resp = match self.send_once(&url, req, deadline) {
+            Ok(r) => r,
+            Err(e) => return Attempt::NodeFailed(e),
+        };
+        if !matches!(resp.status, 307 | 308) {
+            return Attempt::Answer(resp);
+        }
+        let Some(target) = resp
+            .header("location")
+            .and_then(|loc| redirect_target(&url, loc))
+        else {
+            log::debug!(
+                "{} {} {}: redirect not followed",
+                self.service,
+                req.method,
+                req.path_only()
+            );
+            return Attempt::Answer(resp);
+        };
+        log::debug!(
+            "{} {} {}: following {} to {}",
+            self.service,
+            req.method,
+            req.path_only(),
+            resp.status,
+            strip_query(&target)
+        );
+        match self.send_once(&target, req, deadline) {
+            Ok(r) => Attempt::Answer(r),
+            Err(e) => Attempt::TargetFailed(e),
+        }
+    }
+
+    fn send_once(
+        &self,
+        url: &str,
+        req: &Request,
+        deadline: Instant,
+    ) -> Result<Response, ureq::Error> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ureq::Error::Timeout(ureq::Timeout::Global));
+        }
         let method = ureq::http::Method::from_bytes(req.method.as_bytes())
             .map_err(|e| ureq::Error::Http(e.into()))?;
         let mut builder = ureq::http::Request::builder().method(method).uri(url);
@@ -443,13 +810,27 @@ impl HttpClient {
         for (name, value) in &req.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
+        let timeout = self.timeout.min(left);
+        let connect = self.connect_timeout.min(left);
         let mut resp = if let Some(ct) = &req.content_type {
             let http_req = builder
                 .header("content-type", ct.as_str())
                 .body(req.body.as_slice())?;
+            let http_req = self
+                .agent
+                .configure_request(http_req)
+                .timeout_global(Some(timeout))
+                .timeout_connect(Some(connect))
+                .build();
             self.agent.run(http_req)?
         } else {
-            self.agent.run(builder.body(())?)?
+            let http_req = self
+                .agent
+                .configure_request(builder.body(())?)
+                .timeout_global(Some(timeout))
+                .timeout_connect(Some(connect))
+                .build();
+            self.agent.run(http_req)?
         };
         let status = resp.status().as_u16();
         let headers = resp
@@ -471,6 +852,7 @@ impl HttpClient {
             status,
             headers,
             body,
+            resent: false,
         })
     }
 
@@ -485,6 +867,26 @@ impl HttpClient {
             detail: describe(e),
         }
     }
+}
+
+/// The wait before retry number `n` (from 1): `n` times [`BACKOFF_STEP`],
+/// at most [`MAX_BACKOFF`], plus up to half of that as jitter.
+pub fn backoff(n: u32, jitter: f64) -> Duration {
+    let base = (BACKOFF_STEP * n.max(1)).min(MAX_BACKOFF);
+    let jitter = if jitter.is_finite() {
+        jitter.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    base + base.mul_f64(jitter / 2.0)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
 }
 
 /// What one attempt ended with, as far as retrying is concerned.
@@ -506,51 +908,6 @@ pub enum Outcome<'a> {
     Tls,
     /// Anything else (a malformed URL or answer).
     Other,
-}
-
-/// How long to wait before the next attempt, or `None` to stop.
-///
-/// `attempt` counts the attempts made so far (1 after the first);
-/// `max_retries` is how many may follow the first; `jitter` is a number in
-/// `[0, 1)` that spreads the clients of a recovering server apart.
-///
-/// Retried: connection failures, 412, 429 and 5xx except 501. The wait is
-/// the `Retry-After` seconds when given (at most [`MAX_RETRY_AFTER`]), else
-/// `attempt * BACKOFF_STEP` plus up to half of that as jitter.
-pub fn retry_delay(
-    outcome: Outcome<'_>,
-    attempt: u32,
-    max_retries: u32,
-    jitter: f64,
-) -> Option<Duration> {
-    if attempt > max_retries {
-        return None;
-    }
-    let retry_after = match outcome {
-        Outcome::Status {
-            status,
-            retry_after,
-        } => {
-            let retryable =
-                status == 412 || status == 429 || ((500..600).contains(&status) && status != 501);
-            if !retryable {
-                return None;
-            }
-            retry_after.and_then(parse_retry_after)
-        }
-        Outcome::Connection => None,
-        Outcome::Timeout | Outcome::Tls | Outcome::Other => return None,
-    };
-    if let Some(wait) = retry_after {
-        return Some(wait.min(MAX_RETRY_AFTER));
-    }
-    let base = BACKOFF_STEP * attempt.max(1);
-    let jitter = if jitter.is_finite() {
-        jitter.clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    Some(base + base.mul_f64(jitter / 2.0))
 }
 
 /// Parse a `Retry-After` value given in seconds. HTTP dates are not
@@ -661,72 +1018,112 @@ fn describe(e: &ureq::Error) -> String {
 mod tests {
     use super::*;
 
-    fn status(s: u16) -> Outcome<'static> {
-        Outcome::Status {
-            status: s,
-            retry_after: None,
+    fn client(transient: bool, max_retries: u32) -> HttpClient {
+        let mut c = HttpConfig::new(Service::Vault, "http://127.0.0.1:1");
+        c.max_retries = max_retries;
+        if transient {
+            c.transient = Some(|s, b| match (s, b) {
+                (500, b"election") => Verdict::Passing,
+                (503, b"sealed") => Verdict::NodeDown,
+                _ => Verdict::Generic,
+            });
+        }
+        HttpClient::new(&c).unwrap()
+    }
+
+    fn answer(status: u16, body: &[u8]) -> Response {
+        Response {
+            status,
+            headers: vec![],
+            body: body.to_vec(),
+            resent: false,
         }
     }
 
     #[test]
-    fn retries_the_documented_statuses_only() {
-        for s in [412, 429, 500, 502, 503, 504, 599] {
-            assert!(retry_delay(status(s), 1, 2, 0.0).is_some(), "{s}");
+    fn sorts_answers() {
+        let c = client(true, 2);
+        for s in [412, 500, 502, 504, 599] {
+            assert_eq!(c.judge(&answer(s, b"")), (Next::Ordinary, false), "{s}");
         }
         for s in [200, 204, 307, 400, 401, 403, 404, 405, 409, 501] {
-            assert_eq!(retry_delay(status(s), 1, 2, 0.0), None, "{s}");
+            assert_eq!(c.judge(&answer(s, b"")), (Next::Stop, false), "{s}");
         }
-    }
-
-    #[test]
-    fn retries_connection_errors_but_not_tls_or_timeouts() {
-        assert!(retry_delay(Outcome::Connection, 1, 2, 0.0).is_some());
-        assert_eq!(retry_delay(Outcome::Tls, 1, 2, 0.0), None);
-        assert_eq!(retry_delay(Outcome::Timeout, 1, 2, 0.0), None);
-        assert_eq!(retry_delay(Outcome::Other, 1, 2, 0.0), None);
-    }
-
-    #[test]
-    fn stops_after_max_retries() {
-        assert!(retry_delay(status(503), 2, 2, 0.0).is_some());
-        assert_eq!(retry_delay(status(503), 3, 2, 0.0), None);
-        assert_eq!(retry_delay(status(503), 1, 0, 0.0), None);
-    }
-
-    #[test]
-    fn linear_backoff_with_bounded_jitter() {
+        let passing = Next::Transient { move_on: false };
         assert_eq!(
-            retry_delay(status(500), 1, 5, 0.0),
-            Some(Duration::from_millis(250))
+            c.judge(&answer(503, b"")),
+            (Next::Transient { move_on: true }, true)
         );
+        assert_eq!(c.judge(&answer(503, b"sealed")), (Next::Ordinary, true));
+        assert_eq!(c.judge(&answer(429, b"")), (passing, false));
+        assert_eq!(c.judge(&answer(500, b"election")), (passing, false));
         assert_eq!(
-            retry_delay(status(500), 3, 5, 0.0),
-            Some(Duration::from_millis(750))
+            client(false, 2).judge(&answer(500, b"election")),
+            (Next::Ordinary, false)
         );
-        let d = retry_delay(status(500), 2, 5, 0.999).unwrap();
+    }
+
+    #[test]
+    fn connection_errors_are_retried_but_not_tls_or_timeouts() {
+        assert_eq!(
+            classify(&ureq::Error::ConnectionFailed),
+            Outcome::Connection
+        );
+        assert_eq!(classify(&ureq::Error::HostNotFound), Outcome::Connection);
+        assert_eq!(
+            classify(&ureq::Error::Timeout(ureq::Timeout::Global)),
+            Outcome::Timeout
+        );
+    }
+
+    #[test]
+    fn linear_backoff_with_a_cap_and_bounded_jitter() {
+        assert_eq!(backoff(1, 0.0), Duration::from_millis(250));
+        assert_eq!(backoff(3, 0.0), Duration::from_millis(750));
+        assert_eq!(backoff(40, 0.0), MAX_BACKOFF);
+        let d = backoff(2, 0.999);
         assert!(d >= Duration::from_millis(500) && d < Duration::from_millis(750));
-        assert_eq!(
-            retry_delay(status(500), 1, 5, f64::NAN),
-            Some(Duration::from_millis(250))
-        );
+        assert_eq!(backoff(1, f64::NAN), Duration::from_millis(250));
+        assert!(backoff(u32::MAX, 1.0) <= MAX_BACKOFF + MAX_BACKOFF / 2);
     }
 
     #[test]
-    fn honours_retry_after_with_a_cap() {
-        let o = |v| Outcome::Status {
-            status: 429,
-            retry_after: Some(v),
-        };
-        assert_eq!(retry_delay(o("2"), 1, 2, 0.5), Some(Duration::from_secs(2)));
-        assert_eq!(retry_delay(o("0"), 1, 2, 0.5), Some(Duration::ZERO));
-        assert_eq!(retry_delay(o("3600"), 1, 2, 0.5), Some(MAX_RETRY_AFTER));
-        // An HTTP date or garbage falls back to the backoff.
-        assert_eq!(
-            retry_delay(o("Wed, 21 Oct 2015 07:28:00 GMT"), 1, 2, 0.0),
-            Some(Duration::from_millis(250))
-        );
+    fn parses_retry_after_seconds_only() {
+        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after("0"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
         assert_eq!(parse_retry_after("-1"), None);
         assert_eq!(parse_retry_after("99999999999999999999"), None);
+    }
+
+    #[test]
+    fn a_wait_past_the_deadline_is_never_slept() {
+        // 127.0.0.1:1 refuses at once; with a 300 ms budget the client
+        // gives up before the second wait would cross it.
+        let mut c = HttpConfig::new(Service::Vault, "http://127.0.0.1:1");
+        c.transient = Some(|_, _| Verdict::Generic);
+        c.deadline = Duration::from_millis(300);
+        let c = HttpClient::new(&c).unwrap();
+        let t = Instant::now();
+        let e = c.request(Request::get("/v1/x")).unwrap_err();
+        assert!(
+            t.elapsed() < Duration::from_millis(300),
+            "{:?}",
+            t.elapsed()
+        );
+        assert!(e.to_string().contains("deadline"), "{e}");
+    }
+
+    #[test]
+    fn several_addresses_are_kept_in_order_without_duplicates() {
+        let mut c = HttpConfig::new(Service::Vault, "http://a:1/");
+        c.other_urls = vec!["http://b:1".into(), "http://a:1".into()];
+        let c = HttpClient::new(&c).unwrap();
+        assert_eq!(c.base_urls(), ["http://a:1", "http://b:1"]);
+        assert_eq!(c.base_url(), "http://a:1");
+        let mut bad = HttpConfig::new(Service::Vault, "http://a:1");
+        bad.other_urls = vec!["ftp://b".into()];
+        assert!(HttpClient::new(&bad).is_err());
     }
 
     #[test]
@@ -768,6 +1165,7 @@ mod tests {
             status: 200,
             headers: vec![],
             body: b"{\"token\":\"canary\"}".to_vec(),
+            resent: false,
         };
         assert!(!format!("{resp:?}").contains("canary"));
     }

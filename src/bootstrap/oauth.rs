@@ -94,7 +94,20 @@ pub(super) struct VaultCreds<'a> {
 
 impl VaultCreds<'_> {
     fn read(&self) -> Result<Option<(StoredCredentials, u64)>> {
-        match self.kv.read(&self.path, None)? {
+        self.parse(self.kv.read(&self.path, None)?)
+    }
+
+    /// After a lost `cas=0` claim: the winner's credentials, read until a
+    /// node shows them.
+    fn read_winner(&self) -> Result<Option<(StoredCredentials, u64)>> {
+        self.parse(self.kv.read_after_conflict(&self.path, Some(0))?)
+    }
+
+    fn parse(
+        &self,
+        found: Option<crate::vault::KvSecret>,
+    ) -> Result<Option<(StoredCredentials, u64)>> {
+        match found {
             None => Ok(None),
             Some(s) => StoredCredentials::from_json(&s.data)
                 .map(|c| Some((c, s.metadata.version)))
@@ -205,12 +218,15 @@ impl Step<'_> {
                 self.written.push(line);
                 Ok(None)
             }
-            Err(Error::CasMismatch { .. }) => v.read()?.map(|(c, _)| Some(c)).ok_or_else(|| {
-                Error::Integrity(format!(
-                    "check-and-set on {} lost, but the path reads empty; retry",
-                    self.vault_display()
-                ))
-            }),
+            Err(Error::CasMismatch { .. }) => {
+                v.read_winner()?.map(|(c, _)| Some(c)).ok_or_else(|| {
+                    Error::Unavailable(format!(
+                        "check-and-set on {} lost, but no Vault node showed the winner's \
+                         credentials within the wait; retry",
+                        self.vault_display()
+                    ))
+                })
+            }
             Err(e) => Err(e),
         }
     }

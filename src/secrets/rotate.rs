@@ -94,8 +94,15 @@ pub fn rotate(
     let new_value = value.produce()?;
     let attempts = attempts.max(1);
     let mut conflicts = 0;
+    // After a conflict, the version that lost: the next read waits until a
+    // node shows a newer one (a standby may lag behind the winner's write).
+    let mut lost: Option<u64> = None;
     loop {
-        let current = kv.read(path, None)?.ok_or_else(|| Error::NotFound {
+        let current = match lost {
+            Some(v) => kv.read_after_conflict(path, Some(v))?,
+            None => kv.read(path, None)?,
+        };
+        let current = current.ok_or_else(|| Error::NotFound {
             service: Service::Vault,
             method: "GET".into(),
             path: label.clone(),
@@ -123,6 +130,7 @@ pub fn rotate(
             }
             Err(Error::CasMismatch { .. }) if conflicts + 1 < attempts => {
                 conflicts += 1;
+                lost = Some(read_version);
                 log::info!(
                     "{label}: version {read_version} changed under us (conflict {conflicts}); reading again"
                 );

@@ -186,6 +186,12 @@ impl<'a> Kv2<'a> {
     /// Write a new version. With `cas = Some(n)` the write succeeds only if
     /// the current version is `n` (`Some(0)`: only if the secret does not
     /// exist yet), else [`Error::CasMismatch`].
+    ///
+    /// A check-and-set write the HTTP layer had to send more than once (the
+    /// connection broke, the cluster changed leader) may have been applied
+    /// by an earlier try; its refusal is then checked: when version `n + 1`
+    /// holds exactly `data`, that version is the write's result, not a
+    /// conflict. A write is never applied twice.
     pub fn write(
         &self,
         path: &str,
@@ -194,15 +200,114 @@ impl<'a> Kv2<'a> {
     ) -> Result<VersionMetadata> {
         let p = self.api("data", path)?;
         let mut body = data_body(data, cas);
-        let answer = self.client.exchange("POST", &p, Some(&body));
+        let answer = self.client.exchange_resent("POST", &p, Some(&body));
         zeroize_json(&mut body);
         match answer? {
-            Ok(v) => data_as(v, &format!("writing {}", self.display(path))),
-            Err(e) if e.is_cas_mismatch() => Err(Error::CasMismatch {
-                path: self.display(path),
-                cas,
-            }),
-            Err(e) => Err(self.error(e, "POST", &p)),
+            (Ok(v), _) => data_as(v, &format!("writing {}", self.display(path))),
+            (Err(e), resent) if e.is_cas_mismatch() => {
+                if let (true, Some(n)) = (resent, cas) {
+                    if let Some(mine) = self.landed(path, n, data)? {
+                        log::info!(
+                            "{}: an earlier try of this write was applied as version {}",
+                            self.display(path),
+                            mine.version
+                        );
+                        return Ok(mine);
+                    }
+                }
+                Err(Error::CasMismatch {
+                    path: self.display(path),
+                    cas,
+                })
+            }
+            (Err(e), _) => Err(self.error(e, "POST", &p)),
+        }
+    }
+
+    /// Whether version `n + 1` of `path` holds exactly `data`: a write with
+    /// `cas = n`, sent twice, whose first try was applied.
+    fn landed(
+        &self,
+        path: &str,
+        n: u64,
+        data: &Map<String, Value>,
+    ) -> Result<Option<VersionMetadata>> {
+        let latest = match self.read_after_conflict(path, Some(n)) {
+            Ok(Some(s)) => s,
+            Ok(None) | Err(Error::VersionDeleted { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let candidate = match latest.metadata.version {
+            v if v == n + 1 => latest,
+            v if v > n + 1 => match self.read(path, Some(n + 1)) {
+                Ok(Some(s)) => s,
+                Ok(None) | Err(Error::VersionDeleted { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            },
+            _ => return Ok(None),
+        };
+        Ok((&candidate.data == data).then(|| candidate.metadata.clone()))
+    }
+
+    /// Read after a check-and-set write with `cas` was refused: the
+    /// secret's current version is then known to differ from `cas`
+    /// (`Some(0)`: the secret exists). A standby that has not applied the
+    /// winning write yet still shows the old state; this re-reads, with
+    /// growing waits inside the client's retry budget, until a node shows
+    /// the new state. `Ok(None)` only when none did within the budget
+    /// (the secret was deleted meanwhile, or the cluster lags that much):
+    /// never a reason to write as if the path were empty.
+    pub fn read_after_conflict(&self, path: &str, cas: Option<u64>) -> Result<Option<KvSecret>> {
+        let seen = |r: &Result<Option<KvSecret>>| match (r, cas) {
+            (Ok(None), _) => false,
+            (Ok(Some(s)), Some(n)) => s.metadata.version != n,
+            _ => true,
+        };
+        match self.read_settled(path, None, seen)? {
+            Some(s) if cas.is_none_or(|n| s.metadata.version != n) => Ok(Some(s)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Read `path` (at `version`) until `done` accepts the result or the
+    /// retry budget ends; the last result.
+    fn read_settled(
+        &self,
+        path: &str,
+        version: Option<u64>,
+        done: impl Fn(&Result<Option<KvSecret>>) -> bool,
+    ) -> Result<Option<KvSecret>> {
+        let start = std::time::Instant::now();
+        let end = self.client.http().deadline_for(start);
+        let mut wait = std::time::Duration::from_millis(20);
+        let mut tries = 0u32;
+        loop {
+            let r = self.read(path, version);
+            tries += 1;
+            if done(&r) {
+                if tries > 1 {
+                    log::debug!(
+                        "{}: a node showed the new state after {} reads ({} ms)",
+                        self.display(path),
+                        tries,
+                        start.elapsed().as_millis()
+                    );
+                }
+                return r;
+            }
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            let pause = wait + wait.mul_f64(crate::http::jitter() / 2.0);
+            if pause >= left {
+                log::warn!(
+                    "{}: no node showed the state a refused check-and-set implies within {:.1} s ({} reads)",
+                    self.display(path),
+                    start.elapsed().as_secs_f64(),
+                    tries
+                );
+                return r;
+            }
+            std::thread::sleep(pause);
+            wait = (wait * 2).min(std::time::Duration::from_millis(500));
         }
     }
 

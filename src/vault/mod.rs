@@ -42,7 +42,7 @@ use serde_json::Value;
 
 use crate::config::{AuthMethod, VaultConfig};
 use crate::error::{Error, Result, Service};
-use crate::http::{HttpClient, HttpConfig, Request, Response};
+use crate::http::{HttpClient, HttpConfig, Request, Response, Verdict};
 use crate::secret_string::{zeroize_bytes, SecretString};
 
 pub use auth::{AuthInfo, Renewer, TokenInfo};
@@ -66,6 +66,9 @@ pub struct Client {
     /// A secret id unwrapped from a wrapping token (which works only once),
     /// with that wrapping token.
     unwrapped: Mutex<Option<(SecretString, SecretString)>>,
+    /// The `X-Vault-Index` of this client's latest write, sent back on reads
+    /// (read-your-writes on a cluster; see [`Client::request`]).
+    index: Mutex<Option<String>>,
 }
 
 impl fmt::Debug for Client {
@@ -93,7 +96,10 @@ impl Client {
         }
         let http = HttpClient::new(&HttpConfig {
             base_url: config.addr.clone(),
+            other_urls: config.other_addrs.clone(),
             service: Service::Vault,
+            deadline: config.wait,
+            transient: Some(cluster_verdict),
             timeout: config.timeout,
             connect_timeout: config.connect_timeout,
             max_retries: config.max_retries,
@@ -111,6 +117,7 @@ impl Client {
             lease: Mutex::new(None),
             login_lock: Mutex::new(()),
             unwrapped: Mutex::new(None),
+            index: Mutex::new(None),
         })
     }
 
@@ -184,6 +191,13 @@ impl Client {
 
     /// Send any request to `/v1/{path}` (the path may carry a query string)
     /// and map the answer as the [module docs](self) describe.
+    ///
+    /// Read-your-writes: the `X-Vault-Index` of this client's latest write
+    /// goes with every later `GET`, with
+    /// `X-Vault-Inconsistent: forward-active-node`, so a standby that has
+    /// not applied the write yet forwards the read to the active node
+    /// instead of answering from older data (OpenBao >= 2.5, Vault
+    /// Enterprise; servers without these headers ignore them).
     pub fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Option<Value>> {
         self.exchange(method, path, body)?
             .map_err(|e| e.into_error(method, path))
@@ -241,6 +255,30 @@ impl Client {
         Ok(parse_response(resp.status, &resp.body))
     }
 
+    /// The `X-Vault-Index` of this client's latest write, if the server
+    /// sent one.
+    pub fn last_index(&self) -> Option<String> {
+        lock(&self.index).clone()
+    }
+
+    /// Like [`Client::exchange`], also saying whether the request was sent
+    /// more than once (a write may have been applied by an earlier try).
+    pub(crate) fn exchange_resent(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(std::result::Result<Option<Value>, ApiError>, bool)> {
+        let mut bytes = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
+        let body = bytes.as_deref().map(|b| (b, "application/json"));
+        let resp = self.send(method, path, body, TokenUse::Current);
+        if let Some(b) = bytes.as_mut() {
+            zeroize_bytes(b);
+        }
+        let resp = resp?;
+        Ok((parse_response(resp.status, &resp.body), resp.resent))
+    }
+
     fn send(
         &self,
         method: &str,
@@ -248,8 +286,34 @@ impl Client {
         body: Option<(&[u8], &str)>,
         token: TokenUse<'_>,
     ) -> Result<Response> {
+        let resp = self.send_inner(method, path, body, token)?;
+        if method != "GET" {
+            if let Some(index) = resp.header("x-vault-index").filter(|i| valid_index(i)) {
+                *lock(&self.index) = Some(index.to_string());
+            }
+        }
+        Ok(resp)
+    }
+
+    fn send_inner(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&[u8], &str)>,
+        token: TokenUse<'_>,
+    ) -> Result<Response> {
+        let index = if method == "GET" {
+            self.last_index()
+        } else {
+            None
+        };
         let build = |token: Option<SecretString>| {
             let mut req = Request::new(method, &api_path(path));
+            if let Some(i) = &index {
+                req = req
+                    .header(INDEX_HEADER, i)
+                    .header(INCONSISTENT_HEADER, "forward-active-node");
+            }
             if let Some(t) = token {
                 req = req.secret_header(TOKEN_HEADER, t);
             }
@@ -277,6 +341,38 @@ impl Client {
         }
         Ok(resp)
     }
+}
+
+/// How a Vault or OpenBao answer counts for retrying across a cluster:
+/// a sealed node is [`Verdict::NodeDown`] (try the next node);
+/// `500 local node not active but active cluster node not found` and
+/// `no active … instance` (an election) are [`Verdict::Passing`]; anything
+/// else follows the generic rules (503 and 429 are waited out).
+pub fn cluster_verdict(status: u16, body: &[u8]) -> Verdict {
+    if !(500..600).contains(&status) {
+        return Verdict::Generic;
+    }
+    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]).to_ascii_lowercase();
+    if text.contains("vault is sealed") {
+        Verdict::NodeDown
+    } else if text.contains("node not active")
+        || (text.contains("no active") && text.contains("instance"))
+    {
+        Verdict::Passing
+    } else {
+        Verdict::Generic
+    }
+}
+
+/// The header a write's answer carries and a read may send back.
+pub const INDEX_HEADER: &str = "X-Vault-Index";
+
+/// Asks a standby that is behind the sent index to forward the read.
+pub const INCONSISTENT_HEADER: &str = "X-Vault-Inconsistent";
+
+/// An index worth sending back: short, printable, no spaces.
+fn valid_index(v: &str) -> bool {
+    !v.is_empty() && v.len() <= 1024 && v.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// Which token a request carries.

@@ -293,6 +293,7 @@ fn auth_info_and_requests() {
         status: 200,
         headers: vec![("content-type".into(), "application/json".into())],
         body: format!(r#"{{"auth":{{"client_token":"{token}"}}}}"#).into_bytes(),
+        resent: false,
     };
     debug_hides("http::Response", &resp, &[&token]);
 

@@ -14,6 +14,7 @@ mod cli_contract;
 mod cli_local;
 mod cli_vault;
 mod debug_redaction;
+mod ha_cluster;
 mod hydra_client;
 mod hydra_spec;
 mod openssl_interop;

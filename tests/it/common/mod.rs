@@ -3,6 +3,7 @@
 //! a real server will not do on demand (5xx, 429, redirects).
 
 pub mod bao;
+pub mod cluster;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
