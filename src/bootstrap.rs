@@ -152,6 +152,10 @@ pub fn ensure(config: &Config) -> Result<Outcome> {
         }
         None => None,
     };
+    // A token this run logged in for is revoked on the way out, whatever
+    // the outcome: nobody else can use it, and each start would otherwise
+    // leave one behind in Vault's token store.
+    let _revoke = vault.as_ref().map(|(c, _)| c.revoke_own_token_on_drop());
     let (keys, source) = match &vault {
         Some((client, v)) => {
             let r = run.with_vault(client, v, local);

@@ -113,6 +113,16 @@ pub enum Error {
         path: String,
     },
 
+    /// Nothing is mounted at the start of the path (Vault answered 404 "no
+    /// handler for route"): a wrong mount name, or the secrets engine is not
+    /// enabled. Exit code 2.
+    MountNotFound {
+        /// HTTP method of the request.
+        method: String,
+        /// Path of the request.
+        path: String,
+    },
+
     /// A KV v2 check-and-set write lost: the secret's current version is not
     /// the one given as `cas`. Another writer got there first. Exit code 4.
     CasMismatch {
@@ -169,7 +179,7 @@ impl Error {
     /// or permission denied, 1 anything else.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Config(_) | Error::InvalidIdentity(_) => 2,
+            Error::Config(_) | Error::InvalidIdentity(_) | Error::MountNotFound { .. } => 2,
             Error::Unreachable { .. } | Error::Sealed { .. } | Error::Unavailable(_) => 3,
             Error::InvalidKey(_) | Error::Integrity(_) | Error::CasMismatch { .. } => 4,
             Error::PermissionDenied { .. } => 5,
@@ -260,6 +270,12 @@ impl fmt::Display for Error {
                 method,
                 path,
             } => write!(f, "{service}: not found ({method} {path})"),
+            Error::MountNotFound { method, path } => write!(
+                f,
+                "Vault: mount does not exist ({method} {path}): no secrets engine is mounted there; \
+                 check the mount name (the path's first segment, -mount or VAULT_KV_MOUNT) \
+                 against `bao secrets list`"
+            ),
             Error::CasMismatch { path, cas } => match cas {
                 Some(v) => write!(
                     f,

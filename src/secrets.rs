@@ -28,6 +28,6 @@ pub mod supervisor;
 pub use credstore::{constant_time_eq, CredentialStore, NewCredential};
 pub use env::{load_secrets, EnvOptions, SecretSpec};
 pub use lease::{DynamicSecret, LeaseEvent, LeasePolicy, LeaseWatcher};
-pub use rotate::{rotate, NewValue, Rotated};
+pub use rotate::{rotate, rotate_field, NewValue, Rotated};
 pub use run::{run_command, OnRotate};
 pub use supervisor::{Signal, Supervisor};

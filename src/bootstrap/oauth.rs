@@ -445,6 +445,7 @@ pub fn token_client(config: &crate::Config) -> Result<crate::hydra::TokenClient>
                 ))
             })?;
             let client = crate::vault::Client::new(v)?;
+            let _revoke = client.revoke_own_token_on_drop();
             let store = VaultCreds {
                 kv: client.kv2(&v.kv_mount),
                 path: credentials_path(&v.prefix, &identity.did),

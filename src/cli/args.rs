@@ -1,5 +1,11 @@
-//! Hand-written argument parsing: flags (`--name value`, `--name=value`,
-//! switches), positionals, and everything after `--`.
+//! Hand-written argument parsing with the Vault CLI's spellings: flags
+//! with one dash or two (`-field=x`, `--field x`), `=` or a space before the
+//! value, switches, positionals, and everything after `--`.
+//!
+//! Strict: an unknown flag, a missing value, a value given to a switch and a
+//! single-valued flag given twice are usage errors (exit 2) naming the flag.
+//! Positional counts are checked by each command ([`Args::exactly`],
+//! [`Args::at_most`]).
 
 use std::collections::BTreeMap;
 
@@ -12,6 +18,8 @@ pub struct Flag {
     pub name: &'static str,
     /// Whether it takes a value.
     pub takes_value: bool,
+    /// Whether it may be given more than once (values accumulate).
+    pub repeatable: bool,
     /// One line of help.
     pub help: &'static str,
 }
@@ -21,17 +29,39 @@ pub const fn switch(name: &'static str, help: &'static str) -> Flag {
     Flag {
         name,
         takes_value: false,
+        repeatable: false,
         help,
     }
 }
 
-/// A flag with a value.
+/// A flag with a value, given at most once.
 pub const fn opt(name: &'static str, help: &'static str) -> Flag {
     Flag {
         name,
         takes_value: true,
+        repeatable: false,
         help,
     }
+}
+
+/// A flag with a value that may be given several times.
+pub const fn multi(name: &'static str, help: &'static str) -> Flag {
+    Flag {
+        name,
+        takes_value: true,
+        repeatable: true,
+        help,
+    }
+}
+
+/// What a bare `--` means for a command.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum AfterDashes {
+    /// A command line to run follows (`env -- COMMAND ARGS`): kept in
+    /// [`Args::rest`].
+    Command,
+    /// Only positionals follow (one may then start with a dash).
+    Positionals,
 }
 
 /// Parsed arguments of one command.
@@ -40,53 +70,78 @@ pub struct Args {
     /// Positional arguments, in order.
     pub positional: Vec<String>,
     flags: BTreeMap<&'static str, Vec<String>>,
-    /// Arguments after a bare `--`, if one was given.
+    /// Arguments after a bare `--`, if one was given (commands that run a
+    /// command only).
     pub rest: Option<Vec<String>>,
 }
 
 impl Args {
-    /// Parse `args` against `spec`. Unknown flags and missing values are
-    /// usage errors.
+    /// Parse `args` against `spec`; after a bare `--` only positionals
+    /// follow.
     pub fn parse(args: &[String], spec: &[Flag]) -> Result<Args, Error> {
+        Args::parse_with(args, spec, AfterDashes::Positionals)
+    }
+
+    /// Parse `args` against `spec`, with `after` saying what a bare `--`
+    /// introduces. `-h` is `--help` when the spec has `help`.
+    pub fn parse_with(args: &[String], spec: &[Flag], after: AfterDashes) -> Result<Args, Error> {
         let mut out = Args::default();
         let mut it = args.iter();
         while let Some(a) = it.next() {
             if a == "--" {
-                out.rest = Some(it.cloned().collect());
+                match after {
+                    AfterDashes::Command => out.rest = Some(it.cloned().collect()),
+                    AfterDashes::Positionals => out.positional.extend(it.cloned()),
+                }
                 break;
             }
-            let Some(body) = a.strip_prefix("--") else {
-                out.positional.push(a.clone());
-                continue;
+            // `-` alone is a positional (stdin); so is anything without a
+            // leading dash.
+            let body = match a.strip_prefix("--").or_else(|| a.strip_prefix('-')) {
+                Some(b) if !b.is_empty() && a != "-" => b,
+                _ => {
+                    out.positional.push(a.clone());
+                    continue;
+                }
             };
             let (name, inline) = match body.split_once('=') {
                 Some((n, v)) => (n, Some(v.to_string())),
                 None => (body, None),
             };
+            let name = if name == "h" { "help" } else { name };
+            let shown = display_name(a, name);
             let flag = spec
                 .iter()
                 .find(|f| f.name == name)
-                .ok_or_else(|| Error::Config(format!("unknown option --{name}; see --help")))?;
+                .ok_or_else(|| Error::Config(format!("unknown option {shown}; see --help")))?;
             let value = if flag.takes_value {
                 match inline {
                     Some(v) => v,
                     None => it
                         .next()
                         .cloned()
-                        .ok_or_else(|| Error::Config(format!("option --{name} needs a value")))?,
+                        .ok_or_else(|| Error::Config(format!("option {shown} needs a value")))?,
                 }
             } else {
                 if inline.is_some() {
-                    return Err(Error::Config(format!("option --{name} takes no value")));
+                    return Err(Error::Config(format!("option {shown} takes no value")));
                 }
                 String::new()
             };
-            out.flags.entry(flag.name).or_default().push(value);
+            let values = out.flags.entry(flag.name).or_default();
+            if flag.takes_value && !flag.repeatable && !values.is_empty() {
+                return Err(Error::Config(format!(
+                    "option {shown} given more than once; give it once"
+                )));
+            }
+            if flag.takes_value || values.is_empty() {
+                values.push(value);
+            }
         }
         Ok(out)
     }
 
-    /// The last value of a flag.
+    /// The value of a flag.
     pub fn value(&self, name: &str) -> Option<&str> {
         self.flags
             .get(name)
@@ -99,21 +154,48 @@ impl Args {
         self.flags.get(name).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    /// Whether a switch was given.
+    /// Whether a flag was given.
     pub fn has(&self, name: &str) -> bool {
         self.flags.contains_key(name)
     }
 
-    /// Exactly `n` positionals, or a usage error naming `usage`.
+    /// Exactly `n` positionals, or a usage error naming the first extra
+    /// one (or the count) and `usage`.
     pub fn exactly(&self, n: usize, usage: &str) -> Result<&[String], Error> {
         if self.positional.len() == n {
-            Ok(&self.positional)
-        } else {
-            Err(Error::Config(format!(
-                "expected {n} argument(s), got {}; usage: {usage}",
-                self.positional.len()
-            )))
+            return Ok(&self.positional);
         }
+        if self.positional.len() > n {
+            return Err(self.extra(n, usage));
+        }
+        Err(Error::Config(format!(
+            "expected {n} argument(s), got {}; usage: {usage}",
+            self.positional.len()
+        )))
+    }
+
+    /// At most `n` positionals, or a usage error naming the first extra one.
+    pub fn at_most(&self, n: usize, usage: &str) -> Result<&[String], Error> {
+        if self.positional.len() > n {
+            return Err(self.extra(n, usage));
+        }
+        Ok(&self.positional)
+    }
+
+    fn extra(&self, n: usize, usage: &str) -> Error {
+        // Named by position and shape, not by text: a stray argument may be
+        // a secret typed in the wrong place. A flag-looking one is shown.
+        let first = &self.positional[n];
+        let shown = if first.starts_with('-') && first.len() < 64 && !first.contains('=') {
+            format!(" ({first:?})")
+        } else {
+            String::new()
+        };
+        Error::Config(format!(
+            "unexpected argument {}{shown}: expected {n} argument(s), got {}; usage: {usage}",
+            n + 1,
+            self.positional.len()
+        ))
     }
 
     /// A numeric flag value.
@@ -123,9 +205,30 @@ impl Args {
             Some(v) => v
                 .parse()
                 .map(Some)
-                .map_err(|_| Error::Config(format!("--{name}={v:?} is not a valid number"))),
+                .map_err(|_| Error::Config(format!("-{name}={v:?} is not a valid number"))),
         }
     }
+
+    /// `--human`, or `-format=table` (the Vault CLI's readable form);
+    /// `-format=json` is the default. Other formats are usage errors.
+    pub fn human(&self) -> Result<bool, Error> {
+        match self.value("format") {
+            None => Ok(self.has("human")),
+            Some("json") => Ok(self.has("human")),
+            Some("table") => Ok(true),
+            Some(other) => Err(Error::Config(format!(
+                "-format={other:?} is not supported: use json (the default) or table (same as --human)"
+            ))),
+        }
+    }
+}
+
+/// How to name a flag in an error: as typed (one or two dashes), without
+/// its value.
+fn display_name(arg: &str, name: &str) -> String {
+    let dashes = if arg.starts_with("--") { "--" } else { "-" };
+    let name: String = name.chars().take(64).collect();
+    format!("{dashes}{name}")
 }
 
 /// Render a help text for a command.
@@ -141,6 +244,10 @@ pub fn help(usage: &str, about: &str, spec: &[Flag]) -> String {
             };
             s.push_str(&format!("  {left:<28} {}\n", f.help));
         }
+        s.push_str(
+            "\nFlags take one dash or two, and `=` or a space before the value\n\
+             (-field=x, --field x); a flag with a value may be given once.\n",
+        );
     }
     s
 }
@@ -157,17 +264,10 @@ mod tests {
 
     #[test]
     fn parses_forms() {
-        let a = Args::parse(
-            &v(&[
-                "x",
-                "--key-dir",
-                "d",
-                "--human",
-                "--key-dir=e",
-                "--",
-                "--no",
-            ]),
+        let a = Args::parse_with(
+            &v(&["x", "--human", "--key-dir=e", "--", "--no"]),
             SPEC,
+            AfterDashes::Command,
         )
         .unwrap();
         assert_eq!(a.positional, v(&["x"]));
@@ -183,5 +283,68 @@ mod tests {
         assert!(Args::parse(&v(&["--human=1"]), SPEC).is_err());
         let e = Args::parse(&v(&["--nope"]), SPEC).unwrap_err();
         assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("--nope"), "{e}");
+        let e = Args::parse(&v(&["-nope=secret"]), SPEC).unwrap_err();
+        assert!(e.to_string().contains("-nope;"), "{e}");
+        assert!(!e.to_string().contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn single_dash_and_equals_spellings() {
+        for args in [
+            &["-key-dir=d"][..],
+            &["-key-dir", "d"],
+            &["--key-dir=d"],
+            &["--key-dir", "d"],
+        ] {
+            let a = Args::parse(&v(args), SPEC).unwrap();
+            assert_eq!(a.value("key-dir"), Some("d"), "{args:?}");
+        }
+        let a = Args::parse(&v(&["-human", "-"]), SPEC).unwrap();
+        assert!(a.has("human"));
+        assert_eq!(a.positional, v(&["-"]));
+    }
+
+    #[test]
+    fn a_single_valued_flag_given_twice_is_refused() {
+        let e = Args::parse(&v(&["--key-dir=a", "-key-dir", "b"]), SPEC).unwrap_err();
+        assert!(e.to_string().contains("-key-dir"), "{e}");
+        let spec = [multi("custom", "c")];
+        let a = Args::parse(&v(&["--custom=a", "-custom", "b"]), &spec).unwrap();
+        assert_eq!(a.values("custom"), v(&["a", "b"]));
+        // A repeated switch means the same thing.
+        assert!(Args::parse(&v(&["--human", "-human"]), SPEC)
+            .unwrap()
+            .has("human"));
+    }
+
+    #[test]
+    fn extra_positionals_are_named() {
+        let a = Args::parse(&v(&["x", "junk"]), SPEC).unwrap();
+        let e = a.exactly(1, "u").unwrap_err();
+        assert!(e.to_string().contains("unexpected argument 2"), "{e}");
+        assert!(a.at_most(2, "u").is_ok());
+        // After `--`, arguments are positionals (unless a command follows).
+        let a = Args::parse(&v(&["--", "-x"]), SPEC).unwrap();
+        assert_eq!(a.positional, v(&["-x"]));
+        let a = Args::parse_with(&v(&["--", "-x"]), SPEC, AfterDashes::Command).unwrap();
+        assert_eq!(a.rest, Some(v(&["-x"])));
+    }
+
+    #[test]
+    fn formats() {
+        let spec = [opt("format", "f"), switch("human", "h")];
+        assert!(!Args::parse(&v(&["-format=json"]), &spec)
+            .unwrap()
+            .human()
+            .unwrap());
+        assert!(Args::parse(&v(&["-format", "table"]), &spec)
+            .unwrap()
+            .human()
+            .unwrap());
+        assert!(Args::parse(&v(&["-format=yaml"]), &spec)
+            .unwrap()
+            .human()
+            .is_err());
     }
 }

@@ -99,7 +99,7 @@ fn up(rest: &[String]) -> Result<u8, Error> {
         );
         return Ok(3);
     }
-    emit(&v, a.has("human"));
+    emit(&v, a.human()?);
     Ok(0)
 }
 
@@ -116,10 +116,7 @@ fn id(rest: &[String]) -> Result<u8, Error> {
     a.exactly(0, "vaultid id [options]")?;
     let c = config_with_flags(&a)?;
     let i = identity(&c)?;
-    emit(
-        &json!({"agent_id": i.agent_id, "did": i.did}),
-        a.has("human"),
-    );
+    emit(&json!({"agent_id": i.agent_id, "did": i.did}), a.human()?);
     Ok(0)
 }
 
@@ -145,7 +142,7 @@ fn show(rest: &[String]) -> Result<u8, Error> {
             "did_key": did_key(&keys.public()),
             "key_dir": c.key_dir.display().to_string(),
         }),
-        a.has("human"),
+        a.human()?,
     );
     Ok(0)
 }
@@ -164,8 +161,31 @@ fn document(rest: &[String]) -> Result<u8, Error> {
     let c = config_with_flags(&a)?;
     let i = identity(&c)?;
     let keys = local_keys(&c)?;
-    emit(&did_document(&i.did, &keys.public(), &now_iso8601()), false);
+    let doc = did_document(&i.did, &keys.public(), &now_iso8601());
+    if a.human()? {
+        print!("{}", human_document(&doc));
+    } else {
+        emit(&doc, false);
+    }
     Ok(0)
+}
+
+/// A readable form of a DID document: the DID, each key with its type
+/// and base58 value, the creation time.
+fn human_document(doc: &serde_json::Value) -> String {
+    let s = |v: &serde_json::Value| v.as_str().unwrap_or("").to_string();
+    let mut out = format!("DID document for {}\n", s(&doc["id"]));
+    for m in doc["authentication"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "  authentication key {}\n    type:       {}\n    controller: {}\n    public key: {} (base58)\n",
+            s(&m["id"]),
+            s(&m["type"]),
+            s(&m["controller"]),
+            s(&m["publicKeyBase58"]),
+        ));
+    }
+    out.push_str(&format!("  created: {}\n", s(&doc["created"])));
+    out
 }
 
 /// The message: the positional text, `--file F`, or stdin for `-`.
@@ -201,9 +221,7 @@ fn sign(rest: &[String]) -> Result<u8, Error> {
     else {
         return Ok(0);
     };
-    if a.positional.len() > 1 {
-        return Err(Error::Config(format!("too many arguments; usage: {usage}")));
-    }
+    a.at_most(1, usage)?;
     let c = config_with_flags(&a)?;
     let i = identity(&c)?;
     let msg = message(&a, a.positional.first())?;
@@ -214,7 +232,7 @@ fn sign(rest: &[String]) -> Result<u8, Error> {
             "did": i.did,
             "public_key_base58": keys.public().base58(),
         }),
-        a.has("human"),
+        a.human()?,
     );
     Ok(0)
 }
@@ -237,6 +255,8 @@ fn verify(rest: &[String]) -> Result<u8, Error> {
     else {
         return Ok(0);
     };
+    let want = if a.has("file") { 1 } else { 2 };
+    a.exactly(want, usage)?;
     let (text, sig) = match (a.positional.as_slice(), a.value("file")) {
         ([sig], Some(_)) => (None, sig),
         ([t, sig], None) => (Some(t), sig),
@@ -253,7 +273,7 @@ fn verify(rest: &[String]) -> Result<u8, Error> {
     public.verify(&msg, sig)?;
     emit(
         &json!({"valid": true, "public_key_base58": public.base58()}),
-        a.has("human"),
+        a.human()?,
     );
     Ok(0)
 }
@@ -296,6 +316,6 @@ fn token(rest: &[String]) -> Result<u8, Error> {
         v["active"] = json!(i.active);
         v["client_id"] = json!(i.client_id);
     }
-    emit(&v, a.has("human"));
+    emit(&v, a.human()?);
     Ok(0)
 }

@@ -10,7 +10,7 @@ use std::io::Write;
 use serde_json::Value;
 use vaultid::{Config, Error};
 
-pub use args::{help, opt, switch, Args, Flag};
+pub use args::{help, multi, opt, switch, AfterDashes, Args, Flag};
 
 /// Options every identity-aware command accepts.
 pub const IDENTITY_FLAGS: &[Flag] = &[
@@ -62,15 +62,32 @@ pub fn run(argv: &[String]) -> Result<u8, Error> {
         return Ok(2);
     };
     match cmd.as_str() {
-        "-h" | "--help" | "help" => {
-            print!("{TOP_HELP}");
-            Ok(0)
-        }
-        "-V" | "--version" | "version" => {
-            emit(
-                &serde_json::json!({"version": env!("CARGO_PKG_VERSION")}),
-                false,
-            );
+        "-h" | "--help" | "-help" | "help" => match rest {
+            [] => {
+                print!("{TOP_HELP}");
+                Ok(0)
+            }
+            // `vaultid help kv` is `vaultid kv --help`.
+            [topic] if !topic.starts_with('-') => run(&[topic.clone(), "--help".into()]),
+            _ => Err(Error::Config(format!(
+                "{cmd} takes at most one command name; run `vaultid --help`"
+            ))),
+        },
+        "-V" | "--version" | "-version" | "version" => {
+            let spec = [
+                opt("format", "json (default) or table (same as --human)"),
+                switch("human", "print a readable form instead of JSON"),
+            ];
+            let a = Args::parse(rest, &spec)?;
+            a.exactly(0, "vaultid version [--human]")?;
+            if a.human()? {
+                println!("vaultid {}", env!("CARGO_PKG_VERSION"));
+            } else {
+                emit(
+                    &serde_json::json!({"version": env!("CARGO_PKG_VERSION")}),
+                    false,
+                );
+            }
             Ok(0)
         }
         "up" | "id" | "show" | "did-document" | "sign" | "verify" | "token" => {
@@ -93,7 +110,18 @@ pub fn parse_or_help(
     usage: &str,
     about: &str,
 ) -> Result<Option<Args>, Error> {
-    let a = Args::parse(rest, spec)?;
+    parse_or_help_with(rest, spec, usage, about, AfterDashes::Positionals)
+}
+
+/// [`parse_or_help`] with what a bare `--` introduces.
+pub fn parse_or_help_with(
+    rest: &[String],
+    spec: &[Flag],
+    usage: &str,
+    about: &str,
+    after: AfterDashes,
+) -> Result<Option<Args>, Error> {
+    let a = Args::parse_with(rest, spec, after)?;
     if a.has("help") {
         print!("{}", help(usage, about, spec));
         return Ok(None);

@@ -14,7 +14,7 @@ use vaultid::secrets::{shell, CredentialStore, EnvOptions, NewValue, SecretSpec}
 use vaultid::vault::Client;
 use vaultid::{Error, SecretString};
 
-use super::{emit, opt, parse_or_help, switch, Flag};
+use super::{emit, opt, parse_or_help, parse_or_help_with, switch, AfterDashes, Flag};
 
 /// Run `env`, `rotate` or `cred` with the arguments after the command name.
 pub fn run(cmd: &str, rest: &[String]) -> Result<u8, Error> {
@@ -63,7 +63,12 @@ it started with (they stop working when the old lease runs out): pass
 
 Without `--`, prints `export NAME='value'` lines for `eval \"$(vaultid env ...)\"`
 (these contain the secrets). Dynamic secrets printed this way are neither
-renewed nor revoked: they last until their lease runs out.";
+renewed nor revoked: they last until their lease runs out. --human lists the
+variables and the secret each comes from, without values.
+
+A Vault token env logged in for (AppRole, Kubernetes, JWT) is revoked before
+it exits, except after printing dynamic secrets (revoking the token would
+revoke their leases: it expires with its TTL instead).";
 
 const ENV_FLAGS: &[Flag] = &[
     opt(
@@ -83,11 +88,16 @@ const ENV_FLAGS: &[Flag] = &[
         "restart-on-rotate",
         "restart COMMAND (SIGTERM, then start again) when a dynamic secret gets new credentials",
     ),
+    switch(
+        "human",
+        "list the variables and their secrets instead of export lines (no values)",
+    ),
     switch("help", "show this help"),
 ];
 
 fn env(rest: &[String]) -> Result<u8, Error> {
-    let Some(a) = parse_or_help(rest, ENV_FLAGS, ENV_USAGE, ENV_ABOUT)? else {
+    let Some(a) = parse_or_help_with(rest, ENV_FLAGS, ENV_USAGE, ENV_ABOUT, AfterDashes::Command)?
+    else {
         return Ok(0);
     };
     let specs = a
@@ -117,9 +127,17 @@ fn env(rest: &[String]) -> Result<u8, Error> {
         allow_override: a.has("override"),
     };
     let client = Arc::new(client(&cfg)?);
+    let revoke = client.revoke_own_token_on_drop();
+    if a.has("human") && a.rest.is_none() {
+        return env_human(&client, &specs, &dynamic, &opts);
+    }
     let statics = vaultid::secrets::load_secrets(&client, &specs, &opts)?;
 
     let Some(cmd) = a.rest.clone() else {
+        if !dynamic.is_empty() {
+            // The leases hang off the token: revoking it would revoke them.
+            revoke.keep();
+        }
         let mut all = EnvBuilder::new();
         all.add("static secrets", statics, Precedence::KeepFirst)?;
         for spec in &dynamic {
@@ -144,6 +162,10 @@ fn env(rest: &[String]) -> Result<u8, Error> {
         return Ok(0);
     };
 
+    if dynamic.is_empty() {
+        // The command runs without Vault: the token is not needed any more.
+        drop(revoke);
+    }
     let on_rotate = if a.has("restart-on-rotate") {
         OnRotate::Restart
     } else {
@@ -153,6 +175,40 @@ fn env(rest: &[String]) -> Result<u8, Error> {
         Err(e) => spawn_failed(e),
         ok => ok,
     }
+}
+
+/// `env --human`: each variable and the secret it comes from, no values.
+/// Dynamic secrets are not read (that would create credentials).
+fn env_human(
+    client: &Client,
+    specs: &[SecretSpec],
+    dynamic: &[SecretSpec],
+    opts: &EnvOptions,
+) -> Result<u8, Error> {
+    let mut all = EnvBuilder::new();
+    let mut rows = Vec::new();
+    for spec in specs {
+        let vars = vaultid::secrets::load_secrets(client, std::slice::from_ref(spec), opts)?;
+        let (mount, path) = spec.kv_location(&opts.kv_mount);
+        for name in vars.keys() {
+            rows.push((name.clone(), format!("{mount}/{path}")));
+        }
+        all.add(&spec.path, vars, Precedence::from_override(opts.allow_override))?;
+    }
+    let names = all.finish();
+    let mut out = std::io::stdout().lock();
+    let width = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    for (name, from) in rows.iter().filter(|(n, _)| names.contains_key(n)) {
+        let _ = writeln!(out, "{name:<width$}  from {from}");
+    }
+    for spec in dynamic {
+        let _ = writeln!(
+            out,
+            "{:<width$}  dynamic secret {} (read when the command starts)",
+            "*", spec.path
+        );
+    }
+    Ok(0)
 }
 
 /// A command that could not be started exits 127 (not found) or 126 (not
@@ -167,7 +223,8 @@ fn spawn_failed(e: Error) -> Result<u8, Error> {
     }
 }
 
-const ROTATE_USAGE: &str = "vaultid rotate PATH KEY [--value V | --value - | --length N] [--print]";
+const ROTATE_USAGE: &str =
+    "vaultid rotate PATH KEY [--value V | --value - | --length N] [--print] [--create]";
 const ROTATE_ABOUT: &str = "Give one field of a KV v2 secret a new value.
 
 Reads the latest version and writes a new one in which only KEY changed,
@@ -175,7 +232,10 @@ with check-and-set on the version read; when another writer got there first
 it reads again and retries (a concurrent update is never lost). The new value
 is random (N bytes from the operating system, URL-safe base64; default 32)
 unless given (`--value -` reads it from stdin). Prints
-{\"version\", \"path\", \"key\", \"previous_version\"}; the value only with --print.";
+{\"version\", \"path\", \"key\", \"previous_version\"}; the value only with --print.
+
+KEY must already be a field of the secret (a misspelt name is refused with
+exit 2 and changes nothing); --create adds it when it is not.";
 
 const ROTATE_FLAGS: &[Flag] = &[
     opt("value", "the new value; `-` reads it from stdin (one line)"),
@@ -184,6 +244,7 @@ const ROTATE_FLAGS: &[Flag] = &[
         "bytes of randomness in a generated value (default 32)",
     ),
     switch("print", "also print the new value"),
+    switch("create", "add KEY when the secret does not have it yet"),
     opt("mount", "KV v2 mount (VAULT_KV_MOUNT, default secret)"),
     opt(
         "attempts",
@@ -222,7 +283,22 @@ fn rotate(rest: &[String]) -> Result<u8, Error> {
     let cfg = vault_config(a.value("mount"))?;
     let (mount, path) = SecretSpec::parse(&pos[0])?.kv_location(&cfg.kv_mount);
     let client = client(&cfg)?;
-    let r = vaultid::secrets::rotate(&client, &mount, &path, &pos[1], &value, attempts)?;
+    let _revoke = client.revoke_own_token_on_drop();
+    let r = vaultid::secrets::rotate_field(
+        &client,
+        &mount,
+        &path,
+        &pos[1],
+        &value,
+        attempts,
+        a.has("create"),
+    )
+    .map_err(|e| match e {
+        Error::Config(m) if m.contains("has no field") => {
+            Error::Config(format!("{m}: check the name, or pass --create to add it"))
+        }
+        e => e,
+    })?;
     let mut out = json!({
         "version": r.version,
         "path": r.path,
@@ -232,7 +308,7 @@ fn rotate(rest: &[String]) -> Result<u8, Error> {
     if a.has("print") {
         out["value"] = json!(r.value.expose());
     }
-    emit(&out, a.has("human"));
+    emit(&out, a.human()?);
     Ok(0)
 }
 
@@ -280,6 +356,12 @@ fn cred(rest: &[String]) -> Result<u8, Error> {
             )))
         }
     };
+    if args.len() > want {
+        return Err(Error::Config(format!(
+            "unexpected argument {}: cred {sub} takes {want} argument(s); usage: {CRED_USAGE}",
+            want + 2
+        )));
+    }
     if args.len() != want {
         return Err(Error::Config(format!(
             "cred {sub} takes {want} argument(s); usage: {CRED_USAGE}"
@@ -301,8 +383,9 @@ fn cred(rest: &[String]) -> Result<u8, Error> {
         cfg.prefix = p.trim_matches('/').to_string();
     }
     let client = client(&cfg)?;
+    let _revoke = client.revoke_own_token_on_drop();
     let store = CredentialStore::new(&client, &cfg.kv_mount, &cfg.prefix);
-    let human = a.has("human");
+    let human = a.human()?;
     let agent = args[0].as_str();
     match sub.as_str() {
         "create" | "rotate" => {

@@ -75,8 +75,10 @@ pub struct Rotated {
 /// value, keeping every other field of the latest version, with
 /// check-and-set. Up to `attempts` writes are tried (at least one).
 ///
-/// The secret must exist ([`Error::NotFound`] otherwise); the field need
-/// not (it is added). After `attempts` conflicts the last
+/// The secret must exist ([`Error::NotFound`] otherwise) and so must the
+/// field: a misspelt field name would otherwise add a field and leave the
+/// real one as it was ([`Error::Config`] naming the field; see
+/// [`rotate_field`] to add one). After `attempts` conflicts the last
 /// [`Error::CasMismatch`] is returned.
 pub fn rotate(
     client: &Client,
@@ -85,6 +87,20 @@ pub fn rotate(
     key: &str,
     value: &NewValue,
     attempts: u32,
+) -> Result<Rotated> {
+    rotate_field(client, mount, path, key, value, attempts, false)
+}
+
+/// [`rotate`], adding the field when the secret does not have it yet if
+/// `add_missing` is set (refusing otherwise).
+pub fn rotate_field(
+    client: &Client,
+    mount: &str,
+    path: &str,
+    key: &str,
+    value: &NewValue,
+    attempts: u32,
+    add_missing: bool,
 ) -> Result<Rotated> {
     if key.is_empty() {
         return Err(Error::Config("rotate: the field name is empty".into()));
@@ -108,6 +124,14 @@ pub fn rotate(
             path: label.clone(),
         })?;
         let read_version = current.metadata.version;
+        if !add_missing && !current.data.contains_key(key) {
+            let fields: Vec<&str> = current.data.keys().map(String::as_str).collect();
+            return Err(Error::Config(format!(
+                "{label} has no field {key:?} to rotate (its fields: {}); \
+                 a new field is added only when asked for",
+                fields.join(", ")
+            )));
+        }
         let mut data = current.data.clone();
         data.insert(
             key.to_string(),

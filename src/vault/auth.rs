@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -197,6 +198,48 @@ impl Client {
         Ok(())
     }
 
+    /// `true` when the current token came from this client's own login
+    /// ([`Client::login`] or a login on first use), not from the
+    /// configuration or [`Client::set_token`].
+    pub fn owns_token(&self) -> bool {
+        self.own_token.load(Ordering::SeqCst) && self.token().is_some()
+    }
+
+    /// Revoke the current token if this client obtained it by logging in
+    /// (`auth/token/revoke-self`), and forget it; a token it was given is
+    /// left alone. Returns whether a token was revoked. Never logs in: an
+    /// expired token is simply forgotten.
+    ///
+    /// One-shot programs call this before they exit, so that every run does
+    /// not leave a live token behind in Vault's token store.
+    pub fn revoke_own_token(&self) -> Result<bool> {
+        if !self.owns_token() {
+            return Ok(false);
+        }
+        let Some(token) = self.token() else {
+            return Ok(false);
+        };
+        let path = "auth/token/revoke-self";
+        let answer = self.exchange_as("POST", path, None, Some(&token))?;
+        self.set_token(None);
+        match answer {
+            Ok(_) => Ok(true),
+            // Already expired or revoked: nothing left to do.
+            Err(e) if matches!(e.status, 401 | 403) => Ok(false),
+            Err(e) => Err(e.into_error("POST", path)),
+        }
+    }
+
+    /// A guard that calls [`Client::revoke_own_token`] when dropped (on
+    /// every way out of a scope, errors included); failures are logged as
+    /// warnings.
+    pub fn revoke_own_token_on_drop(&self) -> RevokeOnDrop<'_> {
+        RevokeOnDrop {
+            client: self,
+            armed: true,
+        }
+    }
+
     /// Fail early with [`Error::Config`] when no request could carry a
     /// token: the `token` method with none configured. Other methods log in
     /// on the first request that needs a token.
@@ -300,6 +343,7 @@ impl Client {
     /// Use a freshly obtained token.
     fn adopt(&self, auth: &AuthInfo) {
         self.set_token(Some(auth.client_token.clone()));
+        self.own_token.store(true, Ordering::SeqCst);
         let ttl = Duration::from_secs(auth.lease_duration);
         *lock(&self.lease) = Some(TokenLease {
             ttl,
@@ -523,6 +567,44 @@ fn renew_loop(client: Weak<Client>, stop: &(Mutex<bool>, Condvar)) {
         };
         if *guard {
             return;
+        }
+    }
+}
+
+/// Revokes the client's own login token when dropped; see
+/// [`Client::revoke_own_token_on_drop`].
+#[must_use = "the token is revoked when the guard is dropped"]
+pub struct RevokeOnDrop<'a> {
+    client: &'a Client,
+    armed: bool,
+}
+
+impl RevokeOnDrop<'_> {
+    /// Keep the token: nothing is revoked (it was stored or handed out).
+    pub fn keep(mut self) {
+        self.armed = false;
+    }
+}
+
+impl fmt::Debug for RevokeOnDrop<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RevokeOnDrop")
+            .field("owns_token", &self.client.owns_token())
+            .finish()
+    }
+}
+
+impl Drop for RevokeOnDrop<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        match self.client.revoke_own_token() {
+            Ok(true) => log::debug!("revoked the Vault token this run logged in for"),
+            Ok(false) => {}
+            Err(e) => log::warn!(
+                "could not revoke the Vault token this run logged in for ({e}); it expires at the end of its TTL"
+            ),
         }
     }
 }

@@ -155,7 +155,7 @@ impl<'a> Kv2<'a> {
         };
         let answer = match self.client.exchange("GET", &q, None)? {
             Ok(v) => v,
-            Err(e) if e.status == 404 => {
+            Err(e) if e.status == 404 && !e.is_missing_mount() => {
                 return match deleted_version(&e) {
                     Some(m) => Err(self.deleted(path, m, version)),
                     None => Ok(None),
@@ -338,7 +338,7 @@ impl<'a> Kv2<'a> {
                 path: self.display(path),
                 cas,
             }),
-            Err(e) if e.status == 404 => match deleted_version(&e) {
+            Err(e) if e.status == 404 && !e.is_missing_mount() => match deleted_version(&e) {
                 Some(m) => Err(self.deleted(path, m, None)),
                 None => Err(self.error(e, "PATCH", &p)),
             },
@@ -394,7 +394,7 @@ impl<'a> Kv2<'a> {
                 }
                 Ok(Some(m))
             }
-            Err(e) if e.status == 404 => Ok(None),
+            Err(e) if e.status == 404 && !e.is_missing_mount() => Ok(None),
             Err(e) => Err(self.error(e, "GET", &p)),
         }
     }
@@ -459,7 +459,7 @@ impl<'a> Kv2<'a> {
                     .unwrap_or(Value::Null);
                 Ok(Some(subkeys))
             }
-            Err(e) if e.status == 404 => match deleted_version(&e) {
+            Err(e) if e.status == 404 && !e.is_missing_mount() => match deleted_version(&e) {
                 Some(m) => Err(self.deleted(path, m, None)),
                 None => Ok(None),
             },

@@ -45,7 +45,7 @@ use crate::error::{Error, Result, Service};
 use crate::http::{HttpClient, HttpConfig, Request, Response, Verdict};
 use crate::secret_string::{zeroize_bytes, SecretString};
 
-pub use auth::{AuthInfo, Renewer, TokenInfo};
+pub use auth::{AuthInfo, Renewer, RevokeOnDrop, TokenInfo};
 pub use kv2::{Kv2, KvMetadata, KvSecret, MetadataUpdate, VersionMetadata};
 pub use lease::LeaseInfo;
 pub use sys::Health;
@@ -69,6 +69,9 @@ pub struct Client {
     /// The `X-Vault-Index` of this client's latest write, sent back on reads
     /// (read-your-writes on a cluster; see [`Client::request`]).
     index: Mutex<Option<String>>,
+    /// Whether the current token came from this client's own login (and so
+    /// nobody else holds it).
+    own_token: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for Client {
@@ -118,6 +121,7 @@ impl Client {
             login_lock: Mutex::new(()),
             unwrapped: Mutex::new(None),
             index: Mutex::new(None),
+            own_token: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -150,6 +154,8 @@ impl Client {
             *guard = token.filter(|t| !t.is_empty());
         }
         *lock(&self.lease) = None;
+        self.own_token
+            .store(false, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// A KV version 2 engine mounted at `mount` (e.g. `secret`).
@@ -162,7 +168,7 @@ impl Client {
     pub fn read(&self, path: &str) -> Result<Option<Value>> {
         match self.exchange("GET", path, None)? {
             Ok(v) => Ok(v),
-            Err(e) if e.status == 404 => Ok(None),
+            Err(e) if e.status == 404 && !e.is_missing_mount() => Ok(None),
             Err(e) => Err(e.into_error("GET", path)),
         }
     }
@@ -184,7 +190,7 @@ impl Client {
         let p = format!("{}?list=true", path.trim_end_matches('/'));
         match self.exchange("GET", &p, None)? {
             Ok(v) => Ok(list_keys(v.as_ref())),
-            Err(e) if e.status == 404 => Ok(Vec::new()),
+            Err(e) if e.status == 404 && !e.is_missing_mount() => Ok(Vec::new()),
             Err(e) => Err(e.into_error("LIST", path)),
         }
     }
@@ -450,6 +456,16 @@ impl ApiError {
             || (self.status == 503 && self.body.is_some())
     }
 
+    /// `true` when Vault has nothing mounted at the path: a 404 saying
+    /// `no handler for route` (a missing secret answers 404 without it).
+    pub fn is_missing_mount(&self) -> bool {
+        self.status == 404
+            && self
+                .errors
+                .iter()
+                .any(|e| e.contains("no handler for route"))
+    }
+
     /// `true` for a check-and-set refusal.
     pub fn is_cas_mismatch(&self) -> bool {
         self.status == 400 && self.errors.iter().any(|e| e.contains("check-and-set"))
@@ -470,6 +486,9 @@ impl ApiError {
         }
         if self.is_cas_mismatch() {
             return Error::CasMismatch { path, cas: None };
+        }
+        if self.is_missing_mount() {
+            return Error::MountNotFound { method, path };
         }
         match self.status {
             401 | 403 => Error::PermissionDenied {
@@ -702,6 +721,12 @@ mod tests {
             Error::Http { status: 400, .. }
         ));
         assert!(matches!(err(500, ""), Error::Http { status: 500, .. }));
+        let missing =
+            r#"{"errors":["no handler for route \"nosuch/data/x\". route entry not found."]}"#;
+        assert!(matches!(err(404, missing), Error::MountNotFound { .. }));
+        assert!(err(404, missing)
+            .to_string()
+            .contains("mount does not exist"));
     }
 
     #[test]

@@ -128,3 +128,312 @@ fn a_policy_denial_is_one_line() {
     refused(&o, 5, "permission denied");
     assert!(!stderr(&o).contains("error occurred"), "{}", stderr(&o));
 }
+
+fn put(bao: &Bao, p: &str) {
+    json_ok(&run(
+        bao,
+        &["kv", "put", p, "password=hunter2 x", "user=alice"],
+    ));
+}
+
+#[test]
+fn field_prints_exactly_what_bao_prints() {
+    let Some(bao) = Bao::shared() else { return };
+    let p = secret_path();
+    put(bao, &p);
+    let theirs = bao.bao(&["kv", "get", "-field=password", &p]).unwrap();
+    assert_eq!(theirs, "hunter2 x");
+    // Flags after the path too (bao itself refuses that order).
+    for args in [
+        &["kv", "get", &p, "-field=password"][..],
+        &["kv", "get", "-field=password", &p],
+        &["kv", "get", "-field", "password", &p],
+        &["kv", "get", &p, "--field", "password"],
+        &["kv", "get", &p, "--field=password"],
+    ] {
+        let o = run(bao, args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        assert_eq!(String::from_utf8(o.stdout).unwrap(), theirs, "{args:?}");
+    }
+    // A missing field is refused, naming it.
+    refused(&run(bao, &["kv", "get", &p, "-field=nope"]), 2, "\"nope\"");
+}
+
+#[test]
+fn vault_cli_spellings_are_accepted() {
+    let Some(bao) = Bao::shared() else { return };
+    let p = secret_path();
+    let (mount, inner) = p.split_once('/').unwrap();
+    json_ok(&run(bao, &["kv", "put", "-cas=0", &p, "a=1"]));
+    json_ok(&run(bao, &["kv", "put", &p, "-cas", "1", "a=2"]));
+    refused(
+        &run(bao, &["kv", "put", &p, "--cas=1", "a=3"]),
+        4,
+        "check-and-set",
+    );
+    for args in [
+        &["kv", "get", "-version=1", &p][..],
+        &["kv", "get", "-version", "1", &p],
+        &["kv", "get", &p, "--version=1"],
+        &["kv", "get", "-mount=secret", "-version=1", inner],
+        &["kv", "get", "-mount", mount, inner, "-version", "1"],
+        &[
+            "kv",
+            "get",
+            "--mount",
+            mount,
+            inner,
+            "--version",
+            "1",
+            "-format=json",
+        ],
+    ] {
+        let v = json_ok(&run(bao, args));
+        assert_eq!(v["data"]["a"], "1", "{args:?}");
+    }
+    // -format=table is the readable form; other formats are refused.
+    let o = run(bao, &["kv", "get", &p, "-format=table"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("== Data =="));
+    refused(&run(bao, &["kv", "get", &p, "-format=yaml"]), 2, "yaml");
+    // delete / undelete / destroy with -versions, metadata with Vault's flags.
+    json_ok(&run(bao, &["kv", "delete", "-versions=1", &p]));
+    json_ok(&run(bao, &["kv", "undelete", &p, "-versions", "1"]));
+    json_ok(&run(
+        bao,
+        &[
+            "kv",
+            "metadata",
+            "put",
+            "-max-versions=7",
+            "-custom-metadata=owner=ops",
+            &p,
+        ],
+    ));
+    let m = json_ok(&run(
+        bao,
+        &["kv", "metadata", "get", "-mount=secret", inner],
+    ));
+    assert_eq!(m["max_versions"], 7);
+    assert_eq!(m["custom_metadata"], serde_json::json!({"owner": "ops"}));
+    json_ok(&run(bao, &["kv", "destroy", "-versions=1", &p]));
+}
+
+#[test]
+fn arguments_a_command_does_not_understand_are_refused() {
+    let Some(bao) = Bao::shared() else { return };
+    let p = secret_path();
+    put(bao, &p);
+    // `kv delete PATH junk` deletes nothing.
+    refused(
+        &run(bao, &["kv", "delete", &p, "junk"]),
+        2,
+        "unexpected argument 2",
+    );
+    let v = json_ok(&run(bao, &["kv", "get", &p]));
+    assert_eq!(v["data"]["user"], "alice");
+    // A repeated single-valued flag, in either spelling.
+    refused(
+        &run(
+            bao,
+            &["kv", "get", &p, "--field", "user", "-field=password"],
+        ),
+        2,
+        "-field",
+    );
+    // A flag another subcommand has.
+    refused(&run(bao, &["kv", "get", &p, "-cas=1"]), 2, "-cas");
+    refused(
+        &run(bao, &["kv", "list", &p, "-versions=1"]),
+        2,
+        "-versions",
+    );
+    refused(
+        &run(bao, &["kv", "metadata", "get", &p, "-max-versions=3"]),
+        2,
+        "-max-versions",
+    );
+    // Every command refuses an unknown flag (before touching anything).
+    let commands: &[&[&str]] = &[
+        &["up"],
+        &["id"],
+        &["show"],
+        &["did-document"],
+        &["sign", "text"],
+        &["verify", "text", "sig"],
+        &["token"],
+        &["kv", "get", &p],
+        &["kv", "put", &p, "a=b"],
+        &["kv", "list", "secret"],
+        &["kv", "metadata", "get", &p],
+        &["login"],
+        &["health"],
+        &["env", &p],
+        &["rotate", &p, "user"],
+        &["cred", "list", "agent"],
+    ];
+    for cmd in commands {
+        for bad in ["-bogus-flag", "--bogus-flag=1"] {
+            let mut args = cmd.to_vec();
+            args.push(bad);
+            refused(&run(bao, &args), 2, bad.split('=').next().unwrap());
+        }
+        // An extra positional (env takes any number of secrets).
+        if cmd[0] != "env" && cmd[0] != "kv" {
+            let mut args = cmd.to_vec();
+            args.extend(["extra1", "extra2", "extra3"]);
+            refused(&run(bao, &args), 2, "unexpected argument");
+        }
+    }
+    let v = json_ok(&run(bao, &["kv", "get", &p]));
+    assert_eq!(v["metadata"]["version"], 1, "nothing was written");
+    // Repeated single-valued flags on the other command groups.
+    refused(
+        &run(
+            bao,
+            &[
+                "id",
+                "--author",
+                "a@example.com",
+                "-author=b@example.com",
+                "--name",
+                "n",
+            ],
+        ),
+        2,
+        "-author",
+    );
+    refused(
+        &run(bao, &["rotate", &p, "user", "-length=8", "--length", "9"]),
+        2,
+        "-length",
+    );
+    refused(
+        &run(bao, &["env", &p, "--mount=secret", "-mount", "secret"]),
+        2,
+        "-mount",
+    );
+    refused(
+        &run(bao, &["cred", "list", "a", "-prefix=x", "-prefix=y"]),
+        2,
+        "-prefix",
+    );
+}
+
+#[test]
+fn a_mount_root_lists_and_a_missing_mount_says_so() {
+    let Some(bao) = Bao::shared() else { return };
+    let top = format!("root-{}", uuid::Uuid::new_v4());
+    json_ok(&run(bao, &["kv", "put", &format!("secret/{top}/x"), "a=b"]));
+    let theirs: serde_json::Value =
+        serde_json::from_str(&bao.bao(&["kv", "list", "-format=json", "secret"]).unwrap()).unwrap();
+    for args in [
+        &["kv", "list", "secret"][..],
+        &["kv", "list", "secret/"],
+        &["kv", "list", "-mount=secret"],
+    ] {
+        let v = json_ok(&run(bao, args));
+        assert!(
+            v["keys"]
+                .as_array()
+                .unwrap()
+                .contains(&format!("{top}/").into()),
+            "{args:?}: {v}"
+        );
+        assert_eq!(v["keys"], theirs, "{args:?}");
+    }
+    let nosuch = format!("nosuch-{}", &uuid::Uuid::new_v4().to_string()[..8]);
+    for args in [
+        &["kv", "list", nosuch.as_str()][..],
+        &["kv", "get", &format!("{nosuch}/app")],
+        &["kv", "put", &format!("{nosuch}/app"), "a=b"],
+        &["kv", "metadata", "get", &format!("{nosuch}/app")],
+    ] {
+        let o = run(bao, args);
+        refused(&o, 2, "mount does not exist");
+        assert!(stderr(&o).contains(&nosuch), "{}", stderr(&o));
+    }
+    // A missing secret in a mount that exists is "not found".
+    let o = run(bao, &["kv", "get", &format!("secret/{top}/nothing")]);
+    refused(&o, 1, "not found");
+}
+
+#[test]
+fn rotating_a_field_that_does_not_exist_needs_create() {
+    let Some(bao) = Bao::shared() else { return };
+    let p = secret_path();
+    put(bao, &p);
+    let o = run(bao, &["rotate", &p, "pasword"]);
+    refused(&o, 2, "\"pasword\"");
+    assert!(stderr(&o).contains("--create"), "{}", stderr(&o));
+    let v = json_ok(&run(bao, &["kv", "get", &p]));
+    assert_eq!(v["metadata"]["version"], 1, "nothing was written");
+    assert_eq!(v["data"]["password"], "hunter2 x");
+    let r = json_ok(&run(bao, &["rotate", &p, "token", "--create"]));
+    assert_eq!(r["version"], 2);
+    let v = json_ok(&run(bao, &["kv", "get", &p]));
+    assert_eq!(v["data"]["password"], "hunter2 x");
+    assert_eq!(v["data"]["token"].as_str().unwrap().len(), 43);
+}
+
+#[test]
+fn every_command_takes_human() {
+    let Some(bao) = Bao::shared() else { return };
+    let p = secret_path();
+    put(bao, &p);
+    let dir = tmpdir("human");
+    let d = dir.display().to_string();
+    let ident = [
+        "--author",
+        "h@example.com",
+        "--name",
+        "human",
+        "--key-dir",
+        &d,
+    ];
+    json_ok(&run(bao, &[&["up"][..], &ident].concat()));
+    let sig = json_ok(&run(bao, &[&["sign", "hello"][..], &ident].concat()));
+    let sig = sig["signature"].as_str().unwrap().to_string();
+    let commands: Vec<Vec<&str>> = vec![
+        [&["up"][..], &ident].concat(),
+        [&["id"][..], &ident].concat(),
+        [&["show"][..], &ident].concat(),
+        [&["did-document"][..], &ident].concat(),
+        [&["sign", "hello"][..], &ident].concat(),
+        [&["verify", "hello", &sig][..], &ident].concat(),
+        vec!["kv", "get", &p],
+        vec!["kv", "list", "secret"],
+        vec!["kv", "metadata", "get", &p],
+        vec!["kv", "subkeys", &p],
+        vec!["login", "-no-store"],
+        vec!["health"],
+        vec!["env", &p],
+        vec!["cred", "list", "human-agent"],
+        vec!["version"],
+    ];
+    for cmd in commands {
+        let mut args = cmd.clone();
+        args.push("--human");
+        let o = run(bao, &args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(!out.starts_with('{'), "{args:?} printed JSON: {out}");
+    }
+    // The token command (Hydra) accepts it too: it fails on the missing
+    // Hydra configuration, not on the flag.
+    let o = run(bao, &[&["token", "--human"][..], &ident].concat());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("Hydra"), "{}", stderr(&o));
+    // env --human names the variables and their secret, never a value.
+    let o = run(bao, &["env", &p, "--human"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("password") && out.contains(&p), "{out}");
+    assert!(!out.contains("hunter2"), "{out}");
+    // did-document --human shows the DID and the key.
+    let o = run(bao, &[&["did-document", "--human"][..], &ident].concat());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("did:bindu:") && out.contains("public key"),
+        "{out}"
+    );
+}
