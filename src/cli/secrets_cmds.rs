@@ -193,7 +193,11 @@ fn env_human(
         for name in vars.keys() {
             rows.push((name.clone(), format!("{mount}/{path}")));
         }
-        all.add(&spec.path, vars, Precedence::from_override(opts.allow_override))?;
+        all.add(
+            &spec.path,
+            vars,
+            Precedence::from_override(opts.allow_override),
+        )?;
     }
     let names = all.finish();
     let mut out = std::io::stdout().lock();
