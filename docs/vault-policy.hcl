@@ -22,17 +22,24 @@ path "secret/data/bindu/hydra/credentials/DID" {
 }
 
 # The credential store (`vaultid cred`), only for agents that issue
-# credentials: create/verify/rotate read and write versions, delete removes
-# every version and the metadata.
+# credentials: create/verify/rotate read and write versions; delete reads the
+# metadata (to say whether it existed) and removes every version with it;
+# list lists the folder (`credentials/`, which the glob matches too).
 path "secret/data/bindu/agents/AGENT_ID/credentials/*" {
   capabilities = ["create", "read", "update"]
 }
 path "secret/metadata/bindu/agents/AGENT_ID/credentials/*" {
-  capabilities = ["delete"]
+  capabilities = ["read", "list", "delete"]
 }
 
-# The token's own life cycle: login output, renewal by the background
-# renewer, revocation on shutdown. (Vault's `default` policy grants these
+# Static secrets the agent reads (`vaultid env`, `vaultid kv get`) or rotates
+# (`vaultid rotate`, which reads and writes a new version): add a rule for
+# each path, for example (NAME is the agent name):
+#   path "secret/data/apps/NAME/*" { capabilities = ["read"] }
+#   path "secret/data/apps/NAME/rotated" { capabilities = ["read", "update"] }
+
+# The token's own life cycle: `vaultid login` (lookup-self), renewal by the
+# background renewer, revocation when a command that logged in exits. (Vault's `default` policy grants these
 # too; they are listed so this policy stands alone.)
 path "auth/token/lookup-self" {
   capabilities = ["read"]

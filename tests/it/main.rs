@@ -12,6 +12,7 @@ mod hydra_double;
 mod canary;
 mod cli_contract;
 mod cli_local;
+mod cli_tokens;
 mod cli_vault;
 mod debug_redaction;
 mod ha_cluster;
