@@ -1,6 +1,7 @@
 //! Command dispatch, shared option handling, output and logging.
 
 mod args;
+mod cluster_cmds;
 mod identity_cmds;
 mod secrets_cmds;
 mod vault_cmds;
@@ -42,7 +43,8 @@ Identity:
 Vault:
   kv              KV v2: get, put, patch, list, delete, undelete, destroy, metadata, subkeys
   login           log in (VAULT_AUTH_METHOD) and show the token's accessor and TTL
-  health          Vault's health: initialized, sealed, standby, version
+  health          every Vault node's health: active, standby, sealed, unreachable, leader
+  unseal          submit unseal key shares (file or stdin) to sealed Vault nodes
 
 Secrets at run time:
   env             KV secrets (and dynamic credentials) into a command's environment, or as export lines
@@ -52,7 +54,8 @@ Secrets at run time:
 Every command prints one JSON object on success and a one-line error on
 stderr on failure. `vaultid <command> --help` shows a command's options.
 Exit codes: 0 ok, 2 usage/configuration, 3 remote unreachable, 4 integrity
-or conflict, 5 permission denied, 1 anything else.
+or conflict, 5 permission denied, 6 (health) a Vault node is sealed or
+unreachable but the cluster serves, 1 anything else.
 ";
 
 /// Run the command line; returns the exit code on success paths.
@@ -94,7 +97,8 @@ pub fn run(argv: &[String]) -> Result<u8, Error> {
             identity_cmds::run(cmd, rest)
         }
         "kv" => vault_cmds::kv(rest),
-        "health" => vault_cmds::health(rest),
+        "health" => cluster_cmds::health(rest),
+        "unseal" => cluster_cmds::unseal(rest),
         "login" => vault_cmds::login(rest),
         "env" | "rotate" | "cred" => secrets_cmds::run(cmd, rest),
         other => Err(Error::Config(format!(

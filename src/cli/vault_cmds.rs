@@ -444,28 +444,6 @@ pub fn kv(rest: &[String]) -> Result<u8, Error> {
     Ok(0)
 }
 
-/// Run `vaultid health`: prints the health; exit 3 when sealed.
-pub fn health(rest: &[String]) -> Result<u8, Error> {
-    let usage = "vaultid health [-format json|table] [--human]";
-    let Some(a) = parse_or_help(
-        rest,
-        &spec(&[]),
-        usage,
-        "Vault's health (initialized, sealed, standby, version). Needs no token. Exit 3 when sealed.",
-    )?
-    else {
-        return Ok(0);
-    };
-    a.exactly(0, usage)?;
-    if a.has("mount") {
-        return Err(Error::Config("health takes no -mount".into()));
-    }
-    let human = a.human()?;
-    let h = Client::new(&vault_config()?)?.health()?;
-    emit(&serde_json::to_value(&h).unwrap_or(Value::Null), human);
-    Ok(if h.sealed { 3 } else { 0 })
-}
-
 const LOGIN_ABOUT: &str =
     "Log in with VAULT_AUTH_METHOD (approle, kubernetes, jwt; or token, which only
 looks the token up) and show the token's accessor, policies and TTL.

@@ -31,6 +31,7 @@
 //! ```
 
 pub mod auth;
+pub mod cluster;
 pub mod kv2;
 pub mod lease;
 pub mod sys;

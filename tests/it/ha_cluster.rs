@@ -218,3 +218,356 @@ fn an_address_list_whose_first_node_is_dead() {
     assert_eq!(v2["keys_source"], "vault");
     assert_eq!(v2["public_key_base58"], v["public_key_base58"]);
 }
+
+/// A child token of `ttl`, created through the active node.
+fn short_token(c: &Cluster, ttl: &str) -> String {
+    let a = c.active().expect("an active node");
+    let (s, v) = call(
+        &c.nodes[a].addr,
+        "POST",
+        "auth/token/create",
+        Some(&c.token),
+        Some(&json!({"ttl": ttl, "explicit_max_ttl": "10m", "renewable": true})),
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{v}");
+    v["auth"]["client_token"].as_str().unwrap().to_string()
+}
+
+/// A library client for every node, `first` first, with `token`.
+fn client(c: &Cluster, first: usize, token: &str) -> vaultid::vault::Client {
+    let addrs = from(c, first);
+    let mut cfg = vaultid::config::VaultConfig::new(&addrs[0], Some(token.into()));
+    cfg.other_addrs = addrs[1..].to_vec();
+    vaultid::vault::Client::new(&cfg).unwrap()
+}
+
+/// A `kv put --cas` loop through the CLI: each value `k` is written once,
+/// on top of the version read before; a refused check-and-set (exit 4) is
+/// read again and retried. Returns the values written, in order, and the
+/// exit codes other than 0 and 4.
+fn cas_loop(
+    c: &Cluster,
+    path: &str,
+    dir: &Path,
+    stop: &std::sync::atomic::AtomicBool,
+) -> (Vec<u64>, Vec<String>) {
+    let addrs = c.addrs();
+    let mut written = Vec::new();
+    let mut failures = Vec::new();
+    let mut k = 1u64;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let o = vaultid(c, &addrs, dir)
+            .args(["kv", "get", path])
+            .output()
+            .unwrap();
+        if !o.status.success() {
+            failures.push(format!("get: {}", String::from_utf8_lossy(&o.stderr)));
+            continue;
+        }
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let version = v["metadata"]["version"].as_u64().unwrap();
+        let o = vaultid(c, &addrs, dir)
+            .args(["kv", "put", "--cas", &version.to_string(), path])
+            .arg(format!("k={k}"))
+            .output()
+            .unwrap();
+        match o.status.code() {
+            Some(0) => {
+                written.push(k);
+                k += 1;
+            }
+            Some(4) => {}
+            other => failures.push(format!(
+                "put exit {other:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            )),
+        }
+    }
+    (written, failures)
+}
+
+/// The leader is killed (SIGKILL) while 16 new agents start for the first
+/// time, a `kv put --cas` loop runs and a 12 s token is renewed: no forked
+/// identity, every `up` exits 0 within the wait, no CAS write lost or
+/// applied twice, the token stays valid.
+#[test]
+fn leader_sigkill_under_load_is_invisible_but_for_latency() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let Some(c) = Cluster::shared() else { return };
+    let _g = Cluster::lock();
+    let root = common::tmpdir("ha-kill");
+    let leader = c.wait_active(Duration::from_secs(30));
+
+    // The CAS loop's secret, version 1 = k=0, every version kept.
+    let path = format!("secret/ha/counter-{}", uuid::Uuid::new_v4());
+    let (s, _) = call(
+        &c.nodes[leader].addr,
+        "POST",
+        &format!("secret/metadata/{}", path.trim_start_matches("secret/")),
+        Some(&c.token),
+        Some(&json!({"max_versions": 1000})),
+    )
+    .unwrap();
+    assert!(s == 204 || s == 200);
+    let o = vaultid(c, &c.addrs(), &root)
+        .args(["kv", "put", "--cas", "0", &path, "k=0"])
+        .output()
+        .unwrap();
+    json(&o);
+
+    // The renewing token, through a client that starts at the leader.
+    let token = short_token(c, "12s");
+    let renewing = std::sync::Arc::new(client(c, leader, &token));
+    let renewer = renewing.start_renewer();
+
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let looper = s.spawn(|| cas_loop(c, &path, &root, &stop));
+        std::thread::sleep(Duration::from_secs(2));
+
+        // Kill the leader, then start 16 new agents at once, each with the
+        // address list in another order (some start at the dead node).
+        let killed_at = Instant::now();
+        c.kill(leader, "-9");
+        let mut children = Vec::new();
+        for i in 0..16 {
+            let dir = root.join(format!("agent{i}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let child = up(c, &from(c, i % 3), &format!("new-{i}"), &dir)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            children.push((i, dir, child));
+        }
+        let mut first_ok = None;
+        let mut outcomes = Vec::new();
+        for (i, dir, child) in children {
+            let o = child.wait_with_output().unwrap();
+            let took = killed_at.elapsed();
+            assert!(
+                o.status.success(),
+                "agent {i} exit {:?} after {took:?}: {}",
+                o.status.code(),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            first_ok.get_or_insert(took);
+            assert!(took < Duration::from_secs(30), "agent {i} took {took:?}");
+            outcomes.push((i, dir, json(&o)));
+        }
+        let new_active = c.wait_active(Duration::from_secs(30));
+        eprintln!(
+            "leader node{leader} killed; node{new_active} active; all 16 first starts done {:?} after the kill",
+            killed_at.elapsed()
+        );
+        // Let the loop and the renewer run on the new leader a while.
+        std::thread::sleep(Duration::from_secs(4));
+        stop.store(true, Ordering::Relaxed);
+        let (written, failures) = looper.join().unwrap();
+        assert!(failures.is_empty(), "{failures:#?}");
+        assert!(written.len() >= 3, "{written:?}");
+
+        // 0 lost or doubled: version n holds k = n - 1, nothing else.
+        let a = c.active().unwrap();
+        let (_, meta) = call(
+            &c.nodes[a].addr,
+            "GET",
+            &format!("secret/metadata/{}", path.trim_start_matches("secret/")),
+            Some(&c.token),
+            None,
+        )
+        .unwrap();
+        let current = meta["data"]["current_version"].as_u64().unwrap();
+        assert_eq!(current, written.len() as u64 + 1, "{written:?}");
+        for version in 1..=current {
+            let (_, v) = call(
+                &c.nodes[a].addr,
+                "GET",
+                &format!(
+                    "secret/data/{}?version={version}",
+                    path.trim_start_matches("secret/")
+                ),
+                Some(&c.token),
+                None,
+            )
+            .unwrap();
+            assert_eq!(
+                v["data"]["data"]["k"],
+                (version - 1).to_string(),
+                "version {version}"
+            );
+        }
+
+        // 0 forked identities: each agent's key is Vault's, at version 1.
+        for (i, dir, v) in outcomes {
+            let again = json(
+                &up(c, &c.addrs(), &format!("new-{i}"), &dir)
+                    .output()
+                    .unwrap(),
+            );
+            assert_eq!(again["keys_source"], "vault", "agent {i}: {again}");
+            assert_eq!(again["public_key_base58"], v["public_key_base58"]);
+            let m = metadata(c, v["agent_id"].as_str().unwrap());
+            assert_eq!(m["data"]["current_version"], 1, "agent {i}: {m}");
+        }
+    });
+
+    // The token outlived its 12 s TTL across the election.
+    assert!(renewer.is_running());
+    let info = renewing.lookup_self().unwrap();
+    assert!(info.ttl > 0);
+    renewer.stop();
+
+    // Bring the killed node back for the next tests.
+    c.restart(leader);
+    c.unseal(leader);
+    c.wait_voters(Duration::from_secs(60));
+}
+
+/// `vaultid health` over every node: its JSON and exit code.
+fn health(c: &Cluster, addrs: &[String]) -> (Option<i32>, Value) {
+    let dir = common::tmpdir("ha-health");
+    let o = vaultid(c, addrs, &dir).arg("health").output().unwrap();
+    let v = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    (o.status.code(), v)
+}
+
+/// `vaultid unseal` with the key file, for `node` or every node.
+fn unseal(c: &Cluster, node: Option<usize>) -> (Option<i32>, Value, String) {
+    let dir = common::tmpdir("ha-unseal");
+    let mut cmd = vaultid(c, &c.addrs(), &dir);
+    cmd.env_remove("VAULT_TOKEN")
+        .env("VAULTID_LOG", "debug")
+        .args(["unseal", "--key-file"])
+        .arg(&c.unseal_key_file);
+    if let Some(i) = node {
+        cmd.args(["--node", &c.nodes[i].addr]);
+    }
+    let o = cmd.output().unwrap();
+    let v = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    (
+        o.status.code(),
+        v,
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// A restarted node comes back sealed: `health` says so (exit 6), `up`
+/// through a list that starts with it goes on to the next node, and
+/// `vaultid unseal` (key file, never echoed) unseals it (health exit 0).
+#[test]
+fn a_restarted_sealed_node_is_skipped_reported_and_unsealed() {
+    let Some(c) = Cluster::shared() else { return };
+    let _g = Cluster::lock();
+    let (code, v) = health(c, &c.addrs());
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["status"], "healthy");
+    assert_eq!(v["nodes"].as_array().unwrap().len(), 3);
+    let active = c.wait_active(Duration::from_secs(30));
+    let standby = (active + 1) % 3;
+    for n in v["nodes"].as_array().unwrap() {
+        let leader = n["leader"].as_str().unwrap();
+        assert_eq!(leader, c.nodes[active].addr, "{n}");
+    }
+
+    c.kill(standby, "-15");
+    let (code, v) = health(c, &c.addrs());
+    assert_eq!(code, Some(6), "{v}");
+    assert_eq!(v["nodes"][standby]["state"], "unreachable", "{v}");
+    c.restart(standby);
+    let (code, v) = health(c, &c.addrs());
+    assert_eq!(code, Some(6), "{v}");
+    assert_eq!(v["nodes"][standby]["state"], "sealed", "{v}");
+    assert_eq!(v["status"], "degraded");
+
+    // A first start through the sealed node first.
+    let dir = common::tmpdir("ha-sealed-first");
+    let v = json(
+        &up(c, &from(c, standby), "sealed-first", &dir)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(v["vault"], "ok", "{v}");
+
+    // The sealed node alone: health exit 3, kv exit 3.
+    let alone = vec![c.nodes[standby].addr.clone()];
+    let (code, v) = health(c, &alone);
+    assert_eq!(code, Some(3), "{v}");
+    assert_eq!(v["sealed"], true, "{v}");
+
+    let (code, v, err) = unseal(c, None);
+    assert_eq!(code, Some(0), "{v} {err}");
+    assert!(!err.contains(&c.unseal_key), "a share reached the log");
+    assert!(!v.to_string().contains(&c.unseal_key));
+    let nodes = v["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 3);
+    assert!(nodes.iter().all(|n| n["sealed"] == false), "{v}");
+    assert_eq!(nodes[standby]["submitted"], 1, "{v}");
+    assert_eq!(nodes[active]["submitted"], 0, "{v}");
+    c.wait_voters(Duration::from_secs(60));
+    let (code, v) = health(c, &c.addrs());
+    assert_eq!(code, Some(0), "{v}");
+}
+
+/// A key file others can read is refused before anything is sent.
+#[test]
+fn unseal_refuses_a_readable_key_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = common::TestServer::start(|_, _| common::answer(500, &[], ""));
+    let dir = common::tmpdir("ha-unseal-mode");
+    let file = dir.join("shares");
+    std::fs::write(&file, "share-canary\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_vaultid"))
+        .env_clear()
+        .env("HOME", &dir)
+        .env("VAULT_ADDR", server.addr())
+        .args(["unseal", "--key-file"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("chmod 600") && !err.contains("canary"),
+        "{err}"
+    );
+    assert!(server.seen().is_empty());
+}
+
+/// All three nodes restarted one by one (each unsealed with `vaultid
+/// unseal --node`) while a 10 s token is renewed and warm restarts run:
+/// the token never lapses, every `up` succeeds.
+#[test]
+fn rolling_restart_of_every_node_while_a_token_renews() {
+    let Some(c) = Cluster::shared() else { return };
+    let _g = Cluster::lock();
+    c.wait_voters(Duration::from_secs(60));
+    let token = short_token(c, "10s");
+    let renewing = std::sync::Arc::new(client(c, 0, &token));
+    let renewer = renewing.start_renewer();
+    let dir = common::tmpdir("ha-rolling");
+    let first = json(&up(c, &c.addrs(), "rolling", &dir).output().unwrap());
+    let start = Instant::now();
+    for i in 0..3 {
+        c.kill(i, "-15");
+        let v = json(&up(c, &from(c, i), "rolling", &dir).output().unwrap());
+        assert_eq!(v["public_key_base58"], first["public_key_base58"]);
+        assert_eq!(v["vault"], "ok", "node{i} down: {v}");
+        c.restart(i);
+        let (code, v, err) = unseal(c, Some(i));
+        assert_eq!(code, Some(0), "node{i}: {v} {err}");
+        assert_eq!(v["nodes"][0]["sealed"], false);
+        c.wait_voters(Duration::from_secs(60));
+        let info = renewing.lookup_self().unwrap();
+        assert!(info.ttl > 0, "token lapsed after node{i}");
+    }
+    // Past the token's first TTL, and still valid.
+    while start.elapsed() < Duration::from_secs(12) {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(renewing.lookup_self().unwrap().ttl > 0);
+    assert!(renewer.is_running());
+    renewer.stop();
+}
