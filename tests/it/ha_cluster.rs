@@ -571,3 +571,94 @@ fn rolling_restart_of_every_node_while_a_token_renews() {
     assert!(renewer.is_running());
     renewer.stop();
 }
+
+/// Kill the active node of `c` and start a new agent at once; returns
+/// (time until a survivor reports active, time until the `up` succeeded).
+fn election_vs_first_start(c: &Cluster, name: &str) -> (Duration, Duration) {
+    let leader = c.wait_active(Duration::from_secs(60));
+    let dir = common::tmpdir("ha-election");
+    let killed_at = Instant::now();
+    c.kill(leader, "-9");
+    let elected = std::thread::scope(|s| {
+        let watcher = s.spawn(|| loop {
+            if (0..3).any(|i| i != leader && c.health(i) == Some(200)) {
+                return killed_at.elapsed();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        });
+        // The default wait (30 s) covers an idle default-timing election
+        // (9-15 s); a loaded test machine can stretch it, so this test
+        // gives it more and checks the start follows the election closely.
+        let o = up(c, &from(c, leader), name, &dir)
+            .env("VAULTID_VAULT_WAIT", "60s")
+            .output()
+            .unwrap();
+        let took = killed_at.elapsed();
+        let v = json(&o);
+        assert_eq!(v["vault"], "ok", "{v}");
+        assert_eq!(v["keys_source"], "generated", "{v}");
+        (watcher.join().unwrap(), took)
+    });
+    c.restart(leader);
+    c.unseal(leader);
+    elected
+}
+
+/// At OpenBao's default Raft timing (elections of 5-15 s) a first start
+/// during the election waits it out and succeeds inside the 30 s wait.
+#[test]
+fn a_first_start_during_a_default_timing_election() {
+    use common::cluster::Timing;
+    let _g = Cluster::lock();
+    let Some(c) = Cluster::start(Timing::Default) else {
+        return;
+    };
+    let (elected, up_ok) = election_vs_first_start(&c, "default-timing");
+    eprintln!(
+        "default timing: new leader after {:.2} s, first `up` done after {:.2} s",
+        elected.as_secs_f64(),
+        up_ok.as_secs_f64()
+    );
+    assert!(
+        up_ok < elected + Duration::from_secs(5),
+        "up {up_ok:?}, election {elected:?}"
+    );
+}
+
+/// A warm restart through a standby costs one Vault request, as through
+/// the active node (standbys serve reads themselves).
+#[test]
+fn a_warm_restart_through_a_standby_is_one_request() {
+    let Some(c) = Cluster::shared() else { return };
+    let _g = Cluster::lock();
+    let active = c.wait_active(Duration::from_secs(30));
+    let standby = (active + 1) % 3;
+    let dir = common::tmpdir("ha-warm");
+    let v = json(&up(c, &c.addrs(), "warm", &dir).output().unwrap());
+    // Once the standby has applied the first start's write (a fresh write
+    // is 404 there for ~100 ms: that case is the racing test's).
+    let path = format!(
+        "secret/data/bindu/agents/{}/did-keys",
+        v["agent_id"].as_str().unwrap()
+    );
+    let t = Instant::now();
+    while call(&c.nodes[standby].addr, "GET", &path, Some(&c.token), None)
+        .unwrap()
+        .0
+        != 200
+    {
+        assert!(t.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let proxy = common::counting_proxy(&c.nodes[standby].addr);
+    let v = json(
+        &up(c, &[proxy.addr().to_string()], "warm", &dir)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(v["keys_source"], "vault", "{v}");
+    assert!(v["written"].as_array().unwrap().is_empty(), "{v}");
+    let seen = proxy.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].path.contains("/did-keys"), "{seen:?}");
+}
