@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+pub mod agent;
 pub mod bootstrap;
 pub mod cache;
 pub mod config;

@@ -1,5 +1,6 @@
 //! Command dispatch, shared option handling, output and logging.
 
+mod agent_cmds;
 mod args;
 mod cluster_cmds;
 mod identity_cmds;
@@ -50,6 +51,7 @@ Secrets at run time:
   env             KV secrets (and dynamic credentials) into a command's environment, or as export lines
   rotate          a new random value for one key of a KV secret (check-and-set)
   cred            credential store: create, verify, rotate, delete, list
+  agent           keep the token, secret files and certificates current (long-running); agent status
 
 Every command prints one JSON object on success and a one-line error on
 stderr on failure. `vaultid <command> --help` shows a command's options.
@@ -101,6 +103,7 @@ pub fn run(argv: &[String]) -> Result<u8, Error> {
         "unseal" => cluster_cmds::unseal(rest),
         "login" => vault_cmds::login(rest),
         "env" | "rotate" | "cred" => secrets_cmds::run(cmd, rest),
+        "agent" => agent_cmds::run(rest),
         other => Err(Error::Config(format!(
             "unknown command {other:?}; run `vaultid --help`"
         ))),
@@ -184,15 +187,33 @@ impl log::Log for StderrLogger {
             if r.level() > log::Level::Warn && !r.target().starts_with("vaultid") {
                 return;
             }
-            eprintln!(
-                "vaultid: {}: {}",
-                r.level().as_str().to_lowercase(),
-                r.args()
-            );
+            if JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+                let line = serde_json::json!({
+                    "ts": vaultid::identity::now_iso8601(),
+                    "event": "log",
+                    "level": r.level().as_str().to_lowercase(),
+                    "message": r.args().to_string(),
+                });
+                eprintln!("{line}");
+            } else {
+                eprintln!(
+                    "vaultid: {}: {}",
+                    r.level().as_str().to_lowercase(),
+                    r.args()
+                );
+            }
         }
     }
 
     fn flush(&self) {}
+}
+
+/// Log records as JSON objects (one per line) instead of text.
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// From now on, log records are JSON lines (`vaultid agent`).
+pub fn json_logging() {
+    JSON_LOGS.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Log to stderr: warnings by default, more or less with

@@ -362,6 +362,35 @@ impl Client {
             .map_err(|e| login_error(e, path))
     }
 
+    /// Response-wrap `data` (`sys/wrapping/wrap` with `X-Vault-Wrap-TTL`):
+    /// the returned wrapping token works once, for `ttl`, and unwraps to
+    /// `data`.
+    pub fn wrap(&self, data: &Value, ttl: Duration) -> Result<SecretString> {
+        let path = "sys/wrapping/wrap";
+        let token = self.token_or_login()?;
+        let mut body = serde_json::to_vec(data).unwrap_or_default();
+        let mut req = crate::http::Request::new("POST", &super::api_path(path))
+            .header("X-Vault-Wrap-TTL", &format!("{}s", ttl.as_secs().max(1)))
+            .body(body.clone(), "application/json");
+        crate::secret_string::zeroize_bytes(&mut body);
+        if let Some(t) = token {
+            req = req.secret_header(super::TOKEN_HEADER, t);
+        }
+        let resp = self.http.request(req)?;
+        let answer = super::parse_response(resp.status, &resp.body)
+            .map_err(|e| e.into_error("POST", path))?;
+        answer
+            .as_ref()
+            .and_then(|a| a.get("wrap_info"))
+            .and_then(|w| w.get("token"))
+            .and_then(Value::as_str)
+            .map(SecretString::new)
+            .ok_or_else(|| Error::Protocol {
+                service: Service::Vault,
+                detail: format!("POST {path}: the answer has no wrap_info.token"),
+            })
+    }
+
     /// The secret id inside a wrapping token, unwrapped once and kept (the
     /// wrapping token cannot be used twice).
     fn unwrapped_secret_id(&self, wrapping: &SecretString) -> Result<SecretString> {
@@ -442,8 +471,9 @@ impl Client {
     }
 
     /// One step of the renewer: act if due, and say how long to sleep
-    /// (`None`: nothing left to do).
-    fn renew_step(&self) -> Option<Duration> {
+    /// (`None`: nothing left to do). The agent runs these steps in its own
+    /// loop instead of a renewer thread.
+    pub(crate) fn renew_step(&self) -> Option<Duration> {
         const RETRY: Duration = Duration::from_secs(5);
         let lease = *lock(&self.lease);
         let lease = match lease {

@@ -1,0 +1,156 @@
+//! `vaultid agent`: one small long-running process that keeps an agent's
+//! credentials alive for its whole life.
+//!
+//! In order, an [`Agent`]
+//!
+//! 1. restores the identity (the `up` flow, [`crate::bootstrap::ensure`];
+//!    skippable),
+//! 2. keeps a Vault token alive and optionally writes it to a sink file
+//!    ([`token`]),
+//! 3. renders secrets into files ([`sources`], [`render`]) and keeps them
+//!    current, writing a file only when its content changes,
+//! 4. tells the application on a real change only ([`notify`]): a signal to
+//!    the supervised command or a pid file's process, a command, a restart,
+//! 5. rides out Vault outages: failed steps back off with jitter to a cap
+//!    and the last good files stay exactly as they are,
+//! 6. reports one JSON line per event (never a secret value) and a status
+//!    file ([`status`]),
+//! 7. stops cleanly on `SIGTERM`/`SIGINT` ([`scheduler`]): stops the
+//!    command, revokes leases (and the token when configured), keeps or
+//!    removes its files.
+//!
+//! Everything runs in one thread, in one loop ([`Agent::run`]) that sleeps
+//! in `poll(2)` until the next event is due or a signal arrives
+//! ([`signals`]): an idle agent uses no CPU. A program can run an agent in a
+//! thread of its own and stop it with a [`signals::Waker`].
+
+pub mod config;
+pub mod notify;
+pub mod render;
+pub mod scheduler;
+pub mod signals;
+pub mod sources;
+pub mod status;
+pub mod token;
+
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+pub use config::AgentConfig;
+pub use signals::{Waker, Wakeup};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::vault::Client;
+
+/// Where the agent's events go: one JSON object per event.
+pub type EventSink = Box<dyn Fn(&Value) + Send>;
+
+/// Events as JSON lines on stderr (the CLI's choice).
+pub fn stderr_events() -> EventSink {
+    Box::new(|v: &Value| {
+        use std::io::Write;
+        let mut line = v.to_string();
+        line.push('\n');
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    })
+}
+
+/// The agent: configuration, Vault client, sources, child.
+pub struct Agent {
+    pub(crate) config: AgentConfig,
+    pub(crate) env: Config,
+    pub(crate) client: Arc<Client>,
+    pub(crate) token: token::TokenKeeper,
+    pub(crate) sources: Vec<sources::Source>,
+    pub(crate) child: Option<notify::Supervised>,
+    pub(crate) commands: notify::Commands,
+    pub(crate) events: EventSink,
+    pub(crate) status_digest: Option<[u8; 32]>,
+    pub(crate) token_error: Option<String>,
+    pub(crate) started_at: u64,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("sources", &self.sources.len())
+            .field("client", &self.client)
+            .finish()
+    }
+}
+
+impl Agent {
+    /// An agent for `config`, with the Vault, Hydra and identity settings
+    /// of `env` (from the environment in the CLI). Vault is required. No
+    /// request is made yet.
+    pub fn new(config: AgentConfig, env: Config) -> Result<Agent> {
+        let vault = env.vault.as_ref().ok_or_else(|| {
+            Error::Config(
+                "vaultid agent needs Vault: set VAULT_ADDR (and VAULT_TOKEN or an auth method)"
+                    .into(),
+            )
+        })?;
+        let client = Client::new(vault)?;
+        client.require_credentials()?;
+        let agent_name = crate::identity::Identity::new(
+            &env.identity.author,
+            &env.identity.agent_name,
+            env.identity.agent_id.as_deref(),
+        )
+        .ok()
+        .map(|i| i.agent_id);
+        let sources = config
+            .sources
+            .iter()
+            .map(|s| {
+                sources::Source::new(
+                    s,
+                    &vault.kv_mount,
+                    config.kv_interval(),
+                    agent_name.as_deref(),
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let child = config
+            .exec
+            .as_ref()
+            .map(|e| notify::Supervised::new(e.command.clone()));
+        Ok(Agent {
+            token: token::TokenKeeper::new(&config.token),
+            config,
+            env,
+            client: Arc::new(client),
+            sources,
+            child,
+            commands: notify::Commands::default(),
+            events: stderr_events(),
+            status_digest: None,
+            token_error: None,
+            started_at: sources::unix_now(),
+        })
+    }
+
+    /// Send events somewhere else than stderr.
+    pub fn with_events(mut self, sink: EventSink) -> Agent {
+        self.events = sink;
+        self
+    }
+
+    /// The Vault client the agent uses.
+    pub fn client(&self) -> &Arc<Client> {
+        &self.client
+    }
+
+    /// Emit one event: `{"ts", "event", ...fields}`.
+    pub(crate) fn event(&self, name: &str, fields: Value) {
+        let mut m = Map::new();
+        m.insert("ts".into(), json!(crate::identity::now_iso8601()));
+        m.insert("event".into(), json!(name));
+        if let Value::Object(f) = fields {
+            m.extend(f);
+        }
+        (self.events)(&Value::Object(m));
+    }
+}

@@ -1,0 +1,376 @@
+//! The agent's one loop: do what is due, then sleep in `poll(2)` until the
+//! next due time or a signal. Nothing runs on a timer of its own: the sleep
+//! is exactly as long as the earliest of the token's next renewal and each
+//! source's next check, renewal or retry.
+//!
+//! Signals: `SIGHUP` re-reads every KV source (and retries failing ones)
+//! now; `SIGCHLD` checks the supervised command (its exit ends the agent
+//! with its exit code); `SIGTERM` and `SIGINT` shut down: the command is
+//! stopped (`SIGTERM`, 10 s, `SIGKILL`), leases revoked unless
+//! `revoke_leases_on_exit` is off, the token revoked when
+//! `token.revoke_on_exit` is on, the files removed when
+//! `remove_files_on_exit` is on, and the status file marked `stopped`.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::notify::{self, Supervised};
+use super::signals::{Wakeup, SIGCHLD};
+use super::sources::{Outcome, Source};
+use super::{render, Agent};
+use crate::error::{Error, Result};
+use crate::secrets::lease::{LeaseBackend, LeasePolicy};
+use crate::secrets::process::{exit_code, SIGHUP, SIGINT, SIGTERM};
+use crate::vault::Client;
+
+/// How a step ended for the loop.
+struct Changed {
+    changed: bool,
+    restart: bool,
+}
+
+impl Agent {
+    /// Run until `SIGTERM`/`SIGINT` (or [`super::Waker::stop`]), or until the
+    /// supervised command exits; returns the exit code to leave with (the
+    /// command's, else 0). `wake` should have its signal handlers installed
+    /// ([`Wakeup::install_signal_handlers`]) when the agent is the process.
+    pub fn run(&mut self, wake: &mut Wakeup) -> Result<u8> {
+        if self.config.restore_identity {
+            let out = crate::bootstrap::ensure(&self.env)?;
+            self.event(
+                "identity_restored",
+                json!({"did": out.did, "keys_source": out.keys_source, "vault": out.vault}),
+            );
+        }
+        self.event(
+            "started",
+            json!({"pid": std::process::id(), "sources": self.sources.len(),
+                   "token_sink": self.token.sink().map(|p| p.display().to_string())}),
+        );
+        let policy = LeasePolicy {
+            backoff_max: self.config.backoff_max(),
+            ..LeasePolicy::default()
+        };
+        let cap = self.config.backoff_max();
+        let wait_for_sources = self
+            .config
+            .exec
+            .as_ref()
+            .is_some_and(|e| e.wait_for_sources);
+        loop {
+            let now = Instant::now();
+            self.token.step(&self.client, now);
+            self.sync_token_sink();
+
+            let mut any_changed = false;
+            let mut restart = false;
+            for i in 0..self.sources.len() {
+                if self.sources[i].next > Instant::now() {
+                    continue;
+                }
+                let c = self.step_source(i, &policy, cap);
+                any_changed |= c.changed;
+                restart |= c.restart;
+            }
+            // A request may have logged in again.
+            self.sync_token_sink();
+
+            if any_changed {
+                if let Some(n) = self.config.notify.clone() {
+                    restart |= self.run_notify(&n, "*");
+                }
+            }
+            let all_rendered = self.sources.iter().all(|s| s.rendered);
+            if let Some(child) = self.child.as_mut() {
+                if child.pid().is_none()
+                    && child.restarts == 0
+                    && (all_rendered || !wait_for_sources)
+                {
+                    match child.start() {
+                        Ok(pid) => {
+                            let argv0 = self.config.exec.as_ref().map(|e| e.command[0].clone());
+                            self.event("child_started", json!({"pid": pid, "command": argv0}));
+                        }
+                        Err(e) => {
+                            self.event("child_failed", json!({"error": e.to_string()}));
+                            let code = crate::secrets::process::spawn_failure_code(&e).unwrap_or(1);
+                            return Ok(self.shutdown(wake, code));
+                        }
+                    }
+                } else if restart && child.pid().is_some() {
+                    match child.restart(wake) {
+                        Ok(pid) => {
+                            let n = child.restarts;
+                            self.event("child_restarted", json!({"pid": pid, "restarts": n}));
+                        }
+                        Err(e) => {
+                            self.event("child_failed", json!({"error": e.to_string()}));
+                            return Ok(self.shutdown(wake, 1));
+                        }
+                    }
+                }
+            }
+            self.commands.reap();
+            self.write_status("running");
+
+            let next = self
+                .sources
+                .iter()
+                .map(|s| s.next)
+                .chain(self.token.next())
+                .min();
+            let timeout = next.map(|n| n.saturating_duration_since(Instant::now()));
+            for sig in wake.wait(timeout) {
+                match sig {
+                    SIGTERM | SIGINT => {
+                        self.event("signal", json!({"signal": sig, "action": "shutdown"}));
+                        return Ok(self.shutdown(wake, 0));
+                    }
+                    SIGHUP => {
+                        self.event("signal", json!({"signal": sig, "action": "reread"}));
+                        for s in &mut self.sources {
+                            s.reread_now();
+                        }
+                    }
+                    SIGCHLD => {
+                        if let Some(status) = self.child.as_mut().and_then(Supervised::exited) {
+                            let code = exit_code(status);
+                            self.event("child_exited", json!({"exit_code": code}));
+                            return Ok(self.shutdown(wake, code));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn sync_token_sink(&mut self) {
+        match self.token.sync_sink(&self.client) {
+            Ok(true) => {
+                self.token.last_change = Some(std::time::SystemTime::now());
+                self.token_error = None;
+                let sink = self.token.sink().map(|p| p.display().to_string());
+                self.event("token_written", json!({"sink": sink}));
+            }
+            Ok(false) => {}
+            Err(e) => {
+                let msg = e.to_string();
+                if self.token_error.as_deref() != Some(msg.as_str()) {
+                    self.event("token_error", json!({"error": msg}));
+                }
+                self.token_error = Some(msg);
+            }
+        }
+    }
+
+    /// One source's due step, its files, and its notification.
+    fn step_source(&mut self, i: usize, policy: &LeasePolicy, cap: Duration) -> Changed {
+        let env = &self.env;
+        let hydra = || crate::bootstrap::token_client(env);
+        let outcome = self.sources[i].step(&self.client, policy, &hydra);
+        let mut out = Changed {
+            changed: false,
+            restart: false,
+        };
+        let name = self.sources[i].name.clone();
+        match outcome {
+            Ok(Outcome::Nothing(action)) => {
+                let s = &mut self.sources[i];
+                let recovered = s.failures > 0;
+                s.failures = 0;
+                s.last_error = None;
+                if action != "unchanged" || recovered {
+                    s.last_action = action.into();
+                    s.last_action_at = super::sources::unix_now();
+                }
+                let next = s.next_renewal;
+                self.event(action, json!({"source": name, "next_renewal": next}));
+            }
+            Ok(Outcome::Data(action, mut data)) => {
+                let result = write_files(&mut self.sources[i], &data);
+                data.values_mut()
+                    .for_each(crate::secret_string::zeroize_json);
+                match result {
+                    Ok(written) => {
+                        let s = &mut self.sources[i];
+                        s.failures = 0;
+                        s.last_error = None;
+                        let first = !s.rendered;
+                        s.rendered = true;
+                        out.changed = !written.is_empty() && !first;
+                        if !written.is_empty() || first {
+                            s.last_action = action.into();
+                            s.last_action_at = super::sources::unix_now();
+                        }
+                        let (next, detail) = (s.next_renewal, s.detail());
+                        self.event(
+                            action,
+                            json!({"source": name, "written": written, "next_renewal": next, "detail": detail}),
+                        );
+                        if out.changed {
+                            if let Some(n) = self.sources[i].notify.clone() {
+                                out.restart |= self.run_notify(&n, &name);
+                            }
+                        }
+                    }
+                    Err(e) => self.source_failed(i, &e, cap),
+                }
+            }
+            Err(e) => self.source_failed(i, &e, cap),
+        }
+        out
+    }
+
+    fn source_failed(&mut self, i: usize, e: &Error, cap: Duration) {
+        let s = &mut self.sources[i];
+        s.failed(e, cap);
+        let retry = s.next.saturating_duration_since(Instant::now());
+        let (name, failures) = (s.name.clone(), s.failures);
+        self.event(
+            "error",
+            json!({"source": name, "error": e.to_string(), "failures": failures,
+                   "retry_in_ms": retry.as_millis() as u64, "files": "kept"}),
+        );
+    }
+
+    /// Carry out a notification; returns whether the child must restart.
+    fn run_notify(&mut self, n: &super::config::NotifyConfig, source: &str) -> bool {
+        match notify::notify(n, self.child.as_ref(), &mut self.commands) {
+            Ok(done) => {
+                if !done.actions.is_empty() || done.restart {
+                    self.event(
+                        "notified",
+                        json!({"source": source, "actions": done.actions, "restart": done.restart}),
+                    );
+                }
+                done.restart
+            }
+            Err(e) => {
+                self.event(
+                    "notify_failed",
+                    json!({"source": source, "error": e.to_string()}),
+                );
+                false
+            }
+        }
+    }
+
+    /// The status document.
+    fn status_doc(&self, state: &str) -> Value {
+        let mut sources = serde_json::Map::new();
+        for s in &self.sources {
+            sources.insert(
+                s.name.clone(),
+                json!({
+                    "kind": s.kind.label(),
+                    "rendered": s.rendered,
+                    "last_action": s.last_action,
+                    "last_action_at": s.last_action_at,
+                    "next_renewal": s.next_renewal,
+                    "expires_at": s.expires_at,
+                    "last_error": s.last_error,
+                    "failures": s.failures,
+                    "files": s.files.iter().map(|f| f.config.path.display().to_string()).collect::<Vec<_>>(),
+                    "detail": s.detail(),
+                }),
+            );
+        }
+        json!({
+            "pid": std::process::id(),
+            "state": state,
+            "started_at": self.started_at,
+            "token": {
+                "sink": self.token.sink().map(|p| p.display().to_string()),
+                "written": self.token.has_written(),
+                "last_error": self.token_error,
+            },
+            "child": self.child.as_ref().map(|c| json!({"pid": c.pid(), "restarts": c.restarts})),
+            "sources": sources,
+        })
+    }
+
+    fn write_status(&mut self, state: &str) {
+        let Some(path) = self.config.status_file.clone() else {
+            return;
+        };
+        let doc = self.status_doc(state);
+        if let Err(e) = super::status::write(&path, &doc, &mut self.status_digest) {
+            self.event("status_error", json!({"error": e.to_string()}));
+        }
+    }
+
+    /// Stop the command, revoke, clean up; returns `code`.
+    fn shutdown(&mut self, wake: &mut Wakeup, code: u8) -> u8 {
+        self.event("stopping", json!({}));
+        if let Some(child) = self.child.as_mut() {
+            if let Some(status) = child.stop(wake, Duration::from_secs(10)) {
+                let c = exit_code(status);
+                self.event("child_stopped", json!({"exit_code": c}));
+            }
+        }
+        if self.config.revoke_leases_on_exit {
+            let leases: Vec<(String, String)> = self
+                .sources
+                .iter()
+                .flat_map(|s| s.leases().into_iter().map(move |l| (s.name.clone(), l)))
+                .collect();
+            for (source, lease) in leases {
+                match LeaseBackend::revoke(&*self.client, &lease) {
+                    Ok(()) => self.event("revoked", json!({"source": source, "lease_id": lease})),
+                    Err(e) => self.event(
+                        "revoke_failed",
+                        json!({"source": source, "lease_id": lease, "error": e.to_string()}),
+                    ),
+                }
+            }
+        }
+        if self.config.token.revoke_on_exit {
+            match revoke_token(&self.client) {
+                Ok(()) => self.event("token_revoked", json!({})),
+                Err(e) => self.event("token_revoke_failed", json!({"error": e.to_string()})),
+            }
+        }
+        if self.config.remove_files_on_exit {
+            let mut paths: Vec<_> = self
+                .sources
+                .iter()
+                .flat_map(|s| s.files.iter().map(|f| f.config.path.clone()))
+                .collect();
+            paths.extend(self.token.sink().cloned());
+            for p in paths {
+                if std::fs::remove_file(&p).is_ok() {
+                    self.event("removed", json!({"file": p.display().to_string()}));
+                }
+            }
+        }
+        self.write_status("stopped");
+        self.event("stopped", json!({"exit_code": code}));
+        code
+    }
+}
+
+fn revoke_token(client: &Client) -> Result<()> {
+    client.revoke_self()
+}
+
+/// Render and write each of a source's files; the paths written.
+fn write_files(s: &mut Source, data: &serde_json::Map<String, Value>) -> Result<Vec<String>> {
+    // Render everything first: a field missing for one file leaves all of
+    // them as they were.
+    let label = s.name.clone();
+    let rendered = s
+        .files
+        .iter()
+        .map(|f| render::render(&f.config, &label, data))
+        .collect::<Result<Vec<_>>>()?;
+    let mut written = Vec::new();
+    for (f, r) in s.files.iter_mut().zip(rendered) {
+        let mode = super::config::mode_or_default(f.config.mode.as_deref());
+        if render::write_if_changed(&f.config.path, r.bytes(), mode, &mut f.last)? {
+            written.push(f.config.path.display().to_string());
+        }
+    }
+    Ok(written)
+}

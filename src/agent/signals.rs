@@ -1,0 +1,247 @@
+//! Waking the agent's loop: a self-pipe that signal handlers and other
+//! threads write one byte to, and `poll(2)` on its read end with the time
+//! until the next due event as the timeout. Nothing polls on a timer.
+//!
+//! [`Wakeup::new`] makes the pipe; [`Wakeup::install_signal_handlers`] makes
+//! `SIGTERM`, `SIGINT`, `SIGHUP` and `SIGCHLD` write to it (process-wide, one
+//! agent at a time; the previous handlers come back when the [`Wakeup`] is
+//! dropped). A program that runs the agent in a thread of its own may skip
+//! the handlers and stop the agent with [`Waker::stop`] instead.
+//!
+//! The handler only sets a bit in an atomic mask and, when the mask was
+//! empty, writes one byte (`write(2)` is async-signal-safe); the loop
+//! reads the byte and takes the mask, so the pipe never holds more than a
+//! byte and never fills.
+
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::os::raw::{c_int, c_short, c_ulong};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// `SIGCHLD` (17 on Linux, 20 on the BSDs and macOS).
+#[cfg(target_os = "linux")]
+pub const SIGCHLD: i32 = 17;
+/// `SIGCHLD` (17 on Linux, 20 on the BSDs and macOS).
+#[cfg(not(target_os = "linux"))]
+pub const SIGCHLD: i32 = 20;
+
+/// The signals the agent handles.
+pub const HANDLED: [i32; 4] = [
+    crate::secrets::process::SIGHUP,
+    crate::secrets::process::SIGINT,
+    crate::secrets::process::SIGTERM,
+    SIGCHLD,
+];
+
+mod ffi {
+    use std::os::raw::{c_int, c_short, c_ulong};
+
+    #[repr(C)]
+    pub struct PollFd {
+        pub fd: c_int,
+        pub events: c_short,
+        pub revents: c_short,
+    }
+
+    pub const POLLIN: c_short = 1;
+    pub const SIG_ERR: usize = usize::MAX;
+
+    extern "C" {
+        pub fn poll(fds: *mut PollFd, nfds: c_ulong, timeout: c_int) -> c_int;
+        pub fn write(fd: c_int, buf: *const u8, count: usize) -> isize;
+        pub fn signal(signum: c_int, handler: usize) -> usize;
+    }
+}
+
+/// Bit `1 << sig` for each signal received and not yet taken; bit 0: a
+/// wake-up from another thread.
+static MASK: AtomicU64 = AtomicU64::new(0);
+/// The write end the handler writes to (-1: none).
+static WRITE_FD: AtomicI32 = AtomicI32::new(-1);
+/// One agent's handlers at a time.
+static ACTIVE: Mutex<()> = Mutex::new(());
+
+fn notify(bit: u64) {
+    if MASK.fetch_or(bit, Ordering::SeqCst) == 0 {
+        let fd = WRITE_FD.load(Ordering::SeqCst);
+        if fd >= 0 {
+            let b = 1u8;
+            // SAFETY: write(2) of one byte from a valid buffer; it is
+            // async-signal-safe and fails harmlessly on a closed fd.
+            unsafe { ffi::write(fd, &b, 1) };
+        }
+    }
+}
+
+extern "C" fn on_signal(sig: c_int) {
+    if (1..64).contains(&sig) {
+        notify(1u64 << sig);
+    }
+}
+
+/// The loop's side of the self-pipe.
+pub struct Wakeup {
+    reader: std::io::PipeReader,
+    writer: Arc<std::io::PipeWriter>,
+    previous: Vec<(i32, usize)>,
+    _active: Option<MutexGuard<'static, ()>>,
+}
+
+impl std::fmt::Debug for Wakeup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wakeup")
+            .field("handlers", &!self.previous.is_empty())
+            .finish()
+    }
+}
+
+/// Wakes a [`Wakeup`] from another thread.
+#[derive(Clone, Debug)]
+pub struct Waker {
+    writer: Arc<std::io::PipeWriter>,
+}
+
+impl Waker {
+    /// Ask the agent to stop (as `SIGTERM` would).
+    pub fn stop(&self) {
+        self.send(1u64 << crate::secrets::process::SIGTERM);
+    }
+
+    /// Ask the agent to re-read its sources now (as `SIGHUP` would).
+    pub fn reread(&self) {
+        self.send(1u64 << crate::secrets::process::SIGHUP);
+    }
+
+    fn send(&self, bit: u64) {
+        if MASK.fetch_or(bit, Ordering::SeqCst) == 0 {
+            let b = 1u8;
+            // SAFETY: one byte from a valid buffer to our own pipe.
+            unsafe { ffi::write(self.writer.as_raw_fd(), &b, 1) };
+        }
+    }
+}
+
+impl Wakeup {
+    /// A new self-pipe (no handlers yet).
+    pub fn new() -> Result<Wakeup> {
+        let (reader, writer) =
+            std::io::pipe().map_err(|e| Error::io("creating the agent's wake-up pipe", e))?;
+        Ok(Wakeup {
+            reader,
+            writer: Arc::new(writer),
+            previous: Vec::new(),
+            _active: None,
+        })
+    }
+
+    /// A handle other threads use to wake the loop.
+    pub fn waker(&self) -> Waker {
+        Waker {
+            writer: Arc::clone(&self.writer),
+        }
+    }
+
+    /// Route `SIGTERM`, `SIGINT`, `SIGHUP` and `SIGCHLD` to this pipe until
+    /// dropped. Waits while another [`Wakeup`] holds the handlers.
+    pub fn install_signal_handlers(&mut self) -> Result<()> {
+        if self._active.is_some() {
+            return Ok(());
+        }
+        self._active = Some(ACTIVE.lock().unwrap_or_else(|e| e.into_inner()));
+        MASK.store(0, Ordering::SeqCst);
+        WRITE_FD.store(self.writer.as_raw_fd(), Ordering::SeqCst);
+        for sig in HANDLED {
+            let handler = on_signal as extern "C" fn(c_int) as usize;
+            // SAFETY: `on_signal` only does async-signal-safe work.
+            let prev = unsafe { ffi::signal(sig, handler) };
+            if prev == ffi::SIG_ERR {
+                return Err(Error::io(
+                    format!("installing a handler for signal {sig}"),
+                    std::io::Error::last_os_error(),
+                ));
+            }
+            self.previous.push((sig, prev));
+        }
+        Ok(())
+    }
+
+    /// Sleep until woken or `timeout` passes (`None`: until woken); return
+    /// the signals received since the last call (empty on a timeout). Bit 0
+    /// is never returned.
+    pub fn wait(&mut self, timeout: Option<Duration>) -> Vec<i32> {
+        if MASK.load(Ordering::SeqCst) == 0 {
+            let ms: c_int = match timeout {
+                None => -1,
+                // Round up so a due event is not missed by a millisecond.
+                Some(t) => c_int::try_from(t.as_millis().saturating_add(1)).unwrap_or(c_int::MAX),
+            };
+            let mut fd = ffi::PollFd {
+                fd: self.reader.as_raw_fd(),
+                events: ffi::POLLIN as c_short,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd; EINTR simply returns early.
+            unsafe { ffi::poll(&mut fd, 1 as c_ulong, ms) };
+        }
+        let mask = MASK.swap(0, Ordering::SeqCst);
+        if mask != 0 {
+            // Drain the byte(s) written for this mask; the pipe is only read
+            // when poll says so or a byte is known to be there.
+            let mut fd = ffi::PollFd {
+                fd: self.reader.as_raw_fd(),
+                events: ffi::POLLIN as c_short,
+                revents: 0,
+            };
+            let mut buf = [0u8; 64];
+            // SAFETY: as above, with a zero timeout.
+            while unsafe { ffi::poll(&mut fd, 1 as c_ulong, 0) } > 0 && fd.revents != 0 {
+                if self.reader.read(&mut buf).unwrap_or(0) == 0 {
+                    break;
+                }
+            }
+        }
+        (1..64).filter(|s| mask & (1u64 << s) != 0).collect()
+    }
+}
+
+impl Drop for Wakeup {
+    fn drop(&mut self) {
+        if self._active.is_some() {
+            WRITE_FD.store(-1, Ordering::SeqCst);
+            for (sig, prev) in self.previous.drain(..) {
+                // SAFETY: restoring the disposition `signal` returned.
+                unsafe { ffi::signal(sig, prev) };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn waits_for_the_timeout_or_a_wakeup() {
+        let mut w = Wakeup::new().unwrap();
+        let t = Instant::now();
+        assert!(w.wait(Some(Duration::from_millis(50))).is_empty());
+        assert!(t.elapsed() >= Duration::from_millis(50));
+        let waker = w.waker();
+        let h = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            waker.reread();
+        });
+        let t = Instant::now();
+        assert_eq!(w.wait(Some(Duration::from_secs(10))), vec![1]);
+        assert!(t.elapsed() < Duration::from_secs(5));
+        h.join().unwrap();
+        w.waker().stop();
+        assert_eq!(w.wait(None), vec![15]);
+        assert!(w.wait(Some(Duration::ZERO)).is_empty());
+    }
+}

@@ -1,0 +1,72 @@
+//! `agent` and `agent status`: a thin shell over [`vaultid::agent`].
+
+use std::path::PathBuf;
+
+use vaultid::agent::{status, Agent, AgentConfig, Wakeup};
+use vaultid::{Config, Error};
+
+use super::{emit, opt, parse_or_help, switch, Flag};
+
+const USAGE: &str =
+    "vaultid agent --config FILE | vaultid agent status [--status-file F | --config FILE]";
+const ABOUT: &str = "Keep the agent's credentials alive: restore the identity, keep a Vault token
+(optionally in a sink file), render secrets (KV, dynamic, PKI, Hydra token) into
+files and keep them current, tell the application on real changes, ride out
+Vault outages, report a status file. Vault settings come from the usual
+VAULT_* / VAULTID_* environment. Logs one JSON object per event on stderr.
+SIGHUP re-reads now; SIGTERM/SIGINT stop cleanly. See docs/agent.md.
+
+`vaultid agent status` reads the status file and exits 0 (healthy), 3
+(running, files in place, last attempt failed) or 1 (not running, or not
+every source rendered yet).";
+
+const FLAGS: &[Flag] = &[
+    opt("config", "the agent's JSON configuration file"),
+    opt("status-file", "status: the status file to read"),
+    switch("help", "show this help"),
+];
+
+/// Run `agent` with the arguments after the command name.
+pub fn run(rest: &[String]) -> Result<u8, Error> {
+    let Some(a) = parse_or_help(rest, FLAGS, USAGE, ABOUT)? else {
+        return Ok(0);
+    };
+    match a.positional.first().map(String::as_str) {
+        Some("status") => {
+            a.exactly(1, USAGE)?;
+            let path = match (a.value("status-file"), a.value("config")) {
+                (Some(f), _) => PathBuf::from(f),
+                (None, Some(c)) => AgentConfig::load(c.as_ref())?
+                    .status_file
+                    .ok_or_else(|| Error::Config(format!("{c} sets no status_file")))?,
+                (None, None) => {
+                    return Err(Error::Config(format!(
+                        "agent status needs --status-file or --config; usage: {USAGE}"
+                    )))
+                }
+            };
+            let (code, doc) = status::check(&path)?;
+            emit(&doc, false);
+            Ok(code)
+        }
+        Some(other) => Err(Error::Config(format!(
+            "unknown agent subcommand {other:?}; usage: {USAGE}"
+        ))),
+        None => {
+            if a.value("status-file").is_some() {
+                return Err(Error::Config(format!(
+                    "--status-file is for `agent status`; usage: {USAGE}"
+                )));
+            }
+            let file = a.value("config").ok_or_else(|| {
+                Error::Config(format!("agent needs --config FILE; usage: {USAGE}"))
+            })?;
+            let config = AgentConfig::load(file.as_ref())?;
+            super::json_logging();
+            let mut wake = Wakeup::new()?;
+            wake.install_signal_handlers()?;
+            let mut agent = Agent::new(config, Config::from_env()?)?;
+            agent.run(&mut wake)
+        }
+    }
+}
