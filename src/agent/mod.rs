@@ -113,10 +113,10 @@ impl Agent {
                 )
             })
             .collect::<Result<Vec<_>>>()?;
-        let child = config
-            .exec
-            .as_ref()
-            .map(|e| notify::Supervised::new(e.command.clone()));
+        let child = match &config.exec {
+            Some(e) => Some(notify::Supervised::new(e.command.clone())?),
+            None => None,
+        };
         Ok(Agent {
             token: token::TokenKeeper::new(&config.token),
             config,

@@ -1,97 +1,68 @@
 //! Telling the application: the supervised child, signals to a pid file's
 //! process, notification commands. Only ever called on a real change.
 
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
 
 use super::config::{signal_number, NotifyConfig};
-use super::signals::Wakeup;
 use crate::error::{Error, Result};
-use crate::secrets::process::{send_signal, SIGKILL, SIGTERM};
+use crate::secrets::process::send_signal;
+use crate::secrets::Supervisor;
 
-/// The supervised command.
+/// The supervised command: a [`Supervisor`] without signal forwarding
+/// (the agent decides what reaches the child).
 #[derive(Debug)]
 pub struct Supervised {
-    argv: Vec<String>,
-    child: Option<Child>,
+    sup: Supervisor,
     /// Restarts so far.
     pub restarts: u32,
 }
 
 impl Supervised {
     /// A command, not started yet.
-    pub fn new(argv: Vec<String>) -> Supervised {
-        Supervised {
-            argv,
-            child: None,
+    pub fn new(argv: Vec<String>) -> Result<Supervised> {
+        Ok(Supervised {
+            sup: Supervisor::without_forwarding(argv)?,
             restarts: 0,
-        }
+        })
     }
 
     /// Its pid while it runs.
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        self.sup.pid()
     }
 
     /// Start it (its environment is the agent's: secrets reach it through
     /// the files).
     pub fn start(&mut self) -> Result<u32> {
-        let (program, args) = self
-            .argv
-            .split_first()
-            .ok_or_else(|| Error::Config("exec.command is empty".into()))?;
-        let child = Command::new(program)
-            .args(args)
-            .spawn()
-            .map_err(|e| Error::io(format!("starting {program:?}"), e))?;
-        let pid = child.id();
-        self.child = Some(child);
-        Ok(pid)
+        self.sup.spawn(&BTreeMap::new())?;
+        Ok(self.sup.pid().unwrap_or(0))
     }
 
-    /// Its exit status once it has exited on its own.
-    pub fn exited(&mut self) -> Option<ExitStatus> {
-        let status = self.child.as_mut()?.try_wait().ok().flatten()?;
-        self.child = None;
-        Some(status)
+    /// Its exit code once it has exited on its own.
+    pub fn exited(&mut self) -> Option<u8> {
+        self.sup.pid()?;
+        self.sup.try_wait().ok().flatten()
     }
 
-    /// Send it a signal; false when it is not running.
+    /// Send it any signal; false when it is not running.
     pub fn signal(&self, sig: i32) -> bool {
         self.pid().is_some_and(|p| send_signal(p, sig))
     }
 
-    /// `SIGTERM`, up to `grace` for it to exit (woken by `SIGCHLD`), then
-    /// `SIGKILL`. Returns its exit status, if it ran.
-    pub fn stop(&mut self, wake: &mut Wakeup, grace: Duration) -> Option<ExitStatus> {
-        let child = self.child.as_mut()?;
-        send_signal(child.id(), SIGTERM);
-        let deadline = Instant::now() + grace;
-        loop {
-            if let Ok(Some(s)) = child.try_wait() {
-                self.child = None;
-                return Some(s);
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            // SIGCHLD wakes this early; cap each wait so a missed wake-up
-            // costs little.
-            wake.wait(Some((deadline - now).min(Duration::from_millis(200))));
-        }
-        send_signal(child.id(), SIGKILL);
-        let s = child.wait().ok();
-        self.child = None;
-        s
+    /// `SIGTERM`, up to 10 s for it to exit, then `SIGKILL`. Its exit code,
+    /// if it ran.
+    pub fn stop(&mut self) -> Option<u8> {
+        self.sup.pid()?;
+        self.sup.stop().ok()
     }
 
     /// Stop it and start it again.
-    pub fn restart(&mut self, wake: &mut Wakeup) -> Result<u32> {
-        self.stop(wake, Duration::from_secs(10));
+    pub fn restart(&mut self) -> Result<u32> {
+        self.sup.restart(&BTreeMap::new())?;
         self.restarts += 1;
-        self.start()
+        Ok(self.sup.pid().unwrap_or(0))
     }
 }
 

@@ -110,7 +110,7 @@ pub fn render(file: &FileConfig, label: &str, data: &Map<String, Value>) -> Resu
             };
             let vars = fields_to_vars(label, data, &spec, &opts)?;
             let mut b = EnvBuilder::new();
-            b.add(label, vars, false)?;
+            b.add(label, vars, crate::secrets::env::Precedence::KeepFirst)?;
             let mut out = Vec::new();
             for (name, value) in b.finish() {
                 if value.expose().contains('\0') {

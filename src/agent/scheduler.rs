@@ -21,7 +21,7 @@ use super::sources::{Outcome, Source};
 use super::{render, Agent};
 use crate::error::{Error, Result};
 use crate::secrets::lease::{LeaseBackend, LeasePolicy};
-use crate::secrets::process::{exit_code, SIGHUP, SIGINT, SIGTERM};
+use crate::secrets::process::{SIGHUP, SIGINT, SIGTERM};
 use crate::vault::Client;
 
 /// How a step ended for the loop.
@@ -95,18 +95,18 @@ impl Agent {
                         Err(e) => {
                             self.event("child_failed", json!({"error": e.to_string()}));
                             let code = crate::secrets::process::spawn_failure_code(&e).unwrap_or(1);
-                            return Ok(self.shutdown(wake, code));
+                            return Ok(self.shutdown(code));
                         }
                     }
                 } else if restart && child.pid().is_some() {
-                    match child.restart(wake) {
+                    match child.restart() {
                         Ok(pid) => {
                             let n = child.restarts;
                             self.event("child_restarted", json!({"pid": pid, "restarts": n}));
                         }
                         Err(e) => {
                             self.event("child_failed", json!({"error": e.to_string()}));
-                            return Ok(self.shutdown(wake, 1));
+                            return Ok(self.shutdown(1));
                         }
                     }
                 }
@@ -125,7 +125,7 @@ impl Agent {
                 match sig {
                     SIGTERM | SIGINT => {
                         self.event("signal", json!({"signal": sig, "action": "shutdown"}));
-                        return Ok(self.shutdown(wake, 0));
+                        return Ok(self.shutdown(0));
                     }
                     SIGHUP => {
                         self.event("signal", json!({"signal": sig, "action": "reread"}));
@@ -134,10 +134,9 @@ impl Agent {
                         }
                     }
                     SIGCHLD => {
-                        if let Some(status) = self.child.as_mut().and_then(Supervised::exited) {
-                            let code = exit_code(status);
+                        if let Some(code) = self.child.as_mut().and_then(Supervised::exited) {
                             self.event("child_exited", json!({"exit_code": code}));
-                            return Ok(self.shutdown(wake, code));
+                            return Ok(self.shutdown(code));
                         }
                     }
                     _ => {}
@@ -302,11 +301,10 @@ impl Agent {
     }
 
     /// Stop the command, revoke, clean up; returns `code`.
-    fn shutdown(&mut self, wake: &mut Wakeup, code: u8) -> u8 {
+    fn shutdown(&mut self, code: u8) -> u8 {
         self.event("stopping", json!({}));
         if let Some(child) = self.child.as_mut() {
-            if let Some(status) = child.stop(wake, Duration::from_secs(10)) {
-                let c = exit_code(status);
+            if let Some(c) = child.stop() {
                 self.event("child_stopped", json!({"exit_code": c}));
             }
         }

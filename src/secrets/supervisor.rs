@@ -95,7 +95,9 @@ pub struct Supervisor {
     argv: Vec<String>,
     child: Option<Child>,
     stop_grace: Duration,
-    forwarding: SignalForwarding,
+    /// `None` for a program that handles signals itself
+    /// ([`Supervisor::without_forwarding`]).
+    forwarding: Option<SignalForwarding>,
 }
 
 impl Supervisor {
@@ -110,7 +112,22 @@ impl Supervisor {
             argv,
             child: None,
             stop_grace: DEFAULT_STOP_GRACE,
-            forwarding: SignalForwarding::install()?,
+            forwarding: Some(SignalForwarding::install()?),
+        })
+    }
+
+    /// A supervisor that leaves signal handling alone: for a program that
+    /// handles `SIGTERM`/`SIGINT`/`SIGHUP` itself (`vaultid agent`) and
+    /// decides what reaches the child. Fails when `argv` is empty.
+    pub fn without_forwarding(argv: Vec<String>) -> Result<Supervisor> {
+        if argv.is_empty() {
+            return Err(Error::Config("no command given".into()));
+        }
+        Ok(Supervisor {
+            argv,
+            child: None,
+            stop_grace: DEFAULT_STOP_GRACE,
+            forwarding: None,
         })
     }
 
@@ -139,7 +156,9 @@ impl Supervisor {
             )));
         }
         let child = process::spawn_with_env(&self.argv, vars)?;
-        self.forwarding.set_child(child.id());
+        if let Some(f) = &self.forwarding {
+            f.set_child(child.id());
+        }
         self.child = Some(child);
         Ok(())
     }
@@ -159,7 +178,10 @@ impl Supervisor {
     /// The last termination signal this process received while
     /// supervising (and forwarded to the child), if any.
     pub fn received_signal(&self) -> Option<Signal> {
-        self.forwarding.last_signal().and_then(Signal::from_number)
+        self.forwarding
+            .as_ref()
+            .and_then(SignalForwarding::last_signal)
+            .and_then(Signal::from_number)
     }
 
     /// The child's exit code if it has exited (reaping it), `None` while it
@@ -238,7 +260,9 @@ impl Supervisor {
 
     fn reaped(&mut self) {
         self.child = None;
-        self.forwarding.clear_child();
+        if let Some(f) = &self.forwarding {
+            f.clear_child();
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 mod common;
 mod hydra_double;
 
+mod agent;
 mod canary;
 mod cli_contract;
 mod cli_local;

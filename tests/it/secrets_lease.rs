@@ -19,10 +19,10 @@ use common::bao::Bao;
 use serde_json::json;
 use vaultid::secrets::{LeaseEvent, LeasePolicy, LeaseWatcher};
 
-const ROOT_PASSWORD: &str = "vaultid-test-root";
+pub(crate) const ROOT_PASSWORD: &str = "vaultid-test-root";
 /// The role's default TTL and max TTL, in seconds.
-const TTL: u64 = 4;
-const MAX_TTL: u64 = 16;
+pub(crate) const TTL: u64 = 4;
+pub(crate) const MAX_TTL: u64 = 16;
 
 fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
@@ -36,13 +36,13 @@ fn missing(what: &str) {
 }
 
 /// A PostgreSQL server for one test, stopped on drop.
-struct Postgres {
-    port: u16,
+pub(crate) struct Postgres {
+    pub(crate) port: u16,
     dir: PathBuf,
 }
 
 impl Postgres {
-    fn start() -> Option<Postgres> {
+    pub(crate) fn start() -> Option<Postgres> {
         if Command::new("psql").arg("--version").output().is_err() {
             missing("psql");
             return None;
@@ -71,7 +71,7 @@ impl Postgres {
     }
 
     /// Run one query as `user`; its output, or psql's error.
-    fn query_as(&self, user: &str, password: &str, sql: &str) -> Result<String, String> {
+    pub(crate) fn query_as(&self, user: &str, password: &str, sql: &str) -> Result<String, String> {
         let out = Command::new("psql")
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
             .args(["-U", user, "-d", "postgres", "-w", "-tAc", sql])
@@ -86,7 +86,7 @@ impl Postgres {
         }
     }
 
-    fn role_exists(&self, name: &str) -> bool {
+    pub(crate) fn role_exists(&self, name: &str) -> bool {
         let n = self
             .query_as(
                 "postgres",
@@ -109,7 +109,7 @@ impl Drop for Postgres {
 }
 
 /// Mount the database engine at `database`, point it at `pg`, make role `app`.
-fn setup_engine(bao: &Bao, pg: &Postgres) {
+pub(crate) fn setup_engine(bao: &Bao, pg: &Postgres) {
     let c = bao.client();
     c.write("sys/mounts/database", &json!({"type": "database"}))
         .unwrap();

@@ -224,6 +224,11 @@ exit 0"#;
         self.ca_cert.as_deref()
     }
 
+    /// The server's process id (to pause it with `SIGSTOP`, say).
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
     /// A scratch directory that lives as long as the server.
     pub fn dir(&self) -> &Path {
         &self.dir
