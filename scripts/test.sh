@@ -12,13 +12,16 @@
 #   fuzz-build     cargo +nightly fuzz build (every target, with sanitizers)
 #   fuzz           every fuzz target for FUZZ_SECONDS, seeded from fuzz/corpus/<target>
 #   musl-x86_64    static release binary: size budget, no dynamic linking, --help runs
+#   image          scripts/image.sh: the Containerfile built with buildah (vfs, chroot),
+#                  `vaultid up` run inside the image against OpenBao on loopback
 #   musl-aarch64   the same, cross-compiled for aarch64
 #   smoke-aarch64  scripts/smoke-aarch64.sh: the aarch64 binary under qemu
 #
 # Knobs (environment):
 #   FUZZ_SECONDS=30      time per fuzz target
 #   SKIP_SETUP=1 SKIP_LINT=1 (fmt, clippy) SKIP_DOC=1 SKIP_FUZZ=1
-#   SKIP_MUSL=1 (both static builds and the smoke test) SKIP_AARCH64=1
+#   SKIP_MUSL=1 (both static builds, the image and the smoke test) SKIP_AARCH64=1
+#   SKIP_IMAGE=1
 #                        skip slow stages locally; ignored under CI=true,
 #                        where every stage runs.
 #
@@ -248,6 +251,10 @@ st_musl_x86_64() {
     echo "vaultid --help: ok"
 }
 
+st_image() {
+    "$ROOT/scripts/image.sh" "$TARGET_DIR/x86_64-unknown-linux-musl/release/vaultid"
+}
+
 st_musl_aarch64() {
     local triple=aarch64-unknown-linux-musl
     cargo build --release --target "$triple" --bin vaultid
@@ -272,6 +279,8 @@ stage doc           SKIP_DOC     st_doc
 stage fuzz-build    SKIP_FUZZ    st_fuzz_build
 stage fuzz          SKIP_FUZZ    st_fuzz
 stage musl-x86_64   SKIP_MUSL    st_musl_x86_64
+if skipped SKIP_MUSL >/dev/null 2>&1; then IMAGE_SKIP=SKIP_MUSL; else IMAGE_SKIP=SKIP_IMAGE; fi
+stage image         "$IMAGE_SKIP" st_image
 if skipped SKIP_MUSL >/dev/null 2>&1; then AARCH64_SKIP=SKIP_MUSL; else AARCH64_SKIP=SKIP_AARCH64; fi
 stage musl-aarch64  "$AARCH64_SKIP" st_musl_aarch64
 stage smoke-aarch64 "$AARCH64_SKIP" st_smoke_aarch64
