@@ -23,14 +23,18 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 mod oauth;
+mod store;
+#[cfg(test)]
+mod tests;
 
 pub use oauth::{credentials_path, token_client, ClientAction, CredentialsSource, HydraOutcome};
 
 use crate::cache::{KeyDir, LocalKeys};
-use crate::config::{Config, VaultConfig};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::identity::{Identity, KeyPair};
 use crate::vault;
+use store::{Local, Versioned};
 
 /// Where the key pair in use came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -111,18 +115,7 @@ pub fn ensure(config: &Config) -> Result<Outcome> {
     let dir = KeyDir::new(&config.key_dir);
     let _lock = dir.lock(config.lock_timeout)?;
     let stale = dir.remove_stale_temp_files()?;
-    let mut run = Run {
-        config,
-        identity: &identity,
-        dir: &dir,
-        written: Vec::new(),
-        set_aside: Vec::new(),
-        warnings: Vec::new(),
-        vault: VaultStatus::Disabled,
-        vault_error: None,
-        vault_version: None,
-        vault_waited: None,
-    };
+    let mut run = Run::new(&identity, &dir, Policy::of(config));
     if stale > 0 {
         run.warnings.push(format!(
             "removed {stale} temporary file(s) left in {} by an interrupted run",
@@ -156,58 +149,79 @@ pub fn ensure(config: &Config) -> Result<Outcome> {
     // the outcome: nobody else can use it, and each start would otherwise
     // leave one behind in Vault's token store.
     let _revoke = vault.as_ref().map(|(c, _)| c.revoke_own_token_on_drop());
-    let (keys, source) = match &vault {
+    let kv = match &vault {
         Some((client, v)) => {
-            let r = run.with_vault(client, v, local);
+            client.require_credentials()?;
+            Some((client.kv2(&v.kv_mount), v))
+        }
+        None => None,
+    };
+    let (keys, source) = match (&kv, &vault) {
+        (Some((kv, v)), Some((client, _))) => {
+            let store = VaultKeys {
+                kv,
+                path: keys_path(&v.prefix, &identity.agent_id),
+            };
+            let r = run.with_vault(&store, local);
             run.note_waits(client, r.is_ok());
             r?
         }
-        None => run.local_only(local)?,
+        _ => run.local_only(local)?,
     };
     let hydra = match &config.hydra {
         Some(h) if h.auto_register => {
-            let creds = match &vault {
-                Some((c, v)) if run.vault == VaultStatus::Ok => Some(oauth::VaultCreds {
-                    kv: c.kv2(&v.kv_mount),
+            let creds = match &kv {
+                Some((kv, v)) if run.vault == VaultStatus::Ok => Some(oauth::VaultCreds {
+                    kv,
                     path: credentials_path(&v.prefix, &identity.did),
                 }),
                 _ => None,
             };
+            let admin = crate::hydra::HydraAdmin::new(h)?;
             let step = oauth::Step {
                 config: h,
                 identity: &identity,
                 keys: &keys,
-                dir: &dir,
+                local: &dir,
+                hydra: &admin,
                 vault: creds,
                 vault_unavailable: run.vault == VaultStatus::Unavailable,
-                written: &mut run.written,
-                warnings: &mut run.warnings,
+                written: Vec::new(),
+                warnings: Vec::new(),
             };
-            Some(step.run()?)
+            let (outcome, written, warnings) = step.run()?;
+            run.written.extend(written);
+            run.warnings.extend(warnings);
+            Some(outcome)
         }
         _ => None,
     };
-    Ok(Outcome {
-        agent_id: identity.agent_id.clone(),
-        did: identity.did.clone(),
-        public_key_base58: keys.public().base58(),
-        keys_source: source,
-        vault: run.vault,
-        vault_error: run.vault_error,
-        vault_version: run.vault_version,
-        vault_waited: run.vault_waited,
-        written: run.written,
-        set_aside: run.set_aside,
-        warnings: run.warnings,
-        hydra,
-        elapsed_ms: start.elapsed().as_millis() as u64,
-    })
+    Ok(run.finish(&keys, source, hydra, start))
 }
 
+/// What the run may do beyond the defaults.
+#[derive(Debug, Clone, Copy, Default)]
+struct Policy {
+    /// Replace the key pair with a new one.
+    recreate_keys: bool,
+    /// Generate keys while Vault is unavailable and no local keys exist.
+    allow_offline_generate: bool,
+}
+
+impl Policy {
+    fn of(config: &Config) -> Policy {
+        Policy {
+            recreate_keys: config.recreate_keys,
+            allow_offline_generate: config.allow_offline_generate,
+        }
+    }
+}
+
+/// The key step's state: what it decided through, and what it did.
 struct Run<'a> {
-    config: &'a Config,
     identity: &'a Identity,
-    dir: &'a KeyDir,
+    local: &'a dyn Local,
+    policy: Policy,
     written: Vec<String>,
     set_aside: Vec<String>,
     warnings: Vec<String>,
@@ -217,7 +231,22 @@ struct Run<'a> {
     vault_waited: Option<String>,
 }
 
-impl Run<'_> {
+impl<'a> Run<'a> {
+    fn new(identity: &'a Identity, local: &'a dyn Local, policy: Policy) -> Run<'a> {
+        Run {
+            identity,
+            local,
+            policy,
+            written: Vec::new(),
+            set_aside: Vec::new(),
+            warnings: Vec::new(),
+            vault: VaultStatus::Disabled,
+            vault_error: None,
+            vault_version: None,
+            vault_waited: None,
+        }
+    }
+
     /// Say what the Vault client waited for, if anything.
     fn note_waits(&mut self, client: &vault::Client, ok: bool) {
         let w = client.http().waited();
@@ -238,6 +267,30 @@ impl Run<'_> {
         self.vault_waited = Some(msg);
     }
 
+    fn finish(
+        self,
+        keys: &KeyPair,
+        source: KeySource,
+        hydra: Option<HydraOutcome>,
+        start: Instant,
+    ) -> Outcome {
+        Outcome {
+            agent_id: self.identity.agent_id.clone(),
+            did: self.identity.did.clone(),
+            public_key_base58: keys.public().base58(),
+            keys_source: source,
+            vault: self.vault,
+            vault_error: self.vault_error,
+            vault_version: self.vault_version,
+            vault_waited: self.vault_waited,
+            written: self.written,
+            set_aside: self.set_aside,
+            warnings: self.warnings,
+            hydra,
+            elapsed_ms: start.elapsed().as_millis() as u64,
+        }
+    }
+
     fn warn(&mut self, msg: String) {
         log::warn!("{msg}");
         self.warnings.push(msg);
@@ -250,17 +303,14 @@ impl Run<'_> {
     }
 
     fn write_local(&mut self, keys: &KeyPair) -> Result<()> {
-        self.dir.write_keys(keys)?;
-        self.written.push(format!(
-            "local: {} and {}",
-            self.dir.file(crate::cache::PRIVATE_PEM).display(),
-            self.dir.file(crate::cache::PUBLIC_PEM).display()
-        ));
+        self.local.write_keys(keys)?;
+        self.written
+            .push(format!("local: {}", self.local.describe_keys()));
         Ok(())
     }
 
     fn set_local_aside(&mut self) -> Result<()> {
-        for p in self.dir.set_keys_aside()? {
+        for p in self.local.set_keys_aside()? {
             self.set_aside.push(p.display().to_string());
         }
         Ok(())
@@ -279,18 +329,23 @@ impl Run<'_> {
         self.write_local(keys)
     }
 
+    /// A new pair replacing `old` (recreate): the reason to give.
+    fn recreated(old: Option<&KeyPair>, new: &KeyPair) -> String {
+        match old {
+            Some(old) => format!(
+                "key recreation asked for: replaced key {} with {}",
+                old.public().base58(),
+                new.public().base58()
+            ),
+            None => "key recreation asked for: no previous key".to_string(),
+        }
+    }
+
     fn local_only(&mut self, local: Result<Option<LocalKeys>>) -> Result<(KeyPair, KeySource)> {
         let local = local.map_err(unreadable_local)?;
-        if self.config.recreate_keys {
+        if self.policy.recreate_keys {
             let keys = KeyPair::generate();
-            let why = match &local {
-                Some(l) => format!(
-                    "--recreate-keys: replaced key {} with {}",
-                    l.keys.public().base58(),
-                    keys.public().base58()
-                ),
-                None => "--recreate-keys: no previous key".to_string(),
-            };
+            let why = Run::recreated(local.as_ref().map(|l| &l.keys), &keys);
             self.replace_local(&keys, &why)?;
             return Ok((keys, KeySource::Generated));
         }
@@ -309,21 +364,14 @@ impl Run<'_> {
 
     fn with_vault(
         &mut self,
-        client: &vault::Client,
-        vcfg: &VaultConfig,
+        store: &VaultKeys<'_>,
         local: Result<Option<LocalKeys>>,
     ) -> Result<(KeyPair, KeySource)> {
-        client.require_credentials()?;
-        let store = VaultKeys {
-            kv: client.kv2(&vcfg.kv_mount),
-            path: keys_path(&vcfg.prefix, &self.identity.agent_id),
-            mount: vcfg.kv_mount.clone(),
-        };
         match store.read(&self.identity.did) {
             Ok(found) => {
                 self.vault = VaultStatus::Ok;
                 self.vault_version = found.as_ref().map(|(_, v)| *v);
-                self.decide(&store, found, local)
+                self.decide(store, found, local)
             }
             Err(e) if e.is_unavailable() => {
                 self.vault = VaultStatus::Unavailable;
@@ -337,7 +385,7 @@ impl Run<'_> {
     /// Vault answered: `found` is its pair and version, if any.
     fn decide(
         &mut self,
-        store: &VaultKeys,
+        store: &VaultKeys<'_>,
         found: Option<(KeyPair, u64)>,
         local: Result<Option<LocalKeys>>,
     ) -> Result<(KeyPair, KeySource)> {
@@ -355,93 +403,115 @@ impl Run<'_> {
             self.note_local(l);
         }
         match found {
-            Some((vault_keys, version)) => {
-                if self.config.recreate_keys {
-                    let keys = KeyPair::generate();
-                    let v = store.write(&keys, &self.identity.did, Some(version))?;
-                    self.vault_version = Some(v);
-                    self.written.push(store.describe(v));
-                    let why = format!(
-                        "--recreate-keys: replaced key {} with {} (Vault version {version} -> {v})",
-                        vault_keys.public().base58(),
-                        keys.public().base58()
-                    );
-                    self.replace_local(&keys, &why)?;
-                    return Ok((keys, KeySource::Generated));
-                }
-                match local {
-                    Some(l) if l.keys.public() == vault_keys.public() => {}
-                    Some(l) => {
-                        let why = format!(
-                            "local key {} differs from Vault's {}; Vault wins",
-                            l.keys.public().base58(),
-                            vault_keys.public().base58()
-                        );
-                        self.replace_local(&vault_keys, &why)?;
-                    }
-                    None => {
-                        // A set-aside of an unreadable pair, if one is there.
-                        self.replace_local(&vault_keys, "local keys were unusable")?;
-                    }
-                }
-                Ok((vault_keys, KeySource::Vault))
+            Some((vault_keys, version)) if self.policy.recreate_keys => {
+                self.recreate_in_vault(store, &vault_keys, version)
+            }
+            Some((vault_keys, _)) => self.restore_from_vault(vault_keys, local),
+            None => self.first_in_vault(store, local),
+        }
+    }
+
+    /// Vault holds keys and a new pair was asked for: replace them with
+    /// check-and-set on the version read, then locally.
+    fn recreate_in_vault(
+        &mut self,
+        store: &VaultKeys<'_>,
+        vault_keys: &KeyPair,
+        version: u64,
+    ) -> Result<(KeyPair, KeySource)> {
+        let keys = KeyPair::generate();
+        let v = store.write(&keys, &self.identity.did, Some(version))?;
+        self.vault_version = Some(v);
+        self.written.push(store.describe(v));
+        let why = format!(
+            "{} (Vault version {version} -> {v})",
+            Run::recreated(Some(vault_keys), &keys)
+        );
+        self.replace_local(&keys, &why)?;
+        Ok((keys, KeySource::Generated))
+    }
+
+    /// Vault holds keys: they win; the local copy follows.
+    fn restore_from_vault(
+        &mut self,
+        vault_keys: KeyPair,
+        local: Option<LocalKeys>,
+    ) -> Result<(KeyPair, KeySource)> {
+        match local {
+            Some(l) if l.keys.public() == vault_keys.public() => {}
+            Some(l) => {
+                let why = format!(
+                    "local key {} differs from Vault's {}; Vault wins",
+                    l.keys.public().base58(),
+                    vault_keys.public().base58()
+                );
+                self.replace_local(&vault_keys, &why)?;
             }
             None => {
-                let (keys, source) = match local {
-                    Some(l) if !self.config.recreate_keys => (l.keys, KeySource::Local),
-                    other => {
-                        let keys = KeyPair::generate();
-                        if let Some(l) = other {
-                            let why = format!(
-                                "--recreate-keys: replaced key {} with {}",
-                                l.keys.public().base58(),
-                                keys.public().base58()
-                            );
-                            self.replace_local(&keys, &why)?;
-                        }
-                        (keys, KeySource::Generated)
-                    }
-                };
-                match store.write(&keys, &self.identity.did, Some(0)) {
-                    Ok(v) => {
-                        self.vault_version = Some(v);
-                        self.written.push(store.describe(v));
-                        if !self.dir.file(crate::cache::PRIVATE_PEM).exists() {
-                            self.write_local(&keys)?;
-                        }
-                        Ok((keys, source))
-                    }
-                    Err(Error::CasMismatch { .. }) => {
-                        // Another host stored a pair first: adopt it.
-                        // A standby may not have applied the winner's write
-                        // yet: read until a node shows it.
-                        let (winner, v) =
-                            store.read_winner(&self.identity.did)?.ok_or_else(|| {
-                                Error::Unavailable(format!(
-                                    "check-and-set on {} lost, but no Vault node showed the winner's keys \
-                                     within the wait; retry",
-                                    store.display()
-                                ))
-                            })?;
-                        self.vault_version = Some(v);
-                        if self.dir.file(crate::cache::PRIVATE_PEM).exists() {
-                            let ours = self.dir.read_keys()?.map(|l| l.keys);
-                            if ours.as_ref().map(|k| k.public()) != Some(winner.public()) {
-                                let why = format!(
-                                    "another host stored key {} in Vault first; adopting it",
-                                    winner.public().base58()
-                                );
-                                self.replace_local(&winner, &why)?;
-                            }
-                        } else {
-                            self.write_local(&winner)?;
-                        }
-                        Ok((winner, KeySource::Vault))
-                    }
-                    Err(e) => Err(e),
-                }
+                // A set-aside of an unreadable pair, if one is there.
+                self.replace_local(&vault_keys, "local keys were unusable")?;
             }
         }
+        Ok((vault_keys, KeySource::Vault))
+    }
+
+    /// Vault holds no keys: store the local pair (or a new one) with
+    /// `cas=0`; when another host stored one first, adopt it.
+    fn first_in_vault(
+        &mut self,
+        store: &VaultKeys<'_>,
+        local: Option<LocalKeys>,
+    ) -> Result<(KeyPair, KeySource)> {
+        let (keys, source) = match local {
+            Some(l) if !self.policy.recreate_keys => (l.keys, KeySource::Local),
+            other => {
+                let keys = KeyPair::generate();
+                if let Some(l) = other {
+                    let why = Run::recreated(Some(&l.keys), &keys);
+                    self.replace_local(&keys, &why)?;
+                }
+                (keys, KeySource::Generated)
+            }
+        };
+        match store.write(&keys, &self.identity.did, Some(0)) {
+            Ok(v) => {
+                self.vault_version = Some(v);
+                self.written.push(store.describe(v));
+                if !self.local.has_private_key() {
+                    self.write_local(&keys)?;
+                }
+                Ok((keys, source))
+            }
+            Err(Error::CasMismatch { .. }) => self.adopt_winner(store),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Another host stored a pair first: read it and use it locally. A
+    /// standby may not have applied the winner's write yet: read until a
+    /// node shows it.
+    fn adopt_winner(&mut self, store: &VaultKeys<'_>) -> Result<(KeyPair, KeySource)> {
+        let (winner, v) = store.read_winner(&self.identity.did)?.ok_or_else(|| {
+            Error::Unavailable(format!(
+                "check-and-set on {} lost, but no Vault node showed the winner's keys \
+                 within the wait; retry",
+                store.display()
+            ))
+        })?;
+        self.vault_version = Some(v);
+        if self.local.has_private_key() {
+            let ours = self.local.read_keys()?.map(|l| l.keys);
+            if ours.as_ref().map(|k| k.public()) != Some(winner.public()) {
+                let why = format!(
+                    "another host stored key {} in Vault first; adopting it",
+                    winner.public().base58()
+                );
+                self.replace_local(&winner, &why)?;
+            }
+        } else {
+            self.write_local(&winner)?;
+        }
+        Ok((winner, KeySource::Vault))
     }
 
     /// Vault could not be used.
@@ -456,14 +526,14 @@ impl Run<'_> {
                 self.warn(format!(
                     "Vault unavailable ({cause}); starting from local keys, they will be backed up on a later run"
                 ));
-                if self.config.recreate_keys {
+                if self.policy.recreate_keys {
                     return Err(Error::Unavailable(format!(
-                        "--recreate-keys needs Vault, which is unavailable: {cause}"
+                        "recreating the keys needs Vault, which is unavailable: {cause}"
                     )));
                 }
                 Ok((l.keys, KeySource::Local))
             }
-            None if self.config.allow_offline_generate => {
+            None if self.policy.allow_offline_generate => {
                 let keys = KeyPair::generate();
                 self.write_local(&keys)?;
                 self.warn(format!(
@@ -474,9 +544,9 @@ impl Run<'_> {
             }
             None => Err(Error::Unavailable(format!(
                 "no local keys in {} and Vault is unavailable ({cause}). Generating a key now could fork the \
-                 identity: Vault may already hold this agent's keys. Fix Vault access and retry, or pass \
-                 --allow-offline-generate (VAULTID_ALLOW_OFFLINE_GENERATE=true) to accept that risk",
-                self.dir.path().display()
+                 identity: Vault may already hold this agent's keys. Fix Vault access and retry, or allow \
+                 offline generation (VAULTID_ALLOW_OFFLINE_GENERATE=true) to accept that risk",
+                self.local.display()
             ))),
         }
     }
@@ -493,14 +563,13 @@ fn unreadable_local(e: Error) -> Error {
 
 /// The agent's keys at their KV v2 path.
 struct VaultKeys<'a> {
-    kv: vault::Kv2<'a>,
-    mount: String,
+    kv: &'a dyn Versioned,
     path: String,
 }
 
 impl VaultKeys<'_> {
     fn display(&self) -> String {
-        format!("{}/{}", self.mount, self.path)
+        self.kv.display(&self.path)
     }
 
     fn describe(&self, version: u64) -> String {
@@ -509,7 +578,7 @@ impl VaultKeys<'_> {
 
     /// The pair stored in Vault and its version, checked against `did`.
     fn read(&self, did: &str) -> Result<Option<(KeyPair, u64)>> {
-        match self.kv.read(&self.path, None)? {
+        match self.kv.read(&self.path)? {
             Some(secret) => self.check(secret, did).map(Some),
             None => Ok(None),
         }
@@ -563,6 +632,6 @@ impl VaultKeys<'_> {
         if let Some(Value::String(s)) = data.get_mut("private_key") {
             crate::secret_string::zeroize_string(s);
         }
-        Ok(r?.version)
+        r
     }
 }

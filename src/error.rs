@@ -296,7 +296,7 @@ impl fmt::Display for Error {
                 } else {
                     write!(
                         f,
-                        "{path} version {version} is soft-deleted; `vaultid kv undelete {path} --versions {version}` restores it"
+                        "{path} version {version} is soft-deleted; undeleting the version restores it"
                     )
                 }
             }

@@ -14,7 +14,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("vaultid: {}", cli::one_line(&e.to_string()));
+            eprintln!("vaultid: {}", cli::one_line(&cli::hints::with_hint(&e)));
             ExitCode::from(e.exit_code() as u8)
         }
     }

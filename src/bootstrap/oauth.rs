@@ -25,13 +25,13 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::store::{Clients, Local, Versioned};
 use crate::cache::{KeyDir, StoredCredentials};
 use crate::config::HydraConfig;
 use crate::error::{Error, Result};
-use crate::hydra::{registration_body, AgentRegistration, CreateOutcome, HydraAdmin};
+use crate::hydra::{registration_body, AgentRegistration, CreateOutcome, OAuthClient};
 use crate::identity::{random_secret_urlsafe, Identity, KeyPair};
 use crate::secret_string::SecretString;
-use crate::vault::Kv2;
 
 /// Where the OAuth2 client credentials in use came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -88,13 +88,17 @@ pub fn credentials_path(prefix: &str, did: &str) -> String {
 
 /// Vault access for this step, when Vault answered during the key step.
 pub(super) struct VaultCreds<'a> {
-    pub kv: Kv2<'a>,
+    pub kv: &'a dyn Versioned,
     pub path: String,
 }
 
 impl VaultCreds<'_> {
+    fn display(&self) -> String {
+        self.kv.display(&self.path)
+    }
+
     fn read(&self) -> Result<Option<(StoredCredentials, u64)>> {
-        self.parse(self.kv.read(&self.path, None)?)
+        self.parse(self.kv.read(&self.path)?)
     }
 
     /// After a lost `cas=0` claim: the winner's credentials, read until a
@@ -111,7 +115,7 @@ impl VaultCreds<'_> {
             None => Ok(None),
             Some(s) => StoredCredentials::from_json(&s.data)
                 .map(|c| Some((c, s.metadata.version)))
-                .map_err(|e| Error::Integrity(format!("{}/{}: {e}", self.kv.mount(), self.path))),
+                .map_err(|e| Error::Integrity(format!("{}: {e}", self.display()))),
         }
     }
 
@@ -121,20 +125,47 @@ impl VaultCreds<'_> {
         if let Some(Value::String(s)) = data.get_mut("client_secret") {
             crate::secret_string::zeroize_string(s);
         }
-        Ok(r?.version)
+        r
     }
 }
 
+/// The step's inputs: what it decides through, and what it has done.
 pub(super) struct Step<'a> {
     pub config: &'a HydraConfig,
     pub identity: &'a Identity,
     pub keys: &'a KeyPair,
-    pub dir: &'a KeyDir,
+    pub local: &'a dyn Local,
+    pub hydra: &'a dyn Clients,
     pub vault: Option<VaultCreds<'a>>,
     /// Vault is configured but did not answer during the key step.
     pub vault_unavailable: bool,
-    pub written: &'a mut Vec<String>,
-    pub warnings: &'a mut Vec<String>,
+    pub written: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// The secret this run uses and who holds what.
+struct Held {
+    /// The credentials in use.
+    creds: StoredCredentials,
+    /// Where they came from.
+    source: CredentialsSource,
+    /// A secret was held (Vault or local) when the run started.
+    held_before: bool,
+    /// Vault's credentials and version when the run started.
+    in_vault: Option<(StoredCredentials, u64)>,
+    /// The local entry when the run started.
+    local: Option<StoredCredentials>,
+    /// What Vault holds now, as far as this run knows.
+    vault_has: Option<StoredCredentials>,
+}
+
+impl Held {
+    /// Use the credentials Vault holds (another replica's).
+    fn adopt(&mut self, c: StoredCredentials) {
+        self.creds = c.clone();
+        self.vault_has = Some(c);
+        self.source = CredentialsSource::Vault;
+    }
 }
 
 impl Step<'_> {
@@ -154,41 +185,182 @@ impl Step<'_> {
     }
 
     fn vault_display(&self) -> String {
-        match &self.vault {
-            Some(v) => format!("{}/{}", v.kv.mount(), v.path),
-            None => String::new(),
+        self.vault
+            .as_ref()
+            .map(VaultCreds::display)
+            .unwrap_or_default()
+    }
+
+    /// The registration body for `secret`.
+    fn wanted(&self, public_key: &str, secret: &SecretString) -> OAuthClient {
+        let agent = AgentRegistration {
+            agent_id: &self.identity.agent_id,
+            did: &self.identity.did,
+            agent_name: &self.identity.agent_name,
+            public_key_base58: public_key,
+            agent_url: None,
+        };
+        registration_body(&agent, secret, &self.config.scopes)
+    }
+
+    /// Run the step: the outcome, and the lines written and warnings. Errors
+    /// that mean "Hydra is unreachable" become an `unavailable` outcome;
+    /// others (integrity, configuration) are errors.
+    pub fn run(mut self) -> Result<(HydraOutcome, Vec<String>, Vec<String>)> {
+        let did = self.identity.did.clone();
+        let outcome = match self.register() {
+            Ok((client, source)) => HydraOutcome {
+                status: "ok",
+                client_id: did,
+                client,
+                credentials_source: Some(source),
+                error: None,
+            },
+            Err(e) if is_hydra_unavailable(&e) => {
+                self.warn(format!(
+                    "Hydra unavailable ({e}); the identity is up, the OAuth2 client will be registered on a later run"
+                ));
+                HydraOutcome {
+                    status: "unavailable",
+                    client_id: did,
+                    client: ClientAction::None,
+                    credentials_source: None,
+                    error: Some(e.to_string()),
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        Ok((outcome, self.written, self.warnings))
+    }
+
+    fn register(&mut self) -> Result<(ClientAction, CredentialsSource)> {
+        let mut held = self.held()?;
+        // One GET decides.
+        let action = match self.hydra.get_client(&self.identity.did)? {
+            None => self.create(&mut held)?,
+            Some(existing) if held.held_before => self.refresh(existing, &held)?,
+            Some(existing) => self.orphaned(existing, &mut held)?,
+        };
+        self.back_up(&held)?;
+        Ok((action, held.source))
+    }
+
+    /// The secret to use: Vault's, else the local one, else a new one.
+    fn held(&mut self) -> Result<Held> {
+        let in_vault = match &self.vault {
+            Some(v) => v.read()?,
+            None => None,
+        };
+        let local = match self.local.read_credentials(&self.identity.did) {
+            Ok(c) => c,
+            Err(e @ Error::Integrity(_)) => {
+                self.warn(format!("ignoring the local credentials: {e}"));
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        if self.vault_unavailable && local.is_none() {
+            // Making a secret now could break replicas holding the one in
+            // Vault: wait for Vault.
+            return Err(Error::Unavailable(
+                "no local OAuth2 credentials and Vault is unavailable; registration deferred"
+                    .into(),
+            ));
+        }
+        let (creds, source, held_before) = match (&in_vault, &local) {
+            (Some((c, _)), _) => (c.clone(), CredentialsSource::Vault, true),
+            (None, Some(c)) => (c.clone(), CredentialsSource::Local, true),
+            (None, None) => (self.new_credentials(), CredentialsSource::Generated, false),
+        };
+        Ok(Held {
+            creds,
+            source,
+            held_before,
+            vault_has: in_vault.as_ref().map(|(c, _)| c.clone()),
+            in_vault,
+            local,
+        })
+    }
+
+    /// The client is missing. A new secret is claimed in Vault before
+    /// Hydra sees it, so racing replicas create the client with one secret;
+    /// a crash after the claim leaves the secret in Vault, and the next run
+    /// creates the client with it.
+    fn create(&mut self, held: &mut Held) -> Result<ClientAction> {
+        if !held.held_before {
+            if let Some(winner) = self.claim(&held.creds)? {
+                held.creds = winner;
+                held.source = CredentialsSource::Vault;
+            }
+            held.vault_has = Some(held.creds.clone());
+        }
+        let wanted = self.wanted(&self.keys.public().base58(), &held.creds.client_secret);
+        match self.hydra.create_client(&wanted)? {
+            CreateOutcome::Created(_) => Ok(ClientAction::Created),
+            CreateOutcome::Conflict { .. } => {
+                // Another replica created it in the meantime, with the
+                // secret it stored in Vault.
+                if let Some(c) = self.read_vault()? {
+                    held.adopt(c);
+                }
+                Ok(ClientAction::Adopted)
+            }
         }
     }
 
-    /// The client exists but nobody holds its secret: set ours on the same
-    /// client first, then claim it in Vault. A crash in between leaves
-    /// nothing held, and the next run does this again. When another
-    /// replica's claim won, its secret is put on the client too: the last
-    /// PUT is always the winner's.
-    fn reset_secret(
-        &mut self,
-        admin: &HydraAdmin,
-        existing: crate::hydra::OAuthClient,
-        agent: &AgentRegistration<'_>,
-        creds: &mut StoredCredentials,
-        vault_has: &mut Option<StoredCredentials>,
-        source: &mut CredentialsSource,
-    ) -> Result<ClientAction> {
+    /// The client exists and a secret is held: reuse it, bringing a stale
+    /// public key or scope up to date with `PUT` (the secret kept).
+    fn refresh(&mut self, existing: OAuthClient, held: &Held) -> Result<ClientAction> {
+        let public_key = self.keys.public().base58();
+        let wanted = self.wanted(&public_key, &held.creds.client_secret);
+        let stale_key = existing.metadata_public_key() != Some(public_key.as_str());
+        if !stale_key && existing.scope == wanted.scope {
+            return Ok(ClientAction::Reused);
+        }
+        let mut updated = existing;
+        updated.client_secret = None; // keep the secret
+        updated.scope = wanted.scope.clone();
+        match &mut updated.metadata {
+            Value::Object(m) => {
+                m.insert("public_key".into(), public_key.into());
+                m.insert("agent_id".into(), self.identity.agent_id.clone().into());
+                m.insert("did".into(), self.identity.did.clone().into());
+            }
+            other => *other = wanted.metadata.clone(),
+        }
+        self.hydra.replace_client(&self.identity.did, &updated)?;
+        Ok(ClientAction::Updated)
+    }
+
+    /// The client exists but nobody held a secret when this run started; a
+    /// replica racing this one may have claimed one since.
+    fn orphaned(&mut self, existing: OAuthClient, held: &mut Held) -> Result<ClientAction> {
+        if let Some(c) = self.read_vault()? {
+            held.adopt(c);
+            return Ok(ClientAction::Adopted);
+        }
+        self.reset_secret(existing, held)
+    }
+
+    /// Set our secret on the same client first, then claim it in Vault. A
+    /// crash in between leaves nothing held, and the next run does this
+    /// again. When another replica's claim won, its secret is put on the
+    /// client too: the last PUT is always the winner's.
+    fn reset_secret(&mut self, existing: OAuthClient, held: &mut Held) -> Result<ClientAction> {
         let did = self.identity.did.clone();
         let mut updated = existing;
         updated.scope = self.config.scopes.join(" ");
-        updated.metadata =
-            registration_body(agent, &creds.client_secret, &self.config.scopes).metadata;
-        updated.client_secret = Some(creds.client_secret.clone());
-        admin.replace_client(&did, &updated)?;
-        match self.claim(creds)? {
-            None => *vault_has = self.vault.as_ref().map(|_| creds.clone()),
+        updated.metadata = self
+            .wanted(&self.keys.public().base58(), &held.creds.client_secret)
+            .metadata;
+        updated.client_secret = Some(held.creds.client_secret.clone());
+        self.hydra.replace_client(&did, &updated)?;
+        match self.claim(&held.creds)? {
+            None => held.vault_has = self.vault.as_ref().map(|_| held.creds.clone()),
             Some(winner) => {
                 updated.client_secret = Some(winner.client_secret.clone());
-                admin.replace_client(&did, &updated)?;
-                *creds = winner.clone();
-                *vault_has = Some(winner);
-                *source = CredentialsSource::Vault;
+                self.hydra.replace_client(&did, &updated)?;
+                held.adopt(winner);
             }
         }
         self.warn(format!(
@@ -231,160 +403,23 @@ impl Step<'_> {
         }
     }
 
-    /// Run the step. Errors that mean "Hydra is unreachable" become an
-    /// `unavailable` outcome; others (integrity, configuration) are errors.
-    pub fn run(mut self) -> Result<HydraOutcome> {
-        let did = self.identity.did.clone();
-        match self.register() {
-            Ok((client, source)) => Ok(HydraOutcome {
-                status: "ok",
-                client_id: did,
-                client,
-                credentials_source: Some(source),
-                error: None,
-            }),
-            Err(e) if is_hydra_unavailable(&e) => {
-                self.warn(format!(
-                    "Hydra unavailable ({e}); the identity is up, the OAuth2 client will be registered on a later run"
-                ));
-                Ok(HydraOutcome {
-                    status: "unavailable",
-                    client_id: did,
-                    client: ClientAction::None,
-                    credentials_source: None,
-                    error: Some(e.to_string()),
-                })
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    fn register(&mut self) -> Result<(ClientAction, CredentialsSource)> {
-        let did = self.identity.did.clone();
-        let admin = HydraAdmin::new(self.config)?;
-
-        // 1. The secret we hold, Vault first.
-        let in_vault = match &self.vault {
-            Some(v) => v.read()?,
-            None => None,
-        };
-        let local = match self.dir.read_credentials(&did) {
-            Ok(c) => c,
-            Err(e @ Error::Integrity(_)) => {
-                self.warn(format!("ignoring the local credentials: {e}"));
-                None
-            }
-            Err(e) => return Err(e),
-        };
-        if self.vault_unavailable && local.is_none() {
-            // Making a secret now could break replicas holding the one in
-            // Vault: wait for Vault.
-            return Err(Error::Unavailable(
-                "no local OAuth2 credentials and Vault is unavailable; registration deferred"
-                    .into(),
-            ));
-        }
-        let (mut creds, mut source, held_before) = match (&in_vault, &local) {
-            (Some((c, _)), _) => (c.clone(), CredentialsSource::Vault, true),
-            (None, Some(c)) => (c.clone(), CredentialsSource::Local, true),
-            (None, None) => (self.new_credentials(), CredentialsSource::Generated, false),
-        };
-        let mut vault_has = in_vault.as_ref().map(|(c, _)| c.clone());
-
-        // 2. Hydra: one GET decides.
-        let public_key = self.keys.public().base58();
-        let agent = AgentRegistration {
-            agent_id: &self.identity.agent_id,
-            did: &did,
-            agent_name: &self.identity.agent_name,
-            public_key_base58: &public_key,
-            agent_url: None,
-        };
-        let existing = admin.get_client(&did)?;
-        let action = match existing {
-            None => {
-                // A new secret is claimed in Vault before Hydra sees it, so
-                // racing replicas create the client with one secret. A crash
-                // after the claim leaves the secret in Vault, and the next
-                // run creates the client with it.
-                if !held_before {
-                    if let Some(winner) = self.claim(&creds)? {
-                        creds = winner;
-                        source = CredentialsSource::Vault;
-                    }
-                    vault_has = Some(creds.clone());
-                }
-                let wanted = registration_body(&agent, &creds.client_secret, &self.config.scopes);
-                match admin.create_client(&wanted)? {
-                    CreateOutcome::Created(_) => ClientAction::Created,
-                    CreateOutcome::Conflict { .. } => {
-                        // Another replica created it in the meantime, with
-                        // the secret it stored in Vault.
-                        if let Some(c) = self.read_vault()? {
-                            creds = c.clone();
-                            vault_has = Some(c);
-                            source = CredentialsSource::Vault;
-                        }
-                        ClientAction::Adopted
-                    }
-                }
-            }
-            Some(existing) if held_before => {
-                let wanted = registration_body(&agent, &creds.client_secret, &self.config.scopes);
-                let stale_key = existing.metadata_public_key() != Some(public_key.as_str());
-                if stale_key || existing.scope != wanted.scope {
-                    let mut updated = existing;
-                    updated.client_secret = None; // keep the secret
-                    updated.scope = wanted.scope.clone();
-                    match &mut updated.metadata {
-                        Value::Object(m) => {
-                            m.insert("public_key".into(), public_key.clone().into());
-                            m.insert("agent_id".into(), self.identity.agent_id.clone().into());
-                            m.insert("did".into(), did.clone().into());
-                        }
-                        other => *other = wanted.metadata.clone(),
-                    }
-                    admin.replace_client(&did, &updated)?;
-                    ClientAction::Updated
-                } else {
-                    ClientAction::Reused
-                }
-            }
-            Some(existing) => {
-                // Nobody held a secret when this run started; a replica
-                // racing this one may have claimed one since.
-                if let Some(c) = self.read_vault()? {
-                    creds = c.clone();
-                    vault_has = Some(c);
-                    source = CredentialsSource::Vault;
-                    ClientAction::Adopted
-                } else {
-                    self.reset_secret(
-                        &admin,
-                        existing,
-                        &agent,
-                        &mut creds,
-                        &mut vault_has,
-                        &mut source,
-                    )?
-                }
-            }
-        };
-
-        // 3. Back up what changed.
+    /// Back up what changed: Vault (check-and-set) and the local file.
+    fn back_up(&mut self, held: &Held) -> Result<()> {
         if let Some(v) = &self.vault {
-            let same = vault_has
+            let same = held
+                .vault_has
                 .as_ref()
-                .is_some_and(|c| c.client_secret == creds.client_secret);
+                .is_some_and(|c| c.client_secret == held.creds.client_secret);
             if !same {
-                let cas = match &in_vault {
-                    Some((_, ver)) if vault_has.is_some() => Some(*ver),
+                let cas = match &held.in_vault {
+                    Some((_, ver)) if held.vault_has.is_some() => Some(*ver),
                     _ => Some(0),
                 };
-                match v.write(&creds, cas) {
-                    Ok(ver) => self
-                        .written
-                        .push(format!("vault: {} version {ver}", self.vault_display())),
+                match v.write(&held.creds, cas) {
+                    Ok(ver) => {
+                        let line = format!("vault: {} version {ver}", self.vault_display());
+                        self.written.push(line);
+                    }
                     Err(Error::CasMismatch { .. }) => {
                         self.warn(format!(
                             "credentials at {} changed during this run; left as they are",
@@ -395,16 +430,17 @@ impl Step<'_> {
                 }
             }
         }
-        if local.as_ref() != Some(&creds) {
-            if let Some(w) = self.dir.write_credentials(&did, &creds)? {
+        if held.local.as_ref() != Some(&held.creds) {
+            if let Some(w) = self
+                .local
+                .write_credentials(&self.identity.did, &held.creds)?
+            {
                 self.warnings.push(w);
             }
-            self.written.push(format!(
-                "local: {}",
-                self.dir.file(crate::cache::CREDENTIALS_FILE).display()
-            ));
+            self.written
+                .push(format!("local: {}", self.local.describe_credentials()));
         }
-        Ok((action, source))
+        Ok(())
     }
 }
 
@@ -439,20 +475,21 @@ pub fn token_client(config: &crate::Config) -> Result<crate::hydra::TokenClient>
         None => {
             let v = config.vault.as_ref().ok_or_else(|| {
                 Error::Config(format!(
-                    "no OAuth2 credentials for {} in {}: run `vaultid up` first",
+                    "no OAuth2 credentials for {} in {}; the startup flow registers them",
                     identity.did,
                     dir.path().display()
                 ))
             })?;
             let client = crate::vault::Client::new(v)?;
             let _revoke = client.revoke_own_token_on_drop();
+            let kv = client.kv2(&v.kv_mount);
             let store = VaultCreds {
-                kv: client.kv2(&v.kv_mount),
+                kv: &kv,
                 path: credentials_path(&v.prefix, &identity.did),
             };
             store.read()?.map(|(c, _)| c).ok_or_else(|| {
                 Error::Config(format!(
-                    "no OAuth2 credentials for {} locally or in Vault: run `vaultid up` first",
+                    "no OAuth2 credentials for {} locally or in Vault; the startup flow registers them",
                     identity.did
                 ))
             })?

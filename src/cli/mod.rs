@@ -3,6 +3,7 @@
 mod agent_cmds;
 mod args;
 mod cluster_cmds;
+pub mod hints;
 mod identity_cmds;
 mod secrets_cmds;
 mod vault_cmds;

@@ -211,7 +211,7 @@ pub fn fields_to_vars(
         } else {
             Err(Error::Config(format!(
                 "field {key:?} of {label} is not a valid environment variable name \
-                 ([A-Za-z_][A-Za-z0-9_]*); map it with {label}#{key}=NAME or pass --normalize"
+                 ([A-Za-z_][A-Za-z0-9_]*); map it with {label}#{key}=NAME or set normalization"
             )))
         }
     };

@@ -106,9 +106,7 @@ impl DynamicSecret {
         if lease_id.is_empty() {
             return Err(Error::Protocol {
                 service: Service::Vault,
-                detail: format!(
-                    "{path} returned no lease: it is not a dynamic secret (use a KV path without --dynamic)"
-                ),
+                detail: format!("{path} returned no lease: it is not a dynamic secret"),
             });
         }
         Ok(DynamicSecret {
