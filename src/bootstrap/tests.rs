@@ -564,6 +564,8 @@ enum Held {
     Vault,
     /// Secret L in the local file only.
     Local,
+    /// Something in Vault that is not credentials.
+    Corrupt,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -787,6 +789,12 @@ fn hydra_cases() -> Vec<HydraCase> {
                 hok(A::Created, S::Vault, Secret::R, &["GET", "POST"], 0),
             )
         },
+        hcase(
+            "Vault holds no credentials but something else: error, nothing changed",
+            Held::Corrupt,
+            C::Current,
+            HydraExpect::Err("hydra/credentials"),
+        ),
         HydraCase {
             vault_race: true,
             stale_reads: 1 + AFTER_CONFLICT_READS,
@@ -828,6 +836,10 @@ fn hydra_step_table() {
                 secret_of(Secret::L)
             }
             Held::Nothing => "some-forgotten-secret",
+            Held::Corrupt => {
+                kv.put(&path, json!({"client_id": 7}).as_object().unwrap().clone());
+                "some-forgotten-secret"
+            }
         };
         if c.stale_reads > 0 && c.client != HydraClient::Missing {
             // Another replica's secret is in Vault, unseen by the first read.
@@ -885,6 +897,8 @@ fn hydra_step_table() {
             (HydraExpect::Err(text), Err(e)) => {
                 assert!(e.to_string().contains(text), "{name}: {e}");
                 assert!(!matches!(e, Error::Unavailable(_)), "{name}");
+                assert!(hydra.calls.borrow().is_empty(), "{name}: Hydra untouched");
+                assert!(dir.creds.borrow().is_none(), "{name}: nothing written");
             }
             (HydraExpect::Err(text), Ok((o, ..))) => panic!("{name}: expected {text:?}, got {o:?}"),
             (_, Err(e)) => panic!("{name}: {e}"),
