@@ -23,8 +23,34 @@ every source rendered yet).";
 const FLAGS: &[Flag] = &[
     opt("config", "the agent's JSON configuration file"),
     opt("status-file", "status: the status file to read"),
+    switch(
+        "human",
+        "readable text instead of JSON (status; the running agent's events and logs)",
+    ),
     switch("help", "show this help"),
 ];
+
+/// Events as readable lines: `vaultid: TS EVENT: key=value ...`.
+fn human_events() -> vaultid::agent::EventSink {
+    Box::new(|v: &serde_json::Value| {
+        use std::io::Write;
+        let Some(m) = v.as_object() else { return };
+        let text = |v: &serde_json::Value| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let mut line = format!(
+            "vaultid: {} {}:",
+            m.get("ts").map(text).unwrap_or_default(),
+            m.get("event").map(text).unwrap_or_default()
+        );
+        for (k, val) in m.iter().filter(|(k, _)| *k != "ts" && *k != "event") {
+            line.push_str(&format!(" {k}={}", text(val)));
+        }
+        line.push('\n');
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    })
+}
 
 /// Run `agent` with the arguments after the command name.
 pub fn run(rest: &[String]) -> Result<u8, Error> {
@@ -46,7 +72,7 @@ pub fn run(rest: &[String]) -> Result<u8, Error> {
                 }
             };
             let (code, doc) = status::check(&path)?;
-            emit(&doc, false);
+            emit(&doc, a.has("human"));
             Ok(code)
         }
         Some(other) => Err(Error::Config(format!(
@@ -62,10 +88,15 @@ pub fn run(rest: &[String]) -> Result<u8, Error> {
                 Error::Config(format!("agent needs --config FILE; usage: {USAGE}"))
             })?;
             let config = AgentConfig::load(file.as_ref())?;
-            super::json_logging();
+            if !a.has("human") {
+                super::json_logging();
+            }
             let mut wake = Wakeup::new()?;
             wake.install_signal_handlers()?;
             let mut agent = Agent::new(config, Config::from_env()?)?;
+            if a.has("human") {
+                agent = agent.with_events(human_events());
+            }
             agent.run(&mut wake)
         }
     }

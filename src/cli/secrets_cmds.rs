@@ -220,7 +220,7 @@ fn env_human(
 fn spawn_failed(e: Error) -> Result<u8, Error> {
     match process::spawn_failure_code(&e) {
         Some(code) => {
-            eprintln!("vaultid: {e}");
+            eprintln!("vaultid: {}", super::one_line(&e.to_string()));
             Ok(code)
         }
         None => Err(e),

@@ -271,6 +271,8 @@ fn arguments_a_command_does_not_understand_are_refused() {
         &["env", &p],
         &["rotate", &p, "user"],
         &["cred", "list", "agent"],
+        &["unseal"],
+        &["agent", "status"],
     ];
     for cmd in commands {
         for bad in ["-bogus-flag", "--bogus-flag=1"] {
@@ -279,7 +281,7 @@ fn arguments_a_command_does_not_understand_are_refused() {
             refused(&run(bao, &args), 2, bad.split('=').next().unwrap());
         }
         // An extra positional (env takes any number of secrets).
-        if cmd[0] != "env" && cmd[0] != "kv" {
+        if !["env", "kv", "agent"].contains(&cmd[0]) {
             let mut args = cmd.to_vec();
             args.extend(["extra1", "extra2", "extra3"]);
             refused(&run(bao, &args), 2, "unexpected argument");
@@ -424,6 +426,19 @@ fn every_command_takes_human() {
     let o = run(bao, &[&["token", "--human"][..], &ident].concat());
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("Hydra"), "{}", stderr(&o));
+    // So does the agent's status (it fails on the missing file instead).
+    let o = run(
+        bao,
+        &[
+            "agent",
+            "status",
+            "--human",
+            "--status-file",
+            "/nonexistent",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("status file"), "{}", stderr(&o));
     // env --human names the variables and their secret, never a value.
     let o = run(bao, &["env", &p, "--human"]);
     let out = String::from_utf8_lossy(&o.stdout);
