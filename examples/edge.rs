@@ -13,7 +13,7 @@
 //! VAULTID_KEY_DIR=/var/lib/agent/keys cargo run --example edge
 //! ```
 
-use vaultid::bootstrap::{KeySource, VaultStatus};
+use vaultid::bootstrap::{Source, VaultStatus};
 
 fn main() {
     let config = match vaultid::Config::from_env() {
@@ -38,7 +38,7 @@ fn main() {
             outcome.did,
             outcome.vault_error.as_deref().unwrap_or("unavailable")
         ),
-        (VaultStatus::Ok, KeySource::Vault) => println!("restored {} from Vault", outcome.did),
+        (VaultStatus::Ok, Source::Vault) => println!("restored {} from Vault", outcome.did),
         (VaultStatus::Ok, _) => println!("{} backed up to Vault", outcome.did),
         (VaultStatus::Disabled, _) => println!("{} (local only)", outcome.did),
     }

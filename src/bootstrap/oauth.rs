@@ -26,6 +26,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::store::{Clients, Local, Versioned};
+use super::{Source, Written};
 use crate::cache::{KeyDir, StoredCredentials};
 use crate::config::HydraConfig;
 use crate::error::{Error, Result};
@@ -33,16 +34,15 @@ use crate::hydra::{registration_body, AgentRegistration, CreateOutcome, OAuthCli
 use crate::identity::{random_secret_urlsafe, Identity, KeyPair};
 use crate::secret_string::SecretString;
 
-/// Where the OAuth2 client credentials in use came from.
+/// Whether Hydra could be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum CredentialsSource {
-    /// Vault.
-    Vault,
-    /// The local `oauth_credentials.json`.
-    Local,
-    /// Made by this run.
-    Generated,
+pub enum HydraStatus {
+    /// The client is registered and its secret held.
+    Ok,
+    /// Hydra (or, for a new secret, Vault) could not be used; the identity
+    /// is up and a later run completes the registration.
+    Unavailable,
 }
 
 /// What happened to the client in Hydra.
@@ -66,15 +66,15 @@ pub enum ClientAction {
 /// The Hydra part of the outcome.
 #[derive(Debug, Clone, Serialize)]
 pub struct HydraOutcome {
-    /// `ok` or `unavailable`.
-    pub status: &'static str,
+    /// Whether the registration completed.
+    pub status: HydraStatus,
     /// The client id (the DID).
     pub client_id: String,
     /// What happened to the client.
     pub client: ClientAction,
     /// Where the secret came from, when one is in use.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub credentials_source: Option<CredentialsSource>,
+    pub credentials_source: Option<Source>,
     /// Why Hydra was unavailable.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -139,7 +139,7 @@ pub(super) struct Step<'a> {
     pub vault: Option<VaultCreds<'a>>,
     /// Vault is configured but did not answer during the key step.
     pub vault_unavailable: bool,
-    pub written: Vec<String>,
+    pub written: Vec<Written>,
     pub warnings: Vec<String>,
 }
 
@@ -148,7 +148,7 @@ struct Held {
     /// The credentials in use.
     creds: StoredCredentials,
     /// Where they came from.
-    source: CredentialsSource,
+    source: Source,
     /// A secret was held (Vault or local) when the run started.
     held_before: bool,
     /// Vault's credentials and version when the run started.
@@ -164,7 +164,7 @@ impl Held {
     fn adopt(&mut self, c: StoredCredentials) {
         self.creds = c.clone();
         self.vault_has = Some(c);
-        self.source = CredentialsSource::Vault;
+        self.source = Source::Vault;
     }
 }
 
@@ -206,11 +206,11 @@ impl Step<'_> {
     /// Run the step: the outcome, and the lines written and warnings. Errors
     /// that mean "Hydra is unreachable" become an `unavailable` outcome;
     /// others (integrity, configuration) are errors.
-    pub fn run(mut self) -> Result<(HydraOutcome, Vec<String>, Vec<String>)> {
+    pub fn run(mut self) -> Result<(HydraOutcome, Vec<Written>, Vec<String>)> {
         let did = self.identity.did.clone();
         let outcome = match self.register() {
             Ok((client, source)) => HydraOutcome {
-                status: "ok",
+                status: HydraStatus::Ok,
                 client_id: did,
                 client,
                 credentials_source: Some(source),
@@ -221,7 +221,7 @@ impl Step<'_> {
                     "Hydra unavailable ({e}); the identity is up, the OAuth2 client will be registered on a later run"
                 ));
                 HydraOutcome {
-                    status: "unavailable",
+                    status: HydraStatus::Unavailable,
                     client_id: did,
                     client: ClientAction::None,
                     credentials_source: None,
@@ -233,7 +233,7 @@ impl Step<'_> {
         Ok((outcome, self.written, self.warnings))
     }
 
-    fn register(&mut self) -> Result<(ClientAction, CredentialsSource)> {
+    fn register(&mut self) -> Result<(ClientAction, Source)> {
         let mut held = self.held()?;
         // One GET decides.
         let action = match self.hydra.get_client(&self.identity.did)? {
@@ -268,9 +268,9 @@ impl Step<'_> {
             ));
         }
         let (creds, source, held_before) = match (&in_vault, &local) {
-            (Some((c, _)), _) => (c.clone(), CredentialsSource::Vault, true),
-            (None, Some(c)) => (c.clone(), CredentialsSource::Local, true),
-            (None, None) => (self.new_credentials(), CredentialsSource::Generated, false),
+            (Some((c, _)), _) => (c.clone(), Source::Vault, true),
+            (None, Some(c)) => (c.clone(), Source::Local, true),
+            (None, None) => (self.new_credentials(), Source::Generated, false),
         };
         Ok(Held {
             creds,
@@ -290,7 +290,7 @@ impl Step<'_> {
         if !held.held_before {
             if let Some(winner) = self.claim(&held.creds)? {
                 held.creds = winner;
-                held.source = CredentialsSource::Vault;
+                held.source = Source::Vault;
             }
             held.vault_has = Some(held.creds.clone());
         }
@@ -386,8 +386,8 @@ impl Step<'_> {
         };
         match v.write(creds, Some(0)) {
             Ok(ver) => {
-                let line = format!("vault: {} version {ver}", self.vault_display());
-                self.written.push(line);
+                let line = format!("{} version {ver}", self.vault_display());
+                self.written.push(Written::vault(line));
                 Ok(None)
             }
             Err(Error::CasMismatch { .. }) => {
@@ -417,8 +417,8 @@ impl Step<'_> {
                 };
                 match v.write(&held.creds, cas) {
                     Ok(ver) => {
-                        let line = format!("vault: {} version {ver}", self.vault_display());
-                        self.written.push(line);
+                        let line = format!("{} version {ver}", self.vault_display());
+                        self.written.push(Written::vault(line));
                     }
                     Err(Error::CasMismatch { .. }) => {
                         self.warn(format!(
@@ -438,7 +438,7 @@ impl Step<'_> {
                 self.warnings.push(w);
             }
             self.written
-                .push(format!("local: {}", self.local.describe_credentials()));
+                .push(Written::local(self.local.describe_credentials()));
         }
         Ok(())
     }

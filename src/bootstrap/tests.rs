@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use super::oauth::{ClientAction, CredentialsSource, Step, VaultCreds};
+use super::oauth::{ClientAction, Step, VaultCreds};
 use super::store::memory::{Dir, Hydra, Kv, AFTER_CONFLICT_READS};
 use super::store::Local;
 use super::{keys_path, Policy, Run, VaultKeys, VaultStatus};
-use crate::bootstrap::{credentials_path, KeySource};
+use crate::bootstrap::{credentials_path, HydraStatus, Place, Source};
 use crate::cache::StoredCredentials;
 use crate::config::{HydraConfig, TokenAuth};
 use crate::error::Error;
@@ -70,7 +70,7 @@ enum Key {
 enum Expect {
     Ok {
         key: Key,
-        source: KeySource,
+        source: Source,
         /// Writes of the pair to Vault (and the cas of the first).
         vault_writes: usize,
         local_writes: usize,
@@ -107,7 +107,7 @@ const fn case(name: &'static str, vault: VaultState, local: LocalState, expect: 
 
 const fn ok(
     key: Key,
-    source: KeySource,
+    source: Source,
     vault_writes: usize,
     local_writes: usize,
     set_aside: usize,
@@ -122,8 +122,8 @@ const fn ok(
 }
 
 fn key_cases() -> Vec<KeyCase> {
-    use KeySource::{Generated, Local as FromLocal, Vault};
     use LocalState as L;
+    use Source::{Generated, Local as FromLocal, Vault};
     use VaultState as V;
     vec![
         case(
@@ -463,12 +463,12 @@ fn key_step_table() {
                 let vault_lines = run
                     .written
                     .iter()
-                    .filter(|w| w.starts_with("vault: "))
+                    .filter(|w| w.place == Place::Vault)
                     .count();
                 let local_lines = run
                     .written
                     .iter()
-                    .filter(|w| w.starts_with("local: "))
+                    .filter(|w| w.place == Place::Local)
                     .count();
                 assert_eq!(
                     (vault_lines, local_lines),
@@ -496,7 +496,7 @@ fn an_unchanged_restart_writes_nothing() {
             path: path.clone(),
         };
         let (keys, source) = run.with_vault(&store, dir.read_keys()).unwrap();
-        assert_eq!((keys.public(), source), (a.public(), KeySource::Vault));
+        assert_eq!((keys.public(), source), (a.public(), Source::Vault));
         assert!(run.written.is_empty() && run.warnings.is_empty());
     }
     assert_eq!(kv.version(&path), 1);
@@ -597,7 +597,7 @@ struct HydraCase {
 enum HydraExpect {
     Ok {
         action: ClientAction,
-        source: CredentialsSource,
+        source: Source,
         /// The secret in use, which Hydra accepts and the local file holds.
         secret: Secret,
         /// Requests to Hydra.
@@ -629,7 +629,7 @@ const fn hcase(
 
 const fn hok(
     action: ClientAction,
-    source: CredentialsSource,
+    source: Source,
     secret: Secret,
     calls: &'static [&'static str],
     vault_writes: usize,
@@ -645,8 +645,8 @@ const fn hok(
 
 fn hydra_cases() -> Vec<HydraCase> {
     use ClientAction as A;
-    use CredentialsSource as S;
     use HydraClient as C;
+    use Source as S;
     vec![
         hcase(
             "missing, nothing held: claim a new secret, create",
@@ -903,7 +903,7 @@ fn hydra_step_table() {
             (HydraExpect::Err(text), Ok((o, ..))) => panic!("{name}: expected {text:?}, got {o:?}"),
             (_, Err(e)) => panic!("{name}: {e}"),
             (HydraExpect::Unavailable, Ok((o, written, warnings))) => {
-                assert_eq!(o.status, "unavailable", "{name}");
+                assert_eq!(o.status, HydraStatus::Unavailable, "{name}");
                 assert_eq!(o.client, ClientAction::None, "{name}");
                 assert!(
                     o.error.is_some() && o.credentials_source.is_none(),
@@ -931,7 +931,7 @@ fn hydra_step_table() {
                 },
                 Ok((o, written, warnings)),
             ) => {
-                assert_eq!(o.status, "ok", "{name}");
+                assert_eq!(o.status, HydraStatus::Ok, "{name}");
                 assert_eq!(
                     (o.client, o.credentials_source),
                     (action, Some(source)),
@@ -999,7 +999,7 @@ fn hydra_step_table() {
                     );
                     assert_eq!(c.scope, "agent:read", "{name}");
                 }
-                let vault_lines = written.iter().filter(|w| w.starts_with("vault: ")).count();
+                let vault_lines = written.iter().filter(|w| w.place == Place::Vault).count();
                 assert_eq!(vault_lines, vault_writes, "{name}: {written:?}");
             }
         }

@@ -80,7 +80,10 @@ fn up(rest: &[String]) -> Result<u8, Error> {
     let outcome = vaultid::bootstrap::ensure(&c)?;
     let v = serde_json::to_value(&outcome)
         .map_err(|e| Error::Config(format!("encoding the outcome: {e}")))?;
-    let hydra_down = outcome.hydra.as_ref().is_some_and(|h| h.status != "ok");
+    let hydra_down = outcome
+        .hydra
+        .as_ref()
+        .is_some_and(|h| h.status != vaultid::bootstrap::HydraStatus::Ok);
     if hydra_down && a.has("require-hydra") {
         // A failure prints no success object: one line on stderr, exit 3.
         let detail = outcome
