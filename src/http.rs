@@ -52,9 +52,28 @@
 //! only to the configured base URLs, or to the URL named in a 307/308 answer
 //! from one of them, once per attempt. A redirect answer from the redirect target is returned
 //! as is and its `Location` is never contacted.
+//!
+//! A redirect to another host (another name or address; the port does not
+//! count, as in Go's client) is followed only
+//! when nothing secret would cross over unprotected: never for a request
+//! with a body (Vault bodies carry secrets and key material: KV writes,
+//! logins, unseal keys), and never over plain `http` for a request with a
+//! secret header. Such a 307/308 comes back as the [`Response`] it is.
+//!
+//! # Proxies
+//!
+//! ureq's own reading of the proxy variables is off; [`ProxyPolicy`] (read
+//! from the environment when the client is built, unless
+//! [`HttpConfig::proxy`] gives one) decides for each request URL, redirect
+//! targets included: `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` by scheme, never
+//! for loopback, `NO_PROXY` with names, domains, CIDR blocks and ports. See
+//! [`proxy`].
 
+pub mod proxy;
 mod resolve;
 mod tls;
+
+pub use proxy::{NoProxy, ProxyPolicy};
 
 use std::collections::hash_map::RandomState;
 use std::fmt;
@@ -124,6 +143,9 @@ pub struct HttpConfig {
     /// Headers sent with every request (e.g. `X-Vault-Request: true`).
     /// Never put a secret here: use [`Request::secret_header`].
     pub default_headers: Vec<(String, String)>,
+    /// Which requests go through a proxy; `None` reads the environment
+    /// ([`ProxyPolicy::from_env`]) when the client is built.
+    pub proxy: Option<ProxyPolicy>,
 }
 
 /// What a clustered service's answer means for retrying (see
@@ -154,6 +176,7 @@ impl HttpConfig {
             transient: None,
             tls: TlsConfig::default(),
             default_headers: Vec::new(),
+            proxy: None,
         }
     }
 }
@@ -269,6 +292,12 @@ impl Request {
     pub fn body_bytes(&self) -> &[u8] {
         &self.body
     }
+
+    fn has_secret_header(&self) -> bool {
+        self.headers
+            .iter()
+            .any(|(_, v)| matches!(v, HeaderValue::Secret(_)))
+    }
 }
 
 impl fmt::Debug for Request {
@@ -350,6 +379,7 @@ pub struct HttpClient {
     transient: Option<fn(u16, &[u8]) -> Verdict>,
     default_headers: Vec<(String, String)>,
     waited: Mutex<Waited>,
+    proxy: ProxyPolicy,
 }
 
 /// What the client waited for so far (see [`HttpClient::waited`]).
@@ -423,10 +453,15 @@ impl HttpClient {
                 bases.push(url);
             }
         }
+        let proxy = match &config.proxy {
+            Some(p) => p.clone(),
+            None => ProxyPolicy::from_env()?,
+        };
         let connector = tls::connector(config.service, &config.tls)?;
         let agent_config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
+            .proxy(None)
             .allow_non_standard_methods(true)
             .timeout_global(Some(config.timeout))
             .timeout_connect(Some(config.connect_timeout))
@@ -446,6 +481,7 @@ impl HttpClient {
             transient: config.transient,
             default_headers: config.default_headers.clone(),
             waited: Mutex::new(Waited::default()),
+            proxy,
         })
     }
 
@@ -777,6 +813,17 @@ impl HttpClient {
             );
             return Attempt::Answer(resp);
         };
+        if let Some(why) = cross_host_refusal(&url, &target, req) {
+            log::debug!(
+                "{} {} {}: {} to another host ({}) not followed: {why}",
+                self.service,
+                req.method,
+                req.path_only(),
+                resp.status,
+                strip_query(&target)
+            );
+            return Attempt::Answer(resp);
+        }
         log::debug!(
             "{} {} {}: following {} to {}",
             self.service,
@@ -812,6 +859,17 @@ impl HttpClient {
         }
         let timeout = self.timeout.min(left);
         let connect = self.connect_timeout.min(left);
+        let proxy = self.proxy.proxy_for_url(url);
+        if let Some(p) = proxy {
+            log::trace!(
+                "{} {}: through the proxy {} ({})",
+                self.service,
+                strip_query(url),
+                p.address,
+                p.variable
+            );
+        }
+        let proxy = proxy.map(|p| p.proxy.clone());
         let mut resp = if let Some(ct) = &req.content_type {
             let http_req = builder
                 .header("content-type", ct.as_str())
@@ -821,6 +879,7 @@ impl HttpClient {
                 .configure_request(http_req)
                 .timeout_global(Some(timeout))
                 .timeout_connect(Some(connect))
+                .proxy(proxy)
                 .build();
             self.agent.run(http_req)?
         } else {
@@ -829,6 +888,7 @@ impl HttpClient {
                 .configure_request(builder.body(())?)
                 .timeout_global(Some(timeout))
                 .timeout_connect(Some(connect))
+                .proxy(proxy)
                 .build();
             self.agent.run(http_req)?
         };
@@ -940,6 +1000,24 @@ pub fn redirect_target(from: &str, location: &str) -> Option<String> {
         return None;
     }
     Some(target)
+}
+
+/// Why a redirect from `from` to `target` must not be followed with `req`,
+/// or `None` when it may (the same host, or nothing secret at stake).
+fn cross_host_refusal(from: &str, target: &str, req: &Request) -> Option<&'static str> {
+    let host = |u: &str| {
+        proxy::url_host_port(u).map(|(_, h, _)| h.trim_end_matches('.').to_ascii_lowercase())
+    };
+    if host(from).is_some() && host(from) == host(target) {
+        return None;
+    }
+    if !req.body.is_empty() {
+        return Some("the request has a body, which may hold secrets");
+    }
+    if target.starts_with("http://") && req.has_secret_header() {
+        return Some("the token is never sent to another host over plain http");
+    }
+    None
 }
 
 /// Split an absolute `http(s)` URL into scheme, authority and the rest

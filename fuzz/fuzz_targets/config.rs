@@ -1,6 +1,7 @@
 //! `Config::from_lookup`, `VaultConfig::from_lookup`, `parse_duration`,
-//! `parse_bool` and `SecretSpec::parse` (the `path#key=NAME` specs given to
-//! `vaultid env`) on arbitrary variable values.
+//! `parse_bool`, `SecretSpec::parse` (the `path#key=NAME` specs given to
+//! `vaultid env`) and the proxy variables (`NoProxy::parse`,
+//! `ProxyPolicy::from_lookup`) on arbitrary variable values.
 //!
 //! The input is read as lines `NAME=VALUE`. A NAME that is one of the
 //! variables `src/config.rs` reads is used as is (so seed files are plain
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use vaultid::config::{parse_bool, parse_duration, Config, VaultConfig};
+use vaultid::http::{NoProxy, ProxyPolicy};
 use vaultid::secrets::SecretSpec;
 
 include!(concat!(env!("OUT_DIR"), "/config_vars.rs"));
@@ -38,6 +40,20 @@ fn check_value(v: &str) {
     }
     if let Ok(spec) = SecretSpec::parse(v) {
         assert!(!spec.path.is_empty());
+    }
+    let no_proxy = NoProxy::parse(v);
+    for host in ["127.0.0.1", "[::1]", "vault.example.com", "10.1.2.3", v] {
+        let _ = no_proxy.matches(host, 8200);
+    }
+    for name in ["HTTPS_PROXY", "NO_PROXY"] {
+        let get = |k: &str| (k == name || k == "HTTPS_PROXY").then(|| v.to_string());
+        if let Ok(policy) = ProxyPolicy::from_lookup(get) {
+            // Loopback is never proxied, whatever the variables say.
+            assert!(policy.proxy_for("https", "127.0.0.1", 8200).is_none());
+            assert!(policy.proxy_for("https", "localhost", 8200).is_none());
+            let _ = policy.proxy_for_url(&format!("https://{v}/v1"));
+            let _ = format!("{policy:?}");
+        }
     }
 }
 

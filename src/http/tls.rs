@@ -33,7 +33,8 @@ use crate::config::TlsConfig;
 use crate::error::{Error, Result, Service};
 use crate::secret_string::zeroize_bytes;
 
-/// The whole connector chain: CONNECT proxy (from the environment), TCP,
+/// The whole connector chain: CONNECT proxy (when the request's
+/// [`ProxyPolicy`](super::ProxyPolicy) names one), TCP,
 /// then TLS for `https` URLs.
 pub(crate) fn connector(service: Service, tls: &TlsConfig) -> Result<impl Connector> {
     let tls = TlsConnector::new(service, tls)?;

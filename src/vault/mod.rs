@@ -109,6 +109,7 @@ impl Client {
             max_retries: config.max_retries,
             tls: config.tls.clone(),
             default_headers,
+            proxy: None,
         })?;
         let token = match config.auth {
             AuthMethod::Token => config.token.clone().filter(|t| !t.is_empty()),

@@ -17,6 +17,7 @@ mod cli_tokens;
 mod cli_vault;
 mod debug_redaction;
 mod ha_cluster;
+mod hostile_proxy;
 mod hydra_client;
 mod hydra_spec;
 mod openssl_interop;

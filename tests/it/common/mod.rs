@@ -4,6 +4,7 @@
 
 pub mod bao;
 pub mod cluster;
+pub mod connect_proxy;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -69,7 +70,16 @@ pub struct TestServer {
 impl TestServer {
     /// Start serving on a free loopback port.
     pub fn start(responder: impl Fn(&Seen, usize) -> String + Send + Sync + 'static) -> TestServer {
-        TestServer::start_with(Duration::from_secs(10), move |req, i| {
+        TestServer::start_on("127.0.0.1", responder)
+    }
+
+    /// Start serving on a free port of another loopback address
+    /// (`127.0.0.2`: another host, as far as a client can tell).
+    pub fn start_on(
+        ip: &str,
+        responder: impl Fn(&Seen, usize) -> String + Send + Sync + 'static,
+    ) -> TestServer {
+        TestServer::start_with_on(ip, Duration::from_secs(10), move |req, i| {
             Reply::Answer(responder(req, i).into_bytes())
         })
     }
@@ -80,7 +90,16 @@ impl TestServer {
         idle: Duration,
         handler: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static,
     ) -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        TestServer::start_with_on("127.0.0.1", idle, handler)
+    }
+
+    /// [`TestServer::start_with`] on a given loopback address.
+    pub fn start_with_on(
+        ip: &str,
+        idle: Duration,
+        handler: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static,
+    ) -> TestServer {
+        let listener = TcpListener::bind((ip, 0)).unwrap();
         let socket = listener.local_addr().unwrap();
         let addr = format!("http://{socket}");
         let accepted = Arc::new(AtomicUsize::new(0));
@@ -109,7 +128,7 @@ impl TestServer {
         }
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://IP:PORT`.
     pub fn addr(&self) -> &str {
         &self.addr
     }
