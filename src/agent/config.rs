@@ -482,6 +482,16 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_parses() {
+        let doc = include_str!("../../docs/agent.md");
+        let start = doc.find("```json\n").unwrap() + 8;
+        let end = start + doc[start..].find("```").unwrap();
+        let c = AgentConfig::parse(&doc.as_bytes()[start..end], "docs/agent.md").unwrap();
+        assert_eq!(c.sources.len(), 4);
+        assert!(c.sources.iter().all(|s| !s.files.is_empty()));
+    }
+
+    #[test]
     fn modes_and_signals() {
         assert_eq!(parse_mode("0600"), Some(0o600));
         assert_eq!(parse_mode("644"), Some(0o644));

@@ -810,3 +810,99 @@ fn soak_with_short_ttls_keeps_rss_and_fds_flat() {
     let (code, _) = agent.stop();
     assert_eq!(code, 0);
 }
+
+#[test]
+fn the_hydra_access_token_is_kept_fresh_after_the_identity_is_restored() {
+    use crate::hydra_double::HydraDouble;
+    let Some(bao) = Bao::shared() else { return };
+    let hydra = HydraDouble::start();
+    hydra.set_token_lifespan(Duration::from_secs(6));
+    let dir = common::tmpdir("agent-hydra");
+    let keys = dir.join("keys");
+    let name = unique("hydra");
+    let token_file = dir.join("access_token");
+    let mut env = root_env(bao);
+    env.extend([
+        ("VAULTID_AUTHOR", "agent-tests@example.com".to_string()),
+        ("VAULTID_AGENT_NAME", name.clone()),
+        ("VAULTID_KEY_DIR", keys.display().to_string()),
+        ("HYDRA__ADMIN_URL", hydra.admin_url()),
+        ("HYDRA__PUBLIC_URL", hydra.public_url()),
+        ("HYDRA__MAX_RETRIES", "0".to_string()),
+    ]);
+    let agent = AgentProc::start(
+        &dir,
+        &json!({"restore_identity": true,
+                "sources": [{"name": "hydra", "hydra_token": {},
+                  "files": [{"path": token_file, "format": "raw"}]}]}),
+        &env,
+    );
+    agent.wait_for("the token file", Duration::from_secs(15), |_| {
+        token_file.exists()
+    });
+    assert_eq!(agent.count("identity_restored", None), 1);
+    assert!(keys.join("private.pem").exists());
+    let did = vaultid::identity::Identity::new("agent-tests@example.com", &name, None)
+        .unwrap()
+        .did;
+    let creds: Value = serde_json::from_str(
+        &std::fs::read_to_string(keys.join("oauth_credentials.json")).unwrap(),
+    )
+    .unwrap();
+    let secret = creds[&did]["client_secret"].as_str().unwrap().to_string();
+    let client = vaultid::hydra::TokenClient::new(
+        &hydra.config(),
+        &did,
+        vaultid::SecretString::new(secret.as_str()),
+    )
+    .unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(14) {
+        let t = std::fs::read_to_string(&token_file).unwrap();
+        let active = client
+            .introspect(&vaultid::SecretString::new(t.as_str()))
+            .unwrap()
+            .active;
+        assert!(
+            active,
+            "the file held an inactive token after {:?}",
+            start.elapsed()
+        );
+        seen.insert(t);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // 6 s tokens over 14 s: refreshed before each expiry.
+    assert!(seen.len() >= 3, "{} tokens", seen.len());
+    assert_eq!(mode(&token_file), 0o600);
+    let (code, log) = agent.stop();
+    assert_eq!(code, 0);
+    for t in &seen {
+        assert!(!log.contains(t.as_str()), "a token reached the log");
+    }
+}
+
+#[test]
+fn a_wrapped_token_sink_unwraps_once_to_the_token() {
+    let Some(bao) = Bao::shared() else { return };
+    let dir = common::tmpdir("agent-wrap");
+    let sink = dir.join("wrapped");
+    let agent = AgentProc::start(
+        &dir,
+        &json!({"restore_identity": false,
+                "token": {"sink": sink, "wrap_ttl": "60s", "sink_mode": "0640"}}),
+        &root_env(bao),
+    );
+    agent.wait_for("the sink", Duration::from_secs(10), |_| sink.exists());
+    assert_eq!(mode(&sink), 0o640);
+    let wrapping = std::fs::read_to_string(&sink).unwrap();
+    assert_ne!(wrapping.trim(), bao.token());
+    let c = bao.client();
+    let w = vaultid::SecretString::new(wrapping.trim());
+    let answer = c.unwrap(&w).unwrap().unwrap();
+    assert_eq!(answer["data"]["token"], bao.token());
+    assert!(c.unwrap(&w).is_err(), "a wrapping token works once");
+    let (code, log) = agent.stop();
+    assert_eq!(code, 0);
+    assert!(!log.contains(bao.token()));
+}

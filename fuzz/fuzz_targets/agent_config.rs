@@ -1,0 +1,28 @@
+//! `AgentConfig::parse` (the agent's strict JSON configuration) and
+//! `agent::status::judge` (a status file read by `vaultid agent status`) on
+//! arbitrary bytes: errors, never panics; an accepted configuration keeps
+//! its invariants.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use vaultid::agent::config::{mode_or_default, AgentConfig};
+use vaultid::agent::status::judge;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(c) = AgentConfig::parse(data, "fuzz.json") {
+        let mut names = std::collections::BTreeSet::new();
+        for s in &c.sources {
+            assert!(names.insert(s.name.clone()), "duplicate source accepted");
+            assert!(!s.files.is_empty());
+            for f in &s.files {
+                assert!(mode_or_default(f.mode.as_deref()) <= 0o777);
+            }
+        }
+        let _ = (c.kv_interval(), c.backoff_max());
+        let _ = format!("{c:?}");
+    }
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
+        let (code, _) = judge(v);
+        assert!(matches!(code, 0 | 1 | 3));
+    }
+});
