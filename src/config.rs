@@ -100,24 +100,7 @@ pub struct VaultConfig {
     pub auth: AuthMethod,
 }
 
-/// TLS settings for a server connection.
-#[derive(Debug, Clone, Default)]
-pub struct TlsConfig {
-    /// PEM file of CA certificates that replace the built-in roots (`VAULT_CACERT`).
-    pub ca_cert: Option<PathBuf>,
-    /// Directory of PEM CA certificates that replace the built-in roots (`VAULT_CAPATH`).
-    pub ca_path: Option<PathBuf>,
-    /// Client certificate PEM for mTLS (`VAULT_CLIENT_CERT`).
-    pub client_cert: Option<PathBuf>,
-    /// Client private key PEM for mTLS (`VAULT_CLIENT_KEY`).
-    pub client_key: Option<PathBuf>,
-    /// Do not verify the server certificate (`VAULT_SKIP_VERIFY`). Dangerous;
-    /// warned about on every start.
-    pub skip_verify: bool,
-    /// Name to verify the server certificate against and send as SNI,
-    /// instead of the URL's host (`VAULT_TLS_SERVER_NAME`).
-    pub server_name: Option<String>,
-}
+pub use crate::http::TlsConfig;
 
 /// A Vault auth method (`VAULT_AUTH_METHOD`).
 #[derive(Debug, Clone)]

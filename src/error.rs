@@ -200,6 +200,40 @@ impl Error {
         ) || matches!(self, Error::Http { status, .. } if *status >= 500)
     }
 
+    /// The error for a request a service refused with `status`: 401 and
+    /// 403 are [`Error::PermissionDenied`], 404 [`Error::NotFound`],
+    /// anything else [`Error::Http`]. The query is left out of the path.
+    pub(crate) fn from_status(
+        service: Service,
+        status: u16,
+        method: &str,
+        path: &str,
+        errors: Vec<String>,
+    ) -> Error {
+        let (method, path) = (method.to_string(), crate::util::strip_query(path).to_string());
+        match status {
+            401 | 403 => Error::PermissionDenied {
+                service,
+                method,
+                path,
+                status,
+                errors,
+            },
+            404 => Error::NotFound {
+                service,
+                method,
+                path,
+            },
+            status => Error::Http {
+                service,
+                method,
+                path,
+                status,
+                errors,
+            },
+        }
+    }
+
     /// Build an [`Error::Io`] from a context string and an I/O error.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Error {
         Error::Io {

@@ -75,16 +75,17 @@ mod tls;
 
 pub use proxy::{NoProxy, ProxyPolicy};
 
-use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::config::TlsConfig;
+use std::path::PathBuf;
+
 use crate::error::{Error, Result, Service};
 use crate::secret_string::{zeroize_bytes, SecretString};
+use crate::util::random::jitter;
+use crate::util::strip_query;
 
 /// Default number of retries after the first attempt.
 pub const DEFAULT_MAX_RETRIES: u32 = 2;
@@ -104,6 +105,25 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Largest response body read into memory (16 MiB).
 const MAX_BODY: u64 = 16 * 1024 * 1024;
+
+/// TLS settings for a server connection.
+#[derive(Debug, Clone, Default)]
+pub struct TlsConfig {
+    /// PEM file of CA certificates that replace the built-in roots (`VAULT_CACERT`).
+    pub ca_cert: Option<PathBuf>,
+    /// Directory of PEM CA certificates that replace the built-in roots (`VAULT_CAPATH`).
+    pub ca_path: Option<PathBuf>,
+    /// Client certificate PEM for mTLS (`VAULT_CLIENT_CERT`).
+    pub client_cert: Option<PathBuf>,
+    /// Client private key PEM for mTLS (`VAULT_CLIENT_KEY`).
+    pub client_key: Option<PathBuf>,
+    /// Do not verify the server certificate (`VAULT_SKIP_VERIFY`). Dangerous;
+    /// warned about on every start.
+    pub skip_verify: bool,
+    /// Name to verify the server certificate against and send as SNI,
+    /// instead of the URL's host (`VAULT_TLS_SERVER_NAME`).
+    pub server_name: Option<String>,
+}
 
 /// How to reach one remote service.
 #[derive(Debug, Clone)]
@@ -1038,21 +1058,6 @@ fn split_url(url: &str) -> Option<(&str, &str, &str)> {
     Some((scheme, authority, path))
 }
 
-fn strip_query(path: &str) -> &str {
-    path.split(['?', '#']).next().unwrap_or(path)
-}
-
-/// A number in `[0, 1)` from the standard library's randomly keyed hasher.
-pub(crate) fn jitter() -> f64 {
-    let mut h = RandomState::new().build_hasher();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    h.write_u32(nanos);
-    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
-}
-
 /// Sort a ureq error into an [`Outcome`].
 fn classify(e: &ureq::Error) -> Outcome<'static> {
     match e {
@@ -1246,13 +1251,5 @@ mod tests {
             resent: false,
         };
         assert!(!format!("{resp:?}").contains("canary"));
-    }
-
-    #[test]
-    fn jitter_is_in_range() {
-        for _ in 0..100 {
-            let j = jitter();
-            assert!((0.0..1.0).contains(&j));
-        }
     }
 }

@@ -33,6 +33,7 @@ pub mod hydra;
 pub mod identity;
 pub mod secret_string;
 pub mod secrets;
+mod util;
 pub mod vault;
 
 pub use config::Config;

@@ -477,7 +477,7 @@ impl Source {
 
 /// A random number in `[0, 1)` (jitter only).
 pub fn jitter() -> f64 {
-    crate::http::jitter()
+    crate::util::random::jitter()
 }
 
 /// The wait after `failures` failures in a row: 1 s doubling, capped, less

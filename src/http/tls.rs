@@ -29,7 +29,7 @@ use ureq::unversioned::transport::{
     TcpConnector, Transport, TransportAdapter,
 };
 
-use crate::config::TlsConfig;
+use super::TlsConfig;
 use crate::error::{Error, Result, Service};
 use crate::secret_string::zeroize_bytes;
 

@@ -2,8 +2,9 @@
 
 use serde_json::Value;
 
-use crate::config::{HydraConfig, TlsConfig};
+use crate::config::HydraConfig;
 use crate::error::{Error, Result, Service};
+use crate::http::TlsConfig;
 use crate::http::{HttpClient, HttpConfig, Request, Response};
 use crate::secret_string::SecretString;
 
@@ -200,32 +201,13 @@ pub(super) fn check(resp: Response, method: &str, path: &str) -> Result<Response
         return Ok(resp);
     }
     let errors = parse_error(&resp.body);
-    let (method, path) = (method.to_string(), strip_query(path).to_string());
-    Err(match resp.status {
-        401 | 403 => Error::PermissionDenied {
-            service: Service::Hydra,
-            method,
-            path,
-            status: resp.status,
-            errors,
-        },
-        404 => Error::NotFound {
-            service: Service::Hydra,
-            method,
-            path,
-        },
-        status => Error::Http {
-            service: Service::Hydra,
-            method,
-            path,
-            status,
-            errors,
-        },
-    })
-}
-
-pub(super) fn strip_query(path: &str) -> &str {
-    path.split('?').next().unwrap_or(path)
+    Err(Error::from_status(
+        Service::Hydra,
+        resp.status,
+        method,
+        path,
+        errors,
+    ))
 }
 
 pub(super) fn context(e: Error, what: &str) -> Error {

@@ -234,7 +234,7 @@ impl TokenClient {
                 );
                 let header = SecretString::new(format!(
                     "Basic {}",
-                    crate::identity::base64::encode(pair.as_bytes())
+                    crate::util::base64::encode(pair.as_bytes())
                 ));
                 zeroize_string(&mut pair);
                 form.into_request(path)

@@ -10,8 +10,6 @@
 //!   32-byte public key;
 //! - DID document: W3C DID core with one `Ed25519VerificationKey2020`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -285,51 +283,7 @@ pub fn did_document(did: &str, public: &PublicKey, created: &str) -> serde_json:
     })
 }
 
-/// The current UTC time as Python's `datetime.now(timezone.utc).isoformat()`
-/// prints it: `2026-11-22T04:33:42.123456+00:00` (the fraction is left out
-/// when the microseconds are zero).
-pub fn now_iso8601() -> String {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    format_iso8601(since.as_secs(), since.subsec_micros())
-}
-
-/// Format seconds and microseconds since the Unix epoch (UTC) like
-/// [`now_iso8601`].
-///
-/// ```
-/// use vaultid::identity::did::format_iso8601;
-/// assert_eq!(format_iso8601(0, 0), "1970-01-01T00:00:00+00:00");
-/// assert_eq!(format_iso8601(1_700_000_000, 42), "2023-11-14T22:13:20.000042+00:00");
-/// ```
-pub fn format_iso8601(unix_secs: u64, micros: u32) -> String {
-    let days = unix_secs / 86_400;
-    let secs_of_day = unix_secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
-    let (h, m, s) = (secs_of_day / 3600, secs_of_day / 60 % 60, secs_of_day % 60);
-    let fraction = if micros == 0 {
-        String::new()
-    } else {
-        format!(".{:06}", micros.min(999_999))
-    };
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}{fraction}+00:00")
-}
-
-/// Proleptic Gregorian date of a day count since 1970-01-01 (H. Hinnant's
-/// `civil_from_days`, for non-negative counts).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
-}
+pub use crate::util::time::{format_iso8601, now_iso8601};
 
 #[cfg(test)]
 mod tests {

@@ -7,8 +7,7 @@
 
 use std::fmt;
 
-use super::{base58, base64, pem};
-use crate::secret_string::zeroize_bytes;
+use super::{base58, pem};
 use crate::{Error, Result, SecretString};
 
 /// An Ed25519 public key (32 bytes).
@@ -227,19 +226,7 @@ impl KeyPair {
     }
 }
 
-/// A random secret of `nbytes` bytes from the operating system's generator,
-/// as URL-safe base64 without padding (like Python's
-/// `secrets.token_urlsafe(nbytes)`).
-pub fn random_secret_urlsafe(nbytes: usize) -> String {
-    let mut bytes = Vec::with_capacity(nbytes.next_multiple_of(32));
-    while bytes.len() < nbytes {
-        bytes.extend_from_slice(&*ed25519_compact::Seed::generate());
-    }
-    bytes.truncate(nbytes);
-    let out = base64::encode_url_nopad(&bytes);
-    zeroize_bytes(&mut bytes);
-    out
-}
+pub use crate::util::random::random_secret_urlsafe;
 
 #[cfg(test)]
 mod tests {

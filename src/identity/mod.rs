@@ -5,7 +5,8 @@
 //! - [`keys`]: Ed25519 key pairs, public keys and base58 signatures;
 //! - [`pem`]: PEM armour and the PKCS#8 / SubjectPublicKeyInfo DER of
 //!   Ed25519 keys, byte-compatible with OpenSSL 3 and Python `cryptography`;
-//! - [`base58`], [`base64`]: the codecs those need.
+//! - [`base58`]: the codec those need ([`base64`] lives in the crate's
+//!   shared helpers).
 //!
 //! ```
 //! use vaultid::identity::{did_document, Identity, KeyPair};
@@ -23,7 +24,7 @@
 //! ```
 
 pub mod base58;
-pub mod base64;
+pub use crate::util::base64;
 pub mod did;
 pub mod keys;
 pub mod pem;

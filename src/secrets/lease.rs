@@ -33,9 +33,7 @@
 //! The Vault calls go through the [`LeaseBackend`] trait, implemented for
 //! [`Client`]; tests drive the watcher with a scripted backend.
 
-use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -44,6 +42,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result, Service};
+use crate::util::lock;
 use crate::vault::Client;
 
 /// A secret read from a path that returned a lease.
@@ -199,7 +198,7 @@ impl LeasePolicy {
     /// `renew_fraction`, less the jitter.
     pub fn wait_for(&self, d: Duration) -> Duration {
         let (lo, hi) = self.jitter;
-        let j = lo + (hi - lo).max(0.0) * jitter_unit();
+        let j = lo + (hi - lo).max(0.0) * crate::util::random::jitter();
         d.mul_f64((self.renew_fraction * (1.0 - j)).clamp(0.0, 1.0))
     }
 }
@@ -373,10 +372,6 @@ impl Drop for LeaseWatcher {
     fn drop(&mut self) {
         let _ = self.shutdown();
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 enum Next {
@@ -555,23 +550,6 @@ impl<B: LeaseBackend> Runner<B> {
             Err(e) => Err((Next::Rotate, e)),
         }
     }
-}
-
-/// A random number in `0..bound` (not for secrets: jitter only).
-pub(crate) fn jitter_u64(bound: u64) -> u64 {
-    let mut h = RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
-    h.finish() % bound.max(1)
-}
-
-/// A random number in `[0, 1)` (not for secrets: jitter only).
-fn jitter_unit() -> f64 {
-    (jitter_u64(1 << 53) as f64) / ((1u64 << 53) as f64)
 }
 
 #[cfg(test)]

@@ -169,5 +169,5 @@ pub fn rotate_field(
 /// rotators do not keep colliding in lockstep.
 fn conflict_pause(n: u32) -> Duration {
     let base = 20u64 * u64::from(n.min(8));
-    Duration::from_millis(base + crate::secrets::lease::jitter_u64(base.max(1)))
+    Duration::from_millis(base + crate::util::random::jitter_below(base.max(1)))
 }

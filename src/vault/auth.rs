@@ -506,7 +506,7 @@ impl Client {
             log::debug!("Vault token does not expire; the renewer stops");
             return None;
         }
-        let due = renew_due(lease.ttl, crate::http::jitter());
+        let due = renew_due(lease.ttl, crate::util::random::jitter());
         let elapsed = lease.obtained.elapsed();
         if elapsed < due {
             return Some(due - elapsed);

@@ -296,7 +296,7 @@ impl<'a> Kv2<'a> {
                 return r;
             }
             let left = end.saturating_duration_since(std::time::Instant::now());
-            let pause = wait + wait.mul_f64(crate::http::jitter() / 2.0);
+            let pause = wait + wait.mul_f64(crate::util::random::jitter() / 2.0);
             if pause >= left {
                 log::warn!(
                     "{}: no node showed the state a refused check-and-set implies within {:.1} s ({} reads)",

@@ -45,6 +45,7 @@ use crate::config::{AuthMethod, VaultConfig};
 use crate::error::{Error, Result, Service};
 use crate::http::{HttpClient, HttpConfig, Request, Response, Verdict};
 use crate::secret_string::{zeroize_bytes, SecretString};
+use crate::util::lock;
 
 pub use auth::{AuthInfo, Renewer, RevokeOnDrop, TokenInfo};
 pub use kv2::{Kv2, KvMetadata, KvSecret, MetadataUpdate, VersionMetadata};
@@ -219,14 +220,7 @@ impl Client {
         path: &str,
         body: Option<&Value>,
     ) -> Result<std::result::Result<Option<Value>, ApiError>> {
-        let mut bytes = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
-        let body = bytes.as_deref().map(|b| (b, "application/json"));
-        let resp = self.send(method, path, body, TokenUse::Current);
-        if let Some(b) = bytes.as_mut() {
-            zeroize_bytes(b);
-        }
-        let resp = resp?;
-        Ok(parse_response(resp.status, &resp.body))
+        Ok(self.exchange_with(method, path, body, TokenUse::Current)?.0)
     }
 
     /// Like [`Client::exchange`] with a body of any content type.
@@ -249,18 +243,11 @@ impl Client {
         body: Option<&Value>,
         token: Option<&SecretString>,
     ) -> Result<std::result::Result<Option<Value>, ApiError>> {
-        let mut bytes = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
-        let body = bytes.as_deref().map(|b| (b, "application/json"));
         let use_token = match token {
             Some(t) => TokenUse::Given(t),
             None => TokenUse::None,
         };
-        let resp = self.send(method, path, body, use_token);
-        if let Some(b) = bytes.as_mut() {
-            zeroize_bytes(b);
-        }
-        let resp = resp?;
-        Ok(parse_response(resp.status, &resp.body))
+        Ok(self.exchange_with(method, path, body, use_token)?.0)
     }
 
     /// The `X-Vault-Index` of this client's latest write, if the server
@@ -277,9 +264,21 @@ impl Client {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(std::result::Result<Option<Value>, ApiError>, bool)> {
+        self.exchange_with(method, path, body, TokenUse::Current)
+    }
+
+    /// Send a JSON request (the serialized body is zeroed after sending):
+    /// Vault's answer, and whether the request was sent more than once.
+    fn exchange_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        token: TokenUse<'_>,
+    ) -> Result<(std::result::Result<Option<Value>, ApiError>, bool)> {
         let mut bytes = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
         let body = bytes.as_deref().map(|b| (b, "application/json"));
-        let resp = self.send(method, path, body, TokenUse::Current);
+        let resp = self.send(method, path, body, token);
         if let Some(b) = bytes.as_mut() {
             zeroize_bytes(b);
         }
@@ -394,14 +393,6 @@ enum TokenUse<'a> {
     Current,
 }
 
-/// Lock a mutex, ignoring poisoning (the data is plain state).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
-    }
-}
-
 /// Turn a logical path (with an optional query string) into the request
 /// path `/v1/...`, percent-encoding what may not appear in a URL path.
 pub fn api_path(path: &str) -> String {
@@ -475,7 +466,7 @@ impl ApiError {
 
     /// The [`Error`] for this answer to `method path`.
     pub fn into_error(self, method: &str, path: &str) -> Error {
-        let path = path.split('?').next().unwrap_or(path).to_string();
+        let path = crate::util::strip_query(path).to_string();
         let method = method.to_string();
         if let Some(detail) = self.invalid {
             return Error::Protocol {
@@ -492,27 +483,7 @@ impl ApiError {
         if self.is_missing_mount() {
             return Error::MountNotFound { method, path };
         }
-        match self.status {
-            401 | 403 => Error::PermissionDenied {
-                service: Service::Vault,
-                method,
-                path,
-                status: self.status,
-                errors: self.errors,
-            },
-            404 => Error::NotFound {
-                service: Service::Vault,
-                method,
-                path,
-            },
-            status => Error::Http {
-                service: Service::Vault,
-                method,
-                path,
-                status,
-                errors: self.errors,
-            },
-        }
+        Error::from_status(Service::Vault, self.status, &method, &path, self.errors)
     }
 }
 
