@@ -210,7 +210,10 @@ impl Error {
         path: &str,
         errors: Vec<String>,
     ) -> Error {
-        let (method, path) = (method.to_string(), crate::util::strip_query(path).to_string());
+        let (method, path) = (
+            method.to_string(),
+            crate::util::strip_query(path).to_string(),
+        );
         match status {
             401 | 403 => Error::PermissionDenied {
                 service,

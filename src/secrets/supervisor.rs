@@ -105,29 +105,29 @@ impl Supervisor {
     /// signal forwarding. Fails when `argv` is empty or the handlers cannot
     /// be installed.
     pub fn new(argv: Vec<String>) -> Result<Supervisor> {
-        if argv.is_empty() {
-            return Err(Error::Config("no command given".into()));
-        }
-        Ok(Supervisor {
-            argv,
-            child: None,
-            stop_grace: DEFAULT_STOP_GRACE,
-            forwarding: Some(SignalForwarding::install()?),
-        })
+        Supervisor::build(argv, true)
     }
 
     /// A supervisor that leaves signal handling alone: for a program that
     /// handles `SIGTERM`/`SIGINT`/`SIGHUP` itself (`vaultid agent`) and
     /// decides what reaches the child. Fails when `argv` is empty.
     pub fn without_forwarding(argv: Vec<String>) -> Result<Supervisor> {
+        Supervisor::build(argv, false)
+    }
+
+    fn build(argv: Vec<String>, forward: bool) -> Result<Supervisor> {
         if argv.is_empty() {
             return Err(Error::Config("no command given".into()));
         }
+        let forwarding = match forward {
+            true => Some(SignalForwarding::install()?),
+            false => None,
+        };
         Ok(Supervisor {
             argv,
             child: None,
             stop_grace: DEFAULT_STOP_GRACE,
-            forwarding: None,
+            forwarding,
         })
     }
 
@@ -308,19 +308,26 @@ mod tests {
 
     #[test]
     fn restart_signal_stop_and_deadline() {
-        let mut sup = Supervisor::new(sh("trap 'exit 3' HUP; while :; do sleep 0.05; done"))
-            .unwrap()
-            .with_stop_grace(Duration::from_millis(300));
-        assert!(sup.new_spawn_refused_while_running_check());
+        let mut sup = Supervisor::new(sh(
+            "trap 'exit 3' HUP; : > \"$READY\"; while :; do sleep 0.05; done",
+        ))
+        .unwrap()
+        .with_stop_grace(Duration::from_millis(300));
+        let (ready, vars) = ready_file("restart");
+        sup.spawn(&vars).unwrap();
+        assert!(sup.spawn(&vars).is_err(), "one child at a time");
         let first = sup.pid().unwrap();
         // Still running at the deadline.
         let soon = Instant::now() + Duration::from_millis(100);
         assert_eq!(sup.wait_until(soon).unwrap(), None);
         // A restart stops the first child (SIGTERM: 128 + 15) and starts another.
-        assert_eq!(sup.restart(&BTreeMap::new()).unwrap(), Some(128 + 15));
+        wait_for(&ready);
+        let _ = std::fs::remove_file(&ready);
+        assert_eq!(sup.restart(&vars).unwrap(), Some(128 + 15));
         assert_ne!(sup.pid().unwrap(), first);
         // The trap answers SIGHUP with exit 3.
-        std::thread::sleep(Duration::from_millis(100));
+        wait_for(&ready);
+        let _ = std::fs::remove_file(&ready);
         assert!(sup.signal(Signal::Hangup));
         let code = sup
             .wait_until(Instant::now() + Duration::from_secs(5))
@@ -333,22 +340,36 @@ mod tests {
 
     #[test]
     fn stop_kills_a_child_that_ignores_sigterm() {
-        let mut sup = Supervisor::new(sh("trap '' TERM; while :; do sleep 0.05; done"))
-            .unwrap()
-            .with_stop_grace(Duration::from_millis(200));
-        sup.spawn(&BTreeMap::new()).unwrap();
-        std::thread::sleep(Duration::from_millis(100));
+        let mut sup = Supervisor::new(sh(
+            "trap '' TERM; : > \"$READY\"; while :; do sleep 0.05; done",
+        ))
+        .unwrap()
+        .with_stop_grace(Duration::from_millis(200));
+        let (ready, vars) = ready_file("ignore");
+        sup.spawn(&vars).unwrap();
+        wait_for(&ready);
+        let _ = std::fs::remove_file(&ready);
         let started = Instant::now();
         assert_eq!(sup.stop().unwrap(), 128 + 9);
         assert!(started.elapsed() >= Duration::from_millis(200));
         assert!(sup.stop().is_err(), "nothing left to stop");
     }
 
-    impl Supervisor {
-        /// Spawn, then check a second spawn is refused.
-        fn new_spawn_refused_while_running_check(&mut self) -> bool {
-            self.spawn(&BTreeMap::new()).unwrap();
-            self.spawn(&BTreeMap::new()).is_err()
+    /// A file the child creates once its traps are set, and the variable
+    /// (`READY`) that names it.
+    fn ready_file(tag: &str) -> (std::path::PathBuf, BTreeMap<String, SecretString>) {
+        let p =
+            std::env::temp_dir().join(format!("vaultid-supervisor-{tag}-{}", uuid::Uuid::new_v4()));
+        let mut vars = BTreeMap::new();
+        vars.insert("READY".to_string(), SecretString::new(p.to_string_lossy()));
+        (p, vars)
+    }
+
+    fn wait_for(p: &std::path::Path) {
+        let end = Instant::now() + Duration::from_secs(10);
+        while !p.exists() {
+            assert!(Instant::now() < end, "the child never got ready");
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 }
