@@ -316,28 +316,6 @@ pub const ADDRS_VAR: &str = "VAULTID_VAULT_ADDRS";
 /// OpenBao's default Raft timing (5-15 s).
 pub const DEFAULT_VAULT_WAIT: Duration = Duration::from_secs(30);
 
-/// A URL as it may be shown: a password in it (`user:password@`) replaced
-/// by `***`.
-pub fn redact_url(url: &str) -> String {
-    let (scheme, rest) = match url.split_once("://") {
-        Some((s, r)) => (Some(s), r),
-        None => (None, url),
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}:***@{host}"),
-            None => format!("{userinfo}@{host}"),
-        },
-        None => authority.to_string(),
-    };
-    match scheme {
-        Some(s) => format!("{s}://{authority}{tail}"),
-        None => format!("{authority}{tail}"),
-    }
-}
-
 fn check_url(name: &str, url: &str) -> Result<String> {
     let u = url.trim().trim_end_matches('/');
     let rest = u

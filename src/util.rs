@@ -1,5 +1,6 @@
 //! Helpers shared by several modules, one home each: time formatting,
-//! randomness (jitter and secrets), base64, mutex locking, request paths.
+//! randomness (jitter and secrets), base64, mutex locking, request paths,
+//! URLs as they may be shown.
 //! Internal to the crate.
 
 pub mod base64;
@@ -20,6 +21,28 @@ pub(crate) fn strip_query(path: &str) -> &str {
     path.split(['?', '#']).next().unwrap_or(path)
 }
 
+/// A URL as it may be shown: a password in it (`user:password@`) replaced
+/// by `***`.
+pub(crate) fn redact_url(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((s, r)) => (Some(s), r),
+        None => (None, url),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => authority.to_string(),
+    };
+    match scheme {
+        Some(s) => format!("{s}://{authority}{tail}"),
+        None => format!("{authority}{tail}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -30,6 +53,16 @@ mod tests {
         assert_eq!(strip_query("/v1/x"), "/v1/x");
         assert_eq!(strip_query("/v1/x#frag"), "/v1/x");
         assert_eq!(strip_query(""), "");
+    }
+
+    #[test]
+    fn redact_url_hides_the_password() {
+        assert_eq!(
+            redact_url("http://u:secret@proxy:3128/x"),
+            "http://u:***@proxy:3128/x"
+        );
+        assert_eq!(redact_url("proxy:3128"), "proxy:3128");
+        assert_eq!(redact_url("http://u@h/"), "http://u@h/");
     }
 
     #[test]

@@ -313,7 +313,7 @@ fn chosen((variable, value): (&'static str, String)) -> Result<Option<ChosenProx
     let bad = |why: &str| {
         Error::Config(format!(
             "{variable}={}: {why}",
-            crate::config::redact_url(&value)
+            crate::util::redact_url(&value)
         ))
     };
     let (scheme, host, port) =
