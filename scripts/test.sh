@@ -15,13 +15,18 @@
 #   image          scripts/image.sh: the Containerfile built with buildah (vfs, chroot),
 #                  `vaultid up` run inside the image against OpenBao on loopback
 #   musl-aarch64   the same, cross-compiled for aarch64
-#   smoke-aarch64  scripts/smoke-aarch64.sh: the aarch64 binary under qemu
+#   smoke-aarch64  scripts/smoke-qemu.sh: the aarch64 binary under qemu
+#   musl-armv7     the same for armv7 (32-bit ARM, hard float); nightly
+#                  -Z build-std against the musl that setup.sh builds
+#   smoke-armv7    scripts/smoke-qemu.sh: the armv7 binary under qemu
+#   musl-riscv64   the same for riscv64gc, as armv7
+#   smoke-riscv64  scripts/smoke-qemu.sh: the riscv64 binary under qemu
 #
 # Knobs (environment):
 #   FUZZ_SECONDS=30      time per fuzz target
 #   SKIP_SETUP=1 SKIP_LINT=1 (fmt, clippy) SKIP_DOC=1 SKIP_FUZZ=1
-#   SKIP_MUSL=1 (both static builds, the image and the smoke test) SKIP_AARCH64=1
-#   SKIP_IMAGE=1
+#   SKIP_MUSL=1 (every static build, the image and the smoke tests)
+#   SKIP_AARCH64=1 SKIP_ARMV7=1 SKIP_RISCV64=1 SKIP_IMAGE=1
 #                        skip slow stages locally; ignored under CI=true,
 #                        where every stage runs.
 #
@@ -52,6 +57,18 @@ export PATH
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER="${CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER:-aarch64-linux-gnu-gcc}"
 export CC_aarch64_unknown_linux_musl="${CC_aarch64_unknown_linux_musl:-aarch64-linux-gnu-gcc}"
 export AR_aarch64_unknown_linux_musl="${AR_aarch64_unknown_linux_musl:-aarch64-linux-gnu-ar}"
+# armv7 and riscv64 musl: no prebuilt rust-std, so std is built from source
+# (nightly -Z build-std); setup.sh puts musl's libc.a and start files, built
+# from Debian's source package with these cross compilers, where rustc's
+# self-contained linking looks for them. riscv64gc musl links dynamically
+# by default: +crt-static makes it static like the other musl targets.
+export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_MUSLEABIHF_LINKER="${CARGO_TARGET_ARMV7_UNKNOWN_LINUX_MUSLEABIHF_LINKER:-arm-linux-gnueabihf-gcc}"
+export CC_armv7_unknown_linux_musleabihf="${CC_armv7_unknown_linux_musleabihf:-arm-linux-gnueabihf-gcc}"
+export AR_armv7_unknown_linux_musleabihf="${AR_armv7_unknown_linux_musleabihf:-arm-linux-gnueabihf-ar}"
+export CARGO_TARGET_RISCV64GC_UNKNOWN_LINUX_MUSL_LINKER="${CARGO_TARGET_RISCV64GC_UNKNOWN_LINUX_MUSL_LINKER:-riscv64-linux-gnu-gcc}"
+export CC_riscv64gc_unknown_linux_musl="${CC_riscv64gc_unknown_linux_musl:-riscv64-linux-gnu-gcc}"
+export AR_riscv64gc_unknown_linux_musl="${AR_riscv64gc_unknown_linux_musl:-riscv64-linux-gnu-ar}"
+export CARGO_TARGET_RISCV64GC_UNKNOWN_LINUX_MUSL_RUSTFLAGS="${CARGO_TARGET_RISCV64GC_UNKNOWN_LINUX_MUSL_RUSTFLAGS:--C target-feature=+crt-static}"
 
 if [ -t 1 ]; then
     BOLD=$'\033[1m' RED=$'\033[31m' GREEN=$'\033[32m' YELLOW=$'\033[33m' RESET=$'\033[0m'
@@ -262,7 +279,27 @@ st_musl_aarch64() {
 }
 
 st_smoke_aarch64() {
-    "$ROOT/scripts/smoke-aarch64.sh" "$TARGET_DIR/aarch64-unknown-linux-musl/release/vaultid"
+    "$ROOT/scripts/smoke-qemu.sh" aarch64-unknown-linux-musl "$TARGET_DIR/aarch64-unknown-linux-musl/release/vaultid"
+}
+
+# build_std_musl TRIPLE STRIP: a target without prebuilt rust-std: std and
+# core are compiled from nightly's rust-src with the release profile.
+build_std_musl() {
+    local triple="$1" strip_tool="$2"
+    cargo +nightly build -Z build-std=std,panic_abort --release --target "$triple" --bin vaultid
+    check_static "$TARGET_DIR/$triple/release/vaultid" "$strip_tool"
+}
+
+st_musl_armv7() { build_std_musl armv7-unknown-linux-musleabihf arm-linux-gnueabihf-strip; }
+
+st_smoke_armv7() {
+    "$ROOT/scripts/smoke-qemu.sh" armv7-unknown-linux-musleabihf "$TARGET_DIR/armv7-unknown-linux-musleabihf/release/vaultid"
+}
+
+st_musl_riscv64() { build_std_musl riscv64gc-unknown-linux-musl riscv64-linux-gnu-strip; }
+
+st_smoke_riscv64() {
+    "$ROOT/scripts/smoke-qemu.sh" riscv64gc-unknown-linux-musl "$TARGET_DIR/riscv64gc-unknown-linux-musl/release/vaultid"
 }
 
 # --- run --------------------------------------------------------------------
@@ -281,9 +318,15 @@ stage fuzz          SKIP_FUZZ    st_fuzz
 stage musl-x86_64   SKIP_MUSL    st_musl_x86_64
 if skipped SKIP_MUSL >/dev/null 2>&1; then IMAGE_SKIP=SKIP_MUSL; else IMAGE_SKIP=SKIP_IMAGE; fi
 stage image         "$IMAGE_SKIP" st_image
-if skipped SKIP_MUSL >/dev/null 2>&1; then AARCH64_SKIP=SKIP_MUSL; else AARCH64_SKIP=SKIP_AARCH64; fi
-stage musl-aarch64  "$AARCH64_SKIP" st_musl_aarch64
-stage smoke-aarch64 "$AARCH64_SKIP" st_smoke_aarch64
+# cross_skip VAR: the variable that skips a cross target's stages (SKIP_MUSL
+# wins when set).
+cross_skip() { if skipped SKIP_MUSL >/dev/null 2>&1; then echo SKIP_MUSL; else echo "$1"; fi; }
+stage musl-aarch64  "$(cross_skip SKIP_AARCH64)" st_musl_aarch64
+stage smoke-aarch64 "$(cross_skip SKIP_AARCH64)" st_smoke_aarch64
+stage musl-armv7    "$(cross_skip SKIP_ARMV7)"   st_musl_armv7
+stage smoke-armv7   "$(cross_skip SKIP_ARMV7)"   st_smoke_armv7
+stage musl-riscv64  "$(cross_skip SKIP_RISCV64)" st_musl_riscv64
+stage smoke-riscv64 "$(cross_skip SKIP_RISCV64)" st_smoke_riscv64
 
 SUITE_END="$(now)"
 echo

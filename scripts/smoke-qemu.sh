@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Smoke test of the aarch64 static binary under qemu user emulation.
+# Smoke test of a cross-compiled static binary under qemu user emulation.
 #
-#   scripts/smoke-aarch64.sh [BINARY]
+#   scripts/smoke-qemu.sh TARGET [BINARY]
 #
-# BINARY defaults to target/aarch64-unknown-linux-musl/release/vaultid.
+# TARGET is a Rust target triple (aarch64-unknown-linux-musl,
+# armv7-unknown-linux-musleabihf, riscv64gc-unknown-linux-musl); BINARY
+# defaults to target/TARGET/release/vaultid. The qemu-user emulator follows
+# from the triple's architecture.
 #
-# 1. `vaultid --help` runs under qemu-aarch64-static.
+# 1. `vaultid --help` runs under qemu.
 # 2. Against a real OpenBao: start `bao server -dev` on a free loopback port
 #    with a random root token, then, with VAULT_ADDR/VAULT_TOKEN set and the
 #    binary run under qemu:
@@ -15,18 +18,28 @@
 #      restarted device with a wiped disk) restores the same DID and key;
 #    and stop bao by its pid.
 #
-# Environment: QEMU (default qemu-aarch64-static), BAO (default bao).
+# Environment: QEMU (default: qemu-<arch>-static for the target), BAO
+# (default bao).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-BIN="${1:-${CARGO_TARGET_DIR:-target}/aarch64-unknown-linux-musl/release/vaultid}"
-QEMU="${QEMU:-qemu-aarch64-static}"
+TARGET="${1:-}"
+case "$TARGET" in
+    aarch64-*) arch=aarch64 ;;
+    armv7-*) arch=arm ;;
+    riscv64*) arch=riscv64 ;;
+    "") printf 'usage: %s TARGET [BINARY]\n' "$0" >&2; exit 2 ;;
+    *) printf 'smoke: no qemu-user emulator known for %s\n' "$TARGET" >&2; exit 2 ;;
+esac
+BIN="${2:-${CARGO_TARGET_DIR:-target}/$TARGET/release/vaultid}"
+QEMU="${QEMU:-qemu-$arch-static}"
 BAO="${BAO:-bao}"
+NAME="${TARGET%%-*}"
 
 say() { printf 'smoke: %s\n' "$*"; }
 die() { printf 'smoke: FAILED: %s\n' "$*" >&2; exit 1; }
 
-[ -x "$BIN" ] || die "no binary at $BIN (build it with cargo build --release --target aarch64-unknown-linux-musl)"
+[ -x "$BIN" ] || die "no binary at $BIN (build it first: scripts/test.sh builds it in its musl-$NAME stage)"
 command -v "$QEMU" >/dev/null || die "$QEMU not found (apt-get install qemu-user-static, or run scripts/setup.sh)"
 
 # Nothing from the caller's environment may steer the binary elsewhere
@@ -82,7 +95,7 @@ done
 say "OpenBao dev server up on $VAULT_ADDR (pid $bao_pid)"
 
 {
-    path="smoke/aarch64-$(python3 -c 'import secrets; print(secrets.token_hex(4))')"
+    path="smoke/$NAME-$(python3 -c 'import secrets; print(secrets.token_hex(4))')"
     value="v-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
     HOME="$work" "$BAO" kv put -mount=secret "$path" value="$value" >/dev/null
 
@@ -104,7 +117,7 @@ PY
 
 {
     export VAULTID_AUTHOR="smoke@example.com"
-    export VAULTID_AGENT_NAME="smoke-aarch64-$(python3 -c 'import secrets; print(secrets.token_hex(4))')"
+    export VAULTID_AGENT_NAME="smoke-$NAME-$(python3 -c 'import secrets; print(secrets.token_hex(4))')"
     first="$(HOME="$work" VAULTID_KEY_DIR="$work/keys-first" vaultid up)" \
         || die "first vaultid up (empty key dir, empty Vault) exited with $?"
     second="$(HOME="$work" VAULTID_KEY_DIR="$work/keys-restored" vaultid up)" \
