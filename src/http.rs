@@ -69,6 +69,7 @@
 //! for loopback, `NO_PROXY` with names, domains, CIDR blocks and ports. See
 //! [`proxy`].
 
+mod clock;
 pub mod proxy;
 mod resolve;
 mod tls;
@@ -1086,9 +1087,9 @@ fn tls_error(io: &std::io::Error) -> Option<&rustls::Error> {
 /// A short description of a transport error, for [`Error::Unreachable`].
 fn describe(e: &ureq::Error) -> String {
     match e {
-        ureq::Error::Rustls(t) => format!("TLS: {t}"),
+        ureq::Error::Rustls(t) => clock::validity_error(t).unwrap_or_else(|| format!("TLS: {t}")),
         ureq::Error::Io(io) => match tls_error(io) {
-            Some(t) => format!("TLS: {t}"),
+            Some(t) => clock::validity_error(t).unwrap_or_else(|| format!("TLS: {t}")),
             None => format!("{io}"),
         },
         ureq::Error::Timeout(t) => format!("timed out ({t})"),

@@ -15,6 +15,7 @@ mod cli_contract;
 mod cli_local;
 mod cli_tokens;
 mod cli_vault;
+mod clock_tls;
 mod debug_redaction;
 mod ha_cluster;
 mod hostile_proxy;
