@@ -19,6 +19,7 @@
 set -euo pipefail
 
 BAO_WHEEL_VERSION="${BAO_WHEEL_VERSION:-2.7.2}"
+SCRIPTS_DIR="$(cd "$(dirname "$0")" && pwd)"
 
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -120,11 +121,13 @@ fi
 # lib/rustlib/<target>/lib/self-contained in its sysroot (as for every musl
 # target). They are built here from Debian's musl source package (the
 # version Debian ships for x86_64) with the Debian cross compiler and put
-# there with the compiler's crtbegin/crtend; libgcc_eh.a stands in for
-# libunwind.a (std refers to the unwinder; with panic = "abort" it is never
-# entered). Debian bookworm has no riscv64 architecture, so musl-dev for it
+# there with the compiler's crtbegin/crtend. libgcc_eh.a stands in for
+# libunwind.a (std's unwind crate links it; with panic = "abort" it only
+# serves backtraces), with scripts/cross/dl_find_object.c added: Debian's
+# riscv64 libgcc_eh calls glibc's _dl_find_object, which musl lacks.
+# Debian bookworm has no riscv64 architecture, so musl-dev for it
 # cannot come from multiarch; building both the same way keeps one path.
-MUSL_STAMP="vaultid-musl-1"
+MUSL_STAMP="vaultid-musl-2"
 musl_targets=("armv7-unknown-linux-musleabihf:arm-linux-gnueabihf" "riscv64gc-unknown-linux-musl:riscv64-linux-gnu")
 nightly_sysroot="$(rustc +nightly --print sysroot)"
 musl_src=""
@@ -152,14 +155,19 @@ for pair in "${musl_targets[@]}"; do
     say "building musl for $target with $gnu-gcc"
     build="$musl_src/build-$target"
     cp -r "$musl_src/src" "$build"
-    (cd "$build" && ./configure --target="$gnu" CROSS_COMPILE="$gnu-" --prefix="$musl_src/out-$target" \
-        --disable-shared >/dev/null && make -j"$(nproc)" >/dev/null && make install >/dev/null) \
-        || die "building musl for $target failed"
+    if ! (cd "$build" && ./configure --target="$gnu" CROSS_COMPILE="$gnu-" --prefix="$musl_src/out-$target" \
+        --disable-shared && make -j"$(nproc)" && make install) >"$build.log" 2>&1; then
+        tail -n 30 "$build.log" >&2
+        die "building musl for $target failed"
+    fi
     gcclib="$(dirname "$("$gnu-gcc" -print-libgcc-file-name)")"
     mkdir -p "$dest"
     for f in crt1.o crti.o crtn.o rcrt1.o Scrt1.o libc.a; do cp "$musl_src/out-$target/lib/$f" "$dest/"; done
     for f in crtbegin.o crtend.o crtbeginS.o crtendS.o; do cp "$gcclib/$f" "$dest/"; done
     cp "$gcclib/libgcc_eh.a" "$dest/libunwind.a"
+    "$gnu-gcc" -O2 -Wall -Werror -c "$SCRIPTS_DIR/cross/dl_find_object.c" -o "$musl_src/dl_find_object-$target.o" \
+        || die "compiling scripts/cross/dl_find_object.c for $target failed"
+    "$gnu-ar" rcs "$dest/libunwind.a" "$musl_src/dl_find_object-$target.o"
     echo "musl $(cat "$musl_src/src/VERSION") from Debian's source package, built with $("$gnu-gcc" --version | head -n1)" >"$dest/$MUSL_STAMP"
     say "musl for $target: installed in $dest"
 done
