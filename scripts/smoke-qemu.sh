@@ -25,16 +25,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET="${1:-}"
 case "$TARGET" in
-    aarch64-*) arch=aarch64 ;;
-    armv7-*) arch=arm ;;
-    riscv64*) arch=riscv64 ;;
+    aarch64-*) arch=aarch64 NAME=aarch64 ;;
+    armv7-*) arch=arm NAME=armv7 ;;
+    riscv64*) arch=riscv64 NAME=riscv64 ;;
     "") printf 'usage: %s TARGET [BINARY]\n' "$0" >&2; exit 2 ;;
     *) printf 'smoke: no qemu-user emulator known for %s\n' "$TARGET" >&2; exit 2 ;;
 esac
 BIN="${2:-${CARGO_TARGET_DIR:-target}/$TARGET/release/vaultid}"
 QEMU="${QEMU:-qemu-$arch-static}"
 BAO="${BAO:-bao}"
-NAME="${TARGET%%-*}"
 
 say() { printf 'smoke: %s\n' "$*"; }
 die() { printf 'smoke: FAILED: %s\n' "$*" >&2; exit 1; }

@@ -11,7 +11,9 @@
 //!      loses (another host won the race) read the winner and use it;
 //!    - Vault unavailable: start from local keys and say so (backed up on a
 //!      later run); without local keys fail, unless offline generation was
-//!      asked for, since a new key would fork the identity;
+//!      asked for, since a new key would fork the identity. With local
+//!      keys, Vault gets `VAULTID_STARTUP_TIMEOUT` to answer, and nodes
+//!      that refuse connections are tried once each, without a retry;
 //! 5. Hydra, when configured (see [`crate::hydra`]);
 //! 6. the lock is released and the outcome reports what came from where.
 //!
@@ -194,6 +196,10 @@ pub fn ensure(config: &Config) -> Result<Outcome> {
             // start-up one, else the wait for the cluster (elections,
             // unreachable or sealed nodes).
             client.http().set_deadline(Some(start + v.wait));
+            // With a local pair, nodes that refuse connections (each tried
+            // once, without a wait in between) are final: a retry after a
+            // backoff would only delay a start the local keys can make now.
+            client.http().set_unreachable_final(has_local);
             Some((client, v))
         }
         None => None,

@@ -77,7 +77,7 @@ mod tls;
 pub use proxy::{NoProxy, ProxyPolicy};
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -397,6 +397,8 @@ pub struct HttpClient {
     deadline: Duration,
     /// A deadline set for a whole operation ([`HttpClient::set_deadline`]).
     scope_deadline: Mutex<Option<Instant>>,
+    /// No retry once every node refused ([`HttpClient::set_unreachable_final`]).
+    unreachable_final: AtomicBool,
     transient: Option<fn(u16, &[u8]) -> Verdict>,
     default_headers: Vec<(String, String)>,
     waited: Mutex<Waited>,
@@ -499,6 +501,7 @@ impl HttpClient {
             connect_timeout: config.connect_timeout,
             deadline: config.deadline,
             scope_deadline: Mutex::new(None),
+            unreachable_final: AtomicBool::new(false),
             transient: config.transient,
             default_headers: config.default_headers.clone(),
             waited: Mutex::new(Waited::default()),
@@ -526,6 +529,15 @@ impl HttpClient {
     /// time. `None` lifts it.
     pub fn set_deadline(&self, deadline: Option<Instant>) {
         *lock(&self.scope_deadline) = deadline;
+    }
+
+    /// With `true`, a request whose nodes were all unreachable (refused,
+    /// reset, DNS), each tried once without a wait, ends there instead of
+    /// being retried after a backoff: for a caller that has something
+    /// better to do at once, such as a start-up with local keys. Nodes that
+    /// accept and answer slowly still get their timeouts and the deadline.
+    pub fn set_unreachable_final(&self, yes: bool) {
+        self.unreachable_final.store(yes, Ordering::Relaxed);
     }
 
     /// When a request started at `start` must end: its own budget or the
@@ -608,8 +620,13 @@ impl HttpClient {
                 self.note(Duration::ZERO, &reason);
                 continue;
             }
+            let unreachable = matches!(&attempt, Attempt::NodeFailed(e)
+                if classify(e) == Outcome::Connection);
             let allowed = match next {
                 Next::Stop => false,
+                Next::Ordinary if unreachable && self.unreachable_final.load(Ordering::Relaxed) => {
+                    false
+                }
                 Next::Ordinary => ordinary < self.max_retries,
                 Next::Transient { .. } => self.max_retries > 0,
             };

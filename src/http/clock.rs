@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustls::{CertificateError, Error as TlsError};
 
-use crate::identity::did::format_iso8601;
+use crate::util::time::format_iso8601;
 
 /// The description of a certificate validity failure (not valid yet, or
 /// expired) naming the system clock's reading, or `None` for any other
