@@ -17,6 +17,7 @@ mod cli_tokens;
 mod cli_vault;
 mod clock_tls;
 mod debug_redaction;
+mod fast_fallback;
 mod ha_cluster;
 mod hostile_proxy;
 mod hydra_client;
