@@ -144,9 +144,9 @@ pub struct HttpConfig {
     /// Time limit for opening the connection. Default 2 s.
     pub connect_timeout: Duration,
     /// Retries after the first attempt for ordinary server errors (412, 5xx).
-    /// Default [`DEFAULT_MAX_RETRIES`]. Passing states of a cluster (see
-    /// [`Transient`]) are retried until the deadline instead; 0 turns every
-    /// retry off (each node is still tried once).
+    /// Default [`DEFAULT_MAX_RETRIES`]. Passing states of a cluster (the
+    /// transient answers in the module docs) are retried until the deadline
+    /// instead; 0 turns every retry off (each node is still tried once).
     pub max_retries: u32,
     /// The retry budget: how long one request may take with all its
     /// attempts and every wait between them (`Retry-After` included).
