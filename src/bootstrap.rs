@@ -17,7 +17,16 @@
 //! 5. Hydra, when configured (see [`crate::hydra`]);
 //! 6. the lock is released and the outcome reports what came from where.
 //!
-//! A restart that changes nothing writes nothing.
+//! A restart that changes nothing writes nothing (so a read-only key
+//! directory holding a complete pair is enough).
+//!
+//! **After any failure during `up`, the key directory holds at least the
+//! complete pair it held before.** Keys are replaced by writing the new pair
+//! first and swapping it in ([`KeyDir::replace_keys`]); an I/O error (a full
+//! disk, a read-only directory) while reading or repairing local keys is
+//! never taken for "the local key is unusable", so it never leads to a pair
+//! being replaced; only content that cannot be a key (bad PEM, a link, a
+//! FIFO) is replaced from Vault, and even then it is kept aside.
 
 use std::time::Instant;
 
@@ -168,7 +177,7 @@ pub fn ensure(config: &Config) -> Result<Outcome> {
         config.identity.agent_id.as_deref(),
     )?;
     let dir = KeyDir::new(&config.key_dir);
-    let _lock = dir.lock(config.lock_timeout)?;
+    let lock = dir.lock(config.lock_timeout)?;
     let stale = dir.remove_stale_temp_files()?;
     let mut run = Run::new(&identity, &dir, Policy::of(config));
     if stale > 0 {
@@ -177,7 +186,16 @@ pub fn ensure(config: &Config) -> Result<Outcome> {
             dir.path().display()
         ));
     }
-    let local = dir.read_keys();
+    for w in dir.inspect() {
+        run.warn(w);
+    }
+    let mut local = dir.read_keys();
+    if let Ok(Some(l)) = &mut local {
+        if l.public_missing {
+            let note = dir.restore_public(&l.keys, &lock);
+            l.repaired.push(note);
+        }
+    }
     // One Vault client for the whole run (one kept-alive connection). A
     // readable local pair means there is a fallback, so Vault then gets a
     // short deadline to answer.
@@ -362,30 +380,27 @@ impl<'a> Run<'a> {
     }
 
     fn write_local(&mut self, keys: &KeyPair) -> Result<()> {
-        self.local.write_keys(keys)?;
+        for p in self.local.replace_keys(keys)? {
+            self.set_aside.push(p.display().to_string());
+        }
         self.written
             .push(Written::local(self.local.describe_keys()));
         Ok(())
     }
 
-    fn set_local_aside(&mut self) -> Result<()> {
-        for p in self.local.set_keys_aside()? {
-            self.set_aside.push(p.display().to_string());
-        }
-        Ok(())
-    }
-
-    /// Replace local keys by `keys`, keeping whatever differs aside.
+    /// Replace local keys by `keys`, keeping whatever differs aside. The
+    /// new pair is written before the old one moves (see the module docs).
     fn replace_local(&mut self, keys: &KeyPair, why: &str) -> Result<()> {
-        self.set_local_aside()?;
-        if !self.set_aside.is_empty() {
+        let before = self.set_aside.len();
+        self.write_local(keys)?;
+        if self.set_aside.len() > before {
             let msg = format!(
                 "{why}; the previous local pair is kept at {}",
-                self.set_aside.join(", ")
+                self.set_aside[before..].join(", ")
             );
             self.warn(msg);
         }
-        self.write_local(keys)
+        Ok(())
     }
 
     /// A new pair replacing `old` (recreate): the reason to give.
@@ -450,9 +465,11 @@ impl<'a> Run<'a> {
     ) -> Result<(KeyPair, Source)> {
         let local = match local {
             Ok(l) => l,
-            // Vault holds a good pair: an unreadable local copy is set aside
-            // and replaced. Without one in Vault, nothing can replace it.
-            Err(e) if found.is_some() => {
+            // Vault holds a good pair: local content that cannot be a key
+            // (bad PEM, a link, a FIFO) is kept aside and replaced. Without
+            // one in Vault, nothing can replace it. An I/O error says
+            // nothing about the key: it stops the run and touches nothing.
+            Err(e @ (Error::InvalidKey(_) | Error::Integrity(_))) if found.is_some() => {
                 self.warn(format!("local keys unusable ({e}); restoring from Vault"));
                 None
             }

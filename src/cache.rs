@@ -8,8 +8,23 @@
 //! - every file is replaced atomically (temporary file in the same directory,
 //!   fsync, rename, fsync of the directory), so a reader never sees a
 //!   half-written file, even after a crash;
-//! - a key pair is never deleted: a pair that has to make room is renamed
-//!   aside with a timestamp.
+//! - a key pair is never deleted: a pair that has to make room is kept
+//!   aside with a timestamp;
+//! - **after any failure, the directory holds at least the complete pair it
+//!   held before**: a new pair is written to temporary files first, the old
+//!   one is hard-linked aside, and only then do renames put the new one in
+//!   place ([`KeyDir::replace_keys`]); a disk that fills up (`ENOSPC`) or
+//!   any other I/O error on the way leaves the old pair where it was.
+//!
+//! Every file in the directory is opened by [`open_in_dir`], the one place
+//! that does it: symbolic links are not followed (`O_NOFOLLOW`, the lock
+//! file included), only regular files are read (a FIFO, device or directory
+//! is an error; opened non-blocking, so a FIFO cannot hang the run while it
+//! holds the lock), reads are capped at [`MAX_FILE`], and permissions are
+//! judged on the opened file (`fstat`). vaultid never changes the mode of a
+//! file it did not just create: a loose mode is reported, not mended.
+//! The directory itself, when readable or writable by others or owned by
+//! another user, is reported by [`KeyDir::inspect`].
 //!
 //! Layout (compatible with the Python agent framework):
 //! `{key_dir}/private.pem`, `{key_dir}/public.pem`,
@@ -18,7 +33,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -37,6 +52,165 @@ pub const CREDENTIALS_FILE: &str = "oauth_credentials.json";
 /// File name of the startup lock.
 pub const LOCK_FILE: &str = ".lock";
 
+/// Largest file read from the key directory (1 MiB): a PEM key is a few
+/// hundred bytes, a credentials file for thousands of agents fits easily.
+pub const MAX_FILE: u64 = 1024 * 1024;
+
+/// `open(2)` flags std does not name.
+mod oflags {
+    #[cfg(any(
+        all(
+            target_os = "linux",
+            any(
+                target_arch = "arm",
+                target_arch = "aarch64",
+                target_arch = "powerpc",
+                target_arch = "powerpc64"
+            )
+        ),
+        target_os = "android"
+    ))]
+    pub const O_NOFOLLOW: i32 = 0o100000;
+    #[cfg(all(
+        target_os = "linux",
+        not(any(
+            target_arch = "arm",
+            target_arch = "aarch64",
+            target_arch = "powerpc",
+            target_arch = "powerpc64"
+        ))
+    ))]
+    pub const O_NOFOLLOW: i32 = 0o400000;
+    #[cfg(any(target_os = "macos", target_os = "freebsd"))]
+    pub const O_NOFOLLOW: i32 = 0x100;
+
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub const O_NONBLOCK: i32 = 0o4000;
+    #[cfg(any(target_os = "macos", target_os = "freebsd"))]
+    pub const O_NONBLOCK: i32 = 0x4;
+
+    /// `errno` for "is a symbolic link" under `O_NOFOLLOW`.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    pub const ELOOP: i32 = 40;
+    #[cfg(any(target_os = "macos", target_os = "freebsd"))]
+    pub const ELOOP: i32 = 62;
+
+    extern "C" {
+        fn geteuid() -> u32;
+    }
+
+    /// The effective user id.
+    pub fn euid() -> u32 {
+        // SAFETY: geteuid takes nothing, cannot fail and touches no memory.
+        unsafe { geteuid() }
+    }
+}
+
+/// How [`open_in_dir`] opens a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Read an existing file.
+    Read,
+    /// The lock file: read-write, created `0600` when missing.
+    Lock,
+}
+
+/// A file opened by [`open_in_dir`], with its `fstat`.
+#[derive(Debug)]
+pub struct OpenedFile {
+    /// The open file.
+    pub file: File,
+    /// Its metadata, from the descriptor (not the path).
+    pub meta: fs::Metadata,
+}
+
+/// Open `path`, a file in the key directory: the one place that does.
+///
+/// `Ok(None)` when it does not exist. A symbolic link is never followed
+/// and anything but a regular file is refused, both as
+/// [`Error::InvalidKey`] (the content cannot be used; it is not an I/O
+/// failure). Other failures are [`Error::Io`].
+pub fn open_in_dir(path: &Path, mode: OpenMode) -> Result<Option<OpenedFile>> {
+    let mut o = OpenOptions::new();
+    o.read(true)
+        .custom_flags(oflags::O_NOFOLLOW | oflags::O_NONBLOCK);
+    if mode == OpenMode::Lock {
+        o.write(true).create(true).truncate(false).mode(0o600);
+    }
+    let file = match o.open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(oflags::ELOOP) => {
+            return Err(Error::InvalidKey(format!(
+                "{} is a symbolic link; vaultid does not follow links in the key directory: \
+                 replace it with the file itself",
+                path.display()
+            )))
+        }
+        // A read-only key directory: an existing lock file can still be
+        // locked through a read-only descriptor.
+        Err(e)
+            if mode == OpenMode::Lock
+                && matches!(
+                    e.kind(),
+                    ErrorKind::ReadOnlyFilesystem | ErrorKind::PermissionDenied
+                ) =>
+        {
+            return open_in_dir(path, OpenMode::Read);
+        }
+        Err(e) => return Err(Error::io(format!("opening {}", path.display()), e)),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::io(format!("inspecting {}", path.display()), e))?;
+    if !meta.file_type().is_file() {
+        return Err(Error::InvalidKey(format!(
+            "{} is not a regular file (a directory, FIFO, socket or device); move it away",
+            path.display()
+        )));
+    }
+    Ok(Some(OpenedFile { file, meta }))
+}
+
+/// Read a whole file opened by [`open_in_dir`], refusing more than `cap`
+/// bytes (the file may grow while it is read).
+fn read_capped(opened: OpenedFile, path: &Path, cap: u64) -> Result<Vec<u8>> {
+    let too_big = || {
+        Error::InvalidKey(format!(
+            "{} is larger than {} KiB; not a key or credentials file",
+            path.display(),
+            cap / 1024
+        ))
+    };
+    if opened.meta.len() > cap {
+        return Err(too_big());
+    }
+    let mut buf = Vec::new();
+    opened
+        .file
+        .take(cap + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+    if buf.len() as u64 > cap {
+        crate::secret_string::zeroize_bytes(&mut buf);
+        return Err(too_big());
+    }
+    Ok(buf)
+}
+
+/// A warning when a secret file can be read by group or others (judged on
+/// the opened file). The mode is left alone: vaultid never changes the mode
+/// of a file it did not just create.
+fn loose_mode(path: &Path, meta: &fs::Metadata) -> Option<String> {
+    let mode = meta.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "{} has mode {mode:o}: group/others can read it; run chmod 600 on it",
+            path.display()
+        )
+    })
+}
+
 /// The local key directory.
 #[derive(Debug, Clone)]
 pub struct KeyDir {
@@ -46,7 +220,7 @@ pub struct KeyDir {
 /// Held while the startup lock is taken; dropping it releases the lock.
 #[derive(Debug)]
 pub struct LockGuard {
-    file: File,
+    file: Option<File>,
     path: PathBuf,
 }
 
@@ -59,7 +233,9 @@ impl LockGuard {
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
-        let _ = self.file.unlock();
+        if let Some(f) = &self.file {
+            let _ = f.unlock();
+        }
     }
 }
 
@@ -68,9 +244,12 @@ impl Drop for LockGuard {
 pub struct LocalKeys {
     /// The key pair.
     pub keys: KeyPair,
-    /// Problems found and mended on the way (loose permissions, a missing
-    /// `public.pem` rewritten from the private key).
+    /// Problems found on the way (a loose mode, reported and left alone) and
+    /// mended ([`KeyDir::restore_public`]).
     pub repaired: Vec<String>,
+    /// `public.pem` is missing: the pair is complete, its public half can be
+    /// rewritten from the private key ([`KeyDir::restore_public`]).
+    pub public_missing: bool,
 }
 
 /// One entry of `oauth_credentials.json`, keyed there by DID.
@@ -162,6 +341,9 @@ pub fn parse_credentials_file(bytes: &[u8]) -> Result<BTreeMap<String, Value>> {
     }
 }
 
+/// The entries of `oauth_credentials.json`, keyed by DID, as raw JSON.
+pub type CredentialsMap = BTreeMap<String, Value>;
+
 /// A UTC timestamp usable in file names: `20261122T043342Z`.
 pub fn file_timestamp(t: SystemTime) -> String {
     crate::util::time::file_timestamp(t)
@@ -184,54 +366,84 @@ impl KeyDir {
     }
 
     /// Create the directory (and parents) with mode `0700` if it does not
-    /// exist. An existing directory readable by group or others is warned
-    /// about (it is the user's directory; its mode is left alone).
+    /// exist. An existing directory is left as it is (see
+    /// [`KeyDir::inspect`]).
     pub fn ensure_dir(&self) -> Result<()> {
-        match fs::DirBuilder::new()
+        fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&self.dir)
-        {
-            Ok(()) => {}
-            Err(e) => {
-                return Err(Error::io(
-                    format!("creating key directory {}", self.dir.display()),
-                    e,
-                ))
-            }
+            .map_err(|e| Error::io(format!("creating key directory {}", self.dir.display()), e))
+    }
+
+    /// What is wrong with the directory itself, one line each: owned by
+    /// another user (who can replace the key), writable by group or others
+    /// (anyone can replace the key), readable by group or others. Its mode
+    /// and owner are left alone: it is the user's directory.
+    pub fn inspect(&self) -> Vec<String> {
+        let Ok(md) = fs::metadata(&self.dir) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mode = md.permissions().mode() & 0o7777;
+        let (owner, me) = (md.uid(), oflags::euid());
+        if owner != me && owner != 0 {
+            out.push(format!(
+                "key directory {} is owned by uid {owner}, not by this user (uid {me}): \
+                 that user can replace the agent's key",
+                self.dir.display()
+            ));
         }
-        if let Ok(md) = fs::metadata(&self.dir) {
-            if md.permissions().mode() & 0o077 != 0 {
-                log::warn!(
-                    "key directory {} has mode {:o}: group/others can list it; consider chmod 700",
-                    self.dir.display(),
-                    md.permissions().mode() & 0o777
-                );
-            }
+        if mode & 0o022 != 0 {
+            out.push(format!(
+                "key directory {} has mode {:o}: group/others can replace the agent's key; run chmod 700 on it",
+                self.dir.display(),
+                mode & 0o777
+            ));
+        } else if mode & 0o077 != 0 {
+            out.push(format!(
+                "key directory {} has mode {:o}: group/others can list it; consider chmod 700",
+                self.dir.display(),
+                mode & 0o777
+            ));
         }
-        Ok(())
+        out
     }
 
     /// Take the exclusive startup lock on `{key_dir}/.lock`, waiting at most
     /// `timeout`. Creates the directory first. One process per host runs the
     /// startup flow at a time; the lock is released when the guard drops or
     /// the process dies.
+    ///
+    /// `.lock` is opened like every other file ([`open_in_dir`]): a symbolic
+    /// link or a non-regular file is refused. In a read-only directory an
+    /// existing lock file is locked read-only; without one the run goes on
+    /// unlocked, since nobody can write there anyway.
     pub fn lock(&self, timeout: Duration) -> Result<LockGuard> {
         self.ensure_dir()?;
         let path = self.file(LOCK_FILE);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| Error::io(format!("opening lock file {}", path.display()), e))?;
+        let file = match open_in_dir(&path, OpenMode::Lock) {
+            Ok(Some(f)) => f.file,
+            Ok(None) => {
+                log::debug!(
+                    "{} cannot be created (read-only directory); going on without the lock",
+                    path.display()
+                );
+                return Ok(LockGuard { file: None, path });
+            }
+            Err(Error::InvalidKey(m)) => return Err(Error::Config(format!("lock file: {m}"))),
+            Err(e) => return Err(e),
+        };
         let start = Instant::now();
         let mut pause = Duration::from_millis(2);
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok(LockGuard { file, path }),
+                Ok(()) => {
+                    return Ok(LockGuard {
+                        file: Some(file),
+                        path,
+                    })
+                }
                 Err(fs::TryLockError::WouldBlock) => {
                     if start.elapsed() >= timeout {
                         return Err(Error::LockTimeout {
@@ -272,77 +484,198 @@ impl KeyDir {
         Ok(n)
     }
 
-    /// Read and validate the local key pair.
+    /// Read and validate the local key pair. Writes nothing.
     ///
     /// `Ok(None)` when there is no `private.pem` (a stray `public.pem` alone
     /// is not a key). A `public.pem` that does not match the private key is
-    /// an [`Error::Integrity`]; a missing one is rewritten from the private
-    /// key; a private key readable by group or others is reported and
-    /// fixed to `0600`.
+    /// an [`Error::Integrity`]; a missing one is flagged
+    /// ([`LocalKeys::public_missing`]) for [`KeyDir::restore_public`]; a
+    /// private key readable by group or others is reported. A link, a
+    /// non-regular file or unreadable content is [`Error::InvalidKey`]; an
+    /// I/O failure stays [`Error::Io`] (the key may be fine).
     pub fn read_keys(&self) -> Result<Option<LocalKeys>> {
         let priv_path = self.file(PRIVATE_PEM);
         let mut repaired = Vec::new();
-        let private = match read_secret(&priv_path)? {
-            None => return Ok(None),
-            Some(p) => p,
+        let Some(opened) = open_in_dir(&priv_path, OpenMode::Read)? else {
+            return Ok(None);
         };
-        let md = fs::metadata(&priv_path)
-            .map_err(|e| Error::io(format!("reading {}", priv_path.display()), e))?;
-        let mode = md.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            let msg = format!(
-                "{} had mode {mode:o} (readable by group/others); set to 600",
-                priv_path.display()
-            );
-            log::warn!("{msg}");
-            fs::set_permissions(&priv_path, fs::Permissions::from_mode(0o600)).map_err(|e| {
-                Error::io(format!("setting mode 600 on {}", priv_path.display()), e)
-            })?;
-            repaired.push(msg);
+        if let Some(w) = loose_mode(&priv_path, &opened.meta) {
+            log::warn!("{w}");
+            repaired.push(w);
         }
+        let private = text(read_capped(opened, &priv_path, MAX_FILE)?, &priv_path)?;
         let pub_path = self.file(PUBLIC_PEM);
-        let keys = match fs::read_to_string(&pub_path) {
-            Ok(public) => KeyPair::from_pems(private.expose(), &public).map_err(|e| match e {
-                Error::InvalidKey(m) => Error::InvalidKey(format!(
-                    "{} / {}: {m}",
-                    priv_path.display(),
-                    pub_path.display()
-                )),
-                Error::Integrity(m) => Error::Integrity(format!(
-                    "{} and {} do not belong together: {m}",
-                    priv_path.display(),
-                    pub_path.display()
-                )),
-                other => other,
-            })?,
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                let keys = KeyPair::from_pem(private.expose()).map_err(|e| match e {
+        let public = match open_in_dir(&pub_path, OpenMode::Read)? {
+            Some(opened) => Some(text(read_capped(opened, &pub_path, MAX_FILE)?, &pub_path)?),
+            None => None,
+        };
+        let (keys, public_missing) = match public {
+            Some(public) => (
+                KeyPair::from_pems(private.expose(), public.expose()).map_err(|e| match e {
+                    Error::InvalidKey(m) => Error::InvalidKey(format!(
+                        "{} / {}: {m}",
+                        priv_path.display(),
+                        pub_path.display()
+                    )),
+                    Error::Integrity(m) => Error::Integrity(format!(
+                        "{} and {} do not belong together: {m}",
+                        priv_path.display(),
+                        pub_path.display()
+                    )),
+                    other => other,
+                })?,
+                false,
+            ),
+            None => (
+                KeyPair::from_pem(private.expose()).map_err(|e| match e {
                     Error::InvalidKey(m) => {
                         Error::InvalidKey(format!("{}: {m}", priv_path.display()))
                     }
                     other => other,
-                })?;
-                write_atomic(&pub_path, keys.public_pem().as_bytes(), 0o644)?;
-                repaired.push(format!(
-                    "{} was missing; rewritten from the private key",
-                    pub_path.display()
-                ));
-                keys
-            }
-            Err(e) => return Err(Error::io(format!("reading {}", pub_path.display()), e)),
+                })?,
+                true,
+            ),
         };
-        Ok(Some(LocalKeys { keys, repaired }))
+        Ok(Some(LocalKeys {
+            keys,
+            repaired,
+            public_missing,
+        }))
     }
 
-    /// Write the key pair: `private.pem` (0600) then `public.pem` (0644),
-    /// each atomically. A crash between the two leaves a complete private key
-    /// whose public half [`KeyDir::read_keys`] restores.
+    /// Rewrite a missing `public.pem` from `keys` (under the lock, which
+    /// `_lock` proves is held). A failure (a full disk, a read-only
+    /// directory) is returned as a warning: the pair is complete without
+    /// it and nothing else is touched.
+    pub fn restore_public(&self, keys: &KeyPair, _lock: &LockGuard) -> String {
+        let pub_path = self.file(PUBLIC_PEM);
+        match write_atomic(&pub_path, keys.public_pem().as_bytes(), 0o644) {
+            Ok(()) => format!(
+                "{} was missing; rewritten from the private key",
+                pub_path.display()
+            ),
+            Err(e) => format!(
+                "{} is missing and could not be rewritten from the private key ({e}); \
+                 the private key is complete and in use",
+                pub_path.display()
+            ),
+        }
+    }
+
+    /// [`KeyDir::read_keys`] for commands that only use the key (`show`,
+    /// `sign`): a missing `public.pem` is restored under the lock, waiting
+    /// at most `lock_timeout` for it.
+    pub fn read_keys_locked_repair(&self, lock_timeout: Duration) -> Result<Option<LocalKeys>> {
+        match self.read_keys()? {
+            Some(l) if l.public_missing => {
+                let lock = self.lock(lock_timeout)?;
+                // Read again: another process may have replaced the pair.
+                let Some(mut l) = self.read_keys()? else {
+                    return Ok(None);
+                };
+                if l.public_missing {
+                    let note = self.restore_public(&l.keys, &lock);
+                    log::info!("{note}");
+                    l.repaired.push(note);
+                }
+                Ok(Some(l))
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// Write the key pair into an empty place; the same as
+    /// [`KeyDir::replace_keys`] (whatever is there is kept aside).
     pub fn write_keys(&self, keys: &KeyPair) -> Result<()> {
+        self.replace_keys(keys).map(|_| ())
+    }
+
+    /// Put `keys` in place of the current pair, keeping the current files
+    /// aside as `{name}.aside-<UTC timestamp>`; returns the aside paths.
+    ///
+    /// Order, so that every failure (a full disk included) and every crash
+    /// leaves a complete pair: (1) the new pair is written to temporary
+    /// files and fsynced, (2) the current files are hard-linked aside (a
+    /// directory or other non-file is renamed aside), (3) the current
+    /// `public.pem` is unlinked (its copy is aside), (4) the new
+    /// `private.pem` is renamed over the old one, (5) the new `public.pem`
+    /// is renamed in, (6) the directory is fsynced. Until (4) the old
+    /// private key is in place (a private key alone is a complete pair);
+    /// from (4) on the new one is.
+    pub fn replace_keys(&self, keys: &KeyPair) -> Result<Vec<PathBuf>> {
         self.ensure_dir()?;
         let private = keys.private_pem();
-        write_atomic(&self.file(PRIVATE_PEM), private.expose().as_bytes(), 0o600)?;
-        write_atomic(&self.file(PUBLIC_PEM), keys.public_pem().as_bytes(), 0o644)?;
-        Ok(())
+        let tmp_priv = write_temp(&self.file(PRIVATE_PEM), private.expose().as_bytes(), 0o600)?;
+        let tmp_pub = match write_temp(&self.file(PUBLIC_PEM), keys.public_pem().as_bytes(), 0o644)
+        {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = fs::remove_file(&tmp_priv);
+                return Err(e);
+            }
+        };
+        let result = self.swap_in(&tmp_priv, &tmp_pub);
+        let _ = fs::remove_file(&tmp_priv);
+        let _ = fs::remove_file(&tmp_pub);
+        result
+    }
+
+    fn swap_in(&self, tmp_priv: &Path, tmp_pub: &Path) -> Result<Vec<PathBuf>> {
+        let stamp = file_timestamp(SystemTime::now());
+        let mut aside = Vec::new();
+        for name in [PRIVATE_PEM, PUBLIC_PEM] {
+            let from = self.file(name);
+            let Ok(md) = fs::symlink_metadata(&from) else {
+                continue;
+            };
+            let to = self.aside_name(name, &stamp);
+            let kept = if md.file_type().is_dir() {
+                fs::rename(&from, &to)
+            } else {
+                fs::hard_link(&from, &to).or_else(|_| fs::rename(&from, &to))
+            };
+            kept.map_err(|e| {
+                Error::io(
+                    format!("keeping {} aside as {}", from.display(), to.display()),
+                    e,
+                )
+            })?;
+            aside.push(to);
+        }
+        let pub_path = self.file(PUBLIC_PEM);
+        match fs::remove_file(&pub_path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(format!("removing {}", pub_path.display()), e)),
+        }
+        let priv_path = self.file(PRIVATE_PEM);
+        fs::rename(tmp_priv, &priv_path).map_err(|e| {
+            Error::io(
+                format!("renaming {} to {}", tmp_priv.display(), priv_path.display()),
+                e,
+            )
+        })?;
+        // From here the new private key is in place; a failure leaves it
+        // without its public half, which is still a complete pair.
+        fs::rename(tmp_pub, &pub_path).map_err(|e| {
+            Error::io(
+                format!("renaming {} to {}", tmp_pub.display(), pub_path.display()),
+                e,
+            )
+        })?;
+        sync_dir(&self.dir)?;
+        Ok(aside)
+    }
+
+    /// A free `{name}.aside-{stamp}[-n]` path.
+    fn aside_name(&self, name: &str, stamp: &str) -> PathBuf {
+        let mut to = self.file(&format!("{name}.aside-{stamp}"));
+        let mut n = 1;
+        while fs::symlink_metadata(&to).is_ok() {
+            to = self.file(&format!("{name}.aside-{stamp}-{n}"));
+            n += 1;
+        }
+        to
     }
 
     /// Rename the current key files aside as `private.pem.aside-<UTC
@@ -353,15 +686,10 @@ impl KeyDir {
         let mut moved = Vec::new();
         for name in [PRIVATE_PEM, PUBLIC_PEM] {
             let from = self.file(name);
-            if !from.exists() {
+            if fs::symlink_metadata(&from).is_err() {
                 continue;
             }
-            let mut to = self.file(&format!("{name}.aside-{stamp}"));
-            let mut n = 1;
-            while to.exists() {
-                to = self.file(&format!("{name}.aside-{stamp}-{n}"));
-                n += 1;
-            }
+            let to = self.aside_name(name, &stamp);
             fs::rename(&from, &to).map_err(|e| {
                 Error::io(
                     format!("moving {} aside to {}", from.display(), to.display()),
@@ -377,19 +705,36 @@ impl KeyDir {
     }
 
     /// Read `oauth_credentials.json`: `Ok(None)` when absent. A corrupt file
-    /// is an error; [`KeyDir::write_credentials`] replaces it only with a
-    /// complete new file.
+    /// is an [`Error::Integrity`]; [`KeyDir::write_credentials`] sets it
+    /// aside before writing a new one.
     pub fn read_credentials_file(&self) -> Result<Option<BTreeMap<String, Value>>> {
+        Ok(self.read_credentials_checked()?.map(|(all, _)| all))
+    }
+
+    /// Like [`KeyDir::read_credentials_file`], with a warning when the file
+    /// can be read by group or others.
+    pub fn read_credentials_checked(&self) -> Result<Option<(CredentialsMap, Option<String>)>> {
         let path = self.file(CREDENTIALS_FILE);
-        match read_secret(&path)? {
-            None => Ok(None),
-            Some(s) => parse_credentials_file(s.expose().as_bytes())
-                .map(Some)
-                .map_err(|e| match e {
-                    Error::Integrity(m) => Error::Integrity(format!("{}: {m}", path.display())),
-                    other => other,
-                }),
-        }
+        let Some(opened) = open_in_dir(&path, OpenMode::Read).map_err(|e| match e {
+            Error::InvalidKey(m) => Error::Integrity(m),
+            other => other,
+        })?
+        else {
+            return Ok(None);
+        };
+        let loose = loose_mode(&path, &opened.meta);
+        let bytes = read_capped(opened, &path, MAX_FILE).map_err(|e| match e {
+            Error::InvalidKey(m) => Error::Integrity(m),
+            other => other,
+        })?;
+        let secret = SecretString::new(String::from_utf8_lossy(&bytes).into_owned());
+        let mut bytes = bytes;
+        crate::secret_string::zeroize_bytes(&mut bytes);
+        let all = parse_credentials_file(secret.expose().as_bytes()).map_err(|e| match e {
+            Error::Integrity(m) => Error::Integrity(format!("{}: {m}", path.display())),
+            other => other,
+        })?;
+        Ok(Some((all, loose)))
     }
 
     /// The entry for `did` in `oauth_credentials.json`, if present and valid.
@@ -408,8 +753,9 @@ impl KeyDir {
     }
 
     /// Set the entry for `did` in `oauth_credentials.json` (0600), keeping
-    /// every other entry. A corrupt existing file is reported and replaced by
-    /// a file holding just this entry, only after the new file is safely
+    /// every other entry. A corrupt existing file (or a link, or not a
+    /// regular file) is kept aside as `oauth_credentials.json.aside-<UTC
+    /// timestamp>`, never dropped, and a new file holding this entry is
     /// written. Returns a warning when that happened.
     pub fn write_credentials(
         &self,
@@ -417,14 +763,28 @@ impl KeyDir {
         creds: &StoredCredentials,
     ) -> Result<Option<String>> {
         self.ensure_dir()?;
-        let (mut all, warning) = match self.read_credentials_file() {
-            Ok(x) => (x.unwrap_or_default(), None),
-            Err(Error::Integrity(m)) => (
-                BTreeMap::new(),
-                Some(format!(
-                    "{m}; replaced with a new file holding this agent's entry"
-                )),
-            ),
+        let path = self.file(CREDENTIALS_FILE);
+        let (mut all, warning) = match self.read_credentials_checked() {
+            // A loose mode goes away with the rewrite (a new 0600 file).
+            Ok(Some((all, _))) => (all, None),
+            Ok(None) => (BTreeMap::new(), None),
+            Err(Error::Integrity(m)) => {
+                let to = self.aside_name(CREDENTIALS_FILE, &file_timestamp(SystemTime::now()));
+                fs::rename(&path, &to).map_err(|e| {
+                    Error::io(
+                        format!("moving {} aside to {}", path.display(), to.display()),
+                        e,
+                    )
+                })?;
+                (
+                    BTreeMap::new(),
+                    Some(format!(
+                        "{m}; kept aside as {} and replaced with a new file holding this agent's entry \
+                         (other agents' entries, if any, are in the file kept aside)",
+                        to.display()
+                    )),
+                )
+            }
             Err(e) => return Err(e),
         };
         all.insert(did.to_string(), Value::Object(creds.to_json()));
@@ -433,11 +793,7 @@ impl KeyDir {
             .map_err(|e| Error::Integrity(format!("encoding credentials: {e}")))?;
         text.push('\n');
         let secret = SecretString::new(text);
-        write_atomic(
-            &self.file(CREDENTIALS_FILE),
-            secret.expose().as_bytes(),
-            0o600,
-        )?;
+        write_atomic(&path, secret.expose().as_bytes(), 0o600)?;
         if let Some(w) = &warning {
             log::warn!("{w}");
         }
@@ -445,18 +801,10 @@ impl KeyDir {
     }
 }
 
-/// Read a whole file holding a secret. `Ok(None)` when it does not exist.
-fn read_secret(path: &Path) -> Result<Option<SecretString>> {
-    let mut f = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(format!("opening {}", path.display()), e)),
-    };
-    let mut buf = Vec::new();
-    f.read_to_end(&mut buf)
-        .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+/// Bytes read from a key file as text.
+fn text(buf: Vec<u8>, path: &Path) -> Result<SecretString> {
     match String::from_utf8(buf) {
-        Ok(s) => Ok(Some(SecretString::new(s))),
+        Ok(s) => Ok(SecretString::new(s)),
         Err(e) => {
             let mut b = e.into_bytes();
             crate::secret_string::zeroize_bytes(&mut b);
@@ -468,10 +816,10 @@ fn read_secret(path: &Path) -> Result<Option<SecretString>> {
     }
 }
 
-/// Replace `path` atomically with `bytes`: a temporary file created in the
-/// same directory with `mode` from the start, written, fsynced, renamed over
-/// `path`, then the directory fsynced.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+/// Write `bytes` to a new temporary file beside `path`
+/// (`.{name}.tmp-{pid}-{nanos}`), created with `mode`, fsynced. Removed
+/// again on failure.
+fn write_temp(path: &Path, bytes: &[u8], mode: u32) -> Result<PathBuf> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -487,19 +835,36 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
             .write(true)
             .create_new(true)
             .mode(mode)
+            .custom_flags(oflags::O_NOFOLLOW)
             .open(&tmp)
             .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
         f.write_all(bytes)
             .and_then(|_| f.sync_all())
-            .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-        fs::rename(&tmp, path).map_err(|e| {
+            .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))
+    })();
+    match result {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Replace `path` atomically with `bytes`: a temporary file created in the
+/// same directory with `mode` from the start, written, fsynced, renamed over
+/// `path`, then the directory fsynced.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = write_temp(path, bytes, mode)?;
+    let result = fs::rename(&tmp, path)
+        .map_err(|e| {
             Error::io(
                 format!("renaming {} to {}", tmp.display(), path.display()),
                 e,
             )
-        })?;
-        sync_dir(dir)
-    })();
+        })
+        .and_then(|()| sync_dir(dir));
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
@@ -568,14 +933,112 @@ mod tests {
     }
 
     #[test]
-    fn loose_private_key_is_fixed_and_missing_public_rewritten() {
+    fn loose_private_key_is_reported_not_chmodded_and_missing_public_restored() {
         let d = KeyDir::new(tmpdir("loose"));
         let kp = KeyPair::generate();
         d.write_keys(&kp).unwrap();
         fs::set_permissions(d.file(PRIVATE_PEM), fs::Permissions::from_mode(0o644)).unwrap();
         fs::remove_file(d.file(PUBLIC_PEM)).unwrap();
         let back = d.read_keys().unwrap().unwrap();
-        assert_eq!(back.repaired.len(), 2, "{:?}", back.repaired);
+        assert_eq!(back.repaired.len(), 1, "{:?}", back.repaired);
+        assert!(back.repaired[0].contains("644"), "{:?}", back.repaired);
+        assert!(back.public_missing);
+        // Reading writes nothing and changes no mode.
+        assert!(!d.file(PUBLIC_PEM).exists());
+        let mode = |n: &str| fs::metadata(d.file(n)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(PRIVATE_PEM), 0o644);
+        let lock = d.lock(Duration::from_secs(1)).unwrap();
+        assert!(d.restore_public(&back.keys, &lock).contains("rewritten"));
+        assert_eq!(
+            fs::read_to_string(d.file(PUBLIC_PEM)).unwrap(),
+            kp.public_pem()
+        );
+        drop(lock);
+        fs::remove_dir_all(d.path()).unwrap();
+    }
+
+    #[test]
+    fn links_and_special_files_are_refused_and_never_followed() {
+        let d = KeyDir::new(tmpdir("links"));
+        d.ensure_dir().unwrap();
+        // A private.pem that is a link to a loose file elsewhere.
+        let outside = tmpdir("links-target");
+        fs::create_dir_all(&outside).unwrap();
+        let target = outside.join("victim.pem");
+        let kp = KeyPair::generate();
+        fs::write(&target, kp.private_pem().expose()).unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::symlink(&target, d.file(PRIVATE_PEM)).unwrap();
+        let e = d.read_keys().unwrap_err();
+        assert!(matches!(e, Error::InvalidKey(_)), "{e}");
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(
+            fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+            0o644,
+            "the link's target was touched"
+        );
+        // Replacing keeps the link aside (as a link) and leaves the target alone.
+        let aside = d.replace_keys(&KeyPair::generate()).unwrap();
+        assert_eq!(aside.len(), 1);
+        assert!(fs::symlink_metadata(&aside[0])
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(
+            fs::read_to_string(&target).unwrap(),
+            kp.private_pem().expose()
+        );
+        // A link as .lock is refused, and nothing is created at its target.
+        let lock_target = outside.join("created-by-lock");
+        std::os::unix::fs::symlink(&lock_target, d.file(LOCK_FILE)).unwrap();
+        let e = d.lock(Duration::from_millis(100)).unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{e}");
+        assert!(!lock_target.exists());
+        fs::remove_file(d.file(LOCK_FILE)).unwrap();
+        // A directory as public.pem.
+        fs::remove_file(d.file(PUBLIC_PEM)).unwrap();
+        fs::create_dir(d.file(PUBLIC_PEM)).unwrap();
+        let e = d.read_keys().unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        fs::remove_dir_all(d.path()).unwrap();
+        fs::remove_dir_all(outside).unwrap();
+    }
+
+    #[test]
+    fn a_fifo_does_not_hang_and_big_files_are_refused() {
+        let d = KeyDir::new(tmpdir("fifo"));
+        d.ensure_dir().unwrap();
+        let st = std::process::Command::new("mkfifo")
+            .arg(d.file(PRIVATE_PEM))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let t = Instant::now();
+        let e = d.read_keys().unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        assert!(t.elapsed() < Duration::from_secs(2));
+        fs::remove_file(d.file(PRIVATE_PEM)).unwrap();
+        let f = File::create(d.file(PRIVATE_PEM)).unwrap();
+        f.set_len(MAX_FILE + 1).unwrap();
+        let e = d.read_keys().unwrap_err();
+        assert!(e.to_string().contains("larger than"), "{e}");
+        fs::remove_dir_all(d.path()).unwrap();
+    }
+
+    #[test]
+    fn replace_keeps_the_old_pair_aside_and_puts_the_new_one_in_place() {
+        let d = KeyDir::new(tmpdir("replace"));
+        let old = KeyPair::generate();
+        d.write_keys(&old).unwrap();
+        let new = KeyPair::generate();
+        let aside = d.replace_keys(&new).unwrap();
+        assert_eq!(aside.len(), 2);
+        assert_eq!(
+            fs::read_to_string(&aside[0]).unwrap(),
+            old.private_pem().expose()
+        );
+        let back = d.read_keys().unwrap().unwrap();
+        assert_eq!(back.keys.public(), new.public());
         assert_eq!(
             fs::metadata(d.file(PRIVATE_PEM))
                 .unwrap()
@@ -584,10 +1047,11 @@ mod tests {
                 & 0o777,
             0o600
         );
-        assert_eq!(
-            fs::read_to_string(d.file(PUBLIC_PEM)).unwrap(),
-            kp.public_pem()
-        );
+        let names: Vec<_> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(names.iter().all(|n| !n.contains(".tmp-")), "{names:?}");
         fs::remove_dir_all(d.path()).unwrap();
     }
 
@@ -676,14 +1140,48 @@ mod tests {
     }
 
     #[test]
-    fn corrupt_credentials_file_replaced_with_warning() {
+    fn corrupt_credentials_file_is_set_aside_not_dropped() {
         let d = KeyDir::new(tmpdir("corrupt"));
         d.ensure_dir().unwrap();
-        fs::write(d.file(CREDENTIALS_FILE), "{not json").unwrap();
+        let corrupt = r#"{"did:other":{"agent_id":"o","client_secret":"keep-me" "#;
+        fs::write(d.file(CREDENTIALS_FILE), corrupt).unwrap();
         assert!(d.read_credentials("did:me").is_err());
-        let w = d.write_credentials("did:me", &creds("x")).unwrap();
-        assert!(w.unwrap().contains("not valid JSON"));
+        let w = d.write_credentials("did:me", &creds("x")).unwrap().unwrap();
+        assert!(
+            w.contains("not valid JSON") && w.contains("kept aside"),
+            "{w}"
+        );
         assert_eq!(d.read_credentials("did:me").unwrap().unwrap(), creds("x"));
+        let aside: Vec<_> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().contains(".aside-"))
+            .collect();
+        assert_eq!(aside.len(), 1);
+        assert_eq!(fs::read_to_string(&aside[0]).unwrap(), corrupt);
+        fs::remove_dir_all(d.path()).unwrap();
+    }
+
+    #[test]
+    fn loose_credentials_file_is_reported() {
+        let d = KeyDir::new(tmpdir("loose-creds"));
+        d.ensure_dir().unwrap();
+        d.write_credentials("did:me", &creds("x")).unwrap();
+        fs::set_permissions(d.file(CREDENTIALS_FILE), fs::Permissions::from_mode(0o644)).unwrap();
+        let (_, loose) = d.read_credentials_checked().unwrap().unwrap();
+        assert!(loose.unwrap().contains("644"));
+        fs::remove_dir_all(d.path()).unwrap();
+    }
+
+    #[test]
+    fn open_key_dir_is_reported() {
+        let d = KeyDir::new(tmpdir("opendir"));
+        d.ensure_dir().unwrap();
+        assert!(d.inspect().is_empty());
+        fs::set_permissions(d.path(), fs::Permissions::from_mode(0o777)).unwrap();
+        let w = d.inspect();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("777") && w[0].contains("replace"), "{w:?}");
         fs::remove_dir_all(d.path()).unwrap();
     }
 

@@ -251,6 +251,9 @@ impl Step<'_> {
             Some(v) => v.read()?,
             None => None,
         };
+        if let Some(loose) = self.local.credentials_mode_warning() {
+            self.warn(loose);
+        }
         let local = match self.local.read_credentials(&self.identity.did) {
             Ok(c) => c,
             Err(e @ Error::Integrity(_)) => {

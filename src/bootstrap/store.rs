@@ -59,16 +59,20 @@ impl Versioned for Kv2<'_> {
 
 /// The local key directory.
 pub(crate) trait Local {
-    /// The key pair, validated (and mended where that is safe).
+    /// The key pair, validated; writes nothing.
     fn read_keys(&self) -> Result<Option<LocalKeys>>;
-    /// Write the pair (private key first).
-    fn write_keys(&self, keys: &KeyPair) -> Result<()>;
-    /// Rename the current pair aside; the names given to it.
-    fn set_keys_aside(&self) -> Result<Vec<PathBuf>>;
+    /// Put `keys` in place, the new pair written before the current one is
+    /// kept aside (see [`KeyDir::replace_keys`]); the names of what was
+    /// kept aside.
+    fn replace_keys(&self, keys: &KeyPair) -> Result<Vec<PathBuf>>;
     /// `true` when a private key file exists (readable or not).
     fn has_private_key(&self) -> bool;
     /// The agent's entry in the credentials file.
     fn read_credentials(&self, did: &str) -> Result<Option<StoredCredentials>>;
+    /// A warning when the credentials file can be read by group or others.
+    fn credentials_mode_warning(&self) -> Option<String> {
+        None
+    }
     /// Store the agent's entry; a warning when something was mended.
     fn write_credentials(&self, did: &str, creds: &StoredCredentials) -> Result<Option<String>>;
     /// The key files, for messages.
@@ -84,20 +88,24 @@ impl Local for KeyDir {
         KeyDir::read_keys(self)
     }
 
-    fn write_keys(&self, keys: &KeyPair) -> Result<()> {
-        KeyDir::write_keys(self, keys)
-    }
-
-    fn set_keys_aside(&self) -> Result<Vec<PathBuf>> {
-        KeyDir::set_keys_aside(self)
+    fn replace_keys(&self, keys: &KeyPair) -> Result<Vec<PathBuf>> {
+        KeyDir::replace_keys(self, keys)
     }
 
     fn has_private_key(&self) -> bool {
-        self.file(PRIVATE_PEM).exists()
+        // Whatever is there, a link included (not followed).
+        std::fs::symlink_metadata(self.file(PRIVATE_PEM)).is_ok()
     }
 
     fn read_credentials(&self, did: &str) -> Result<Option<StoredCredentials>> {
         KeyDir::read_credentials(self, did)
+    }
+
+    fn credentials_mode_warning(&self) -> Option<String> {
+        match self.read_credentials_checked() {
+            Ok(Some((_, loose))) => loose,
+            _ => None,
+        }
     }
 
     fn write_credentials(&self, did: &str, creds: &StoredCredentials) -> Result<Option<String>> {
@@ -308,26 +316,23 @@ pub(crate) mod memory {
             Ok(self.keys.borrow().clone().map(|keys| LocalKeys {
                 keys,
                 repaired: Vec::new(),
+                public_missing: false,
             }))
         }
 
-        fn write_keys(&self, keys: &KeyPair) -> Result<()> {
-            *self.keys.borrow_mut() = Some(keys.clone());
-            *self.unreadable.borrow_mut() = false;
-            *self.key_writes.borrow_mut() += 1;
-            Ok(())
-        }
-
-        fn set_keys_aside(&self) -> Result<Vec<PathBuf>> {
+        fn replace_keys(&self, keys: &KeyPair) -> Result<Vec<PathBuf>> {
             let unreadable = self.unreadable.replace(false);
-            match self.keys.borrow_mut().take() {
+            let aside = match self.keys.borrow_mut().take() {
                 Some(k) => {
                     self.aside.borrow_mut().push(k);
-                    Ok(vec![PathBuf::from("private.pem.aside")])
+                    vec![PathBuf::from("private.pem.aside")]
                 }
-                None if unreadable => Ok(vec![PathBuf::from("private.pem.aside")]),
-                None => Ok(Vec::new()),
-            }
+                None if unreadable => vec![PathBuf::from("private.pem.aside")],
+                None => Vec::new(),
+            };
+            *self.keys.borrow_mut() = Some(keys.clone());
+            *self.key_writes.borrow_mut() += 1;
+            Ok(aside)
         }
 
         fn has_private_key(&self) -> bool {

@@ -36,7 +36,7 @@ fn identity(c: &Config) -> Result<Identity, Error> {
 }
 
 fn local_keys(c: &Config) -> Result<KeyPair, Error> {
-    match KeyDir::new(&c.key_dir).read_keys()? {
+    match KeyDir::new(&c.key_dir).read_keys_locked_repair(c.lock_timeout)? {
         Some(l) => Ok(l.keys),
         None => Err(Error::Config(format!(
             "no keys in {}: run `vaultid up` first",

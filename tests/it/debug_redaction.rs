@@ -130,6 +130,7 @@ fn key_pair_and_pem_types() {
     let local = vaultid::cache::LocalKeys {
         keys: keys.clone(),
         repaired: vec![],
+        public_missing: false,
     };
     debug_hides("cache::LocalKeys", &local, &secrets);
     debug_hides(
