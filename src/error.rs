@@ -188,8 +188,9 @@ impl Error {
     }
 
     /// `true` when the error means the remote service could not be used at
-    /// all right now (unreachable, sealed, denying): the cases in which the
-    /// startup flow falls back to local keys.
+    /// all right now (unreachable, sealed, denying, rate-limiting past the
+    /// deadline, failing with a 5xx): the cases in which the startup flow
+    /// falls back to local keys.
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
@@ -197,7 +198,7 @@ impl Error {
                 | Error::Sealed { .. }
                 | Error::PermissionDenied { .. }
                 | Error::Unavailable(_)
-        ) || matches!(self, Error::Http { status, .. } if *status >= 500)
+        ) || matches!(self, Error::Http { status, .. } if *status >= 500 || *status == 429)
     }
 
     /// The error for a request a service refused with `status`: 401 and

@@ -443,10 +443,13 @@ impl fmt::Debug for ApiError {
 impl ApiError {
     /// `true` when the errors mention a sealed Vault.
     pub fn is_sealed(&self) -> bool {
-        self.errors
-            .iter()
-            .any(|e| e.to_ascii_lowercase().contains("vault is sealed"))
-            || (self.status == 503 && self.body.is_some())
+        let says = |what: &str| {
+            self.errors
+                .iter()
+                .any(|e| e.to_ascii_lowercase().contains(what))
+        };
+        // A 503 from a cluster without a leader is not a sealed node.
+        says("vault is sealed") || (self.status == 503 && self.body.is_some() && !says("no active"))
     }
 
     /// `true` when Vault has nothing mounted at the path: a 404 saying
@@ -673,6 +676,10 @@ mod tests {
             Error::Sealed { .. }
         ));
         assert!(matches!(
+            err(503, r#"{"errors":["no active Vault instance found"]}"#),
+            Error::Http { status: 503, .. }
+        ));
+        assert!(matches!(
             err(
                 400,
                 r#"{"errors":["check-and-set parameter did not match the current version"]}"#
@@ -700,6 +707,29 @@ mod tests {
         assert!(err(404, missing)
             .to_string()
             .contains("mount does not exist"));
+    }
+
+    #[test]
+    fn cluster_answers_are_sorted() {
+        let v = |s, b: &str| cluster_verdict(s, b.as_bytes());
+        assert_eq!(
+            v(
+                500,
+                r#"{"errors":["local node not active but active cluster node not found"]}"#
+            ),
+            Verdict::Passing
+        );
+        assert_eq!(
+            v(503, r#"{"errors":["no active Vault instance found"]}"#),
+            Verdict::Passing
+        );
+        assert_eq!(
+            v(503, r#"{"errors":["Vault is sealed"]}"#),
+            Verdict::NodeDown
+        );
+        assert_eq!(v(500, r#"{"errors":["internal error"]}"#), Verdict::Generic);
+        assert_eq!(v(400, "local node not active"), Verdict::Generic);
+        assert_eq!(cluster_verdict(503, b"\xff\xfe"), Verdict::Generic);
     }
 
     #[test]

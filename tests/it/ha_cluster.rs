@@ -662,3 +662,93 @@ fn a_warm_restart_through_a_standby_is_one_request() {
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert!(seen[0].path.contains("/did-keys"), "{seen:?}");
 }
+
+/// `vaultid env --dynamic` keeps a child's PostgreSQL credentials alive
+/// while the active node is SIGKILLed: the lease is renewed through the
+/// new leader and the child logs in every half second without a failure.
+#[test]
+fn env_dynamic_child_keeps_its_credentials_across_a_leader_kill() {
+    use crate::secrets_lease::{Postgres, ROOT_PASSWORD};
+    let Some(c) = Cluster::shared() else { return };
+    let Some(pg) = Postgres::start() else { return };
+    let _g = Cluster::lock();
+    c.wait_voters(Duration::from_secs(60));
+    let leader = c.wait_active(Duration::from_secs(30));
+    let node = &c.nodes[leader].addr;
+    let mount = format!("db-{}", uuid::Uuid::new_v4().simple());
+    let ok = |(s, v): (u16, Value)| assert!(s == 200 || s == 204, "HTTP {s}: {v}");
+    ok(call(
+        node,
+        "POST",
+        &format!("sys/mounts/{mount}"),
+        Some(&c.token),
+        Some(&json!({"type": "database"})),
+    )
+    .unwrap());
+    ok(call(
+        node,
+        "POST",
+        &format!("{mount}/config/pg"),
+        Some(&c.token),
+        Some(&json!({
+            "plugin_name": "postgresql-database-plugin",
+            "connection_url": format!(
+                "postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{}/postgres?sslmode=disable",
+                pg.port
+            ),
+            "username": "postgres",
+            "password": ROOT_PASSWORD,
+            "allowed_roles": "*",
+        })),
+    )
+    .unwrap());
+    ok(call(
+        node,
+        "POST",
+        &format!("{mount}/roles/app"),
+        Some(&c.token),
+        Some(&json!({
+            "db_name": "pg",
+            "creation_statements": [
+                "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';"
+            ],
+            "default_ttl": 10,
+            "max_ttl": 120,
+        })),
+    )
+    .unwrap());
+    let dir = common::tmpdir("ha-env");
+    // 40 logins, one every half second; the exit code counts failures.
+    let script = r#"fails=0
+i=0
+while [ $i -lt 40 ]; do
+  psql -w -tAc 'select 1' > /dev/null 2>&1 || fails=$((fails+1))
+  sleep 0.5
+  i=$((i+1))
+done
+exit $fails"#;
+    let child = vaultid(c, &from(c, leader), &dir)
+        .args(["env", "--dynamic"])
+        .arg(format!(
+            "{mount}/creds/app#username=PGUSER,password=PGPASSWORD"
+        ))
+        .args(["--", "sh", "-c", script])
+        .env("PGHOST", "127.0.0.1")
+        .env("PGPORT", pg.port.to_string())
+        .env("PGDATABASE", "postgres")
+        .env("PGCONNECT_TIMEOUT", "5")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    c.kill(leader, "-9");
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "failed logins: {err}");
+    assert!(!err.to_lowercase().contains("password="), "{err}");
+    c.restart(leader);
+    c.unseal(leader);
+    c.wait_voters(Duration::from_secs(60));
+}
