@@ -23,7 +23,8 @@
 //!   a `307`/`308` whose target does not answer (a leader that is gone),
 //!   `503`, `429` and the answers the service's function recognises (an
 //!   election) are passing states, retried until the deadline;
-//! - an unreachable node (refused, reset, DNS), a `503` and an answer the
+//! - an unreachable node (refused, reset, DNS; with several nodes also a
+//!   connect timeout), a `503` and an answer the
 //!   service's function calls [`Verdict::NodeDown`] (a sealed node) move
 //!   the client on to the next configured node, at once when that one was
 //!   not tried since the last wait; the client then stays with the node that
@@ -583,6 +584,10 @@ impl HttpClient {
                 Attempt::Answer(resp) => self.judge(resp),
                 Attempt::NodeFailed(e) => match classify(e) {
                     Outcome::Connection => (Next::Ordinary, true),
+                    // A node that cannot be connected to in time (a host
+                    // that is gone) is left for the next one; alone, it is
+                    // not retried (the wait spent the time).
+                    _ if n > 1 && connect_timeout(e) => (Next::Ordinary, true),
                     _ => (Next::Stop, false),
                 },
                 Attempt::TargetFailed(e) => match classify(e) {
@@ -1095,6 +1100,14 @@ fn classify(e: &ureq::Error) -> Outcome<'static> {
         }
         _ => Outcome::Other,
     }
+}
+
+/// `true` when a connection could not even be set up in time.
+fn connect_timeout(e: &ureq::Error) -> bool {
+    matches!(
+        e,
+        ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve)
+    )
 }
 
 fn tls_error(io: &std::io::Error) -> Option<&rustls::Error> {
