@@ -559,6 +559,16 @@ impl<'a> Run<'a> {
                 Ok((keys, source))
             }
             Err(Error::CasMismatch { .. }) => self.adopt_winner(store),
+            // The local pair stays in use; it is backed up on a later run.
+            Err(e) if source == Source::Local && e.is_unavailable() => {
+                self.vault = VaultStatus::Unavailable;
+                self.vault_error = Some(e.to_string());
+                self.warn(format!(
+                    "Vault answered the read but not the backup ({e}); starting from local keys, \
+                     they will be backed up on a later run"
+                ));
+                Ok((keys, source))
+            }
             Err(e) => Err(e),
         }
     }

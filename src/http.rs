@@ -439,6 +439,12 @@ enum Attempt {
     TargetFailed(ureq::Error),
 }
 
+/// Which side of an attempt failed.
+enum Kind {
+    Node,
+    Target,
+}
+
 /// Where a request stands when it ends.
 struct Progress {
     node: usize,
@@ -794,6 +800,10 @@ impl HttpClient {
         let (node, resent) = (p.node, p.tries > 1);
         let url = format!("{}{}", self.bases[node], req.path);
         self.log_done(req, &url, &attempt, p.retries, p.start.elapsed());
+        let attempt_kind = match &attempt {
+            Attempt::TargetFailed(_) => Kind::Target,
+            _ => Kind::Node,
+        };
         let err = match attempt {
             Attempt::Answer(mut resp) => {
                 resp.resent = resent;
@@ -808,7 +818,12 @@ impl HttpClient {
                 err
             }
         };
-        let n = self.bases.len();
+        // "None answered" only when the last node itself did not.
+        let n = if matches!(attempt_kind, Kind::Node) {
+            self.bases.len()
+        } else {
+            1
+        };
         match err {
             Error::Unreachable {
                 service,

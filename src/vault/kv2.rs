@@ -187,11 +187,13 @@ impl<'a> Kv2<'a> {
     /// the current version is `n` (`Some(0)`: only if the secret does not
     /// exist yet), else [`Error::CasMismatch`].
     ///
-    /// A check-and-set write the HTTP layer had to send more than once (the
-    /// connection broke, the cluster changed leader) may have been applied
-    /// by an earlier try; its refusal is then checked: when version `n + 1`
-    /// holds exactly `data`, that version is the write's result, not a
-    /// conflict. A write is never applied twice.
+    /// A check-and-set write may have been applied by an earlier try that
+    /// got no answer (the HTTP layer resent it, or a standby forwarding it
+    /// to a changing leader did); a refusal is therefore checked: when
+    /// version `n + 1` holds exactly `data`, that version is the write's
+    /// result, not a conflict. A write is never applied twice. (Another
+    /// writer storing exactly the same data at `n + 1` also counts as this
+    /// write's result: the secret is then what this write asked for.)
     pub fn write(
         &self,
         path: &str,
@@ -205,12 +207,21 @@ impl<'a> Kv2<'a> {
         match answer? {
             (Ok(v), _) => data_as(v, &format!("writing {}", self.display(path))),
             (Err(e), resent) if e.is_cas_mismatch() => {
-                if let (true, Some(n)) = (resent, cas) {
+                // Checked whether or not this client resent it: a standby
+                // forwarding the write to a changing leader may itself
+                // have sent it twice.
+                if let Some(n) = cas {
                     if let Some(mine) = self.landed(path, n, data)? {
                         log::info!(
-                            "{}: an earlier try of this write was applied as version {}",
+                            "{}: check-and-set refused, but version {} holds exactly this write \
+                             (an earlier try was applied{})",
                             self.display(path),
-                            mine.version
+                            mine.version,
+                            if resent {
+                                "; it was sent more than once"
+                            } else {
+                                ""
+                            }
                         );
                         return Ok(mine);
                     }

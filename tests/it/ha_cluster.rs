@@ -268,6 +268,7 @@ fn cas_loop(
         let v: Value = serde_json::from_slice(&o.stdout).unwrap();
         let version = v["metadata"]["version"].as_u64().unwrap();
         let o = vaultid(c, &addrs, dir)
+            .env("VAULTID_LOG", "info")
             .args(["kv", "put", "--cas", &version.to_string(), path])
             .arg(format!("k={k}"))
             .output()
@@ -277,7 +278,12 @@ fn cas_loop(
                 written.push(k);
                 k += 1;
             }
-            Some(4) => {}
+            Some(4) => {
+                eprintln!(
+                    "cas loop: k={k} cas={version} refused: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                );
+            }
             other => failures.push(format!(
                 "put exit {other:?}: {}",
                 String::from_utf8_lossy(&o.stderr)
@@ -285,6 +291,22 @@ fn cas_loop(
         }
     }
     (written, failures)
+}
+
+/// Restarts (when down) and unseals node `.1` when dropped, also when the
+/// test panics, so the shared cluster stays whole for the other tests.
+struct Revive<'a>(&'a Cluster, usize);
+
+impl Drop for Revive<'_> {
+    fn drop(&mut self) {
+        if !self.0.running(self.1) {
+            self.0.restart(self.1);
+        }
+        if self.0.health(self.1) != Some(200) && self.0.health(self.1) != Some(429) {
+            self.0.unseal(self.1);
+        }
+        self.0.wait_voters(Duration::from_secs(60));
+    }
 }
 
 /// The leader is killed (SIGKILL) while 16 new agents start for the first
@@ -329,6 +351,7 @@ fn leader_sigkill_under_load_is_invisible_but_for_latency() {
         // Kill the leader, then start 16 new agents at once, each with the
         // address list in another order (some start at the dead node).
         let killed_at = Instant::now();
+        let _revive = Revive(c, leader);
         c.kill(leader, "-9");
         let mut children = Vec::new();
         for i in 0..16 {
@@ -418,11 +441,6 @@ fn leader_sigkill_under_load_is_invisible_but_for_latency() {
     let info = renewing.lookup_self().unwrap();
     assert!(info.ttl > 0);
     renewer.stop();
-
-    // Bring the killed node back for the next tests.
-    c.restart(leader);
-    c.unseal(leader);
-    c.wait_voters(Duration::from_secs(60));
 }
 
 /// `vaultid health` over every node: its JSON and exit code.
@@ -471,6 +489,7 @@ fn a_restarted_sealed_node_is_skipped_reported_and_unsealed() {
         assert_eq!(leader, c.nodes[active].addr, "{n}");
     }
 
+    let _revive = Revive(c, standby);
     c.kill(standby, "-15");
     let (code, v) = health(c, &c.addrs());
     assert_eq!(code, Some(6), "{v}");
@@ -549,8 +568,26 @@ fn rolling_restart_of_every_node_while_a_token_renews() {
     let renewer = renewing.start_renewer();
     let dir = common::tmpdir("ha-rolling");
     let first = json(&up(c, &c.addrs(), "rolling", &dir).output().unwrap());
+    // Every node has applied the first start's write before the restarts
+    // (a warm start that reads a lagging standby is the racing tests').
+    let path = format!(
+        "secret/data/bindu/agents/{}/did-keys",
+        first["agent_id"].as_str().unwrap()
+    );
+    for i in 0..3 {
+        let t = Instant::now();
+        while call(&c.nodes[i].addr, "GET", &path, Some(&c.token), None)
+            .unwrap()
+            .0
+            != 200
+        {
+            assert!(t.elapsed() < Duration::from_secs(10));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
     let start = Instant::now();
     for i in 0..3 {
+        let _revive = Revive(c, i);
         c.kill(i, "-15");
         let v = json(&up(c, &from(c, i), "rolling", &dir).output().unwrap());
         assert_eq!(v["public_key_base58"], first["public_key_base58"]);
@@ -743,12 +780,11 @@ exit $fails"#;
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_secs(4));
+    let revive = Revive(c, leader);
     c.kill(leader, "-9");
     let o = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "failed logins: {err}");
     assert!(!err.to_lowercase().contains("password="), "{err}");
-    c.restart(leader);
-    c.unseal(leader);
-    c.wait_voters(Duration::from_secs(60));
+    drop(revive);
 }
