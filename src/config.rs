@@ -613,6 +613,38 @@ mod tests {
     }
 
     #[test]
+    fn cluster_addresses_and_wait() {
+        // The list alone turns Vault on; its first entry is the address.
+        let c = cfg(&[("VAULTID_VAULT_ADDRS", " http://a:1/, http://b:2 ,,")]).unwrap();
+        let v = c.vault.unwrap();
+        assert_eq!(v.addr, "http://a:1");
+        assert_eq!(v.other_addrs, ["http://b:2"]);
+        assert_eq!(v.wait, DEFAULT_VAULT_WAIT);
+        // VAULT_ADDR keeps its meaning and comes first; duplicates go.
+        let c = cfg(&[
+            ("VAULT_ADDR", "http://b:2"),
+            ("VAULTID_VAULT_ADDRS", "http://a:1,http://b:2"),
+            ("VAULTID_VAULT_WAIT", "45s"),
+        ])
+        .unwrap();
+        let v = c.vault.unwrap();
+        assert_eq!(v.addr, "http://b:2");
+        assert_eq!(v.other_addrs, ["http://a:1"]);
+        assert_eq!(v.wait, Duration::from_secs(45));
+        // One VAULT_ADDR: no other nodes.
+        let v = cfg(&[("VAULT_ADDR", "http://a:1")]).unwrap().vault.unwrap();
+        assert!(v.other_addrs.is_empty());
+        let e = cfg(&[("VAULTID_VAULT_ADDRS", "http://a:1,ftp://b")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("VAULTID_VAULT_ADDRS"), "{e}");
+        let e = cfg(&[("VAULT_ADDR", "http://a:1"), ("VAULTID_VAULT_WAIT", "soon")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("VAULTID_VAULT_WAIT"), "{e}");
+    }
+
+    #[test]
     fn local_default_has_no_vault() {
         let c = cfg(&[]).unwrap();
         assert!(c.vault.is_none());
