@@ -1,0 +1,62 @@
+//! The command line parser (`src/cli/args.rs`, compiled in from the binary's
+//! source) on arbitrary arguments: NUL separates arguments, and the parse
+//! runs against the flag set of `kv get`, in both `--` modes; the checks
+//! every command makes afterwards (`exactly`, `at_most`, `human`, `number`)
+//! run on whatever it accepted. None may panic; every refusal is a usage
+//! error (exit 2) that never repeats a flag's value.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[allow(dead_code)]
+#[path = "../../src/cli/args.rs"]
+mod args;
+
+use args::{multi, opt, switch, AfterDashes, Args, Flag};
+
+const SPEC: &[Flag] = &[
+    opt("mount", "m"),
+    opt("format", "f"),
+    opt("version", "v"),
+    opt("field", "k"),
+    multi("custom-metadata", "c"),
+    switch("human", "h"),
+    switch("help", "h"),
+];
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let argv: Vec<String> = text.split('\0').map(str::to_string).collect();
+    for after in [AfterDashes::Positionals, AfterDashes::Command] {
+        match Args::parse_with(&argv, SPEC, after) {
+            Ok(a) => {
+                let _ = a.exactly(1, "u");
+                let _ = a.at_most(2, "u");
+                let _ = a.human();
+                let _ = a.number::<u64>("version");
+                let _ = a.values("custom-metadata");
+                assert!(
+                    a.values("field").len() <= 1,
+                    "a single-valued flag kept twice"
+                );
+            }
+            Err(e) => {
+                assert_eq!(e.exit_code(), 2);
+                // A value given after `=` is never echoed back (unless the
+                // same text is also some flag's name, which is shown).
+                let msg = e.to_string();
+                let names: Vec<&str> = argv
+                    .iter()
+                    .map(|a| a.split('=').next().unwrap_or(a))
+                    .collect();
+                for arg in &argv {
+                    if let Some((_, v)) = arg.split_once('=') {
+                        if v.len() >= 8 && !names.iter().any(|n| n.contains(v)) {
+                            assert!(!msg.contains(v), "{msg} repeats {v:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+});
