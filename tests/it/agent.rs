@@ -6,7 +6,11 @@
 //! `openssl verify`, hostile values in every format, strict configuration,
 //! and a bounded soak that fails on RSS or fd growth.
 //!
-//! Each test runs its own agent process; they run in parallel.
+//! Each case runs its own agent process, and they mostly wait: the one
+//! `#[test]`, [`agent_cases_in_parallel`], runs them all at once in threads
+//! (about 75 s of wall time whatever the test harness's thread count).
+//! `VAULTID_AGENT_CASES=name,name` runs only the cases whose names contain
+//! one of those words.
 
 use crate::common;
 use crate::secrets_lease::{setup_engine, Postgres};
@@ -225,7 +229,6 @@ fn vaultid(args: &[&str], env: &[(&str, String)]) -> Output {
     c.output().unwrap()
 }
 
-#[test]
 fn a_four_second_token_stays_usable_through_the_sink_for_a_minute() {
     let Some(bao) = Bao::shared() else { return };
     let dir = common::tmpdir("agent-sink");
@@ -287,7 +290,6 @@ echo "$ok""#;
     assert!(!log.contains(last.trim()), "the token reached the log");
 }
 
-#[test]
 fn a_rotated_kv_secret_reaches_the_file_and_signals_the_child_once() {
     let Some(bao) = Bao::shared() else { return };
     let dir = common::tmpdir("agent-kv");
@@ -358,7 +360,6 @@ fn a_rotated_kv_secret_reaches_the_file_and_signals_the_child_once() {
     assert!(env_file.exists());
 }
 
-#[test]
 fn sighup_rereads_now() {
     let Some(bao) = Bao::shared() else { return };
     let dir = common::tmpdir("agent-hup");
@@ -384,7 +385,6 @@ fn sighup_rereads_now() {
     assert_eq!(code, 0);
 }
 
-#[test]
 fn an_outage_of_twenty_seconds_leaves_files_alone_and_the_agent_recovers() {
     let Some(bao) = Bao::start() else { return };
     let dir = common::tmpdir("agent-outage");
@@ -451,7 +451,6 @@ fn an_outage_of_twenty_seconds_leaves_files_alone_and_the_agent_recovers() {
     assert_eq!(code, 0);
 }
 
-#[test]
 fn dynamic_db_credentials_log_in_through_the_file_and_are_revoked_on_sigterm() {
     let Some(bao) = Bao::start() else { return };
     let Some(pg) = Postgres::start() else { return };
@@ -507,7 +506,6 @@ fn dynamic_db_credentials_log_in_through_the_file_and_are_revoked_on_sigterm() {
     }
 }
 
-#[test]
 fn short_lived_pki_certificates_are_reissued_before_expiry() {
     let Some(bao) = Bao::shared() else { return };
     let mount = unique("pki");
@@ -598,7 +596,6 @@ fn short_lived_pki_certificates_are_reissued_before_expiry() {
     assert!(!log.contains("PRIVATE KEY"), "a key reached the log");
 }
 
-#[test]
 fn hostile_values_survive_every_format_and_bad_names_are_refused_or_normalised() {
     let Some(bao) = Bao::shared() else { return };
     let dir = common::tmpdir("agent-hostile");
@@ -664,7 +661,6 @@ fn hostile_values_survive_every_format_and_bad_names_are_refused_or_normalised()
     assert!(!log.contains("quoted"), "a secret value reached the log");
 }
 
-#[test]
 fn strict_configuration_errors_name_the_key_and_the_file() {
     let dir = common::tmpdir("agent-config");
     let cfg = dir.join("bad.json");
@@ -714,7 +710,6 @@ fn footprint(pid: u32) -> (u64, usize) {
     (rss, fds)
 }
 
-#[test]
 fn soak_with_short_ttls_keeps_rss_and_fds_flat() {
     let Some(bao) = Bao::shared() else { return };
     let mount = unique("soakpki");
@@ -811,7 +806,6 @@ fn soak_with_short_ttls_keeps_rss_and_fds_flat() {
     assert_eq!(code, 0);
 }
 
-#[test]
 fn the_hydra_access_token_is_kept_fresh_after_the_identity_is_restored() {
     use crate::hydra_double::HydraDouble;
     let Some(bao) = Bao::shared() else { return };
@@ -882,7 +876,6 @@ fn the_hydra_access_token_is_kept_fresh_after_the_identity_is_restored() {
     }
 }
 
-#[test]
 fn a_wrapped_token_sink_unwraps_once_to_the_token() {
     let Some(bao) = Bao::shared() else { return };
     let dir = common::tmpdir("agent-wrap");
@@ -905,4 +898,77 @@ fn a_wrapped_token_sink_unwraps_once_to_the_token() {
     let (code, log) = agent.stop();
     assert_eq!(code, 0);
     assert!(!log.contains(bao.token()));
+}
+
+#[test]
+fn agent_cases_in_parallel() {
+    let cases: Vec<(&str, fn())> = vec![
+        (
+            "a_four_second_token_stays_usable_through_the_sink_for_a_minute",
+            a_four_second_token_stays_usable_through_the_sink_for_a_minute as fn(),
+        ),
+        (
+            "a_rotated_kv_secret_reaches_the_file_and_signals_the_child_once",
+            a_rotated_kv_secret_reaches_the_file_and_signals_the_child_once as fn(),
+        ),
+        ("sighup_rereads_now", sighup_rereads_now as fn()),
+        (
+            "an_outage_of_twenty_seconds_leaves_files_alone_and_the_agent_recovers",
+            an_outage_of_twenty_seconds_leaves_files_alone_and_the_agent_recovers as fn(),
+        ),
+        (
+            "dynamic_db_credentials_log_in_through_the_file_and_are_revoked_on_sigterm",
+            dynamic_db_credentials_log_in_through_the_file_and_are_revoked_on_sigterm as fn(),
+        ),
+        (
+            "short_lived_pki_certificates_are_reissued_before_expiry",
+            short_lived_pki_certificates_are_reissued_before_expiry as fn(),
+        ),
+        (
+            "hostile_values_survive_every_format_and_bad_names_are_refused_or_normalised",
+            hostile_values_survive_every_format_and_bad_names_are_refused_or_normalised as fn(),
+        ),
+        (
+            "strict_configuration_errors_name_the_key_and_the_file",
+            strict_configuration_errors_name_the_key_and_the_file as fn(),
+        ),
+        (
+            "soak_with_short_ttls_keeps_rss_and_fds_flat",
+            soak_with_short_ttls_keeps_rss_and_fds_flat as fn(),
+        ),
+        (
+            "the_hydra_access_token_is_kept_fresh_after_the_identity_is_restored",
+            the_hydra_access_token_is_kept_fresh_after_the_identity_is_restored as fn(),
+        ),
+        (
+            "a_wrapped_token_sink_unwraps_once_to_the_token",
+            a_wrapped_token_sink_unwraps_once_to_the_token as fn(),
+        ),
+    ];
+    let only = std::env::var("VAULTID_AGENT_CASES").unwrap_or_default();
+    let wanted =
+        |name: &str| only.is_empty() || only.split(',').any(|w| !w.is_empty() && name.contains(w));
+    let handles: Vec<_> = cases
+        .into_iter()
+        .filter(|(name, _)| wanted(name))
+        .map(|(name, case)| {
+            let h = std::thread::Builder::new()
+                .name(name.to_string())
+                .spawn(case)
+                .unwrap();
+            (name, h)
+        })
+        .collect();
+    assert!(
+        !handles.is_empty(),
+        "no case matches VAULTID_AGENT_CASES={only}"
+    );
+    let failed: Vec<&str> = handles
+        .into_iter()
+        .filter_map(|(name, h)| h.join().is_err().then_some(name))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "failed agent cases: {failed:?} (their panics are above)"
+    );
 }
