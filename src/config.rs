@@ -159,19 +159,10 @@ impl SecretSource {
     }
 }
 
-/// Read a secret from a file, trimming surrounding whitespace.
+/// Read a secret from a file, trimming surrounding whitespace; capped at
+/// [`crate::input::MAX_CREDENTIAL`].
 pub fn read_secret_file(p: &std::path::Path) -> Result<SecretString> {
-    let mut raw = std::fs::read_to_string(p)
-        .map_err(|e| Error::io(format!("reading secret file {}", p.display()), e))?;
-    let s = SecretString::new(raw.trim());
-    crate::secret_string::zeroize_string(&mut raw);
-    if s.is_empty() {
-        return Err(Error::Config(format!(
-            "secret file {} is empty",
-            p.display()
-        )));
-    }
-    Ok(s)
+    crate::input::read_secret(p, "secret file")
 }
 
 /// Token endpoint client authentication.
@@ -497,9 +488,17 @@ fn vault_settings(v: &Vars) -> Result<Option<VaultConfig>> {
 
 fn token_file(v: &Vars) -> Option<SecretString> {
     let home = v.get("HOME")?;
-    let raw = std::fs::read_to_string(PathBuf::from(home).join(".vault-token")).ok()?;
-    let t = SecretString::new(raw.trim());
-    (!t.is_empty()).then_some(t)
+    let path = PathBuf::from(home).join(".vault-token");
+    if !path.exists() {
+        return None;
+    }
+    match crate::input::read_secret(&path, "the token file") {
+        Ok(t) => Some(t),
+        Err(e) => {
+            log::warn!("ignoring {}: {e}", path.display());
+            None
+        }
+    }
 }
 
 fn auth_from(v: &Vars) -> Result<AuthMethod> {

@@ -31,6 +31,7 @@ mod error;
 pub mod http;
 pub mod hydra;
 pub mod identity;
+pub mod input;
 pub mod secret_string;
 pub mod secrets;
 mod util;

@@ -1,7 +1,5 @@
 //! `up`, `id`, `show`, `did-document`, `sign`, `verify`.
 
-use std::io::Read;
-
 use serde_json::json;
 use vaultid::cache::KeyDir;
 use vaultid::identity::{did_document, did_key, now_iso8601, Identity, KeyPair, PublicKey};
@@ -197,14 +195,16 @@ fn message(a: &super::Args, positional: Option<&String>) -> Result<Vec<u8>, Erro
         (Some(_), Some(_)) => Err(Error::Config(
             "give the text either as an argument or with --file, not both".into(),
         )),
-        (None, Some(f)) => std::fs::read(f).map_err(|e| Error::io(format!("reading {f}"), e)),
-        (Some("-"), None) => {
-            let mut buf = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut buf)
-                .map_err(|e| Error::io("reading stdin", e))?;
-            Ok(buf)
-        }
+        (None, Some(f)) => vaultid::input::read(
+            vaultid::input::Source::File(std::path::Path::new(f)),
+            "the message",
+            vaultid::input::MAX_DATA,
+        ),
+        (Some("-"), None) => vaultid::input::read(
+            vaultid::input::Source::Stdin,
+            "the message",
+            vaultid::input::MAX_DATA,
+        ),
         (Some(t), None) => Ok(t.as_bytes().to_vec()),
         (None, None) => Err(Error::Config(
             "nothing to sign or verify: give TEXT, - (stdin) or --file F".into(),

@@ -1,7 +1,7 @@
 //! `env`, `rotate`, `cred`: secrets at run time. Each command is a thin
 //! shell over [`vaultid::secrets`].
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -259,10 +259,11 @@ const ROTATE_FLAGS: &[Flag] = &[
 ];
 
 fn read_stdin_line(what: &str) -> Result<SecretString, Error> {
-    let mut s = String::new();
-    std::io::stdin()
-        .read_to_string(&mut s)
-        .map_err(|e| Error::io(format!("reading {what} from stdin"), e))?;
+    let mut s = vaultid::input::read_text(
+        vaultid::input::Source::Stdin,
+        what,
+        vaultid::input::MAX_DATA,
+    )?;
     let v = SecretString::new(s.strip_suffix('\n').unwrap_or(&s).trim_end_matches('\r'));
     vaultid::secret_string::zeroize_string(&mut s);
     Ok(v)

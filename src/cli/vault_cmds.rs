@@ -3,10 +3,9 @@
 //! Paths name their mount first (`secret/app/db`, like `vault kv get`),
 //! unless `--mount` is given, in which case the path is inside that mount.
 
-use std::io::Read;
-
 use serde_json::{json, Map, Value};
 use vaultid::config::{ProcessEnv, VaultConfig};
+use vaultid::input::{read_text, Source, MAX_DATA};
 use vaultid::vault::{Client, MetadataUpdate};
 use vaultid::Error;
 
@@ -89,10 +88,7 @@ fn versions(a: &Args) -> Result<Vec<u64>, Error> {
 fn pairs(args: &[String]) -> Result<Map<String, Value>, Error> {
     let mut m = Map::new();
     if args.len() == 1 && args[0] == "-" {
-        let mut buf = String::new();
-        std::io::stdin()
-            .read_to_string(&mut buf)
-            .map_err(|e| Error::io("reading stdin", e))?;
+        let buf = read_text(Source::Stdin, "the JSON object", MAX_DATA)?;
         return match serde_json::from_str(&buf) {
             Ok(Value::Object(o)) => Ok(o),
             _ => Err(Error::Config("stdin must hold one JSON object".into())),
@@ -114,13 +110,13 @@ fn pairs(args: &[String]) -> Result<Map<String, Value>, Error> {
             )));
         }
         let value = if let Some(f) = v.strip_prefix('@') {
-            std::fs::read_to_string(f).map_err(|e| Error::io(format!("reading {f}"), e))?
+            read_text(
+                Source::File(std::path::Path::new(f)),
+                &format!("the value of {k}"),
+                MAX_DATA,
+            )?
         } else if v == "-" {
-            let mut buf = String::new();
-            std::io::stdin()
-                .read_to_string(&mut buf)
-                .map_err(|e| Error::io("reading stdin", e))?;
-            buf
+            read_text(Source::Stdin, &format!("the value of {k}"), MAX_DATA)?
         } else {
             v.to_string()
         };

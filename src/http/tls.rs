@@ -181,8 +181,21 @@ fn add_roots(service: Service, which: &str, file: &Path, store: &mut RootCertSto
     Ok(())
 }
 
+/// A PEM file, capped at [`crate::input::MAX_PEM`].
+fn read_pem(service: Service, which: &str, file: &Path) -> Result<Vec<u8>> {
+    crate::input::read(
+        crate::input::Source::File(file),
+        &setting(service, which),
+        crate::input::MAX_PEM,
+    )
+    .map_err(|e| match e {
+        Error::Io { source, .. } => config_error(service, which, file, source),
+        other => other,
+    })
+}
+
 fn read_certs(service: Service, which: &str, file: &Path) -> Result<Vec<CertificateDer<'static>>> {
-    let pem = std::fs::read(file).map_err(|e| config_error(service, which, file, e))?;
+    let pem = read_pem(service, which, file)?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| config_error(service, which, file, format!("bad PEM: {e}")))?;
@@ -198,7 +211,7 @@ fn read_certs(service: Service, which: &str, file: &Path) -> Result<Vec<Certific
 }
 
 fn read_key(service: Service, file: &Path) -> Result<PrivateKeyDer<'static>> {
-    let mut pem = std::fs::read(file).map_err(|e| config_error(service, "client_key", file, e))?;
+    let mut pem = read_pem(service, "client_key", file)?;
     let key = PrivateKeyDer::from_pem_slice(&pem).map_err(|_| {
         config_error(
             service,

@@ -1,0 +1,153 @@
+//! The one reader for input from outside: files named by flags and
+//! variables (`kv put K=@file`, `sign --file`, `VAULT_SECRET_ID_FILE`, JWT
+//! files, `~/.vault-token`, CA and client certificate files) and stdin
+//! (`K=-`, `-`), FIFOs included. Every read stops at a cap: `/dev/zero` or
+//! an endless pipe is an error naming the source and the cap, never an
+//! ever-growing buffer. Bytes read past a refusal are zeroized.
+//!
+//! (Files in the key directory have their own opener with stricter rules:
+//! [`crate::cache::open_in_dir`].)
+
+use std::io::Read;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::secret_string::{zeroize_bytes, SecretString};
+
+/// Cap for data (KV values, a message to sign, a JSON object on stdin):
+/// 32 MiB, Vault's own default `max_request_size`.
+pub const MAX_DATA: u64 = 32 * 1024 * 1024;
+
+/// Cap for a credential file (secret id, JWT, token): 64 KiB.
+pub const MAX_CREDENTIAL: u64 = 64 * 1024;
+
+/// Cap for a PEM file (CA bundle, client certificate chain, key): 4 MiB.
+pub const MAX_PEM: u64 = 4 * 1024 * 1024;
+
+/// Where input comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    /// A file (or FIFO, or device) by path.
+    File(&'a Path),
+    /// Standard input.
+    Stdin,
+}
+
+impl std::fmt::Display for Source<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::File(p) => write!(f, "{}", p.display()),
+            Source::Stdin => f.write_str("stdin"),
+        }
+    }
+}
+
+/// A size in words: `32 MiB`, `64 KiB`, `100 bytes`.
+fn size(n: u64) -> String {
+    if n >= 1024 * 1024 && n.is_multiple_of(1024 * 1024) {
+        format!("{} MiB", n / (1024 * 1024))
+    } else if n >= 1024 && n.is_multiple_of(1024) {
+        format!("{} KiB", n / 1024)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// Read all of `source`, at most `cap` bytes. `what` says what the input
+/// is for (`"the value of KEY"`, `"VAULT_SECRET_ID_FILE"`) and is named in
+/// errors with the source. More than `cap` bytes is an [`Error::Config`]
+/// naming both; a failing open or read is an [`Error::Io`].
+pub fn read(source: Source<'_>, what: &str, cap: u64) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    let result = match source {
+        Source::File(p) => {
+            std::fs::File::open(p).and_then(|f| f.take(cap.saturating_add(1)).read_to_end(&mut buf))
+        }
+        Source::Stdin => std::io::stdin()
+            .lock()
+            .take(cap.saturating_add(1))
+            .read_to_end(&mut buf),
+    };
+    if let Err(e) = result {
+        zeroize_bytes(&mut buf);
+        return Err(Error::io(format!("reading {what} from {source}"), e));
+    }
+    if buf.len() as u64 > cap {
+        zeroize_bytes(&mut buf);
+        return Err(Error::Config(format!(
+            "{what}: {source} holds more than {} (the limit for this input); \
+             is it the right file?",
+            size(cap)
+        )));
+    }
+    Ok(buf)
+}
+
+/// [`read`] as UTF-8 text.
+pub fn read_text(source: Source<'_>, what: &str, cap: u64) -> Result<String> {
+    let bytes = read(source, what, cap)?;
+    String::from_utf8(bytes).map_err(|e| {
+        let mut b = e.into_bytes();
+        zeroize_bytes(&mut b);
+        Error::Config(format!("{what}: {source} is not UTF-8 text"))
+    })
+}
+
+/// A secret from a file ([`MAX_CREDENTIAL`]), surrounding whitespace
+/// trimmed; an empty one is an error.
+pub fn read_secret(path: &Path, what: &str) -> Result<SecretString> {
+    let mut raw = read_text(Source::File(path), what, MAX_CREDENTIAL)?;
+    let s = SecretString::new(raw.trim());
+    crate::secret_string::zeroize_string(&mut raw);
+    if s.is_empty() {
+        return Err(Error::Config(format!(
+            "{what}: {} is empty",
+            path.display()
+        )));
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endless_and_oversized_inputs_stop_at_the_cap() {
+        let t = std::time::Instant::now();
+        let e = read(Source::File(Path::new("/dev/zero")), "the value of K", 1024)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/dev/zero") && e.contains("1 KiB") && e.contains("value of K"),
+            "{e}"
+        );
+        assert!(t.elapsed() < std::time::Duration::from_secs(2));
+        let e = read_secret(Path::new("/dev/zero"), "VAULT_SECRET_ID_FILE")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("VAULT_SECRET_ID_FILE") && e.contains("64 KiB"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn files_within_the_cap_are_read_whole() {
+        let p = std::env::temp_dir().join(format!("vaultid-input-{}", std::process::id()));
+        std::fs::write(&p, "  s3cret\n").unwrap();
+        assert_eq!(read_secret(&p, "X").unwrap().expose(), "s3cret");
+        assert_eq!(read(Source::File(&p), "X", 9).unwrap().len(), 9);
+        assert!(read(Source::File(&p), "X", 8).is_err());
+        std::fs::write(&p, " \n").unwrap();
+        assert!(read_secret(&p, "X")
+            .unwrap_err()
+            .to_string()
+            .contains("empty"));
+        std::fs::write(&p, b"\xff\xfe").unwrap();
+        assert!(read_text(Source::File(&p), "X", 10).is_err());
+        std::fs::remove_file(&p).unwrap();
+        let e = read(Source::File(Path::new("/nonexistent/x")), "X", 1).unwrap_err();
+        assert_eq!(e.exit_code(), 1, "{e}");
+    }
+}
