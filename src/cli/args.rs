@@ -6,6 +6,9 @@
 //! single-valued flag given twice are usage errors (exit 2) naming the flag.
 //! Positional counts are checked by each command ([`Args::exactly`],
 //! [`Args::at_most`]).
+//!
+//! The fuzz target `fuzz/fuzz_targets/cli_args.rs` compiles this file in by
+//! path: it may use nothing of the binary crate, only `vaultid`'s public API.
 
 use std::collections::BTreeMap;
 
