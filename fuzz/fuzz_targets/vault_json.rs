@@ -1,16 +1,18 @@
 //! Vault answers: whatever a server (or a proxy in front of it) sends back,
 //! under every status code the client treats specially, and the headers the
-//! client acts on (`Retry-After`, the `Location` of a standby redirect).
+//! client acts on (`Retry-After`, the `Location` of a standby redirect);
+//! how a cluster's answer is sorted for retrying, seal status and leader.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use vaultid::http::{parse_retry_after, redirect_target};
 use vaultid::vault::auth::parse_auth;
+use vaultid::vault::cluster::{Leader, SealStatus};
 use vaultid::vault::kv2::{merge_patch, KvMetadata, VersionMetadata};
 use vaultid::vault::lease::LeaseInfo;
 use vaultid::vault::sys::{parse_health, Health};
-use vaultid::vault::{api_path, parse_response};
+use vaultid::vault::{api_path, cluster_verdict, parse_response};
 
 const STATUSES: &[u16] = &[
     200, 204, 307, 400, 403, 404, 412, 429, 472, 473, 500, 501, 503,
@@ -29,6 +31,8 @@ fuzz_target!(|data: &[u8]| {
                     let _ = serde_json::from_value::<VersionMetadata>(m.clone());
                 }
                 let _ = serde_json::from_value::<Health>(v.clone());
+                let _ = serde_json::from_value::<SealStatus>(v.clone());
+                let _ = serde_json::from_value::<Leader>(v.clone());
                 if let (Value::Object(mut target), Some(Value::Object(patch))) =
                     (inner.clone(), v.get("patch"))
                 {
@@ -44,6 +48,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         let _ = parse_health(status, data);
+        let _ = cluster_verdict(status, data);
     }
     let text = String::from_utf8_lossy(data);
     let path = api_path(&text);
