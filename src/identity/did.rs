@@ -79,8 +79,9 @@ impl Identity {
     /// given.
     ///
     /// Fails with [`Error::InvalidIdentity`] when author or name is empty or
-    /// holds `:`, `/`, `\`, a control character or `..` (they become parts
-    /// of the DID and of storage paths), or when the explicit agent id is not
+    /// holds `:`, `/`, `\`, `..` or a character [`unsafe_char`] refuses
+    /// (they become parts of the DID and of storage paths, and are shown to
+    /// people), before anything is written, or when the explicit agent id is not
     /// a UUID. An explicit id is normalised to lowercase 8-4-4-4-12.
     ///
     /// ```
@@ -122,14 +123,68 @@ impl Identity {
     }
 }
 
+/// Unicode format characters (general category Cf, Unicode 15.1): they
+/// are invisible, and some reorder what a reader sees (bidi overrides
+/// U+202A-202E and isolates U+2066-2069) or hide text (zero-width ones).
+const FORMAT_CHARS: &[(u32, u32)] = &[
+    (0x00AD, 0x00AD),
+    (0x0600, 0x0605),
+    (0x061C, 0x061C),
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+];
+
+/// Why `c` cannot be in a DID part or a KV path, or `None` when it can.
+/// Refused: `?` and `#` (a URL's query and fragment: they cut a DID or a
+/// KV path short), control characters, Unicode format characters (bidi
+/// controls, zero-width characters: they make a reader see something else)
+/// and the line and paragraph separators U+2028/U+2029.
+pub fn unsafe_char(c: char) -> Option<&'static str> {
+    let n = c as u32;
+    if matches!(c, '?' | '#') {
+        Some("a URL query or fragment character")
+    } else if c.is_control() {
+        Some("a control character")
+    } else if matches!(n, 0x2028 | 0x2029) {
+        Some("a line or paragraph separator")
+    } else if FORMAT_CHARS.iter().any(|&(lo, hi)| (lo..=hi).contains(&n)) {
+        Some("an invisible Unicode format character (bidi control, zero-width or similar)")
+    } else {
+        None
+    }
+}
+
+/// The first character of `value` that [`unsafe_char`] refuses, described.
+fn first_unsafe(value: &str) -> Option<String> {
+    value
+        .chars()
+        .find_map(|c| unsafe_char(c).map(|why| format!("contains U+{:04X}, {why}", c as u32)))
+}
+
 /// Reject values that would break the DID or a storage path built from it.
 fn check_component(field: &str, var: &str, value: &str) -> Result<()> {
     let reason = if value.is_empty() {
         Some("is empty".to_string())
     } else if let Some(c) = value.chars().find(|c| matches!(c, ':' | '/' | '\\')) {
         Some(format!("contains {c:?}"))
-    } else if let Some(c) = value.chars().find(|c| c.is_control()) {
-        Some(format!("contains the control character {c:?}"))
+    } else if let Some(why) = first_unsafe(value) {
+        Some(why)
     } else if value.contains("..") {
         Some("contains \"..\"".to_string())
     } else {
@@ -139,7 +194,8 @@ fn check_component(field: &str, var: &str, value: &str) -> Result<()> {
         None => Ok(()),
         Some(reason) => Err(Error::InvalidIdentity(format!(
             "{field} {value:?} {reason}: the {field} becomes part of the DID and of storage paths, \
-             so it must be non-empty and free of ':', '/', '\\', control characters and \"..\"; \
+             so it must be non-empty and free of ':', '/', '\\', '?', '#', \"..\", control and \
+             invisible format characters; \
              fix {var}"
         ))),
     }
@@ -190,14 +246,11 @@ pub fn parse_did(s: &str) -> Result<ParsedDid> {
             if value.is_empty() {
                 return Err(invalid(format!("has an empty {field}")));
             }
-            if value
-                .chars()
-                .any(|c| matches!(c, '/' | '\\') || c.is_control())
-                || value.contains("..")
-            {
-                return Err(invalid(format!(
-                    "has an {field} with '/', '\\', a control character or \"..\""
-                )));
+            if value.chars().any(|c| matches!(c, '/' | '\\')) || value.contains("..") {
+                return Err(invalid(format!("has an {field} with '/', '\\' or \"..\"")));
+            }
+            if let Some(why) = first_unsafe(value) {
+                return Err(invalid(format!("has an {field} that {why}")));
             }
         }
         match normalise_uuid(agent_id) {
@@ -387,6 +440,36 @@ mod tests {
         rejected("a\nb", "agent", None, "control character");
         rejected("me", "a\u{0}b", None, "control character");
         rejected("me", "a\u{7f}", None, "control character");
+    }
+
+    #[test]
+    fn rejects_what_cuts_a_path_or_spoofs_a_reader() {
+        rejected("me", "agent?x=1", None, "query or fragment");
+        rejected("me#frag", "agent", None, "query or fragment");
+        for c in [
+            '\u{202E}',
+            '\u{202A}',
+            '\u{2066}',
+            '\u{2069}',
+            '\u{200B}',
+            '\u{200D}',
+            '\u{FEFF}',
+            '\u{00AD}',
+            '\u{E0041}',
+        ] {
+            rejected("me", &format!("ag{c}ent"), None, "format character");
+        }
+        rejected("me", "a\u{2028}b", None, "separator");
+        rejected("me\u{2029}", "agent", None, "separator");
+        rejected("me", "a\u{85}b", None, "control character");
+        // Scripts and emoji are fine: only the invisible and the cutting are refused.
+        for ok in ["Ünïcödé", "агент", "エージェント", "agent-🚀", "مرحبا"] {
+            Identity::new("me", ok, None).unwrap();
+        }
+        let did = "did:bindu:me:ag\u{202E}ent:fabb74f0-a028-4fe9-efd6-4efcbbd10d44";
+        assert!(parse_did(did).is_err());
+        let did = "did:bindu:me:agent#x:fabb74f0-a028-4fe9-efd6-4efcbbd10d44";
+        assert!(parse_did(did).is_err());
     }
 
     #[test]
