@@ -788,3 +788,47 @@ exit $fails"#;
     assert!(!err.to_lowercase().contains("password="), "{err}");
     drop(revive);
 }
+
+/// A check-and-set write whose first try was applied but got no answer
+/// (the connection dropped) is sent again, refused, and recognised: version
+/// n + 1 holds exactly its data, so it reports that version, once. With
+/// other data at n + 1 the refusal stands.
+#[test]
+fn a_resent_cas_write_that_landed_is_recognised() {
+    use common::Reply;
+    for (stored, expect_ok) in [("mine", true), ("theirs", false)] {
+        let server = common::TestServer::start_with(Duration::from_secs(5), move |req, i| {
+            let ans = |s: String| Reply::Answer(s.into_bytes());
+            match (req.method.as_str(), i) {
+                ("POST", 0) => Reply::Hangup,
+                ("POST", _) => ans(common::answer(
+                    400,
+                    &[],
+                    r#"{"errors":["check-and-set parameter did not match the current version"]}"#,
+                )),
+                _ => ans(common::answer(
+                    200,
+                    &[],
+                    &format!(
+                        r#"{{"data":{{"data":{{"k":"{stored}"}},"metadata":{{"version":4,"created_time":"t"}}}}}}"#
+                    ),
+                )),
+            }
+        });
+        let cfg = vaultid::config::VaultConfig::new(server.addr(), Some("t".into()));
+        let client = vaultid::vault::Client::new(&cfg).unwrap();
+        let mut data = serde_json::Map::new();
+        data.insert("k".into(), "mine".into());
+        let r = client.kv2("secret").write("x", &data, Some(3));
+        let posts = server.seen().iter().filter(|s| s.method == "POST").count();
+        assert_eq!(posts, 2, "{stored}");
+        if expect_ok {
+            assert_eq!(r.unwrap().version, 4);
+        } else {
+            assert!(
+                matches!(r, Err(vaultid::Error::CasMismatch { cas: Some(3), .. })),
+                "{r:?}"
+            );
+        }
+    }
+}
