@@ -157,6 +157,24 @@ fn field_prints_exactly_what_bao_prints() {
     }
     // A missing field is refused, naming it.
     refused(&run(bao, &["kv", "get", &p, "-field=nope"]), 2, "\"nope\"");
+    // On a terminal (a pty from util-linux's `script`) a newline follows,
+    // as bao's does.
+    let o = Command::new("script")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", tmpdir("cli-contract"))
+        .env("VAULT_ADDR", bao.addr())
+        .env("VAULT_TOKEN", bao.token())
+        .args(["-qec"])
+        .arg(format!(
+            "{} kv get -field=password {p}",
+            env!("CARGO_BIN_EXE_vaultid")
+        ))
+        .arg("/dev/null")
+        .output()
+        .expect("util-linux `script` runs the command on a pty");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "hunter2 x\r\n");
 }
 
 #[test]
