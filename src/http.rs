@@ -60,6 +60,11 @@
 //! with a body (Vault bodies carry secrets and key material: KV writes,
 //! logins, unseal keys), and never over plain `http` for a request with a
 //! secret header. Such a 307/308 comes back as the [`Response`] it is.
+//! The other configured base URLs are not "another host": they get what the
+//! node itself gets, so a 307 from one node of a cluster to another
+//! configured node is followed with its body and token (list every node
+//! when they have different names: a standby redirects writes to the
+//! leader's address during an election).
 //!
 //! # Proxies
 //!
@@ -871,7 +876,10 @@ impl HttpClient {
             );
             return Attempt::Answer(resp);
         };
-        if let Some(why) = cross_host_refusal(&url, &target, req) {
+        // A configured node may get what the node itself gets: the
+        // cross-host rule guards hosts outside the configured set.
+        let configured = self.is_configured(&target);
+        if let Some(why) = cross_host_refusal(&url, &target, req).filter(|_| !configured) {
             log::debug!(
                 "{} {} {}: {} to another host ({}) not followed: {why}",
                 self.service,
@@ -894,6 +902,15 @@ impl HttpClient {
             Ok(r) => Attempt::Answer(r),
             Err(e) => Attempt::TargetFailed(e),
         }
+    }
+
+    /// `true` when `url` is on one of the configured base URLs (same scheme,
+    /// host and port).
+    fn is_configured(&self, url: &str) -> bool {
+        let origin =
+            |u: &str| split_url(u).map(|(s, a, _)| format!("{s}://{}", a.to_ascii_lowercase()));
+        let target = origin(url);
+        target.is_some() && self.bases.iter().any(|b| origin(b) == target)
     }
 
     fn send_once(

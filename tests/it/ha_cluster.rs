@@ -832,3 +832,35 @@ fn a_resent_cas_write_that_landed_is_recognised() {
         }
     }
 }
+
+/// A standby redirecting a write to another configured node on another
+/// host (a leader's `api_addr`) is followed with the body and token: that
+/// node is in the configured set. An unlisted host still gets nothing.
+#[test]
+fn a_redirect_to_another_configured_node_is_followed() {
+    let write_ok = r#"{"data":{"version":1,"created_time":"t"}}"#;
+    let leader =
+        common::TestServer::start_on("127.0.0.2", move |_, _| common::answer(200, &[], write_ok));
+    let leader_addr = leader.addr().to_string();
+    let standby = common::TestServer::start(move |req, _| {
+        let location = format!("{leader_addr}{}", req.path);
+        common::answer(307, &[("Location", location.as_str())], "")
+    });
+    let mut data = serde_json::Map::new();
+    data.insert("k".into(), "v".into());
+    // Only the standby configured: the other host is not followed.
+    let cfg = vaultid::config::VaultConfig::new(standby.addr(), Some("tok".into()));
+    let client = vaultid::vault::Client::new(&cfg).unwrap();
+    assert!(client.kv2("secret").write("x", &data, None).is_err());
+    assert!(leader.seen().is_empty());
+    // Both configured: followed, with the body and the token.
+    let mut cfg = vaultid::config::VaultConfig::new(standby.addr(), Some("tok".into()));
+    cfg.other_addrs = vec![leader.addr().to_string()];
+    let client = vaultid::vault::Client::new(&cfg).unwrap();
+    let m = client.kv2("secret").write("x", &data, None).unwrap();
+    assert_eq!(m.version, 1);
+    let seen = leader.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].header("x-vault-token"), Some("tok"));
+    assert!(String::from_utf8_lossy(&seen[0].body).contains("\"k\""));
+}
