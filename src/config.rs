@@ -245,7 +245,7 @@ impl Vars<'_> {
             None => Ok(default),
             Some(v) => parse_duration(&v).ok_or_else(|| {
                 Error::Config(format!(
-                    "{name}={v:?} is not a duration (e.g. 30, 30s, 500ms, 2m)"
+                    "{name}={v:?} is not a duration (e.g. 30, 30s, 500ms, 2m, 1m30s)"
                 ))
             }),
         }
@@ -275,29 +275,106 @@ pub fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
-/// Parse a duration: bare seconds (`30`, `1.5`) or a number with a unit
-/// (`500ms`, `30s`, `2m`, `1h`).
+/// Parse a duration: bare seconds (`30`, `1.5`), or Go's form as the Vault
+/// CLI reads it: one or more numbers each with a unit, `ns`, `us` (`µs`),
+/// `ms`, `s`, `m`, `h` (`500ms`, `30s`, `1m30s`, `1.5h`, `2h45m`). At most
+/// 366 days; anything else is `None`.
 pub fn parse_duration(v: &str) -> Option<Duration> {
     let v = v.trim();
-    let split = v
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(v.len());
-    let (num, unit) = v.split_at(split);
-    if num.is_empty() || num.starts_with('.') || num.ends_with('.') {
+    if v.is_empty() || v.len() > 64 {
         return None;
     }
-    let n: f64 = num.parse().ok()?;
-    let secs = match unit.trim() {
-        "" | "s" => n,
-        "ms" => n / 1000.0,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return None,
+    let number_end = |s: &str| {
+        s.find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(s.len())
     };
+    let number = |num: &str| -> Option<f64> {
+        if num.is_empty() || num.starts_with('.') || num.ends_with('.') {
+            return None;
+        }
+        num.parse::<f64>().ok()
+    };
+    let mut secs = 0.0f64;
+    let mut rest = v;
+    if number_end(rest) == rest.len() {
+        secs = number(rest)?;
+        rest = "";
+    }
+    while !rest.is_empty() {
+        let (num, after) = rest.split_at(number_end(rest));
+        let n = number(num)?;
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_len);
+        let scale = match unit {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        secs += n * scale;
+        rest = next;
+    }
     if !secs.is_finite() || secs > 366.0 * 86400.0 {
         return None;
     }
     Some(Duration::from_secs_f64(secs))
+}
+
+/// Check a Vault mount or path given from outside (`--mount`,
+/// `VAULT_KV_MOUNT`, a KV path): `source` names where it came from. Leading
+/// and trailing `/` are dropped; empty segments (`a//b`), `.` and `..`
+/// segments, `?` and `#` (they would turn into a URL query or fragment:
+/// `secret?list=true`), `%`, control and invisible format characters are
+/// refused. An empty value is allowed when `allow_empty` (a mount's root).
+pub fn check_vault_path(source: &str, value: &str, allow_empty: bool) -> Result<String> {
+    check_path(source, value, allow_empty, true)
+}
+
+/// [`check_vault_path`] for a secret's path inside a mount: `#` and `%`
+/// are allowed there (they are percent-encoded on the way), and it may be
+/// empty (the mount's root).
+pub fn check_kv_path(source: &str, value: &str) -> Result<String> {
+    check_path(source, value, true, false)
+}
+
+fn check_path(source: &str, value: &str, allow_empty: bool, mount: bool) -> Result<String> {
+    let v = value.trim_matches('/');
+    let bad = |why: &str| {
+        Err(Error::Config(format!(
+            "{source} {:?} {why}",
+            crate::util::escape_invisible(value)
+        )))
+    };
+    if v.is_empty() {
+        return if allow_empty {
+            Ok(String::new())
+        } else {
+            bad("is empty")
+        };
+    }
+    if let Some(c) = v.chars().find(|&c| {
+        c == '?'
+            || (mount && matches!(c, '#' | '%'))
+            || c.is_control()
+            || matches!(c as u32, 0x2028 | 0x2029)
+            || crate::identity::did::is_format_char(c)
+    }) {
+        return bad(&format!(
+            "holds {:?}, which a Vault path cannot carry",
+            c.escape_default().to_string()
+        ));
+    }
+    if v.split('/')
+        .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+    {
+        return bad("has an empty, \".\" or \"..\" segment");
+    }
+    Ok(v.to_string())
 }
 
 /// The variable naming every node of a Vault cluster, comma separated.
@@ -309,15 +386,61 @@ pub const DEFAULT_VAULT_WAIT: Duration = Duration::from_secs(30);
 
 fn check_url(name: &str, url: &str) -> Result<String> {
     let u = url.trim().trim_end_matches('/');
-    let rest = u
+    url_problem(u).map_or(Ok(u.to_string()), |why| {
+        Err(Error::Config(format!(
+            "{name}={:?} is not a usable http:// or https:// URL: {why}",
+            crate::util::redact_url(u)
+        )))
+    })
+}
+
+/// What is wrong with a server URL, or `None`: scheme `http`/`https`, a
+/// host (an IPv6 literal in brackets), an optional numeric port, no
+/// whitespace or control characters.
+fn url_problem(u: &str) -> Option<&'static str> {
+    let Some(rest) = u
         .strip_prefix("http://")
-        .or_else(|| u.strip_prefix("https://"));
-    match rest {
-        Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(u.to_string()),
-        _ => Err(Error::Config(format!(
-            "{name}={url:?} is not an http:// or https:// URL with a host"
-        ))),
+        .or_else(|| u.strip_prefix("https://"))
+    else {
+        return Some("it must start with http:// or https://");
+    };
+    if u.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some("it holds whitespace or control characters");
     }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = if let Some(v6) = host_port.strip_prefix('[') {
+        let Some((inside, after)) = v6.split_once(']') else {
+            return Some("an IPv6 address is not closed with ']'");
+        };
+        if inside.parse::<std::net::Ipv6Addr>().is_err() {
+            return Some("the address in brackets is not IPv6");
+        }
+        match after {
+            "" => (inside, None),
+            a => match a.strip_prefix(':') {
+                Some(p) => (inside, Some(p)),
+                None => return Some("unexpected text after the IPv6 address"),
+            },
+        }
+    } else {
+        match host_port.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (host_port, None),
+        }
+    };
+    if host.is_empty() {
+        return Some("it has no host");
+    }
+    if host.contains(['[', ']', '@']) {
+        return Some("the host is malformed");
+    }
+    if let Some(p) = port {
+        if p.parse::<u16>().is_err() {
+            return Some("the port is not a number from 0 to 65535");
+        }
+    }
+    None
 }
 
 impl Config {
@@ -464,11 +587,12 @@ fn vault_settings(v: &Vars) -> Result<Option<VaultConfig>> {
             "VAULTID_VAULT_PREFIX={prefix:?} must be a relative path without empty, '.' or '..' segments"
         )));
     }
-    let kv_mount = v
-        .first(&["VAULT_KV_MOUNT", "VAULT_MOUNT"])
-        .unwrap_or_else(|| DEFAULT_KV_MOUNT.to_string())
-        .trim_matches('/')
-        .to_string();
+    let kv_mount = check_vault_path(
+        "VAULT_KV_MOUNT",
+        &v.first(&["VAULT_KV_MOUNT", "VAULT_MOUNT"])
+            .unwrap_or_else(|| DEFAULT_KV_MOUNT.to_string()),
+        false,
+    )?;
     Ok(Some(VaultConfig {
         addr,
         other_addrs: addrs,
@@ -745,12 +869,95 @@ mod tests {
     }
 
     #[test]
+    fn malformed_addresses_are_configuration_errors_without_passwords() {
+        for bad in [
+            "http://[::1",
+            "http://[::1]x",
+            "http://[zz]:8200",
+            "http://host:99999",
+            "http://host:port",
+            "http:///v1",
+            "ftp://host",
+            "http://ho st",
+            "http://user:hunter2@[::1",
+        ] {
+            let e = cfg(&[("VAULT_ADDR", bad)]).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}: {e}");
+            assert!(e.to_string().contains("VAULT_ADDR"), "{e}");
+            assert!(!e.to_string().contains("hunter2"), "{e}");
+        }
+        for good in [
+            "http://127.0.0.1:8200",
+            "https://[::1]:8200/",
+            "https://vault.example.com",
+            "http://user:pw@host:1",
+        ] {
+            cfg(&[("VAULT_ADDR", good)]).unwrap();
+        }
+    }
+
+    #[test]
+    fn vault_paths_are_checked() {
+        for bad in [
+            "sys/../secret",
+            "secret?list=true",
+            "secret#x",
+            "a//b",
+            "./secret",
+            "sec%2e",
+            "sec\u{202e}ret",
+            "sec\nret",
+            "",
+            "/",
+        ] {
+            let e = check_vault_path("--mount", bad, false).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+            assert!(e.to_string().contains("--mount"), "{e}");
+        }
+        assert_eq!(
+            check_vault_path("--mount", "/kv/team-a/", false).unwrap(),
+            "kv/team-a"
+        );
+        assert_eq!(check_kv_path("path", "").unwrap(), "");
+        assert_eq!(check_kv_path("path", "app/a#1%").unwrap(), "app/a#1%");
+        assert!(check_kv_path("path", "app/../sys").is_err());
+        assert!(check_kv_path("path", "app?list=true").is_err());
+        assert_eq!(
+            cfg(&[("VAULT_ADDR", "http://h"), ("VAULT_KV_MOUNT", "a/../b")])
+                .unwrap_err()
+                .exit_code(),
+            2
+        );
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("30"), Some(Duration::from_secs(30)));
         assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
         assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
-        for bad in ["", "s", "-1", "1x", ".5", "1e400", "nan"] {
+        // Go's form, as the Vault CLI accepts it.
+        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("2h45m"), Some(Duration::from_secs(9900)));
+        assert_eq!(parse_duration("1.5h"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("1s500ms"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("10us"), Some(Duration::from_micros(10)));
+        for bad in [
+            "",
+            "s",
+            "-1",
+            "1x",
+            ".5",
+            "1e400",
+            "nan",
+            "1m30",
+            "m30s",
+            "1 m",
+            "1h1h1h9999999h",
+            "1s.",
+        ] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
     }

@@ -255,9 +255,23 @@ fn join(errors: &[String]) -> String {
     }
 }
 
+/// Every message is one line with nothing a terminal would act on: text
+/// from a server (its `errors`, an excerpt of its body) or from a file name
+/// may hold ANSI escapes, CR/LF (forged log lines) or bidi controls; they
+/// are shown escaped (`\u{1b}`, `\n`).
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
+        let raw = Raw(self).to_string();
+        f.write_str(&crate::util::escape_invisible(&raw))
+    }
+}
+
+/// The message as composed, before [`crate::util::escape_invisible`].
+struct Raw<'a>(&'a Error);
+
+impl fmt::Display for Raw<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
             Error::Config(m) => write!(f, "configuration: {m}"),
             Error::InvalidIdentity(m) => write!(f, "invalid identity: {m}"),
             Error::InvalidKey(m) => write!(f, "invalid key: {m}"),
@@ -364,3 +378,28 @@ impl std::error::Error for Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_text_is_shown_on_one_line_without_escapes_acting() {
+        let e = Error::Http {
+            service: Service::Vault,
+            method: "GET".into(),
+            path: "secret/data/x".into(),
+            status: 500,
+            errors: vec!["\u{1b}[31mred\r\nvaultid: info: forged line\u{202e}".into()],
+        };
+        let shown = e.to_string();
+        assert!(
+            !shown.contains(['\u{1b}', '\r', '\n', '\u{202e}']),
+            "{shown:?}"
+        );
+        assert!(
+            shown.contains("\\u{1b}[31mred\\r\\nvaultid: info: forged line"),
+            "{shown}"
+        );
+    }
+}

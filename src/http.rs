@@ -480,8 +480,9 @@ impl HttpClient {
             let url = url.trim_end_matches('/').to_string();
             if split_url(&url).is_none() {
                 return Err(Error::Config(format!(
-                    "{} address {url:?} is not an http:// or https:// URL with a host",
-                    config.service
+                    "{} address {:?} is not an http:// or https:// URL with a host",
+                    config.service,
+                    crate::util::redact_url(&url)
                 )));
             }
             if !bases.contains(&url) {

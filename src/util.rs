@@ -43,6 +43,30 @@ pub(crate) fn redact_url(url: &str) -> String {
     }
 }
 
+/// `s` with every control character, Unicode format character (bidi
+/// controls, zero-width characters) and line or paragraph separator shown
+/// as its escape (`\u{1b}`, `\n`, `\u{202e}`): one line, nothing a terminal
+/// or a reader would act on. Borrowed when there is nothing to escape.
+pub(crate) fn escape_invisible(s: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c as u32, 0x2028 | 0x2029)
+            || crate::identity::did::is_format_char(c)
+    };
+    if !s.chars().any(hidden) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if hidden(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

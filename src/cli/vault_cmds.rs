@@ -53,14 +53,15 @@ fn mount_path(a: &Args, path: &str) -> Result<(String, String), Error> {
 
 /// Split `mount/path`, where the path may be empty (the mount's root).
 fn split_mount(a: &Args, path: &str) -> Result<(String, String), Error> {
+    use vaultid::config::{check_kv_path, check_vault_path};
     if let Some(m) = a.value("mount") {
-        let m = m.trim_matches('/');
-        if m.is_empty() {
-            return Err(Error::Config("-mount is empty".into()));
-        }
-        return Ok((m.to_string(), path.trim_matches('/').to_string()));
+        let m = check_vault_path("-mount", m, false)?;
+        return Ok((m, check_kv_path("the path", path)?));
     }
-    let path = path.trim_matches('/');
+    let path = check_kv_path("the path", path)?;
+    if let Some((m, _)) = path.split_once('/') {
+        check_vault_path("the mount", m, false)?;
+    }
     match path.split_once('/') {
         Some((m, p)) if !m.is_empty() => Ok((m.to_string(), p.to_string())),
         None if !path.is_empty() => Ok((path.to_string(), String::new())),

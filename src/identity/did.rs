@@ -150,6 +150,12 @@ const FORMAT_CHARS: &[(u32, u32)] = &[
     (0xE0020, 0xE007F),
 ];
 
+/// `true` for a Unicode format character (general category Cf).
+pub(crate) fn is_format_char(c: char) -> bool {
+    let n = c as u32;
+    FORMAT_CHARS.iter().any(|&(lo, hi)| (lo..=hi).contains(&n))
+}
+
 /// Why `c` cannot be in a DID part or a KV path, or `None` when it can.
 /// Refused: `?` and `#` (a URL's query and fragment: they cut a DID or a
 /// KV path short), control characters, Unicode format characters (bidi
@@ -163,7 +169,7 @@ pub fn unsafe_char(c: char) -> Option<&'static str> {
         Some("a control character")
     } else if matches!(n, 0x2028 | 0x2029) {
         Some("a line or paragraph separator")
-    } else if FORMAT_CHARS.iter().any(|&(lo, hi)| (lo..=hi).contains(&n)) {
+    } else if is_format_char(c) {
         Some("an invisible Unicode format character (bidi control, zero-width or similar)")
     } else {
         None

@@ -448,8 +448,16 @@ impl ApiError {
                 .iter()
                 .any(|e| e.to_ascii_lowercase().contains(what))
         };
-        // A 503 from a cluster without a leader is not a sealed node.
-        says("vault is sealed") || (self.status == 503 && self.body.is_some() && !says("no active"))
+        // Sealed only when the server says so: in its errors, or as
+        // `sys/health` does (`"sealed": true`). Any other 503 (a proxy, a
+        // cluster without a leader, maintenance) is just unavailable.
+        says("vault is sealed")
+            || self
+                .body
+                .as_ref()
+                .and_then(|b| b.get("sealed"))
+                .and_then(Value::as_bool)
+                == Some(true)
     }
 
     /// `true` when Vault has nothing mounted at the path: a 404 saying
@@ -678,6 +686,24 @@ mod tests {
         assert!(matches!(
             err(503, r#"{"errors":["no active Vault instance found"]}"#),
             Error::Http { status: 503, .. }
+        ));
+        // A 503 is "sealed" only when the server says so.
+        for body in [
+            r#"{"errors":["maintenance"]}"#,
+            r#"{"errors":[]}"#,
+            "<html>busy</html>",
+            "",
+        ] {
+            let e = err(503, body);
+            assert!(
+                matches!(e, Error::Http { status: 503, .. }),
+                "{body}: {e:?}"
+            );
+            assert!(e.is_unavailable());
+        }
+        assert!(matches!(
+            err(503, r#"{"sealed":true,"initialized":true}"#),
+            Error::Sealed { .. }
         ));
         assert!(matches!(
             err(

@@ -23,6 +23,7 @@ mod hostile_identity;
 mod hostile_input;
 mod hostile_keydir;
 mod hostile_proxy;
+mod hostile_server;
 mod hydra_client;
 mod hydra_spec;
 mod openssl_interop;

@@ -1,0 +1,158 @@
+//! A misbehaving fake Vault and a hostile configuration: server error text
+//! with ANSI escapes and CR/LF, a 503 that is not a sealed Vault, malformed
+//! addresses, paths that smuggle a query or a traversal, Go durations.
+
+use crate::common::{answer, tmpdir, TestServer};
+
+use std::process::{Command, Output, Stdio};
+
+fn vaultid(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let home = tmpdir("server-home");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_vaultid"));
+    c.env_clear()
+        .env("HOME", &home)
+        .env("VAULTID_AUTHOR", "server@example.com")
+        .env("VAULTID_AGENT_NAME", "server")
+        .env("VAULTID_KEY_DIR", home.join("keys"))
+        .env("VAULT_TOKEN", "hvs.server-test")
+        .env("VAULT_MAX_RETRIES", "0")
+        .env("VAULTID_VAULT_WAIT", "1s")
+        .args(args)
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    let _ = std::fs::remove_dir_all(home);
+    o
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn server_error_text_is_one_line_with_escapes_shown_not_acted_on() {
+    let vault = TestServer::start(|_, _| {
+        answer(
+            400,
+            &[],
+            r#"{"errors":["\u001b[2J\u001b[31mboom\r\nvaultid: info: all good\u202e"]}"#,
+        )
+    });
+    let o = vaultid(&["kv", "get", "secret/x"], &[("VAULT_ADDR", vault.addr())]);
+    let e = err(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert_eq!(e.trim_end_matches('\n').lines().count(), 1, "{e:?}");
+    assert!(!e.contains(['\u{1b}', '\r', '\u{202e}']), "{e:?}");
+    assert!(e.contains("boom"), "{e}");
+}
+
+#[test]
+fn a_503_is_sealed_only_when_the_server_says_so() {
+    let busy = TestServer::start(|_, _| answer(503, &[], r#"{"errors":["maintenance"]}"#));
+    let o = vaultid(&["kv", "get", "secret/x"], &[("VAULT_ADDR", busy.addr())]);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(err(&o).contains("HTTP 503: maintenance"), "{}", err(&o));
+    assert!(!err(&o).to_lowercase().contains("sealed"), "{}", err(&o));
+    let sealed = TestServer::start(|_, _| answer(503, &[], r#"{"errors":["Vault is sealed"]}"#));
+    let o = vaultid(&["kv", "get", "secret/x"], &[("VAULT_ADDR", sealed.addr())]);
+    assert_eq!(o.status.code(), Some(3), "{}", err(&o));
+    assert!(err(&o).contains("sealed"), "{}", err(&o));
+}
+
+#[test]
+fn a_malformed_vault_addr_is_a_configuration_error_and_hides_its_password() {
+    let dir = tmpdir("bad-addr");
+    // Local keys exist: "Vault unavailable" would start offline with exit 0.
+    let st = Command::new(env!("CARGO_BIN_EXE_vaultid"))
+        .env_clear()
+        .env("HOME", &dir)
+        .env("VAULTID_AUTHOR", "server@example.com")
+        .env("VAULTID_AGENT_NAME", "server")
+        .env("VAULTID_KEY_DIR", &dir)
+        .arg("up")
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    for addr in [
+        "http://[::1",
+        "http://user:hunter2-canary@[::1",
+        "http://127.0.0.1:99999",
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_vaultid"))
+            .env_clear()
+            .env("HOME", &dir)
+            .env("VAULTID_AUTHOR", "server@example.com")
+            .env("VAULTID_AGENT_NAME", "server")
+            .env("VAULTID_KEY_DIR", &dir)
+            .env("VAULT_ADDR", addr)
+            .env("VAULT_TOKEN", "t")
+            .arg("up")
+            .output()
+            .unwrap();
+        let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), err(&o));
+        assert_eq!(o.status.code(), Some(2), "{addr}: {all}");
+        assert!(all.contains("VAULT_ADDR"), "{all}");
+        assert!(!all.contains("hunter2-canary"), "{all}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn mounts_and_paths_cannot_smuggle_a_query_or_a_traversal() {
+    let vault = TestServer::start(|_, _| answer(200, &[], r#"{"data":{"keys":["a"]}}"#));
+    for args in [
+        vec!["kv", "get", "-mount", "sys/../secret", "x"],
+        vec!["kv", "get", "-mount", "secret?list=true", "x"],
+        vec!["kv", "get", "-mount", "secret#x", "x"],
+        vec!["kv", "get", "-mount", "a//b", "x"],
+        vec!["kv", "list", "secret?list=true"],
+        vec!["kv", "get", "secret/../../sys/seal"],
+        vec!["kv", "get", "secret/x?version=1"],
+    ] {
+        let o = vaultid(&args, &[("VAULT_ADDR", vault.addr())]);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", err(&o));
+    }
+    let o = vaultid(
+        &["kv", "get", "secret/x"],
+        &[("VAULT_ADDR", vault.addr()), ("VAULT_KV_MOUNT", "sys/..")],
+    );
+    assert!(
+        vault.seen().is_empty(),
+        "requests were sent: {:?}",
+        vault.seen().iter().map(|s| &s.path).collect::<Vec<_>>()
+    );
+    drop(o);
+}
+
+#[test]
+fn go_durations_are_accepted_where_durations_are_read() {
+    let vault = TestServer::start(|_, _| {
+        answer(
+            200,
+            &[],
+            r#"{"data":{"data":{"k":"v"},"metadata":{"version":1,"created_time":"t","deletion_time":"","destroyed":false}}}"#,
+        )
+    });
+    for (var, value) in [
+        ("VAULT_CLIENT_TIMEOUT", "1m30s"),
+        ("VAULTID_CONNECT_TIMEOUT", "1s500ms"),
+        ("VAULTID_LOCK_TIMEOUT", "1h"),
+        ("VAULT_CLIENT_TIMEOUT", "250ms"),
+    ] {
+        let o = vaultid(
+            &["kv", "get", "secret/x"],
+            &[("VAULT_ADDR", vault.addr()), (var, value)],
+        );
+        assert!(o.status.success(), "{var}={value}: {}", err(&o));
+    }
+    let o = vaultid(
+        &["kv", "get", "secret/x"],
+        &[
+            ("VAULT_ADDR", vault.addr()),
+            ("VAULT_CLIENT_TIMEOUT", "1m30"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+}
