@@ -92,6 +92,10 @@ const ENV_FLAGS: &[Flag] = &[
         "human",
         "list the variables and their secrets instead of export lines (no values)",
     ),
+    switch(
+        "pass-credentials",
+        "also give COMMAND vaultid's own Vault credentials (VAULT_TOKEN, VAULT_SECRET_ID, ...); by default it does not inherit them",
+    ),
     switch("help", "show this help"),
 ];
 
@@ -131,7 +135,16 @@ fn env(rest: &[String]) -> Result<u8, Error> {
     if a.has("human") && a.rest.is_none() {
         return env_human(&client, &specs, &dynamic, &opts);
     }
-    let statics = vaultid::secrets::load_secrets(&client, &specs, &opts)?;
+    let mut statics = vaultid::secrets::load_secrets(&client, &specs, &opts)?;
+    if a.has("pass-credentials") && a.rest.is_some() {
+        for name in vaultid::secrets::process::CREDENTIAL_VARS {
+            if let Ok(v) = std::env::var(name) {
+                statics
+                    .entry(name.to_string())
+                    .or_insert_with(|| vaultid::SecretString::new(v));
+            }
+        }
+    }
 
     let Some(cmd) = a.rest.clone() else {
         if !dynamic.is_empty() {

@@ -277,6 +277,13 @@ impl EnvBuilder {
         precedence: Precedence,
     ) -> Result<()> {
         for (name, value) in vars {
+            if value.expose().contains('\0') || name.contains('\0') {
+                return Err(Error::Config(format!(
+                    "{label}: the value for {} holds a NUL byte, which an environment \
+                     variable (or an export line) cannot carry",
+                    crate::util::escape_invisible(&name)
+                )));
+            }
             if let Some(prev) = self.source.get(&name) {
                 if precedence == Precedence::KeepFirst {
                     return Err(Error::Config(format!(

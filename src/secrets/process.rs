@@ -196,15 +196,39 @@ pub fn exit_code(status: ExitStatus) -> u8 {
     }
 }
 
-/// Start `argv[0]` with `argv[1..]`, the current environment plus `vars`.
-/// The secrets are handed to the operating system and go nowhere else.
+/// The variables holding vaultid's own Vault credentials. A child started
+/// by [`spawn_with_env`] does not inherit them: it gets them only when they
+/// are among the variables given to it (`vaultid env --pass-credentials`).
+pub const CREDENTIAL_VARS: &[&str] = &[
+    "VAULT_TOKEN",
+    "VAULT__TOKEN",
+    "VAULT_SECRET_ID",
+    "VAULT_SECRET_ID_FILE",
+    "VAULT_ROLE_ID",
+];
+
+/// Start `argv[0]` with `argv[1..]`, the current environment without
+/// [`CREDENTIAL_VARS`], plus `vars`. The secrets are handed to the
+/// operating system and go nowhere else. A NUL byte in a name or value is
+/// an error naming the variable.
 pub fn spawn_with_env(argv: &[String], vars: &BTreeMap<String, SecretString>) -> Result<Child> {
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| Error::Config("no command given after --".into()))?;
     let mut cmd = Command::new(program);
     cmd.args(args);
+    for name in CREDENTIAL_VARS {
+        if !vars.contains_key(*name) {
+            cmd.env_remove(name);
+        }
+    }
     for (name, value) in vars {
+        if name.contains('\0') || value.expose().contains('\0') {
+            return Err(Error::Config(format!(
+                "the value for {} holds a NUL byte, which an environment variable cannot carry",
+                crate::util::escape_invisible(name)
+            )));
+        }
         cmd.env(name, value.expose());
     }
     cmd.spawn()

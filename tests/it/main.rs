@@ -19,6 +19,7 @@ mod clock_tls;
 mod debug_redaction;
 mod fast_fallback;
 mod ha_cluster;
+mod hostile_env;
 mod hostile_identity;
 mod hostile_input;
 mod hostile_keydir;

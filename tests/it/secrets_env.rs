@@ -132,7 +132,7 @@ fn child_sees_exactly_the_expected_variables() {
         ("DB_USER".to_string(), "app".to_string()),
         ("DB_PASS".to_string(), "p@ss w0rd".to_string()),
         ("VAULT_ADDR".to_string(), bao.addr().to_string()),
-        ("VAULT_TOKEN".to_string(), bao.token().to_string()),
+        // vaultid's own token is not inherited (--pass-credentials would).
     ]);
     expected.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
     assert_eq!(seen, expected);
