@@ -764,6 +764,117 @@ fn no_command_shows_a_secret_it_does_not_exist_to_print() {
     s.run("Hydra gone, token", &["token"], &[], None, &[]);
     assert_eq!(s.last_code(), Some(3), "{}", s.last_stderr());
 
+    // --- through a proxy: Vault named 0.0.0.0 (not loopback, so proxied),
+    // the proxy's password a canary of its own.
+    let proxy = common::connect_proxy::ConnectProxy::start();
+    let proxy_pw = format!("CANARYPROXYPW-{}", uuid::Uuid::new_v4());
+    s.canary("proxy password", &proxy_pw);
+    let proxy_url = proxy
+        .url()
+        .replace("http://", &format!("http://user:{proxy_pw}@"));
+    let bao_port = bao.addr().rsplit(':').next().unwrap().to_string();
+    let remote_addr = format!("http://0.0.0.0:{bao_port}");
+    let via_proxy: [(&str, Option<&str>); 3] = [
+        ("VAULT_ADDR", Some(&remote_addr)),
+        ("HTTP_PROXY", Some(&proxy_url)),
+        ("NO_PROXY", Some("example.com")),
+    ];
+    json(&s.run("proxy: up", &["up"], &via_proxy, None, &[]));
+    json(&s.run(
+        "proxy: kv get",
+        &["kv", "get", "secret/canary/app"],
+        &via_proxy,
+        None,
+        &["kv value"],
+    ));
+    json(&s.run(
+        "proxy: kv put",
+        &["kv", "put", "secret/canary/put", &format!("v={put_value}")],
+        &via_proxy,
+        None,
+        &[],
+    ));
+    json(&s.run("proxy: login", &["login"], &via_proxy, None, &[]));
+    s.run(
+        "proxy: env into a child",
+        &["env", "canary/app#value=APP_VALUE", "--", "true"],
+        &via_proxy,
+        None,
+        &[],
+    );
+    assert_eq!(s.last_code(), Some(0), "{}", s.last_stderr());
+    let seen = proxy.log();
+    assert!(
+        seen.requests.len() >= 5 && seen.proxy_auth.len() == seen.requests.len(),
+        "the proxy runs did not go through the proxy: {:?}",
+        seen.requests
+    );
+    assert!(
+        seen.requests
+            .iter()
+            .all(|r| r.starts_with(&format!("CONNECT 0.0.0.0:{bao_port}"))),
+        "{:?}",
+        seen.requests
+    );
+
+    // --- a cross-host redirect: Vault's address answers every request
+    // with a 307 to another host (127.0.0.2), which must receive no secret.
+    let foreign = common::TestServer::start_on("127.0.0.2", |_, _| {
+        common::answer(200, &[], r#"{"data":{}}"#)
+    });
+    let foreign_addr = foreign.addr().to_string();
+    let redirector = common::TestServer::start(move |req, _| {
+        let location = format!("{foreign_addr}{}", req.path);
+        common::answer(307, &[("Location", location.as_str())], "")
+    });
+    let redirected: [(&str, Option<&str>); 1] = [("VAULT_ADDR", Some(redirector.addr()))];
+    for (label, args, stdin) in [
+        ("redirect: up", &["up"][..], None),
+        (
+            "redirect: kv get",
+            &["kv", "get", "secret/canary/app"][..],
+            None,
+        ),
+        (
+            "redirect: kv put",
+            &["kv", "put", "secret/canary/put", "v=-"][..],
+            Some(put_value.as_str()),
+        ),
+        ("redirect: login", &["login"][..], None),
+        ("redirect: token", &["token"][..], None),
+        (
+            "redirect: env",
+            &["env", "canary/app#value=APP_VALUE", "--", "true"][..],
+            None,
+        ),
+    ] {
+        s.run(label, args, &redirected, stdin, &[]);
+    }
+    assert!(
+        redirector.seen().len() >= 4,
+        "the redirector was not asked: {:?}",
+        redirector
+            .seen()
+            .iter()
+            .map(|r| (&r.method, &r.path))
+            .collect::<Vec<_>>()
+    );
+    for req in foreign.seen() {
+        let text = format!(
+            "{} {} {:?} {}",
+            req.method,
+            req.path,
+            req.headers,
+            String::from_utf8_lossy(&req.body)
+        );
+        for (name, value) in &s.canaries {
+            assert!(
+                !text.contains(value.as_str()),
+                "{name} reached another host through a redirect: {text}"
+            );
+        }
+    }
+
     // --- Vault stopped.
     bao.stop();
     for (label, args) in [
