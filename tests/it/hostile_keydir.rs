@@ -367,3 +367,30 @@ fn a_corrupt_credentials_file_is_kept_aside_with_other_agents_entries() {
     assert_eq!(fs::read_to_string(&kept[0]).unwrap(), corrupt);
     fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_loose_credentials_file_is_reported_by_up_and_left_alone() {
+    let hydra = crate::hydra_double::HydraDouble::start();
+    let dir = tmpdir("loose-creds");
+    let with_hydra = |c: &mut Command| {
+        c.env("HYDRA__ADMIN_URL", hydra.admin_url())
+            .env("HYDRA__PUBLIC_URL", hydra.public_url())
+            .env("HYDRA__MAX_RETRIES", "0")
+            .env("VAULTID_ALLOW_OFFLINE_GENERATE", "true");
+    };
+    let mut c = vaultid(&dir, "loose-creds");
+    with_hydra(&mut c);
+    json_ok(&c.arg("up").output().unwrap());
+    let creds = dir.join("oauth_credentials.json");
+    fs::set_permissions(&creds, fs::Permissions::from_mode(0o644)).unwrap();
+    let mut c = vaultid(&dir, "loose-creds");
+    with_hydra(&mut c);
+    let out = json_ok(&c.arg("up").output().unwrap());
+    let w = out["warnings"].to_string();
+    assert!(
+        w.contains("oauth_credentials.json") && w.contains("644"),
+        "{w}"
+    );
+    assert_eq!(mode(&creds), 0o644, "the mode was changed");
+    fs::remove_dir_all(dir).unwrap();
+}
