@@ -79,6 +79,9 @@ pub struct Cluster {
     bin: PathBuf,
     /// Raft timing.
     pub timing: Timing,
+    /// Removes `dir` when its stdin closes (the test process ended), for
+    /// the shared cluster, which is never dropped.
+    sweeper: Mutex<Option<Proc>>,
 }
 
 static LOCK: Mutex<()> = Mutex::new(());
@@ -218,10 +221,12 @@ log_level = "info"
             token: String::new(),
             unseal_key: String::new(),
             unseal_key_file: dir.join("unseal.key"),
+            sweeper: Mutex::new(None),
             dir,
             bin,
             timing,
         };
+        cluster.sweep_on_exit();
         let t0 = Instant::now();
         for i in 0..3 {
             cluster.launch(i);
@@ -285,6 +290,30 @@ log_level = "info"
             cluster.addrs().join(",")
         );
         Some(cluster)
+    }
+
+    fn sweep_on_exit(&mut self) {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(r#"echo $$; read _ignored || true; sleep 1; rm -rf "$1""#)
+            .arg("sh")
+            .arg(&self.dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sh");
+        let stdin = child.stdin.take();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("read sh pid");
+        let pid = line.trim().parse().expect("sh pid");
+        *lock(&self.sweeper) = Some(Proc {
+            watchdog: child,
+            stdin,
+            pid,
+        });
     }
 
     fn retry_until<T>(&self, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
@@ -478,6 +507,10 @@ impl Drop for Cluster {
             }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(mut s) = lock(&self.sweeper).take() {
+            drop(s.stdin.take());
+            let _ = s.watchdog.wait();
+        }
     }
 }
 
