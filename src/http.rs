@@ -493,6 +493,9 @@ impl HttpClient {
             Some(p) => p.clone(),
             None => ProxyPolicy::from_env()?,
         };
+        for url in &bases {
+            proxy.check(url)?;
+        }
         let connector = tls::connector(config.service, &config.tls)?;
         let agent_config = ureq::Agent::config_builder()
             .http_status_as_error(false)

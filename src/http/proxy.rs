@@ -209,6 +209,10 @@ impl fmt::Debug for ChosenProxy {
 pub struct ProxyPolicy {
     http: Option<ChosenProxy>,
     https: Option<ChosenProxy>,
+    /// Why the variable for `http://` (`https://`) URLs cannot be used:
+    /// an error only for a URL that would go through it ([`ProxyPolicy::check`]).
+    http_bad: Option<String>,
+    https_bad: Option<String>,
     no_proxy: NoProxy,
 }
 
@@ -243,11 +247,43 @@ impl ProxyPolicy {
         let no_proxy = first(&["NO_PROXY", "no_proxy"])
             .map(|(_, v)| NoProxy::parse(&v))
             .unwrap_or_default();
+        let split = |v: Option<(&'static str, String)>| match v.map(chosen) {
+            None | Some(Ok(None)) => (None, None),
+            Some(Ok(Some(c))) => (Some(c), None),
+            Some(Err(e)) => (None, Some(e.to_string())),
+        };
+        let (http, http_bad) = split(http);
+        let (https, https_bad) = split(https);
         Ok(ProxyPolicy {
-            http: http.map(chosen).transpose()?.flatten(),
-            https: https.map(chosen).transpose()?.flatten(),
+            http,
+            https,
+            http_bad,
+            https_bad,
             no_proxy,
         })
+    }
+
+    /// Fails with [`Error::Config`] when `url` would go through a proxy
+    /// variable that cannot be used (`socks5://`, a malformed value). A bad
+    /// variable that no configured address would use is no error: a
+    /// system-wide `ALL_PROXY=socks5://...` does not stop a loopback Vault.
+    pub fn check(&self, url: &str) -> Result<()> {
+        let Some((scheme, host, port)) = url_host_port(url) else {
+            return Ok(());
+        };
+        if is_loopback(host) || self.no_proxy.matches(host, port) {
+            return Ok(());
+        }
+        let bad = match scheme {
+            "https" => &self.https_bad,
+            _ => &self.http_bad,
+        };
+        match bad {
+            Some(m) => Err(Error::Config(
+                m.strip_prefix("configuration: ").unwrap_or(m).to_string(),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The proxy a request to `scheme://host:port` goes through, or `None`
@@ -463,13 +499,17 @@ mod tests {
             "http://:1",
             "http://p:notaport",
         ] {
-            let e = ProxyPolicy::from_lookup(get(bad)).unwrap_err().to_string();
+            let p = ProxyPolicy::from_lookup(get(bad)).unwrap();
+            let e = p.check("https://v.example").unwrap_err();
+            assert_eq!(e.exit_code(), 2);
+            let e = e.to_string();
             assert!(e.contains("HTTPS_PROXY"), "{e}");
             assert!(!e.contains("hunter2"), "{e}");
-            assert_eq!(
-                ProxyPolicy::from_lookup(get(bad)).unwrap_err().exit_code(),
-                2
-            );
+            assert!(!format!("{p:?}").contains("hunter2"));
+            // Addresses the variable does not apply to are not stopped by it.
+            p.check("https://127.0.0.1:8200").unwrap();
+            p.check("http://v.example").unwrap();
+            assert!(p.proxy_for_url("https://v.example").is_none());
         }
         let p = ProxyPolicy::from_lookup(get("http://user:hunter2@proxy.test:3128/")).unwrap();
         let c = p.proxy_for_url("https://v.example").unwrap();

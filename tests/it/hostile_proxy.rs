@@ -75,6 +75,20 @@ fn proxy_variables_never_carry_loopback_traffic() {
             assert_eq!(vault.seen().len(), before + 1, "{var} {addr}");
         }
     }
+    // A proxy vaultid cannot use, set for other programs, does not stop
+    // a loopback Vault.
+    let out = vaultid(
+        &["kv", "get", "secret/x"],
+        &[
+            ("VAULT_ADDR", vault.addr()),
+            ("ALL_PROXY", "socks5://u:p@socks.example:1080"),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let log = proxy.log();
     assert!(
         log.requests.is_empty(),
