@@ -38,6 +38,12 @@ pub struct AgentConfig {
     /// Longest wait between retries while Vault is unavailable (default `"60s"`).
     #[serde(default)]
     pub backoff_max: Option<String>,
+    /// The most one Vault request of the agent may take, its retries
+    /// included (default `"5s"`, instead of `VAULTID_VAULT_WAIT`): the agent
+    /// retries on its own, and a short budget keeps it responsive to signals
+    /// during an outage.
+    #[serde(default)]
+    pub vault_wait: Option<String>,
     /// Remove the rendered files (and the token sink) on exit (default false:
     /// they stay).
     #[serde(default)]
@@ -250,6 +256,7 @@ impl AgentConfig {
         let bad = |what: String| Err(Error::Config(format!("{origin}: {what}")));
         duration(self.kv_interval.as_deref(), "kv_interval", origin)?;
         duration(self.backoff_max.as_deref(), "backoff_max", origin)?;
+        duration(self.vault_wait.as_deref(), "vault_wait", origin)?;
         duration(self.token.wrap_ttl.as_deref(), "token.wrap_ttl", origin)?;
         mode(self.token.sink_mode.as_deref(), "token.sink_mode", origin)?;
         if let Some(e) = &self.exec {
@@ -334,6 +341,11 @@ impl AgentConfig {
     /// `kv_interval` (default 60 s).
     pub fn kv_interval(&self) -> Duration {
         parse_opt(self.kv_interval.as_deref()).unwrap_or(Duration::from_secs(60))
+    }
+
+    /// `vault_wait` (default 5 s).
+    pub fn vault_wait(&self) -> Duration {
+        parse_opt(self.vault_wait.as_deref()).unwrap_or(Duration::from_secs(5))
     }
 
     /// `backoff_max` (default 60 s).

@@ -92,6 +92,9 @@ impl Agent {
                     .into(),
             )
         })?;
+        let mut vault = vault.clone();
+        vault.wait = config.vault_wait();
+        let vault = &vault;
         let client = Client::new(vault)?;
         client.require_credentials()?;
         let agent_name = crate::identity::Identity::new(
