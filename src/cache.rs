@@ -941,7 +941,7 @@ mod tests {
         fs::remove_file(d.file(PUBLIC_PEM)).unwrap();
         let back = d.read_keys().unwrap().unwrap();
         assert_eq!(back.repaired.len(), 1, "{:?}", back.repaired);
-        assert!(back.repaired[0].contains("644"), "{:?}", back.repaired);
+        assert!(back.repaired[0].contains("mode 644"), "{:?}", back.repaired);
         assert!(back.public_missing);
         // Reading writes nothing and changes no mode.
         assert!(!d.file(PUBLIC_PEM).exists());
@@ -1169,7 +1169,7 @@ mod tests {
         d.write_credentials("did:me", &creds("x")).unwrap();
         fs::set_permissions(d.file(CREDENTIALS_FILE), fs::Permissions::from_mode(0o644)).unwrap();
         let (_, loose) = d.read_credentials_checked().unwrap().unwrap();
-        assert!(loose.unwrap().contains("644"));
+        assert!(loose.unwrap().contains("mode 644"));
         fs::remove_dir_all(d.path()).unwrap();
     }
 
@@ -1181,7 +1181,10 @@ mod tests {
         fs::set_permissions(d.path(), fs::Permissions::from_mode(0o777)).unwrap();
         let w = d.inspect();
         assert_eq!(w.len(), 1, "{w:?}");
-        assert!(w[0].contains("777") && w[0].contains("replace"), "{w:?}");
+        assert!(
+            w[0].contains("mode 777") && w[0].contains("replace"),
+            "{w:?}"
+        );
         fs::remove_dir_all(d.path()).unwrap();
     }
 

@@ -300,8 +300,13 @@ fn an_open_or_foreign_key_dir_is_reported_once_in_the_json_warnings() {
     let o = vaultid(&dir, "open").arg("up").output().unwrap();
     let out = json_ok(&o);
     let w = out["warnings"].to_string();
-    assert!(w.contains("777"), "{w}");
-    assert_eq!(stderr(&o).matches("777").count(), 1, "{}", stderr(&o));
+    assert!(w.contains("mode 777"), "{w}");
+    assert_eq!(
+        stderr(&o).matches("has mode 777").count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
     if root("an_open_or_foreign_key_dir") {
         let user = "vaultid-foreign";
@@ -388,7 +393,7 @@ fn a_loose_credentials_file_is_reported_by_up_and_left_alone() {
     let out = json_ok(&c.arg("up").output().unwrap());
     let w = out["warnings"].to_string();
     assert!(
-        w.contains("oauth_credentials.json") && w.contains("644"),
+        w.contains("oauth_credentials.json") && w.contains("mode 644"),
         "{w}"
     );
     assert_eq!(mode(&creds), 0o644, "the mode was changed");
