@@ -44,13 +44,13 @@ use crate::identity::KeyPair;
 use crate::secret_string::SecretString;
 
 /// File name of the private key.
-pub const PRIVATE_PEM: &str = "private.pem";
+pub(crate) const PRIVATE_PEM: &str = "private.pem";
 /// File name of the public key.
-pub const PUBLIC_PEM: &str = "public.pem";
+pub(crate) const PUBLIC_PEM: &str = "public.pem";
 /// File name of the OAuth2 credentials file.
-pub const CREDENTIALS_FILE: &str = "oauth_credentials.json";
+pub(crate) const CREDENTIALS_FILE: &str = "oauth_credentials.json";
 /// File name of the startup lock.
-pub const LOCK_FILE: &str = ".lock";
+pub(crate) const LOCK_FILE: &str = ".lock";
 
 /// Largest file read from the key directory (1 MiB): a PEM key is a few
 /// hundred bytes, a credentials file for thousands of agents fits easily.
@@ -330,7 +330,7 @@ impl StoredCredentials {
 /// Parse the bytes of `oauth_credentials.json`: a JSON object keyed by DID.
 /// Entries are kept as raw JSON so that entries of other agents survive a
 /// rewrite untouched.
-pub fn parse_credentials_file(bytes: &[u8]) -> Result<BTreeMap<String, Value>> {
+pub(crate) fn parse_credentials_file(bytes: &[u8]) -> Result<BTreeMap<String, Value>> {
     let v: Value = serde_json::from_slice(bytes)
         .map_err(|e| Error::Integrity(format!("{CREDENTIALS_FILE} is not valid JSON ({e})")))?;
     match v {
@@ -345,7 +345,7 @@ pub fn parse_credentials_file(bytes: &[u8]) -> Result<BTreeMap<String, Value>> {
 pub type CredentialsMap = BTreeMap<String, Value>;
 
 /// A UTC timestamp usable in file names: `20261122T043342Z`.
-pub fn file_timestamp(t: SystemTime) -> String {
+pub(crate) fn file_timestamp(t: SystemTime) -> String {
     crate::util::time::file_timestamp(t)
 }
 
@@ -361,14 +361,14 @@ impl KeyDir {
     }
 
     /// Path of a file inside the directory.
-    pub fn file(&self, name: &str) -> PathBuf {
+    pub(crate) fn file(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
 
     /// Create the directory (and parents) with mode `0700` if it does not
     /// exist. An existing directory is left as it is (see
     /// [`KeyDir::inspect`]).
-    pub fn ensure_dir(&self) -> Result<()> {
+    pub(crate) fn ensure_dir(&self) -> Result<()> {
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -464,7 +464,7 @@ impl KeyDir {
     /// Remove temporary files a killed writer left behind
     /// (`.{name}.tmp-{pid}-{nanos}`, only vaultid's own pattern). Call it
     /// while holding the lock. Returns how many were removed.
-    pub fn remove_stale_temp_files(&self) -> Result<usize> {
+    pub(crate) fn remove_stale_temp_files(&self) -> Result<usize> {
         let entries = match fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(0),
@@ -681,7 +681,8 @@ impl KeyDir {
     /// Rename the current key files aside as `private.pem.aside-<UTC
     /// timestamp>` (and the same for `public.pem`), never deleting them.
     /// Returns the new paths. Does nothing for files that do not exist.
-    pub fn set_keys_aside(&self) -> Result<Vec<PathBuf>> {
+    #[cfg(test)]
+    pub(crate) fn set_keys_aside(&self) -> Result<Vec<PathBuf>> {
         let stamp = file_timestamp(SystemTime::now());
         let mut moved = Vec::new();
         for name in [PRIVATE_PEM, PUBLIC_PEM] {
@@ -707,13 +708,15 @@ impl KeyDir {
     /// Read `oauth_credentials.json`: `Ok(None)` when absent. A corrupt file
     /// is an [`Error::Integrity`]; [`KeyDir::write_credentials`] sets it
     /// aside before writing a new one.
-    pub fn read_credentials_file(&self) -> Result<Option<BTreeMap<String, Value>>> {
+    pub(crate) fn read_credentials_file(&self) -> Result<Option<BTreeMap<String, Value>>> {
         Ok(self.read_credentials_checked()?.map(|(all, _)| all))
     }
 
     /// Like [`KeyDir::read_credentials_file`], with a warning when the file
     /// can be read by group or others.
-    pub fn read_credentials_checked(&self) -> Result<Option<(CredentialsMap, Option<String>)>> {
+    pub(crate) fn read_credentials_checked(
+        &self,
+    ) -> Result<Option<(CredentialsMap, Option<String>)>> {
         let path = self.file(CREDENTIALS_FILE);
         let Some(opened) = open_in_dir(&path, OpenMode::Read).map_err(|e| match e {
             Error::InvalidKey(m) => Error::Integrity(m),

@@ -13,18 +13,21 @@ use crate::error::{Error, Result};
 use crate::secret_string::SecretString;
 
 /// Default local key directory (the Python framework's).
-pub const DEFAULT_KEY_DIR: &str = ".bindu";
+pub(crate) const DEFAULT_KEY_DIR: &str = ".bindu";
 /// Default KV v2 mount.
 pub const DEFAULT_KV_MOUNT: &str = "secret";
 /// Default path prefix inside the KV mount.
-pub const DEFAULT_PREFIX: &str = "bindu";
+pub(crate) const DEFAULT_PREFIX: &str = "bindu";
 /// Default OAuth2 scopes registered for the agent's client.
-pub const DEFAULT_SCOPES: &str = "openid offline agent:read agent:write";
+pub(crate) const DEFAULT_SCOPES: &str = "openid offline agent:read agent:write";
 /// Default service-account token path for Kubernetes auth.
-pub const DEFAULT_K8S_JWT_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+pub(crate) const DEFAULT_K8S_JWT_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
-/// The whole configuration.
+/// The whole configuration. Built by [`Config::from_env`],
+/// [`Config::from_lookup`] or [`Config::local`]; fields can be changed after.
+/// New settings may be added in minor releases (`#[non_exhaustive]`).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Config {
     /// Who the agent is.
     pub identity: IdentityConfig,
@@ -48,6 +51,7 @@ pub struct Config {
 
 /// The agent's name parts.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct IdentityConfig {
     /// Author, usually an e-mail address (`VAULTID_AUTHOR`).
     pub author: String,
@@ -60,6 +64,7 @@ pub struct IdentityConfig {
 
 /// How to reach and use Vault.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct VaultConfig {
     /// Base URL (`VAULT_AGENT_ADDR`, else `VAULT__URL`, else `VAULT_ADDR`,
     /// else the first of `VAULTID_VAULT_ADDRS`).
@@ -161,7 +166,7 @@ impl SecretSource {
 
 /// Read a secret from a file, trimming surrounding whitespace; capped at
 /// [`crate::input::MAX_CREDENTIAL`].
-pub fn read_secret_file(p: &std::path::Path) -> Result<SecretString> {
+pub(crate) fn read_secret_file(p: &std::path::Path) -> Result<SecretString> {
     crate::input::read_secret(p, "secret file")
 }
 
@@ -175,8 +180,10 @@ pub enum TokenAuth {
     Basic,
 }
 
-/// How to reach Hydra.
+/// How to reach Hydra. Built by [`HydraConfig::new`] (or from the
+/// environment with [`Config::from_env`]); fields can be changed after.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct HydraConfig {
     /// Admin API base URL (`HYDRA__ADMIN_URL`).
     pub admin_url: String,
@@ -194,6 +201,25 @@ pub struct HydraConfig {
     pub scopes: Vec<String>,
     /// Token endpoint auth (`HYDRA__TOKEN_AUTH_METHOD` = `client_secret_post` | `client_secret_basic`).
     pub token_auth: TokenAuth,
+}
+
+impl HydraConfig {
+    /// Hydra at `admin_url` with the defaults of the environment variables:
+    /// no public URL, 10 s timeout, TLS verified, 3 retries, registration at
+    /// startup, scopes `openid offline agent:read agent:write`,
+    /// `client_secret_post`.
+    pub fn new(admin_url: impl Into<String>) -> HydraConfig {
+        HydraConfig {
+            admin_url: admin_url.into(),
+            public_url: None,
+            timeout: Duration::from_secs(10),
+            verify_ssl: true,
+            max_retries: 3,
+            auto_register: true,
+            scopes: DEFAULT_SCOPES.split(' ').map(str::to_string).collect(),
+            token_auth: TokenAuth::Post,
+        }
+    }
 }
 
 /// Something that answers "what is variable X?".
@@ -378,11 +404,11 @@ fn check_path(source: &str, value: &str, allow_empty: bool, mount: bool) -> Resu
 }
 
 /// The variable naming every node of a Vault cluster, comma separated.
-pub const ADDRS_VAR: &str = "VAULTID_VAULT_ADDRS";
+pub(crate) const ADDRS_VAR: &str = "VAULTID_VAULT_ADDRS";
 
 /// Default of [`VaultConfig::wait`]: long enough for an election at
 /// OpenBao's default Raft timing (5-15 s).
-pub const DEFAULT_VAULT_WAIT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_VAULT_WAIT: Duration = Duration::from_secs(30);
 
 fn check_url(name: &str, url: &str) -> Result<String> {
     let u = url.trim().trim_end_matches('/');

@@ -80,7 +80,9 @@ pub mod proxy;
 mod resolve;
 mod tls;
 
-pub use proxy::{NoProxy, ProxyPolicy};
+#[allow(unused_imports)] // for the fuzz targets
+pub use proxy::NoProxy;
+pub use proxy::ProxyPolicy;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -92,7 +94,7 @@ use std::path::PathBuf;
 use crate::error::{Error, Result, Service};
 use crate::secret_string::{zeroize_bytes, SecretString};
 use crate::util::random::jitter;
-use crate::util::strip_query;
+use crate::util::{lock, strip_query};
 
 /// Default number of retries after the first attempt.
 pub const DEFAULT_MAX_RETRIES: u32 = 2;
@@ -115,6 +117,7 @@ const MAX_BODY: u64 = 16 * 1024 * 1024;
 
 /// TLS settings for a server connection.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct TlsConfig {
     /// PEM file of CA certificates that replace the built-in roots (`VAULT_CACERT`).
     pub ca_cert: Option<PathBuf>,
@@ -1020,24 +1023,13 @@ pub fn backoff(n: u32, jitter: f64) -> Duration {
     base + base.mul_f64(jitter / 2.0)
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
 
 /// What one attempt ended with, as far as retrying is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome<'a> {
-    /// The server answered.
-    Status {
-        /// HTTP status.
-        status: u16,
-        /// The `Retry-After` header, if any.
-        retry_after: Option<&'a str>,
-    },
+pub enum Outcome {
     /// The connection failed before an answer: refused, reset, closed,
     /// name not resolved.
     Connection,
@@ -1118,7 +1110,7 @@ fn split_url(url: &str) -> Option<(&str, &str, &str)> {
 }
 
 /// Sort a ureq error into an [`Outcome`].
-fn classify(e: &ureq::Error) -> Outcome<'static> {
+fn classify(e: &ureq::Error) -> Outcome {
     match e {
         ureq::Error::Timeout(_) => Outcome::Timeout,
         ureq::Error::Rustls(_) | ureq::Error::Tls(_) | ureq::Error::Pem(_) => Outcome::Tls,

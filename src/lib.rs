@@ -28,14 +28,18 @@ pub mod bootstrap;
 pub mod cache;
 pub mod config;
 mod error;
-pub mod http;
+pub(crate) mod http;
 pub mod hydra;
 pub mod identity;
 pub mod input;
-pub mod secret_string;
+mod secret_string;
 pub mod secrets;
 mod util;
 pub mod vault;
+
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 
 pub use config::Config;
 pub use error::{Error, Result, Service};

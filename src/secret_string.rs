@@ -22,6 +22,18 @@ impl SecretString {
         &self.0
     }
 
+    /// Take bytes read from a file or stdin as a secret: `None` (the bytes
+    /// overwritten with zeros) when they are not UTF-8.
+    pub fn from_utf8(bytes: Vec<u8>) -> Option<SecretString> {
+        match String::from_utf8(bytes) {
+            Ok(s) => Some(SecretString(s)),
+            Err(e) => {
+                zeroize_bytes(&mut e.into_bytes());
+                None
+            }
+        }
+    }
+
     /// `true` when the secret is the empty string.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

@@ -5,8 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vaultid::agent::config::{mode_or_default, AgentConfig};
-use vaultid::agent::status::judge;
+use vaultid::fuzzing::agent::{judge, mode_or_default, AgentConfig};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(c) = AgentConfig::parse(data, "fuzz.json") {

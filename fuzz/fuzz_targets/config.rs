@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use vaultid::config::{parse_bool, parse_duration, Config, VaultConfig};
-use vaultid::http::{NoProxy, ProxyPolicy};
+use vaultid::fuzzing::http::{NoProxy, ProxyPolicy};
 use vaultid::secrets::SecretSpec;
 
 include!(concat!(env!("OUT_DIR"), "/config_vars.rs"));

@@ -6,7 +6,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use vaultid::cache::{parse_credentials_file, StoredCredentials};
+use vaultid::cache::StoredCredentials;
+use vaultid::fuzzing::cache::parse_credentials_file;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(entries) = parse_credentials_file(data) else {

@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vaultid::hydra::{
+use vaultid::fuzzing::hydra::{
     next_page_token, parse_client, parse_clients, parse_error, parse_introspection,
     parse_token_response,
 };

@@ -6,7 +6,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vaultid::identity::{base64, pem, KeyPair, PublicKey};
+use vaultid::fuzzing::codec::{base64, pem};
+use vaultid::identity::{KeyPair, PublicKey};
 
 fuzz_target!(|data: &[u8]| {
     // The raw bytes as DER (a `private.pem` may hold DER by mistake).

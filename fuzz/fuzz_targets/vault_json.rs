@@ -6,13 +6,16 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use vaultid::http::{parse_retry_after, redirect_target};
-use vaultid::vault::auth::parse_auth;
+use vaultid::fuzzing::http::{parse_retry_after, redirect_target};
+use vaultid::fuzzing::vault::cluster_verdict;
+use vaultid::fuzzing::vault::merge_patch;
+use vaultid::fuzzing::vault::parse_auth;
+use vaultid::fuzzing::vault::parse_health;
+use vaultid::fuzzing::vault::{api_path, parse_response};
 use vaultid::vault::cluster::{Leader, SealStatus};
-use vaultid::vault::kv2::{merge_patch, KvMetadata, VersionMetadata};
-use vaultid::vault::lease::LeaseInfo;
-use vaultid::vault::sys::{parse_health, Health};
-use vaultid::vault::{api_path, cluster_verdict, parse_response};
+use vaultid::vault::Health;
+use vaultid::vault::LeaseInfo;
+use vaultid::vault::{KvMetadata, VersionMetadata};
 
 const STATUSES: &[u16] = &[
     200, 204, 307, 400, 403, 404, 412, 429, 472, 473, 500, 501, 503,

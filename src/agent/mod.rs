@@ -6,32 +6,32 @@
 //! 1. restores the identity (the `up` flow, [`crate::bootstrap::ensure`];
 //!    skippable),
 //! 2. keeps a Vault token alive and optionally writes it to a sink file
-//!    ([`token`]),
-//! 3. renders secrets into files ([`sources`], [`render`]) and keeps them
+//!    (`token`),
+//! 3. renders secrets into files (`sources`, `render`) and keeps them
 //!    current, writing a file only when its content changes,
-//! 4. tells the application on a real change only ([`notify`]): a signal to
+//! 4. tells the application on a real change only (`notify`): a signal to
 //!    the supervised command or a pid file's process, a command, a restart,
 //! 5. rides out Vault outages: failed steps back off with jitter to a cap
 //!    and the last good files stay exactly as they are,
 //! 6. reports one JSON line per event (never a secret value) and a status
 //!    file ([`status`]),
-//! 7. stops cleanly on `SIGTERM`/`SIGINT` ([`scheduler`]): stops the
+//! 7. stops cleanly on `SIGTERM`/`SIGINT` (`scheduler`): stops the
 //!    command, revokes leases (and the token when configured), keeps or
 //!    removes its files.
 //!
 //! Everything runs in one thread, in one loop ([`Agent::run`]) that sleeps
 //! in `poll(2)` until the next event is due or a signal arrives
-//! ([`signals`]): an idle agent uses no CPU. A program can run an agent in a
+//! (`signals`): an idle agent uses no CPU. A program can run an agent in a
 //! thread of its own and stop it with a [`signals::Waker`].
 
-pub mod config;
-pub mod notify;
-pub mod render;
-pub mod scheduler;
-pub mod signals;
-pub mod sources;
+pub(crate) mod config;
+pub(crate) mod notify;
+pub(crate) mod render;
+pub(crate) mod scheduler;
+pub(crate) mod signals;
+pub(crate) mod sources;
 pub mod status;
-pub mod token;
+pub(crate) mod token;
 
 use std::sync::Arc;
 

@@ -94,7 +94,7 @@ impl Agent {
                         }
                         Err(e) => {
                             self.event("child_failed", json!({"error": e.to_string()}));
-                            let code = crate::secrets::process::spawn_failure_code(&e).unwrap_or(1);
+                            let code = crate::secrets::spawn_failure_code(&e).unwrap_or(1);
                             return Ok(self.shutdown(code));
                         }
                     }

@@ -15,11 +15,11 @@ use serde_json::{json, Value};
 use crate::error::{Error, Result};
 
 /// Largest status file read (bytes).
-pub const MAX_STATUS_BYTES: u64 = 4 << 20;
+pub(crate) const MAX_STATUS_BYTES: u64 = 4 << 20;
 
 /// Write `status` to `path` when it differs from `last` (the bytes written
 /// last). Returns whether it wrote.
-pub fn write(path: &Path, status: &Value, last: &mut Option<[u8; 32]>) -> Result<bool> {
+pub(crate) fn write(path: &Path, status: &Value, last: &mut Option<[u8; 32]>) -> Result<bool> {
     let mut bytes = serde_json::to_vec_pretty(status).unwrap_or_default();
     bytes.push(b'\n');
     super::render::write_if_changed(path, &bytes, 0o644, last)
@@ -56,7 +56,7 @@ pub fn check(path: &Path) -> Result<(u8, Value)> {
 }
 
 /// The verdict on a status document (pure; never panics).
-pub fn judge(mut status: Value) -> (u8, Value) {
+pub(crate) fn judge(mut status: Value) -> (u8, Value) {
     let pid = status.get("pid").and_then(Value::as_u64).unwrap_or(0);
     let state = status.get("state").and_then(Value::as_str).unwrap_or("");
     let alive =

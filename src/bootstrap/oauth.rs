@@ -31,8 +31,9 @@ use crate::cache::{KeyDir, StoredCredentials};
 use crate::config::HydraConfig;
 use crate::error::{Error, Result};
 use crate::hydra::{registration_body, AgentRegistration, CreateOutcome, OAuthClient};
-use crate::identity::{random_secret_urlsafe, Identity, KeyPair};
+use crate::identity::{Identity, KeyPair};
 use crate::secret_string::SecretString;
+use crate::util::random::random_secret_urlsafe;
 
 /// Whether Hydra could be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -173,14 +173,14 @@ fn read_shares(path: Option<&str>) -> Result<Vec<SecretString>, Error> {
         }
     }
     let too_big = raw.len() as u64 > MAX_SHARES_INPUT;
-    let shares: Option<Vec<SecretString>> = std::str::from_utf8(&raw).ok().map(|text| {
-        text.lines()
+    let shares: Option<Vec<SecretString>> = SecretString::from_utf8(raw).map(|text| {
+        text.expose()
+            .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
             .map(SecretString::new)
             .collect()
     });
-    vaultid::secret_string::zeroize_bytes(&mut raw);
     let Some(shares) = shares else {
         return Err(Error::Config("key-share input is not UTF-8 text".into()));
     };

@@ -8,7 +8,6 @@ use serde_json::json;
 use vaultid::config::VaultConfig;
 use vaultid::secrets::env::{fields_to_vars, EnvBuilder, Precedence};
 use vaultid::secrets::lease::LeaseBackend;
-use vaultid::secrets::process;
 use vaultid::secrets::OnRotate;
 use vaultid::secrets::{shell, CredentialStore, EnvOptions, NewValue, SecretSpec};
 use vaultid::vault::Client;
@@ -125,11 +124,10 @@ fn env(rest: &[String]) -> Result<u8, Error> {
         }
     }
     let cfg = vault_config(a.value("mount"))?;
-    let opts = EnvOptions {
-        kv_mount: cfg.kv_mount.clone(),
-        normalize: a.has("normalize"),
-        allow_override: a.has("override"),
-    };
+    let mut opts = EnvOptions::default();
+    opts.kv_mount = cfg.kv_mount.clone();
+    opts.normalize = a.has("normalize");
+    opts.allow_override = a.has("override");
     let client = Arc::new(client(&cfg)?);
     let revoke = client.revoke_own_token_on_drop();
     if a.has("human") && a.rest.is_none() {
@@ -137,7 +135,7 @@ fn env(rest: &[String]) -> Result<u8, Error> {
     }
     let mut statics = vaultid::secrets::load_secrets(&client, &specs, &opts)?;
     if a.has("pass-credentials") && a.rest.is_some() {
-        for name in vaultid::secrets::process::CREDENTIAL_VARS {
+        for name in vaultid::secrets::CREDENTIAL_VARS {
             if let Ok(v) = std::env::var(name) {
                 statics
                     .entry(name.to_string())
@@ -231,7 +229,7 @@ fn env_human(
 /// A command that could not be started exits 127 (not found) or 126 (not
 /// executable), as a shell's would.
 fn spawn_failed(e: Error) -> Result<u8, Error> {
-    match process::spawn_failure_code(&e) {
+    match vaultid::secrets::spawn_failure_code(&e) {
         Some(code) => {
             eprintln!("vaultid: {}", super::one_line(&e.to_string()));
             Ok(code)
@@ -272,14 +270,17 @@ const ROTATE_FLAGS: &[Flag] = &[
 ];
 
 fn read_stdin_line(what: &str) -> Result<SecretString, Error> {
-    let mut s = vaultid::input::read_text(
+    let s = SecretString::from(vaultid::input::read_text(
         vaultid::input::Source::Stdin,
         what,
         vaultid::input::MAX_DATA,
-    )?;
-    let v = SecretString::new(s.strip_suffix('\n').unwrap_or(&s).trim_end_matches('\r'));
-    vaultid::secret_string::zeroize_string(&mut s);
-    Ok(v)
+    )?);
+    let line = s.expose();
+    Ok(SecretString::new(
+        line.strip_suffix('\n')
+            .unwrap_or(line)
+            .trim_end_matches('\r'),
+    ))
 }
 
 fn rotate(rest: &[String]) -> Result<u8, Error> {

@@ -484,7 +484,7 @@ pub fn login(rest: &[String]) -> Result<u8, Error> {
     if c.owns_token() && !a.has("no-store") {
         let token = c.token().unwrap_or_default();
         let path = token_file()?;
-        vaultid::cache::write_atomic(&path, token.expose().as_bytes(), 0o600)?;
+        vaultid::vault::store_token(&path, &token)?;
         if let Value::Object(m) = &mut v {
             m.insert(
                 "token_file".into(),

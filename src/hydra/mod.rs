@@ -1,33 +1,29 @@
-//! Ory Hydra: the admin API for the agent's OAuth2 client ([`HydraAdmin`])
+//! Ory Hydra: the admin API for the agent's OAuth2 client (`HydraAdmin`)
 //! and the public token endpoint ([`TokenClient`]).
 //!
 //! The agent is registered as an OAuth2 client whose `client_id` is its
 //! DID, with the body the Python agent framework sends
-//! ([`registration_body`]). Everything here is one HTTP call per method;
+//! (`registration_body`). Everything here is one HTTP call per method;
 //! the startup decisions (reuse, create, update keeping the secret,
 //! converge after a lost race) belong to [`crate::bootstrap`].
 //!
 //! Errors keep Hydra's own words: both of its error shapes are read
 //! (`error`/`error_description` and `message`/`reason`, see
-//! [`parse_error`]). 401 and 403 are [`Error::PermissionDenied`](crate::Error::PermissionDenied); a client
-//! that already exists on create is [`CreateOutcome::Conflict`], not an
+//! `parse_error`). 401 and 403 are `Error::PermissionDenied`; a client
+//! that already exists on create is `CreateOutcome::Conflict`, not an
 //! error. Client secrets and access tokens are [`SecretString`](crate::SecretString)s: they are
 //! never logged, shown by `Debug`, or put in an error.
 //!
-//! The parsers [`parse_client`], [`parse_clients`], [`parse_token_response`],
-//! [`parse_introspection`], [`parse_error`] and [`next_page_token`] take
+//! The parsers `parse_client`, `parse_clients`, `parse_token_response`,
+//! `parse_introspection`, `parse_error` and `next_page_token` take
 //! untrusted bytes and never panic.
 //!
 //! ```no_run
 //! # fn main() -> vaultid::Result<()> {
-//! use vaultid::hydra::{HydraAdmin, TokenClient};
+//! use vaultid::hydra::TokenClient;
 //! use vaultid::SecretString;
 //! let config = vaultid::Config::from_env()?;
 //! let hydra = config.hydra.as_ref().expect("HYDRA__ADMIN_URL is set");
-//! let admin = HydraAdmin::new(hydra)?;
-//! if let Some(client) = admin.get_client("did:bindu:alice:bot:0000")? {
-//!     println!("registered as {}", client.client_name);
-//! }
 //! let tokens = TokenClient::new(hydra, "did:bindu:alice:bot:0000", SecretString::new("..."))?;
 //! let token = tokens.token()?; // cached until shortly before it expires
 //! # let _ = token;
@@ -35,30 +31,27 @@
 //! # }
 //! ```
 
-mod admin;
-mod model;
+pub(crate) mod admin;
+pub(crate) mod model;
 mod token;
-mod wire;
+pub(crate) mod wire;
 
 use std::time::Duration;
 
-pub use admin::*;
-pub use model::*;
-pub use token::*;
-pub use wire::*;
+pub use token::{AccessToken, Introspection, TokenClient};
+#[allow(unused_imports)]
+pub(crate) use {admin::*, model::*, token::*, wire::*};
 
 /// The grant types the agent's client is registered with.
-pub const AGENT_GRANT_TYPES: [&str; 3] =
+pub(crate) const AGENT_GRANT_TYPES: [&str; 3] =
     ["client_credentials", "authorization_code", "refresh_token"];
 /// The response types the agent's client is registered with.
-pub const AGENT_RESPONSE_TYPES: [&str; 2] = ["code", "token"];
+pub(crate) const AGENT_RESPONSE_TYPES: [&str; 2] = ["code", "token"];
 /// The token endpoint authentication method the agent's client is registered with.
-pub const AGENT_TOKEN_AUTH_METHOD: &str = "client_secret_post";
-/// The page size [`HydraAdmin::list_clients`] asks for.
-pub const DEFAULT_PAGE_SIZE: u32 = 250;
+pub(crate) const AGENT_TOKEN_AUTH_METHOD: &str = "client_secret_post";
 /// A cached token is renewed this long before it expires, or 10 % of its
 /// lifetime when that is shorter.
-pub const TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(30);
+pub(crate) const TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(30);
 
 /// Longest server message kept in an error, in characters.
 pub(crate) const MAX_MESSAGE: usize = 500;

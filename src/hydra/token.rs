@@ -34,7 +34,7 @@ impl AccessToken {
             .checked_add(Duration::from_secs(self.expires_in?))
     }
 
-    /// When a cache should stop handing it out: [`TOKEN_REFRESH_MARGIN`]
+    /// When a cache should stop handing it out: `TOKEN_REFRESH_MARGIN`
     /// before it expires, or 10 % of its lifetime before when that is
     /// shorter. `None` when the lifetime is unknown (not cacheable).
     pub fn refresh_at(&self) -> Option<Instant> {
@@ -117,7 +117,7 @@ impl TokenClient {
     /// public URL. It requests no particular scope (see
     /// [`TokenClient::with_scopes`]) and cannot introspect until given an
     /// admin client ([`TokenClient::with_admin`]).
-    pub fn from_http(
+    pub(crate) fn from_http(
         http: HttpClient,
         client_id: &str,
         client_secret: SecretString,
@@ -203,7 +203,7 @@ impl TokenClient {
         Ok(())
     }
 
-    /// Introspect `token` through the admin API (see [`HydraAdmin::introspect`]).
+    /// Introspect `token` through the admin API (see `HydraAdmin::introspect`).
     pub fn introspect(&self, token: &SecretString) -> Result<Introspection> {
         let admin = self.admin.as_ref().ok_or_else(|| {
             Error::Config("introspection needs Hydra's admin URL (HYDRA__ADMIN_URL)".into())

@@ -16,7 +16,7 @@ use super::*;
 /// `:` becomes `%3A` and a `/` cannot split the segment.
 ///
 /// ```
-/// use vaultid::hydra::encode_path_segment;
+/// use vaultid::fuzzing::hydra::encode_path_segment;
 /// assert_eq!(encode_path_segment("did:bindu:a_b:x"), "did%3Abindu%3Aa_b%3Ax");
 /// ```
 pub fn encode_path_segment(s: &str) -> String {
@@ -27,7 +27,7 @@ pub fn encode_path_segment(s: &str) -> String {
 /// like [`encode_path_segment`], with a space as `+`.
 ///
 /// ```
-/// use vaultid::hydra::form_urlencode;
+/// use vaultid::fuzzing::hydra::form_urlencode;
 /// assert_eq!(form_urlencode("a b+c:d"), "a+b%2Bc%3Ad");
 /// ```
 pub fn form_urlencode(s: &str) -> String {
@@ -220,7 +220,7 @@ pub(super) fn truncate(m: &str) -> String {
 /// `None` when there is no next link (the last page).
 ///
 /// ```
-/// use vaultid::hydra::next_page_token;
+/// use vaultid::fuzzing::hydra::next_page_token;
 /// let link = r#"</admin/clients?page_size=2&page_token=a>; rel="first",</admin/clients?page_size=2&page_token=b%3D>; rel="next""#;
 /// assert_eq!(next_page_token(link).as_deref(), Some("b="));
 /// ```

@@ -47,7 +47,7 @@ impl std::error::Error for DecodeError {}
 /// Encode bytes as base58 (Bitcoin alphabet).
 ///
 /// ```
-/// use vaultid::identity::base58;
+/// use vaultid::fuzzing::codec::base58;
 /// assert_eq!(base58::encode(b"hello world"), "StV1DL6CwTryKyV");
 /// assert_eq!(base58::encode(&[0, 0, 1]), "112");
 /// ```
@@ -84,7 +84,7 @@ pub fn encode(data: &[u8]) -> String {
 /// Fails on any character outside the alphabet, including whitespace.
 ///
 /// ```
-/// use vaultid::identity::base58;
+/// use vaultid::fuzzing::codec::base58;
 /// assert_eq!(base58::decode("StV1DL6CwTryKyV").unwrap(), b"hello world");
 /// assert!(base58::decode("0OIl").is_err());
 /// ```

@@ -50,7 +50,7 @@ pub fn derive_agent_id(author: &str, name: &str) -> String {
 /// `"_"`, `"@"` to `"_at_"` and `"."` to `"_"`.
 ///
 /// ```
-/// use vaultid::identity::did::sanitize;
+/// use vaultid::identity::sanitize;
 /// assert_eq!(sanitize("User@Example.com"), "user_at_example_com");
 /// ```
 pub fn sanitize(v: &str) -> String {
@@ -79,7 +79,7 @@ impl Identity {
     /// given.
     ///
     /// Fails with [`Error::InvalidIdentity`] when author or name is empty or
-    /// holds `:`, `/`, `\`, `..` or a character [`unsafe_char`] refuses
+    /// holds `:`, `/`, `\`, `..` or a character `unsafe_char` refuses
     /// (they become parts of the DID and of storage paths, and are shown to
     /// people), before anything is written, or when the explicit agent id is not
     /// a UUID. An explicit id is normalised to lowercase 8-4-4-4-12.
@@ -342,12 +342,13 @@ pub fn did_document(did: &str, public: &PublicKey, created: &str) -> serde_json:
     })
 }
 
-pub use crate::util::time::{format_iso8601, now_iso8601};
+pub use crate::util::time::now_iso8601;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::identity::keys::KeyPair;
+    use crate::util::time::format_iso8601;
 
     #[test]
     fn agent_id_vectors() {

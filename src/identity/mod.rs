@@ -1,12 +1,11 @@
 //! The agent's identity: agent id, DID, keys, PEM. Never touches the network.
 //!
-//! - [`did`]: the agent id derived from author and agent name, the
+//! - `did`: the agent id derived from author and agent name, the
 //!   `did:bindu` DID, `did:key`, the DID document;
-//! - [`keys`]: Ed25519 key pairs, public keys and base58 signatures;
-//! - [`pem`]: PEM armour and the PKCS#8 / SubjectPublicKeyInfo DER of
+//! - `keys`: Ed25519 key pairs, public keys and base58 signatures;
+//! - `pem`: PEM armour and the PKCS#8 / SubjectPublicKeyInfo DER of
 //!   Ed25519 keys, byte-compatible with OpenSSL 3 and Python `cryptography`;
-//! - [`base58`]: the codec those need ([`base64`] lives in the crate's
-//!   shared helpers).
+//! - `base58`, `base64`: the codecs those need (internal).
 //!
 //! ```
 //! use vaultid::identity::{did_document, Identity, KeyPair};
@@ -23,13 +22,12 @@
 //! # Ok::<(), vaultid::Error>(())
 //! ```
 
-pub mod base58;
-pub use crate::util::base64;
-pub mod did;
-pub mod keys;
-pub mod pem;
+pub(crate) mod base58;
+pub(crate) mod did;
+pub(crate) mod keys;
+pub(crate) mod pem;
 
 pub use did::{
     derive_agent_id, did_document, did_key, now_iso8601, parse_did, sanitize, Identity, ParsedDid,
 };
-pub use keys::{random_secret_urlsafe, KeyPair, PublicKey};
+pub use keys::{KeyPair, PublicKey};

@@ -17,8 +17,8 @@
 
 use std::fmt;
 
-use super::base64;
 use crate::secret_string::{zeroize_bytes, zeroize_string};
+use crate::util::base64;
 use crate::{Error, Result, SecretString};
 
 /// PEM label of an unencrypted PKCS#8 private key.

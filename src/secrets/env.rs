@@ -118,8 +118,10 @@ impl std::str::FromStr for SecretSpec {
     }
 }
 
-/// How secrets become variables.
+/// How secrets become variables. Start from `EnvOptions::default()` and
+/// set fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EnvOptions {
     /// The KV v2 mount paths are relative to (default `secret`).
     pub kv_mount: String,
@@ -142,7 +144,7 @@ impl Default for EnvOptions {
 }
 
 /// `true` when `name` is a POSIX environment name `[A-Za-z_][A-Za-z0-9_]*`.
-pub fn is_valid_name(name: &str) -> bool {
+pub(crate) fn is_valid_name(name: &str) -> bool {
     let mut bytes = name.bytes();
     match bytes.next() {
         Some(b) if b.is_ascii_alphabetic() || b == b'_' => {}
@@ -153,7 +155,7 @@ pub fn is_valid_name(name: &str) -> bool {
 
 /// `Ok` when `name` is a valid environment name, else a configuration
 /// error naming it.
-pub fn validate_name(name: &str) -> Result<()> {
+pub(crate) fn validate_name(name: &str) -> Result<()> {
     if is_valid_name(name) {
         Ok(())
     } else {
@@ -166,7 +168,7 @@ pub fn validate_name(name: &str) -> Result<()> {
 /// Make a valid environment name: ASCII upper case, every other character
 /// replaced by `_`, `_` in front of a leading digit, `_` for the empty
 /// string.
-pub fn normalize_name(name: &str) -> String {
+pub(crate) fn normalize_name(name: &str) -> String {
     let mut out: String = name
         .chars()
         .map(|c| {
@@ -184,7 +186,7 @@ pub fn normalize_name(name: &str) -> String {
 }
 
 /// A field's value as a variable's value (see the [module docs](self)).
-pub fn value_to_secret(v: &Value) -> SecretString {
+pub(crate) fn value_to_secret(v: &Value) -> SecretString {
     match v {
         Value::String(s) => SecretString::new(s.as_str()),
         Value::Null => SecretString::default(),

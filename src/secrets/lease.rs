@@ -160,8 +160,10 @@ impl LeaseBackend for Client {
     }
 }
 
-/// When and how the watcher acts.
+/// When and how the watcher acts. Start from `LeasePolicy::default()`
+/// and set fields.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct LeasePolicy {
     /// Renew after this fraction of the lease's duration (default 2/3),
     /// before jitter.

@@ -197,7 +197,7 @@ pub fn exit_code(status: ExitStatus) -> u8 {
 }
 
 /// The variables holding vaultid's own Vault credentials. A child started
-/// by [`spawn_with_env`] does not inherit them: it gets them only when they
+/// by `spawn_with_env` does not inherit them: it gets them only when they
 /// are among the variables given to it (`vaultid env --pass-credentials`).
 pub const CREDENTIAL_VARS: &[&str] = &[
     "VAULT_TOKEN",
@@ -233,17 +233,4 @@ pub fn spawn_with_env(argv: &[String], vars: &BTreeMap<String, SecretString>) ->
     }
     cmd.spawn()
         .map_err(|e| Error::io(format!("starting command {program:?}"), e))
-}
-
-/// The exit code a shell uses when it cannot start a command: 127 when it
-/// does not exist, 126 when it cannot be executed, `None` for other errors.
-pub fn spawn_failure_code(err: &Error) -> Option<u8> {
-    match err {
-        Error::Io { source, .. } => match source.kind() {
-            std::io::ErrorKind::NotFound => Some(127),
-            std::io::ErrorKind::PermissionDenied => Some(126),
-            _ => None,
-        },
-        _ => None,
-    }
 }

@@ -20,7 +20,7 @@ use crate::vault::Client;
 /// Default number of random bytes in a generated value.
 pub const DEFAULT_RANDOM_BYTES: usize = 32;
 /// Largest number of random bytes accepted.
-pub const MAX_RANDOM_BYTES: usize = 4096;
+pub(crate) const MAX_RANDOM_BYTES: usize = 4096;
 /// Default number of write attempts (the first and the retries after a
 /// check-and-set conflict).
 pub const DEFAULT_ATTEMPTS: u32 = 5;

@@ -30,7 +30,7 @@ pub fn quote(value: &str) -> String {
 /// One `export NAME='value'` line, ending in a newline.
 ///
 /// `name` must already be a valid environment name (see
-/// [`crate::secrets::env::validate_name`]); it is written as is.
+/// `crate::secrets::env::validate_name`); it is written as is.
 pub fn export_line(name: &str, value: &str) -> String {
     format!("export {name}={}\n", quote(value))
 }

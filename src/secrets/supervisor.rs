@@ -146,7 +146,7 @@ impl Supervisor {
     /// Start the command with this process's environment plus `vars`. A
     /// termination signal that arrived while no child ran is delivered to
     /// it now. Fails when a child is already running, or when the command
-    /// cannot be started ([`process::spawn_failure_code`] gives the shell's
+    /// cannot be started ([`spawn_failure_code`] gives the shell's
     /// 127/126 for the error).
     pub fn spawn(&mut self, vars: &BTreeMap<String, SecretString>) -> Result<()> {
         if self.child.is_some() {
@@ -282,6 +282,19 @@ pub fn run_with_env(argv: &[String], vars: &BTreeMap<String, SecretString>) -> R
     sup.wait()
 }
 
+/// The exit code a shell uses when it cannot start a command: 127 when it
+/// does not exist, 126 when it cannot be executed, `None` for other errors.
+pub fn spawn_failure_code(err: &Error) -> Option<u8> {
+    match err {
+        Error::Io { source, .. } => match source.kind() {
+            std::io::ErrorKind::NotFound => Some(127),
+            std::io::ErrorKind::PermissionDenied => Some(126),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,7 +316,7 @@ mod tests {
     #[test]
     fn missing_program_is_127() {
         let e = run_with_env(&["/nonexistent/vaultid-x".into()], &BTreeMap::new()).unwrap_err();
-        assert_eq!(process::spawn_failure_code(&e), Some(127));
+        assert_eq!(spawn_failure_code(&e), Some(127));
     }
 
     #[test]

@@ -98,7 +98,7 @@ fn encode_with(data: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
 /// Encode bytes as standard base64 with `=` padding.
 ///
 /// ```
-/// use vaultid::identity::base64;
+/// use vaultid::fuzzing::codec::base64;
 /// assert_eq!(base64::encode(b"foob"), "Zm9vYg==");
 /// ```
 pub fn encode(data: &[u8]) -> String {
@@ -109,7 +109,7 @@ pub fn encode(data: &[u8]) -> String {
 /// Python's `secrets.token_urlsafe` does.
 ///
 /// ```
-/// use vaultid::identity::base64;
+/// use vaultid::fuzzing::codec::base64;
 /// assert_eq!(base64::encode_url_nopad(&[0xfb, 0xff]), "-_8");
 /// ```
 pub fn encode_url_nopad(data: &[u8]) -> String {
@@ -119,7 +119,7 @@ pub fn encode_url_nopad(data: &[u8]) -> String {
 /// Decode strict, padded, standard base64.
 ///
 /// ```
-/// use vaultid::identity::base64;
+/// use vaultid::fuzzing::codec::base64;
 /// assert_eq!(base64::decode("Zm9vYg==").unwrap(), b"foob");
 /// assert!(base64::decode("Zm9vYg").is_err()); // padding is required
 /// assert!(base64::decode("Zm9vYh==").is_err()); // stray bits

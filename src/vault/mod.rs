@@ -1,7 +1,7 @@
 //! Vault client.
 //!
 //! [`Client`] talks to HashiCorp Vault or OpenBao over the
-//! [`http`](crate::http) layer: it adds the token (`X-Vault-Token`), the
+//! `http` layer: it adds the token (`X-Vault-Token`), the
 //! namespace (`X-Vault-Namespace`) and `X-Vault-Request: true` to every
 //! request, and turns Vault's answers into values or [`Error`]s:
 //!
@@ -30,11 +30,11 @@
 //! # }
 //! ```
 
-pub mod auth;
+pub(crate) mod auth;
 pub mod cluster;
-pub mod kv2;
-pub mod lease;
-pub mod sys;
+pub(crate) mod kv2;
+pub(crate) mod lease;
+pub(crate) mod sys;
 
 use std::fmt;
 use std::sync::{Mutex, RwLock};
@@ -53,7 +53,7 @@ pub use lease::LeaseInfo;
 pub use sys::Health;
 
 /// The header that carries the token.
-pub const TOKEN_HEADER: &str = "X-Vault-Token";
+pub(crate) const TOKEN_HEADER: &str = "X-Vault-Token";
 
 /// A blocking Vault client. Cheap to share between threads by reference
 /// (or in an `Arc`): the token sits behind a lock so a renewer can swap it.
@@ -134,7 +134,7 @@ impl Client {
     }
 
     /// The HTTP layer underneath.
-    pub fn http(&self) -> &HttpClient {
+    pub(crate) fn http(&self) -> &HttpClient {
         &self.http
     }
 
@@ -350,12 +350,19 @@ impl Client {
     }
 }
 
+/// Store a token where a later command finds it, as Vault's CLI keeps
+/// `~/.vault-token`: written atomically (temporary file, fsync, rename),
+/// created with mode 0600.
+pub fn store_token(path: &std::path::Path, token: &SecretString) -> Result<()> {
+    crate::cache::write_atomic(path, token.expose().as_bytes(), 0o600)
+}
+
 /// How a Vault or OpenBao answer counts for retrying across a cluster:
 /// a sealed node is [`Verdict::NodeDown`] (try the next node);
 /// `500 local node not active but active cluster node not found` and
 /// `no active … instance` (an election) are [`Verdict::Passing`]; anything
 /// else follows the generic rules (503 and 429 are waited out).
-pub fn cluster_verdict(status: u16, body: &[u8]) -> Verdict {
+pub(crate) fn cluster_verdict(status: u16, body: &[u8]) -> Verdict {
     if !(500..600).contains(&status) {
         return Verdict::Generic;
     }
@@ -372,10 +379,10 @@ pub fn cluster_verdict(status: u16, body: &[u8]) -> Verdict {
 }
 
 /// The header a write's answer carries and a read may send back.
-pub const INDEX_HEADER: &str = "X-Vault-Index";
+pub(crate) const INDEX_HEADER: &str = "X-Vault-Index";
 
 /// Asks a standby that is behind the sent index to forward the read.
-pub const INCONSISTENT_HEADER: &str = "X-Vault-Inconsistent";
+pub(crate) const INCONSISTENT_HEADER: &str = "X-Vault-Inconsistent";
 
 /// An index worth sending back: short, printable, no spaces.
 fn valid_index(v: &str) -> bool {
@@ -568,7 +575,7 @@ fn error_list(v: &Value) -> Vec<String> {
 /// One line from one of Vault's error strings. Vault and OpenBao wrap
 /// several causes as `"2 errors occurred:\n\t* a\n\t* b\n\n"`; that
 /// becomes `"a; b"`. Other line breaks and tabs become spaces.
-pub fn flatten_error(s: &str) -> String {
+pub(crate) fn flatten_error(s: &str) -> String {
     let body = match s.split_once(" occurred:") {
         Some((head, rest)) if head.ends_with(" error") || head.ends_with(" errors") => rest,
         _ => s,

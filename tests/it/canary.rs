@@ -187,7 +187,7 @@ fn key_canaries(s: &mut Sweep, key_dir: &Path, tag: &str) {
     // Base64 characters 22.. encode only seed bytes (the first 16 bytes are
     // the PKCS#8 header, the same for every Ed25519 key).
     s.canary(&format!("{tag} private key seed (base64)"), &body[22..]);
-    let key = vaultid::identity::pem::decode_private_key(&pem).unwrap();
+    let key = vaultid::fuzzing::codec::pem::decode_private_key(&pem).unwrap();
     s.canary(&format!("{tag} private key seed (hex)"), &hex(&key.seed));
 }
 

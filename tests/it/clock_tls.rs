@@ -28,7 +28,7 @@ fn now() -> u64 {
 
 /// `YYYYMMDDHHMMSSZ`, the form `openssl ca -startdate/-enddate` takes.
 fn asn1_time(unix: u64) -> String {
-    let iso = vaultid::identity::did::format_iso8601(unix, 0);
+    let iso = vaultid::fuzzing::codec::format_iso8601(unix, 0);
     let digits: String = iso.chars().filter(char::is_ascii_digit).take(14).collect();
     format!("{digits}Z")
 }
@@ -142,11 +142,11 @@ fn bao_with_cert(tag: &str, start: u64, end: u64) -> Option<(Bao, String, std::p
 /// The clock error: what the clock reads (this year, as the test's own
 /// clock says), the certificate's date, "probably wrong".
 fn assert_clock_error(detail: &str, cert_date: u64) {
-    let year = &vaultid::identity::did::format_iso8601(now(), 0)[..4];
+    let year = &vaultid::fuzzing::codec::format_iso8601(now(), 0)[..4];
     assert!(detail.contains("this system's clock reads "), "{detail}");
     assert!(detail.contains(&format!("clock reads {year}-")), "{detail}");
     assert!(detail.contains("probably wrong"), "{detail}");
-    let date = &vaultid::identity::did::format_iso8601(cert_date, 0)[..10];
+    let date = &vaultid::fuzzing::codec::format_iso8601(cert_date, 0)[..10];
     assert!(detail.contains(date), "certificate date {date}: {detail}");
 }
 

@@ -20,9 +20,11 @@ use hydra_double::HydraDouble;
 use serde_json::{json, Map};
 use vaultid::cache::StoredCredentials;
 use vaultid::config::{AuthMethod, HydraConfig, SecretSource, TokenAuth, VaultConfig};
-use vaultid::http::{HeaderValue, Request};
-use vaultid::hydra::{AccessToken, OAuthClient, TokenClient};
-use vaultid::identity::{pem, KeyPair};
+use vaultid::fuzzing::codec::pem;
+use vaultid::fuzzing::http::{HeaderValue, Request};
+use vaultid::fuzzing::hydra::OAuthClient;
+use vaultid::hydra::{AccessToken, TokenClient};
+use vaultid::identity::KeyPair;
 use vaultid::secrets::env::{EnvBuilder, Precedence};
 use vaultid::secrets::{DynamicSecret, LeaseEvent, NewCredential, NewValue, Rotated};
 use vaultid::vault::{Client, KvMetadata, KvSecret, VersionMetadata};
@@ -99,7 +101,7 @@ fn key_pair_and_pem_types() {
         .collect();
     let decoded = pem::decode_private_key(private.expose()).unwrap();
     let seed_hex: String = decoded.seed.iter().map(|b| format!("{b:02x}")).collect();
-    let seed_b58 = vaultid::identity::base58::encode(&decoded.seed);
+    let seed_b58 = vaultid::fuzzing::codec::base58::encode(&decoded.seed);
     let seed_dec = format!("{:?}", decoded.seed);
     // The seed-only part of the PEM body (past the PKCS#8 header).
     let seed_b64 = &body[22..];
@@ -189,7 +191,11 @@ fn vault_config_and_client() {
     debug_hides("vault::Client with a token", &client, &[&token]);
     debug_hides("Client::config", client.config(), &[&token]);
     debug_hides("Client::token", &client.token(), &[&token]);
-    debug_hides("Client::http", client.http(), &[&token]);
+    debug_hides(
+        "Client::http",
+        vaultid::fuzzing::vault::client_http(&client),
+        &[&token],
+    );
 
     cfg.auth = AuthMethod::AppRole {
         mount: "approle".into(),
@@ -259,7 +265,7 @@ fn vault_config_and_client() {
 fn auth_info_and_requests() {
     let token = canary("CLIENTTOKEN");
     let info =
-        vaultid::vault::auth::parse_auth(Some(&json!({"auth": {"client_token": token, "accessor": "acc", "policies": ["p"], "lease_duration": 60, "renewable": true}})), "t").unwrap();
+        vaultid::fuzzing::vault::parse_auth(Some(&json!({"auth": {"client_token": token, "accessor": "acc", "policies": ["p"], "lease_duration": 60, "renewable": true}})), "t").unwrap();
     debug_hides("AuthInfo", &info, &[&token]);
     // A broken auth block does not echo the token.
     for bad in [
@@ -267,7 +273,7 @@ fn auth_info_and_requests() {
         json!({"auth": {"client_token": token, "policies": 7}}),
         json!({"auth": {"client_token": token, "renewable": "yes"}}),
     ] {
-        let e = vaultid::vault::auth::parse_auth(Some(&bad), "POST auth/x/login").unwrap_err();
+        let e = vaultid::fuzzing::vault::parse_auth(Some(&bad), "POST auth/x/login").unwrap_err();
         error_hides("parse_auth error", &e, &[&token]);
     }
 
@@ -290,7 +296,7 @@ fn auth_info_and_requests() {
         &[&header],
     );
 
-    let resp = vaultid::http::Response {
+    let resp = vaultid::fuzzing::http::Response {
         status: 200,
         headers: vec![("content-type".into(), "application/json".into())],
         body: format!(r#"{{"auth":{{"client_token":"{token}"}}}}"#).into_bytes(),
@@ -428,7 +434,7 @@ fn cached_and_hydra_credentials() {
     debug_hides("hydra::OAuthClient", &client, &[&secret]);
     debug_hides(
         "CreateOutcome::Created",
-        &vaultid::hydra::CreateOutcome::Created(Box::new(client.clone())),
+        &vaultid::fuzzing::hydra::CreateOutcome::Created(Box::new(client.clone())),
         &[&secret],
     );
 
@@ -441,7 +447,7 @@ fn cached_and_hydra_credentials() {
         received_at: Instant::now(),
     };
     debug_hides("hydra::AccessToken", &token, &[&access]);
-    let parsed = vaultid::hydra::parse_token_response(
+    let parsed = vaultid::fuzzing::hydra::parse_token_response(
         format!(r#"{{"access_token":"{access}","token_type":"bearer","expires_in":3600}}"#)
             .as_bytes(),
     )
@@ -453,21 +459,17 @@ fn cached_and_hydra_credentials() {
         format!(r#"{{"access_token":"{access}","token_type":"bearer","expires_in":-1}}"#),
         format!(r#"{{"access_token":"{access}","token_type":7}}"#),
     ] {
-        if let Err(e) = vaultid::hydra::parse_token_response(bad.as_bytes()) {
+        if let Err(e) = vaultid::fuzzing::hydra::parse_token_response(bad.as_bytes()) {
             error_hides("parse_token_response error", &e, &[&access]);
         }
     }
 
-    let cfg = HydraConfig {
-        admin_url: "http://127.0.0.1:1".into(),
-        public_url: Some("http://127.0.0.1:1".into()),
-        timeout: Duration::from_secs(1),
-        verify_ssl: true,
-        max_retries: 0,
-        auto_register: true,
-        scopes: vec!["agent:read".into()],
-        token_auth: TokenAuth::Post,
-    };
+    let mut cfg = HydraConfig::new("http://127.0.0.1:1");
+    cfg.public_url = Some("http://127.0.0.1:1".into());
+    cfg.timeout = Duration::from_secs(1);
+    cfg.max_retries = 0;
+    cfg.scopes = vec!["agent:read".into()];
+    cfg.token_auth = TokenAuth::Post;
     let tc = TokenClient::new(&cfg, "did:bindu:a:b:c", SecretString::new(&*secret)).unwrap();
     debug_hides("hydra::TokenClient", &tc, &[&secret]);
     // Unreachable token endpoint: the error does not carry the secret.
@@ -492,14 +494,14 @@ fn created_hydra_client_hides_its_registration_access_token() {
         "grant_types": ["client_credentials"],
         "scope": "agent:read"
     });
-    let client = vaultid::hydra::parse_client(body.to_string().as_bytes()).unwrap();
+    let client = vaultid::fuzzing::hydra::parse_client(body.to_string().as_bytes()).unwrap();
     debug_hides("hydra::OAuthClient (parsed)", &client, &[&secret, &rat]);
 
     // The same through HydraAdmin::create_client against the Hydra double,
     // which answers like Hydra does.
     let hydra = HydraDouble::start();
     let cfg = hydra.config();
-    let admin = vaultid::hydra::HydraAdmin::new(&cfg).unwrap();
+    let admin = vaultid::fuzzing::hydra::HydraAdmin::new(&cfg).unwrap();
     let created = admin
         .create_client(&OAuthClient {
             client_id: "did:bindu:redact:rat:00000000-0000-0000-0000-000000000002".into(),
@@ -508,7 +510,7 @@ fn created_hydra_client_hides_its_registration_access_token() {
             ..OAuthClient::default()
         })
         .unwrap();
-    let vaultid::hydra::CreateOutcome::Created(c) = &created else {
+    let vaultid::fuzzing::hydra::CreateOutcome::Created(c) = &created else {
         panic!("{created:?}")
     };
     let issued = c
@@ -623,10 +625,8 @@ fn hydra_refusal_hides_the_client_secret() {
     let e = tc.token().unwrap_err();
     assert!(matches!(e, Error::PermissionDenied { .. }), "{e:?}");
     error_hides("Hydra refusal (post)", &e, &[&secret]);
-    let basic = HydraConfig {
-        token_auth: TokenAuth::Basic,
-        ..cfg.clone()
-    };
+    let mut basic = cfg.clone();
+    basic.token_auth = TokenAuth::Basic;
     let e = TokenClient::new(&basic, id, SecretString::new(&*secret))
         .unwrap()
         .token()
@@ -634,7 +634,7 @@ fn hydra_refusal_hides_the_client_secret() {
     error_hides("Hydra refusal (basic)", &e, &[&secret]);
 
     // A real client: its created form, its access token.
-    let admin = vaultid::hydra::HydraAdmin::new(&cfg).unwrap();
+    let admin = vaultid::fuzzing::hydra::HydraAdmin::new(&cfg).unwrap();
     let own = canary("OWNSECRET");
     let created = admin
         .create_client(&OAuthClient {

@@ -8,10 +8,10 @@ use std::time::Duration;
 use hydra_double::{assert_all_valid, HydraDouble};
 use serde_json::json;
 use vaultid::config::{HydraConfig, TokenAuth};
-use vaultid::hydra::{
+use vaultid::fuzzing::hydra::{
     registration_body, AgentRegistration, CreateOutcome, HydraAdmin, OAuthClient, PatchOp,
-    TokenClient,
 };
+use vaultid::hydra::TokenClient;
 use vaultid::{Error, SecretString, Service};
 
 const AGENT_ID: &str = "fabb74f0-a028-4fe9-efd6-4efcbbd10d44";
@@ -19,15 +19,14 @@ const DID: &str = "did:bindu:user_at_example_com:my-agent:fabb74f0-a028-4fe9-efd
 const SECRET: &str = "a-long-agent-secret";
 
 fn config(d: &HydraDouble, retries: u32, auth: TokenAuth) -> HydraConfig {
-    HydraConfig {
-        max_retries: retries,
-        scopes: ["openid", "offline", "agent:read", "agent:write"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        token_auth: auth,
-        ..d.config()
-    }
+    let mut c = d.config();
+    c.max_retries = retries;
+    c.scopes = ["openid", "offline", "agent:read", "agent:write"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    c.token_auth = auth;
+    c
 }
 
 fn admin(d: &HydraDouble) -> HydraAdmin {

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use vaultid::identity::{base58, pem, KeyPair, PublicKey};
+use vaultid::fuzzing::codec::{base58, pem};
+use vaultid::identity::{KeyPair, PublicKey};
 
 /// A scratch directory under the system temp dir, removed on drop.
 struct Scratch(PathBuf);

@@ -202,7 +202,7 @@ fn a_deleted_client_comes_back_with_the_same_id_and_secret() {
             .unwrap(),
     );
     let (secret, _) = vault_creds(bao, &name).unwrap();
-    let admin = vaultid::hydra::HydraAdmin::new(&hydra.config()).unwrap();
+    let admin = vaultid::fuzzing::hydra::HydraAdmin::new(&hydra.config()).unwrap();
     assert!(admin.delete_client(&did(&name)).unwrap());
     let out = json_ok(
         &up(bao.addr(), bao.token(), &hydra, &name, &tmpdir("d2"))

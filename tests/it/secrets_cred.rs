@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use common::bao::Bao;
 use serde_json::Value;
-use vaultid::secrets::credstore::secret_sha256_hex;
+use vaultid::fuzzing::secrets::secret_sha256_hex;
 use vaultid::secrets::{constant_time_eq, CredentialStore};
 
 fn agent() -> String {

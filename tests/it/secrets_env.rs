@@ -89,10 +89,8 @@ fn library_returns_the_map_and_leaves_the_process_env_alone() {
         "{e}"
     );
     assert!(!e.contains("alice") && !e.contains("bob"), "{e}");
-    let opts = EnvOptions {
-        allow_override: true,
-        ..EnvOptions::default()
-    };
+    let mut opts = EnvOptions::default();
+    opts.allow_override = true;
     let m = load_secrets(&client, &both, &opts).unwrap();
     assert_eq!(m["VAULTID_T_USER"].expose(), "bob");
 

@@ -343,10 +343,11 @@ fn offline_grace_keeps_the_credentials_until_the_lease_runs_out() {
     let w = LeaseWatcher::start(
         Arc::new(vaultid::vault::Client::new(&cfg).unwrap()),
         "database/creds/app",
-        LeasePolicy {
-            backoff_initial: Duration::from_millis(200),
-            backoff_max: Duration::from_secs(1),
-            ..LeasePolicy::default()
+        {
+            let mut p = LeasePolicy::default();
+            p.backoff_initial = Duration::from_millis(200);
+            p.backoff_max = Duration::from_secs(1);
+            p
         },
     )
     .unwrap();

@@ -11,7 +11,7 @@ use common::bao::Bao;
 use common::{answer, TestServer};
 use serde_json::{json, Map, Value};
 use vaultid::config::{AuthMethod, SecretSource, VaultConfig};
-use vaultid::identity::base64;
+use vaultid::fuzzing::codec::base64;
 use vaultid::vault::Client;
 use vaultid::{Error, SecretString};
 

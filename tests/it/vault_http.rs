@@ -9,7 +9,7 @@ use common::bao::Bao;
 use common::{answer, TcpProxy, TestServer};
 use serde_json::json;
 use vaultid::config::VaultConfig;
-use vaultid::http::{HttpClient, HttpConfig, Request};
+use vaultid::fuzzing::http::{HttpClient, HttpConfig, Request};
 use vaultid::vault::Client;
 use vaultid::{Error, SecretString, Service};
 

@@ -16,7 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use common::bao::Bao;
 use serde_json::{json, Map, Value};
 use vaultid::config::{AuthMethod, VaultConfig};
-use vaultid::identity::base64;
+use vaultid::fuzzing::codec::base64;
 use vaultid::vault::Client;
 use vaultid::Error;
 

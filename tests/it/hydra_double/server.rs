@@ -161,18 +161,15 @@ impl HydraDouble {
 
     /// A client configuration for the double: both URLs, a 5 s timeout, no
     /// retries, scope `agent:read`, `client_secret_post`. Tests change the
-    /// fields they care about with struct update syntax.
+    /// fields they care about on the returned value.
     pub fn config(&self) -> vaultid::config::HydraConfig {
-        vaultid::config::HydraConfig {
-            admin_url: self.admin_url(),
-            public_url: Some(self.public_url()),
-            timeout: Duration::from_secs(5),
-            verify_ssl: true,
-            max_retries: 0,
-            auto_register: true,
-            scopes: vec!["agent:read".into()],
-            token_auth: vaultid::config::TokenAuth::Post,
-        }
+        let mut c = vaultid::config::HydraConfig::new(self.admin_url());
+        c.public_url = Some(self.public_url());
+        c.timeout = Duration::from_secs(5);
+        c.max_retries = 0;
+        c.scopes = vec!["agent:read".into()];
+        c.token_auth = vaultid::config::TokenAuth::Post;
+        c
     }
 
     /// Answer every request with `status` (e.g. 503) and an error body in
