@@ -9,6 +9,18 @@ pub mod time;
 
 use std::sync::{Mutex, MutexGuard};
 
+/// A codec's reverse lookup: ASCII byte to its digit value in `alphabet`,
+/// `invalid` for bytes outside it.
+pub(crate) const fn reverse_table(alphabet: &[u8], invalid: u8) -> [u8; 256] {
+    let mut table = [invalid; 256];
+    let mut i = 0;
+    while i < alphabet.len() {
+        table[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+}
+
 /// Lock a mutex, ignoring poisoning (the data is plain state that a
 /// panicking holder cannot leave half-written).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

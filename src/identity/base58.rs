@@ -13,15 +13,7 @@ const ALPHABET: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqr
 const INVALID: u8 = 0xff;
 
 /// Reverse lookup: ASCII byte to digit value, [`INVALID`] elsewhere.
-const DECODE: [u8; 256] = {
-    let mut table = [INVALID; 256];
-    let mut i = 0;
-    while i < ALPHABET.len() {
-        table[ALPHABET[i] as usize] = i as u8;
-        i += 1;
-    }
-    table
-};
+const DECODE: [u8; 256] = crate::util::reverse_table(ALPHABET, INVALID);
 
 /// A string that is not base58.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,15 +16,7 @@ const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 const INVALID: u8 = 0xff;
 
 /// Reverse lookup for the standard alphabet.
-const DECODE: [u8; 256] = {
-    let mut table = [INVALID; 256];
-    let mut i = 0;
-    while i < STANDARD.len() {
-        table[STANDARD[i] as usize] = i as u8;
-        i += 1;
-    }
-    table
-};
+const DECODE: [u8; 256] = super::reverse_table(STANDARD, INVALID);
 
 /// Why a string is not strict, padded, standard base64.
 ///
