@@ -434,7 +434,13 @@ fn url_problem(u: &str) -> Option<&'static str> {
         return Some("it holds whitespace or control characters");
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if authority.contains('@') {
+        return Some(
+            "it holds a user name or password (user:***@), which Vault and Hydra do not use \
+             and which would end up in logs: remove it",
+        );
+    }
+    let host_port = authority;
     let (host, port) = if let Some(v6) = host_port.strip_prefix('[') {
         let Some((inside, after)) = v6.split_once(']') else {
             return Some("an IPv6 address is not closed with ']'");
@@ -916,10 +922,12 @@ mod tests {
             "http://127.0.0.1:8200",
             "https://[::1]:8200/",
             "https://vault.example.com",
-            "http://user:pw@host:1",
         ] {
             cfg(&[("VAULT_ADDR", good)]).unwrap();
         }
+        let e = cfg(&[("VAULT_ADDR", "http://user:hunter2@host:1")]).unwrap_err();
+        assert!(e.to_string().contains("user:***@"), "{e}");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
     }
 
     #[test]

@@ -44,6 +44,7 @@ pub mod fuzzing;
 pub use config::Config;
 pub use error::{Error, Result, Service};
 pub use secret_string::SecretString;
+pub use util::escape_invisible;
 
 /// The README's Rust examples, compiled as doc tests so they stay true.
 #[cfg(doctest)]

@@ -193,14 +193,15 @@ impl log::Log for StderrLogger {
                     "ts": vaultid::identity::now_iso8601(),
                     "event": "log",
                     "level": r.level().as_str().to_lowercase(),
-                    "message": r.args().to_string(),
+                    "message": vaultid::escape_invisible(&r.args().to_string()),
                 });
                 eprintln!("{line}");
             } else {
+                // One line, whatever a server's text inside holds.
                 eprintln!(
                     "vaultid: {}: {}",
                     r.level().as_str().to_lowercase(),
-                    r.args()
+                    vaultid::escape_invisible(&r.args().to_string())
                 );
             }
         }

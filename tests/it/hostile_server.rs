@@ -156,3 +156,43 @@ fn go_durations_are_accepted_where_durations_are_read() {
     );
     assert_eq!(o.status.code(), Some(2), "{}", err(&o));
 }
+
+#[test]
+fn log_lines_carrying_server_text_stay_one_line_each() {
+    let vault = TestServer::start(|_, _| {
+        answer(
+            500,
+            &[],
+            r#"{"errors":["\u001b[31mboom\r\nvaultid: info: forged line"]}"#,
+        )
+    });
+    let o = vaultid(
+        &["kv", "get", "secret/x"],
+        &[
+            ("VAULT_ADDR", vault.addr()),
+            ("VAULT_MAX_RETRIES", "1"),
+            ("VAULTID_VAULT_WAIT", "5s"),
+            ("VAULTID_LOG", "debug"),
+        ],
+    );
+    let e = err(&o);
+    assert!(!o.status.success());
+    assert!(!e.contains(['\u{1b}', '\r']), "{e:?}");
+    assert!(
+        e.lines().all(|l| l.starts_with("vaultid: ")),
+        "a line not written by the logger: {e:?}"
+    );
+    assert!(!e.contains("\nvaultid: info: forged line"), "{e}");
+    assert!(e.contains("boom"), "{e}");
+}
+
+#[test]
+fn a_password_in_a_server_url_is_refused_and_never_shown() {
+    let o = vaultid(
+        &["kv", "get", "secret/x"],
+        &[("VAULT_ADDR", "http://admin:pw-canary-123@127.0.0.1:1")],
+    );
+    let e = err(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(!e.contains("pw-canary-123") && e.contains("***"), "{e}");
+}
