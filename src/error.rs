@@ -324,9 +324,7 @@ impl fmt::Display for Raw<'_> {
             } => write!(f, "{service}: not found ({method} {path})"),
             Error::MountNotFound { method, path } => write!(
                 f,
-                "Vault: mount does not exist ({method} {path}): no secrets engine is mounted there; \
-                 check the mount name (the path's first segment, -mount or VAULT_KV_MOUNT) \
-                 against `bao secrets list`"
+                "Vault: mount does not exist ({method} {path}): no secrets engine is mounted there"
             ),
             Error::CasMismatch { path, cas } => match cas {
                 Some(v) => write!(

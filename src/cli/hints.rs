@@ -23,6 +23,11 @@ pub fn hint(e: &Error) -> Option<String> {
         Error::Config(_) if msg.starts_with("configuration: no OAuth2 credentials for") => {
             Some("run `vaultid up` first".into())
         }
+        Error::MountNotFound { .. } => Some(
+            "check the mount name (the path's first segment, -mount or VAULT_KV_MOUNT) \
+             against `bao secrets list`"
+                .into(),
+        ),
         Error::Protocol { .. } if msg.contains("it is not a dynamic secret") => {
             Some("use a KV path without --dynamic".into())
         }
