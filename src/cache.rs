@@ -16,15 +16,15 @@
 //!   place ([`KeyDir::replace_keys`]); a disk that fills up (`ENOSPC`) or
 //!   any other I/O error on the way leaves the old pair where it was.
 //!
-//! Every file in the directory is opened by [`open_in_dir`], the one place
+//! Every file in the directory is opened by `open_in_dir`, the one place
 //! that does it: symbolic links are not followed (`O_NOFOLLOW`, the lock
 //! file included), only regular files are read (a FIFO, device or directory
 //! is an error; opened non-blocking, so a FIFO cannot hang the run while it
-//! holds the lock), reads are capped at [`MAX_FILE`], and permissions are
+//! holds the lock), reads are capped at `MAX_FILE`, and permissions are
 //! judged on the opened file (`fstat`). vaultid never changes the mode of a
 //! file it did not just create: a loose mode is reported, not mended.
 //! The directory itself, when readable or writable by others or owned by
-//! another user, is reported by [`KeyDir::inspect`].
+//! another user, is reported by `KeyDir::inspect`.
 //!
 //! Layout (compatible with the Python agent framework):
 //! `{key_dir}/private.pem`, `{key_dir}/public.pem`,
@@ -54,7 +54,7 @@ pub(crate) const LOCK_FILE: &str = ".lock";
 
 /// Largest file read from the key directory (1 MiB): a PEM key is a few
 /// hundred bytes, a credentials file for thousands of agents fits easily.
-pub const MAX_FILE: u64 = 1024 * 1024;
+pub(crate) const MAX_FILE: u64 = 1024 * 1024;
 
 /// `open(2)` flags std does not name.
 mod oflags {
@@ -108,7 +108,7 @@ mod oflags {
 
 /// How [`open_in_dir`] opens a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpenMode {
+pub(crate) enum OpenMode {
     /// Read an existing file.
     Read,
     /// The lock file: read-write, created `0600` when missing.
@@ -117,7 +117,7 @@ pub enum OpenMode {
 
 /// A file opened by [`open_in_dir`], with its `fstat`.
 #[derive(Debug)]
-pub struct OpenedFile {
+pub(crate) struct OpenedFile {
     /// The open file.
     pub file: File,
     /// Its metadata, from the descriptor (not the path).
@@ -130,7 +130,7 @@ pub struct OpenedFile {
 /// and anything but a regular file is refused, both as
 /// [`Error::InvalidKey`] (the content cannot be used; it is not an I/O
 /// failure). Other failures are [`Error::Io`].
-pub fn open_in_dir(path: &Path, mode: OpenMode) -> Result<Option<OpenedFile>> {
+pub(crate) fn open_in_dir(path: &Path, mode: OpenMode) -> Result<Option<OpenedFile>> {
     let mut o = OpenOptions::new();
     o.read(true)
         .custom_flags(oflags::O_NOFOLLOW | oflags::O_NONBLOCK);
@@ -245,10 +245,10 @@ pub struct LocalKeys {
     /// The key pair.
     pub keys: KeyPair,
     /// Problems found on the way (a loose mode, reported and left alone) and
-    /// mended ([`KeyDir::restore_public`]).
+    /// mended (`KeyDir::restore_public`).
     pub repaired: Vec<String>,
     /// `public.pem` is missing: the pair is complete, its public half can be
-    /// rewritten from the private key ([`KeyDir::restore_public`]).
+    /// rewritten from the private key (`KeyDir::restore_public`).
     pub public_missing: bool,
 }
 
@@ -380,7 +380,7 @@ impl KeyDir {
     /// another user (who can replace the key), writable by group or others
     /// (anyone can replace the key), readable by group or others. Its mode
     /// and owner are left alone: it is the user's directory.
-    pub fn inspect(&self) -> Vec<String> {
+    pub(crate) fn inspect(&self) -> Vec<String> {
         let Ok(md) = fs::metadata(&self.dir) else {
             return Vec::new();
         };
@@ -415,7 +415,7 @@ impl KeyDir {
     /// startup flow at a time; the lock is released when the guard drops or
     /// the process dies.
     ///
-    /// `.lock` is opened like every other file ([`open_in_dir`]): a symbolic
+    /// `.lock` is opened like every other file (`open_in_dir`): a symbolic
     /// link or a non-regular file is refused. In a read-only directory an
     /// existing lock file is locked read-only; without one the run goes on
     /// unlocked, since nobody can write there anyway.
@@ -489,7 +489,7 @@ impl KeyDir {
     /// `Ok(None)` when there is no `private.pem` (a stray `public.pem` alone
     /// is not a key). A `public.pem` that does not match the private key is
     /// an [`Error::Integrity`]; a missing one is flagged
-    /// ([`LocalKeys::public_missing`]) for [`KeyDir::restore_public`]; a
+    /// (`LocalKeys::public_missing`) for `KeyDir::restore_public`; a
     /// private key readable by group or others is reported. A link, a
     /// non-regular file or unreadable content is [`Error::InvalidKey`]; an
     /// I/O failure stays [`Error::Io`] (the key may be fine).
@@ -547,7 +547,7 @@ impl KeyDir {
     /// `_lock` proves is held). A failure (a full disk, a read-only
     /// directory) is returned as a warning: the pair is complete without
     /// it and nothing else is touched.
-    pub fn restore_public(&self, keys: &KeyPair, _lock: &LockGuard) -> String {
+    pub(crate) fn restore_public(&self, keys: &KeyPair, _lock: &LockGuard) -> String {
         let pub_path = self.file(PUBLIC_PEM);
         match write_atomic(&pub_path, keys.public_pem().as_bytes(), 0o644) {
             Ok(()) => format!(
@@ -857,7 +857,7 @@ fn write_temp(path: &Path, bytes: &[u8], mode: u32) -> Result<PathBuf> {
 /// Replace `path` atomically with `bytes`: a temporary file created in the
 /// same directory with `mode` from the start, written, fsynced, renamed over
 /// `path`, then the directory fsynced.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = write_temp(path, bytes, mode)?;
     let result = fs::rename(&tmp, path)

@@ -6,7 +6,7 @@
 //! ever-growing buffer. Bytes read past a refusal are zeroized.
 //!
 //! (Files in the key directory have their own opener with stricter rules:
-//! [`crate::cache::open_in_dir`].)
+//! `crate::cache::open_in_dir`.)
 
 use std::io::Read;
 use std::path::Path;
@@ -19,10 +19,10 @@ use crate::secret_string::{zeroize_bytes, SecretString};
 pub const MAX_DATA: u64 = 32 * 1024 * 1024;
 
 /// Cap for a credential file (secret id, JWT, token): 64 KiB.
-pub const MAX_CREDENTIAL: u64 = 64 * 1024;
+pub(crate) const MAX_CREDENTIAL: u64 = 64 * 1024;
 
 /// Cap for a PEM file (CA bundle, client certificate chain, key): 4 MiB.
-pub const MAX_PEM: u64 = 4 * 1024 * 1024;
+pub(crate) const MAX_PEM: u64 = 4 * 1024 * 1024;
 
 /// Where input comes from.
 #[derive(Debug, Clone, Copy)]
@@ -95,7 +95,7 @@ pub fn read_text(source: Source<'_>, what: &str, cap: u64) -> Result<String> {
 
 /// A secret from a file ([`MAX_CREDENTIAL`]), surrounding whitespace
 /// trimmed; an empty one is an error.
-pub fn read_secret(path: &Path, what: &str) -> Result<SecretString> {
+pub(crate) fn read_secret(path: &Path, what: &str) -> Result<SecretString> {
     let mut raw = read_text(Source::File(path), what, MAX_CREDENTIAL)?;
     let s = SecretString::new(raw.trim());
     crate::secret_string::zeroize_string(&mut raw);
