@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Child;
 
 use super::config::{signal_number, NotifyConfig};
 use crate::error::{Error, Result};
@@ -79,7 +79,8 @@ impl Commands {
         let (program, args) = argv
             .split_first()
             .ok_or_else(|| Error::Config("notify.command is empty".into()))?;
-        let child = Command::new(program)
+        // Like every process vaultid starts: no Vault credentials.
+        let child = crate::secrets::process::command_without_credentials(program)
             .args(args)
             .spawn()
             .map_err(|e| Error::io(format!("starting notify command {program:?}"), e))?;

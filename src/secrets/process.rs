@@ -207,6 +207,17 @@ pub const CREDENTIAL_VARS: &[&str] = &[
     "VAULT_ROLE_ID",
 ];
 
+/// A [`Command`] for `program` that does not inherit [`CREDENTIAL_VARS`]:
+/// every process vaultid starts begins from this, so a command that did not
+/// ask for the Vault credentials never sees them.
+pub(crate) fn command_without_credentials(program: &str) -> Command {
+    let mut cmd = Command::new(program);
+    for name in CREDENTIAL_VARS {
+        cmd.env_remove(name);
+    }
+    cmd
+}
+
 /// Start `argv[0]` with `argv[1..]`, the current environment without
 /// [`CREDENTIAL_VARS`], plus `vars`. The secrets are handed to the
 /// operating system and go nowhere else. A NUL byte in a name or value is
@@ -215,13 +226,8 @@ pub fn spawn_with_env(argv: &[String], vars: &BTreeMap<String, SecretString>) ->
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| Error::Config("no command given after --".into()))?;
-    let mut cmd = Command::new(program);
+    let mut cmd = command_without_credentials(program);
     cmd.args(args);
-    for name in CREDENTIAL_VARS {
-        if !vars.contains_key(*name) {
-            cmd.env_remove(name);
-        }
-    }
     for (name, value) in vars {
         if name.contains('\0') || value.expose().contains('\0') {
             return Err(Error::Config(format!(
@@ -233,4 +239,39 @@ pub fn spawn_with_env(argv: &[String], vars: &BTreeMap<String, SecretString>) ->
     }
     cmd.spawn()
         .map_err(|e| Error::io(format!("starting command {program:?}"), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_started_process_never_inherits_vault_credentials() {
+        let cmd = command_without_credentials("true");
+        let removed: Vec<_> = cmd
+            .get_envs()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect();
+        for name in CREDENTIAL_VARS {
+            assert!(removed.iter().any(|r| r == name), "{name} is inherited");
+        }
+    }
+
+    #[test]
+    fn a_credential_asked_for_is_passed() {
+        let mut vars = BTreeMap::new();
+        vars.insert("VAULT_TOKEN".to_string(), SecretString::from("asked-for"));
+        let child = spawn_with_env(
+            &[
+                "sh".into(),
+                "-c".into(),
+                "test \"$VAULT_TOKEN\" = asked-for".into(),
+            ],
+            &vars,
+        )
+        .unwrap();
+        let status = child.wait_with_output().unwrap().status;
+        assert!(status.success());
+    }
 }

@@ -2,7 +2,9 @@
 //! lower case), loopback never proxied, `NO_PROXY` forms, and the redirect
 //! rule for other hosts. A logging CONNECT proxy and fake Vaults on loopback
 //! (`127.0.0.2` plays another host; `0.0.0.0` is a non-loopback name for
-//! this host, which the proxy policy treats as remote).
+//! this host, which the proxy policy treats as remote). Nothing leaves
+//! loopback: the test proxy tunnels every CONNECT to 127.0.0.1, and Linux
+//! routes a direct connection to 0.0.0.0 to 127.0.0.1 over `lo`.
 
 use std::process::{Command, Output, Stdio};
 
