@@ -20,6 +20,9 @@ pub fn hint(e: &Error) -> Option<String> {
         Error::Config(_) if msg.contains("is not a valid environment variable name") => {
             Some("or pass --normalize".into())
         }
+        Error::Config(_) if msg.contains("and the later one may not override the earlier") => {
+            Some("pass --override to let the later one win".into())
+        }
         Error::Config(_) if msg.starts_with("configuration: no OAuth2 credentials for") => {
             Some("run `vaultid up` first".into())
         }
@@ -40,5 +43,27 @@ pub fn with_hint(e: &Error) -> String {
     match hint(e) {
         Some(h) => format!("{e}; {h}"),
         None => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clash_between_two_specs_names_the_override_flag() {
+        let e = Error::Config(
+            "variable USER is set by both a and b, and the later one may not override the earlier"
+                .into(),
+        );
+        let line = with_hint(&e);
+        assert!(
+            line.ends_with("pass --override to let the later one win"),
+            "{line}"
+        );
+        assert!(
+            !e.to_string().contains("--"),
+            "the library names no flag: {e}"
+        );
     }
 }

@@ -289,8 +289,8 @@ impl EnvBuilder {
             if let Some(prev) = self.source.get(&name) {
                 if precedence == Precedence::KeepFirst {
                     return Err(Error::Config(format!(
-                        "variable {name} is set by both {prev} and {label}; \
-                         pass --override to let the later one win"
+                        "variable {name} is set by both {prev} and {label}, and the \
+                         later one may not override the earlier"
                     )));
                 }
                 log::info!("{name} from {label} overrides the value from {prev}");

@@ -85,7 +85,7 @@ fn library_returns_the_map_and_leaves_the_process_env_alone() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("VAULTID_T_USER") && e.contains("--override"),
+        e.contains("VAULTID_T_USER") && e.contains("may not override"),
         "{e}"
     );
     assert!(!e.contains("alice") && !e.contains("bob"), "{e}");
