@@ -34,7 +34,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 
@@ -63,34 +62,8 @@ def free_port():
     return p
 
 
-class Silent:
-    """A TCP listener on loopback that accepts connections and never answers."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.held = []
-        self.stop = False
-        threading.Thread(target=self.loop, daemon=True).start()
-
-    def loop(self):
-        self.sock.settimeout(0.2)
-        while not self.stop:
-            try:
-                c, _ = self.sock.accept()
-                self.held.append(c)
-            except socket.timeout:
-                pass
-            except OSError:
-                return
-
-    def close(self):
-        self.stop = True
-        for c in self.held:
-            c.close()
-        self.sock.close()
+# A loopback listener that accepts and never answers: the same as bench.py's.
+from bench import Silent  # noqa: E402  (scripts/ is sys.path[0] when run as a script)
 
 
 class Spawner:

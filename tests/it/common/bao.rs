@@ -142,27 +142,9 @@ kill "$c" 2>/dev/null
 wait "$c" 2>/dev/null
 rm -rf "$dir"
 exit 0"#;
-        let mut watchdog = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .arg("sh")
-            .arg(&bin)
-            .arg(&dir)
-            .args(&args)
-            .env("HOME", &dir)
-            .env_remove("BAO_TOKEN")
-            .env_remove("VAULT_TOKEN")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sh");
-        let stdin = watchdog.stdin.take();
-        let mut line = String::new();
-        BufReader::new(watchdog.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("read bao pid");
-        let pid: u32 = line.trim().parse().expect("bao pid");
+        let mut head = vec![bin.display().to_string(), dir.display().to_string()];
+        head.extend(args);
+        let (watchdog, stdin, pid) = watchdog(script, &head, &dir);
         let scheme = if tls { "https" } else { "http" };
         let mut bao = Bao {
             watchdog,
@@ -322,4 +304,31 @@ impl Drop for Bao {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Run `script` under `sh -c` with `args`, `HOME` set to `home` and no Vault
+/// token in its environment; it prints the pid of the `bao` it starts on its
+/// first line and keeps it alive until its stdin closes (the test process
+/// ended or dropped it). Returns the watchdog, its stdin and that pid.
+pub fn watchdog(script: &str, args: &[String], home: &Path) -> (Child, Option<ChildStdin>, u32) {
+    let mut watchdog = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg("sh")
+        .args(args)
+        .env("HOME", home)
+        .env_remove("BAO_TOKEN")
+        .env_remove("VAULT_TOKEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start sh");
+    let stdin = watchdog.stdin.take();
+    let mut line = String::new();
+    BufReader::new(watchdog.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("read bao pid");
+    let pid: u32 = line.trim().parse().expect("bao pid");
+    (watchdog, stdin, pid)
 }

@@ -353,28 +353,13 @@ read _ignored || true
 kill -9 "$c" 2>/dev/null
 wait "$c" 2>/dev/null
 exit 0"#;
-        let mut watchdog = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .arg("sh")
-            .arg(&self.bin)
-            .arg(&node.log)
-            .arg("server")
-            .arg(format!("-config={}", node.config.display()))
-            .env("HOME", &self.dir)
-            .env_remove("BAO_TOKEN")
-            .env_remove("VAULT_TOKEN")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sh");
-        let stdin = watchdog.stdin.take();
-        let mut line = String::new();
-        BufReader::new(watchdog.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("read bao pid");
-        let pid: u32 = line.trim().parse().expect("bao pid");
+        let args = [
+            self.bin.display().to_string(),
+            node.log.display().to_string(),
+            "server".to_string(),
+            format!("-config={}", node.config.display()),
+        ];
+        let (watchdog, stdin, pid) = super::bao::watchdog(script, &args, &self.dir);
         let port = node.port;
         *lock(&self.nodes[i].proc) = Some(Proc {
             watchdog,
