@@ -62,34 +62,18 @@ def free_port():
     return p
 
 
-# A loopback listener that accepts and never answers: the same as bench.py's.
-from bench import Silent  # noqa: E402  (scripts/ is sys.path[0] when run as a script)
+# bench.py's loopback listener that never answers, and its process runner.
+import bench  # noqa: E402  (scripts/ is sys.path[0] when run as a script)
+from bench import Silent  # noqa: E402
 
 
-class Spawner:
-    def __init__(self, launcher, work):
-        self.launcher, self.work, self.n = launcher, work, 0
+class Spawner(bench.Spawner):
+    """bench.py's launcher-driven runner, without the CPU time."""
 
     def run(self, argv, env, timeout=120):
         """(exit, wall_s, maxrss_kb, stdout, stderr) of argv."""
-        self.n += 1
-        res, out, err = (os.path.join(self.work, f"{k}-{self.n}") for k in ("res", "out", "err"))
-        with open(out, "wb") as o, open(err, "wb") as e:
-            subprocess.run(
-                [self.launcher, res] + argv,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=o,
-                stderr=e,
-                check=True,
-                timeout=timeout,
-            )
-        fields = dict(kv.split("=") for kv in open(res).read().split())
-        stdout = open(out, encoding="utf-8", errors="replace").read()
-        stderr = open(err, encoding="utf-8", errors="replace").read()
-        for p in (res, out, err):
-            os.remove(p)
-        return (int(fields["exit"]), int(fields["wall_ns"]) / 1e9, int(fields["maxrss_kb"]), stdout, stderr)
+        code, wall, rss, _cpu, out, err = super().run(argv, env, timeout)
+        return code, wall, rss, out, err
 
 
 def child_env(extra):

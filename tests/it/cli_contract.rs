@@ -9,13 +9,7 @@ use common::bao::Bao;
 use common::{json_ok, tmpdir};
 
 fn vaultid(addr: &str, token: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vaultid"));
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", tmpdir("cli-contract"))
-        .env("VAULT_ADDR", addr)
-        .env("VAULT_TOKEN", token);
-    c
+    common::vaultid_cmd(addr, token, "cli-contract")
 }
 
 fn run(bao: &Bao, args: &[&str]) -> Output {

@@ -10,13 +10,7 @@ use common::{json_ok, tmpdir};
 use serde_json::{json, Value};
 
 fn vaultid(addr: &str, token: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vaultid"));
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", tmpdir("cli-vault"))
-        .env("VAULT_ADDR", addr)
-        .env("VAULT_TOKEN", token);
-    c
+    common::vaultid_cmd(addr, token, "cli-vault")
 }
 
 fn run(bao: &Bao, args: &[&str]) -> Output {

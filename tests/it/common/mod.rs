@@ -353,6 +353,18 @@ pub fn tmpdir(tag: &str) -> std::path::PathBuf {
     p
 }
 
+/// `vaultid` with a clean environment: only `PATH`, a fresh `HOME` (named
+/// after `tag`), `VAULT_ADDR` and `VAULT_TOKEN`.
+pub fn vaultid_cmd(addr: &str, token: &str, tag: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_vaultid"));
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", tmpdir(tag))
+        .env("VAULT_ADDR", addr)
+        .env("VAULT_TOKEN", token);
+    c
+}
+
 /// The one JSON object a successful `vaultid` command printed; panics with
 /// its stderr when it failed.
 pub fn json_ok(o: &std::process::Output) -> serde_json::Value {
