@@ -154,20 +154,24 @@ fn retry_after_never_outlasts_the_startup_deadline() {
     // Without local keys: the wait for the cluster (VAULTID_VAULT_WAIT)
     // decides, then exit 3 naming what was waited for.
     let empty = common::tmpdir("ha-retry-after-empty");
-    let t = Instant::now();
-    let o = Command::new(env!("CARGO_BIN_EXE_vaultid"))
-        .env_clear()
-        .env("HOME", &empty)
-        .env("VAULTID_AUTHOR", AUTHOR)
-        .env("VAULTID_AGENT_NAME", "patient")
-        .env("VAULTID_KEY_DIR", &empty)
-        .env("VAULT_ADDR", server.addr())
-        .env("VAULT_TOKEN", "t")
-        .env("VAULTID_VAULT_WAIT", "2s")
-        .arg("up")
-        .output()
-        .unwrap();
-    let took = t.elapsed();
+    // `up` with no local keys and a 2 s wait for the cluster at `addr`.
+    let patient_up = |addr: &str| {
+        let t = Instant::now();
+        let o = Command::new(env!("CARGO_BIN_EXE_vaultid"))
+            .env_clear()
+            .env("HOME", &empty)
+            .env("VAULTID_AUTHOR", AUTHOR)
+            .env("VAULTID_AGENT_NAME", "patient")
+            .env("VAULTID_KEY_DIR", &empty)
+            .env("VAULT_ADDR", addr)
+            .env("VAULT_TOKEN", "t")
+            .env("VAULTID_VAULT_WAIT", "2s")
+            .arg("up")
+            .output()
+            .unwrap();
+        (o, t.elapsed())
+    };
+    let (o, took) = patient_up(server.addr());
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(took < Duration::from_millis(2500), "took {took:?}");
@@ -176,20 +180,7 @@ fn retry_after_never_outlasts_the_startup_deadline() {
     // A plain 503 is waited out with backoff until that deadline, and the
     // log says what was waited for.
     let busy = common::TestServer::start(|_, _| common::answer(503, &[], ""));
-    let t = Instant::now();
-    let o = Command::new(env!("CARGO_BIN_EXE_vaultid"))
-        .env_clear()
-        .env("HOME", &empty)
-        .env("VAULTID_AUTHOR", AUTHOR)
-        .env("VAULTID_AGENT_NAME", "patient")
-        .env("VAULTID_KEY_DIR", &empty)
-        .env("VAULT_ADDR", busy.addr())
-        .env("VAULT_TOKEN", "t")
-        .env("VAULTID_VAULT_WAIT", "2s")
-        .arg("up")
-        .output()
-        .unwrap();
-    let took = t.elapsed();
+    let (o, took) = patient_up(busy.addr());
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(took > Duration::from_millis(1000), "took {took:?}");
