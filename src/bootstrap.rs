@@ -628,12 +628,10 @@ impl<'a> Run<'a> {
                 ));
                 Ok((keys, Source::Generated))
             }
-            None => Err(Error::Unavailable(format!(
-                "no local keys in {} and Vault is unavailable ({cause}). Generating a key now could fork the \
-                 identity: Vault may already hold this agent's keys. Fix Vault access and retry, or allow \
-                 offline generation (VAULTID_ALLOW_OFFLINE_GENERATE=true) to accept that risk",
-                self.local.display()
-            ))),
+            None => Err(Error::WouldForkIdentity {
+                key_dir: self.local.display(),
+                cause: Box::new(cause),
+            }),
         }
     }
 }

@@ -168,9 +168,70 @@ pub enum Error {
         detail: String,
     },
 
-    /// Vault was needed and is unavailable, and there is no safe fallback
-    /// (e.g. no local keys and generating would fork the identity). Exit code 3.
+    /// Vault was needed and is unavailable, and there is no safe fallback.
+    /// Exit code 3.
     Unavailable(String),
+
+    /// Vault is unavailable and the key directory holds no keys: a key
+    /// generated now could fork the identity, since Vault may already hold
+    /// this agent's keys, and offline generation was not allowed. Counts as
+    /// unavailable ([`Error::is_unavailable`]). Exit code 3.
+    WouldForkIdentity {
+        /// The local key directory that holds no keys, as shown in messages.
+        key_dir: String,
+        /// Why Vault could not be used.
+        cause: Box<Error>,
+    },
+
+    /// A name chosen for an environment variable (in a secret spec's
+    /// `path#field=NAME` mapping, or in a template) is not a valid one
+    /// (`[A-Za-z_][A-Za-z0-9_]*`). Exit code 2.
+    InvalidVariableName {
+        /// The name that was given.
+        name: String,
+        /// The secret spec it was given in, when it came from one.
+        spec: Option<String>,
+    },
+
+    /// A secret's field would become an environment variable under its own
+    /// name, which is not a valid variable name, and the field is neither
+    /// mapped to a name nor is normalization on. Exit code 2.
+    InvalidFieldName {
+        /// The secret the field belongs to, as named in messages.
+        secret: String,
+        /// The field's name.
+        field: String,
+    },
+
+    /// Two sources set the same environment variable and the later one may
+    /// not override the earlier. Exit code 2.
+    VariableClash {
+        /// The variable.
+        name: String,
+        /// The source that set it first.
+        first: String,
+        /// The source that set it again.
+        second: String,
+    },
+
+    /// The agent's OAuth2 client credentials were found neither in the local
+    /// key directory nor (when Vault is configured) in Vault: the client has
+    /// not been registered by the startup flow yet. Exit code 2.
+    NoCredentials {
+        /// The agent's DID, whose credentials were looked for.
+        did: String,
+        /// The local key directory that was searched.
+        key_dir: PathBuf,
+        /// `true` when Vault was searched too.
+        vault_searched: bool,
+    },
+
+    /// A path read as a dynamic secret answered without a lease: it is not
+    /// a dynamic secret (a KV path, for instance). Exit code 1.
+    NotDynamic {
+        /// The path that was read.
+        path: String,
+    },
 }
 
 impl Error {
@@ -179,8 +240,17 @@ impl Error {
     /// or permission denied, 1 anything else.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Config(_) | Error::InvalidIdentity(_) | Error::MountNotFound { .. } => 2,
-            Error::Unreachable { .. } | Error::Sealed { .. } | Error::Unavailable(_) => 3,
+            Error::Config(_)
+            | Error::InvalidIdentity(_)
+            | Error::MountNotFound { .. }
+            | Error::InvalidVariableName { .. }
+            | Error::InvalidFieldName { .. }
+            | Error::VariableClash { .. }
+            | Error::NoCredentials { .. } => 2,
+            Error::Unreachable { .. }
+            | Error::Sealed { .. }
+            | Error::Unavailable(_)
+            | Error::WouldForkIdentity { .. } => 3,
             Error::InvalidKey(_) | Error::Integrity(_) | Error::CasMismatch { .. } => 4,
             Error::PermissionDenied { .. } => 5,
             _ => 1,
@@ -198,6 +268,7 @@ impl Error {
                 | Error::Sealed { .. }
                 | Error::PermissionDenied { .. }
                 | Error::Unavailable(_)
+                | Error::WouldForkIdentity { .. }
         ) || matches!(self, Error::Http { status, .. } if *status >= 500 || *status == 429)
     }
 
@@ -361,6 +432,53 @@ impl fmt::Display for Raw<'_> {
                 write!(f, "unexpected response from {service}: {detail}")
             }
             Error::Unavailable(m) => write!(f, "{m}"),
+            Error::WouldForkIdentity { key_dir, cause } => write!(
+                f,
+                "no local keys in {key_dir} and Vault is unavailable ({cause}). Generating a key now could fork the \
+                 identity: Vault may already hold this agent's keys. Fix Vault access and retry, or allow \
+                 offline generation (VAULTID_ALLOW_OFFLINE_GENERATE=true) to accept that risk"
+            ),
+            Error::InvalidVariableName { name, spec } => {
+                f.write_str("configuration: ")?;
+                if let Some(spec) = spec {
+                    write!(f, "secret spec {spec:?}: ")?;
+                }
+                write!(
+                    f,
+                    "{name:?} is not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)"
+                )
+            }
+            Error::InvalidFieldName { secret, field } => write!(
+                f,
+                "configuration: field {field:?} of {secret} is not a valid environment variable name \
+                 ([A-Za-z_][A-Za-z0-9_]*); map it with {secret}#{field}=NAME or set normalization"
+            ),
+            Error::VariableClash {
+                name,
+                first,
+                second,
+            } => write!(
+                f,
+                "configuration: variable {name} is set by both {first} and {second}, and the \
+                 later one may not override the earlier"
+            ),
+            Error::NoCredentials {
+                did,
+                key_dir,
+                vault_searched,
+            } => {
+                write!(f, "configuration: no OAuth2 credentials for {did} ")?;
+                if *vault_searched {
+                    f.write_str("locally or in Vault")?;
+                } else {
+                    write!(f, "in {}", key_dir.display())?;
+                }
+                f.write_str("; the startup flow registers them")
+            }
+            Error::NotDynamic { path } => write!(
+                f,
+                "unexpected response from Vault: {path} returned no lease: it is not a dynamic secret"
+            ),
         }
     }
 }
@@ -369,6 +487,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } => Some(source),
+            Error::WouldForkIdentity { cause, .. } => Some(cause.as_ref()),
             _ => None,
         }
     }
@@ -399,5 +518,149 @@ mod tests {
             shown.contains("\\u{1b}[31mred\\r\\nvaultid: info: forged line"),
             "{shown}"
         );
+    }
+
+    fn vault_down() -> Error {
+        Error::Unreachable {
+            service: Service::Vault,
+            method: "GET".into(),
+            path: "/v1/secret/data/x".into(),
+            detail: "connection refused".into(),
+        }
+    }
+
+    /// Exit code, `is_unavailable` and the exact message of `e`.
+    fn check(e: &Error, code: i32, unavailable: bool, shown: &str) {
+        assert_eq!(e.exit_code(), code, "{e}");
+        assert_eq!(e.is_unavailable(), unavailable, "{e}");
+        assert_eq!(e.to_string(), shown);
+    }
+
+    #[test]
+    fn refusing_to_fork_the_identity_is_unavailable_with_exit_3() {
+        let e = Error::WouldForkIdentity {
+            key_dir: ".bindu".into(),
+            cause: Box::new(vault_down()),
+        };
+        check(
+            &e,
+            3,
+            true,
+            &format!(
+                "no local keys in .bindu and Vault is unavailable ({}). Generating a key now \
+                 could fork the identity: Vault may already hold this agent's keys. Fix Vault \
+                 access and retry, or allow offline generation \
+                 (VAULTID_ALLOW_OFFLINE_GENERATE=true) to accept that risk",
+                vault_down()
+            ),
+        );
+        let cause = std::error::Error::source(&e).expect("the cause is the source");
+        assert_eq!(cause.to_string(), vault_down().to_string());
+    }
+
+    #[test]
+    fn invalid_variable_names_are_configuration_errors() {
+        let given = Error::InvalidVariableName {
+            name: "a-b".into(),
+            spec: None,
+        };
+        check(
+            &given,
+            2,
+            false,
+            "configuration: \"a-b\" is not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)",
+        );
+        let in_spec = Error::InvalidVariableName {
+            name: "1BAD".into(),
+            spec: Some("app#k=1BAD".into()),
+        };
+        check(
+            &in_spec,
+            2,
+            false,
+            "configuration: secret spec \"app#k=1BAD\": \"1BAD\" is not a valid environment \
+             variable name ([A-Za-z_][A-Za-z0-9_]*)",
+        );
+        let field = Error::InvalidFieldName {
+            secret: "secret/app".into(),
+            field: "db-password".into(),
+        };
+        check(
+            &field,
+            2,
+            false,
+            "configuration: field \"db-password\" of secret/app is not a valid environment \
+             variable name ([A-Za-z_][A-Za-z0-9_]*); map it with secret/app#db-password=NAME \
+             or set normalization",
+        );
+    }
+
+    #[test]
+    fn a_variable_clash_is_a_configuration_error() {
+        let e = Error::VariableClash {
+            name: "USER".into(),
+            first: "secret/a".into(),
+            second: "secret/b".into(),
+        };
+        check(
+            &e,
+            2,
+            false,
+            "configuration: variable USER is set by both secret/a and secret/b, and the later \
+             one may not override the earlier",
+        );
+    }
+
+    #[test]
+    fn missing_oauth2_credentials_are_a_configuration_error() {
+        let local = Error::NoCredentials {
+            did: "did:bindu:a:b:c".into(),
+            key_dir: ".bindu".into(),
+            vault_searched: false,
+        };
+        check(
+            &local,
+            2,
+            false,
+            "configuration: no OAuth2 credentials for did:bindu:a:b:c in .bindu; the startup \
+             flow registers them",
+        );
+        let both = Error::NoCredentials {
+            did: "did:bindu:a:b:c".into(),
+            key_dir: ".bindu".into(),
+            vault_searched: true,
+        };
+        check(
+            &both,
+            2,
+            false,
+            "configuration: no OAuth2 credentials for did:bindu:a:b:c locally or in Vault; the \
+             startup flow registers them",
+        );
+    }
+
+    #[test]
+    fn a_static_secret_read_as_dynamic_exits_1() {
+        let e = Error::NotDynamic {
+            path: "secret/data/app".into(),
+        };
+        check(
+            &e,
+            1,
+            false,
+            "unexpected response from Vault: secret/data/app returned no lease: it is not a \
+             dynamic secret",
+        );
+    }
+
+    #[test]
+    fn new_variants_escape_what_a_terminal_would_act_on() {
+        let e = Error::VariableClash {
+            name: "X\u{1b}[2J".into(),
+            first: "a\nforged".into(),
+            second: "b".into(),
+        };
+        let shown = e.to_string();
+        assert!(!shown.contains(['\u{1b}', '\n']), "{shown:?}");
     }
 }

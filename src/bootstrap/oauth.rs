@@ -477,12 +477,10 @@ pub fn token_client(config: &crate::Config) -> Result<crate::hydra::TokenClient>
     let creds = match dir.read_credentials(&identity.did)? {
         Some(c) => c,
         None => {
-            let v = config.vault.as_ref().ok_or_else(|| {
-                Error::Config(format!(
-                    "no OAuth2 credentials for {} in {}; the startup flow registers them",
-                    identity.did,
-                    dir.path().display()
-                ))
+            let v = config.vault.as_ref().ok_or_else(|| Error::NoCredentials {
+                did: identity.did.clone(),
+                key_dir: dir.path().to_path_buf(),
+                vault_searched: false,
             })?;
             let client = crate::vault::Client::new(v)?;
             let _revoke = client.revoke_own_token_on_drop();
@@ -491,12 +489,14 @@ pub fn token_client(config: &crate::Config) -> Result<crate::hydra::TokenClient>
                 kv: &kv,
                 path: credentials_path(&v.prefix, &identity.did),
             };
-            store.read()?.map(|(c, _)| c).ok_or_else(|| {
-                Error::Config(format!(
-                    "no OAuth2 credentials for {} locally or in Vault; the startup flow registers them",
-                    identity.did
-                ))
-            })?
+            store
+                .read()?
+                .map(|(c, _)| c)
+                .ok_or_else(|| Error::NoCredentials {
+                    did: identity.did.clone(),
+                    key_dir: dir.path().to_path_buf(),
+                    vault_searched: true,
+                })?
         }
     };
     crate::hydra::TokenClient::new(hydra, &creds.client_id, creds.client_secret.clone())

@@ -5,7 +5,6 @@ use vaultid::Error;
 
 /// A hint naming the flag or command that helps with `e`, if one does.
 pub fn hint(e: &Error) -> Option<String> {
-    let msg = e.to_string();
     match e {
         Error::VersionDeleted {
             path,
@@ -14,26 +13,18 @@ pub fn hint(e: &Error) -> Option<String> {
         } => Some(format!(
             "`vaultid kv undelete {path} --versions {version}` restores it"
         )),
-        Error::Unavailable(_) if msg.contains("could fork the identity") => {
+        Error::WouldForkIdentity { .. } => {
             Some("or pass --allow-offline-generate to accept that risk".into())
         }
-        Error::Config(_) if msg.contains("is not a valid environment variable name") => {
-            Some("or pass --normalize".into())
-        }
-        Error::Config(_) if msg.contains("and the later one may not override the earlier") => {
-            Some("pass --override to let the later one win".into())
-        }
-        Error::Config(_) if msg.starts_with("configuration: no OAuth2 credentials for") => {
-            Some("run `vaultid up` first".into())
-        }
+        Error::InvalidFieldName { .. } => Some("or pass --normalize".into()),
+        Error::VariableClash { .. } => Some("pass --override to let the later one win".into()),
+        Error::NoCredentials { .. } => Some("run `vaultid up` first".into()),
         Error::MountNotFound { .. } => Some(
             "check the mount name (the path's first segment, -mount or VAULT_KV_MOUNT) \
              against `bao secrets list`"
                 .into(),
         ),
-        Error::Protocol { .. } if msg.contains("it is not a dynamic secret") => {
-            Some("use a KV path without --dynamic".into())
-        }
+        Error::NotDynamic { .. } => Some("use a KV path without --dynamic".into()),
         _ => None,
     }
 }
@@ -49,21 +40,124 @@ pub fn with_hint(e: &Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vaultid::Service;
+
+    /// The line ends with `hint`, and the library's own message names no flag.
+    fn assert_hint(e: Error, hint: &str) {
+        let line = with_hint(&e);
+        let msg = e.to_string();
+        assert_eq!(line, format!("{msg}; {hint}"));
+        assert!(!msg.contains("--"), "the library names no flag: {msg}");
+    }
+
+    #[test]
+    fn a_soft_deleted_version_names_the_undelete_command() {
+        assert_hint(
+            Error::VersionDeleted {
+                path: "app/db".into(),
+                version: 3,
+                destroyed: false,
+            },
+            "`vaultid kv undelete app/db --versions 3` restores it",
+        );
+        let destroyed = Error::VersionDeleted {
+            path: "app/db".into(),
+            version: 3,
+            destroyed: true,
+        };
+        assert_eq!(hint(&destroyed), None);
+    }
+
+    #[test]
+    fn refusing_to_fork_the_identity_names_the_offline_generate_flag() {
+        assert_hint(
+            Error::WouldForkIdentity {
+                key_dir: ".bindu".into(),
+                cause: Box::new(Error::Unreachable {
+                    service: Service::Vault,
+                    method: "GET".into(),
+                    path: "/v1/secret/data/x".into(),
+                    detail: "connection refused".into(),
+                }),
+            },
+            "or pass --allow-offline-generate to accept that risk",
+        );
+    }
+
+    #[test]
+    fn a_field_name_that_is_no_variable_name_names_the_normalize_flag() {
+        assert_hint(
+            Error::InvalidFieldName {
+                secret: "secret/app".into(),
+                field: "db-password".into(),
+            },
+            "or pass --normalize",
+        );
+    }
+
+    #[test]
+    fn a_bad_name_given_by_hand_gets_no_normalize_hint() {
+        // Normalization renames fields, never a name that was written out.
+        for spec in [None, Some("app#k=1BAD".to_string())] {
+            let e = Error::InvalidVariableName {
+                name: "1BAD".into(),
+                spec,
+            };
+            assert_eq!(hint(&e), None, "{e}");
+        }
+    }
 
     #[test]
     fn a_clash_between_two_specs_names_the_override_flag() {
-        let e = Error::Config(
-            "variable USER is set by both a and b, and the later one may not override the earlier"
-                .into(),
+        assert_hint(
+            Error::VariableClash {
+                name: "USER".into(),
+                first: "a".into(),
+                second: "b".into(),
+            },
+            "pass --override to let the later one win",
         );
-        let line = with_hint(&e);
-        assert!(
-            line.ends_with("pass --override to let the later one win"),
-            "{line}"
+    }
+
+    #[test]
+    fn missing_oauth2_credentials_name_the_up_command() {
+        for vault_searched in [false, true] {
+            assert_hint(
+                Error::NoCredentials {
+                    did: "did:bindu:a:b:c".into(),
+                    key_dir: ".bindu".into(),
+                    vault_searched,
+                },
+                "run `vaultid up` first",
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_mount_names_the_mount_option() {
+        assert_hint(
+            Error::MountNotFound {
+                method: "GET".into(),
+                path: "/v1/nope/data/x".into(),
+            },
+            "check the mount name (the path's first segment, -mount or VAULT_KV_MOUNT) \
+             against `bao secrets list`",
         );
-        assert!(
-            !e.to_string().contains("--"),
-            "the library names no flag: {e}"
+    }
+
+    #[test]
+    fn a_static_secret_read_as_dynamic_names_the_dynamic_flag() {
+        assert_hint(
+            Error::NotDynamic {
+                path: "secret/data/app".into(),
+            },
+            "use a KV path without --dynamic",
         );
+    }
+
+    #[test]
+    fn other_errors_get_no_hint() {
+        let e = Error::Config("VAULT_ADDR is not set".into());
+        assert_eq!(with_hint(&e), e.to_string());
     }
 }

@@ -77,10 +77,9 @@ impl SecretSpec {
                     )));
                 }
                 if let Some(n) = name {
-                    validate_name(n).map_err(|_| {
-                        Error::Config(format!(
-                            "secret spec {spec:?}: {n:?} is not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)"
-                        ))
+                    validate_name(n).map_err(|_| Error::InvalidVariableName {
+                        name: n.to_string(),
+                        spec: Some(spec.to_string()),
                     })?;
                 }
                 out.push(FieldMap {
@@ -159,9 +158,10 @@ pub(crate) fn validate_name(name: &str) -> Result<()> {
     if is_valid_name(name) {
         Ok(())
     } else {
-        Err(Error::Config(format!(
-            "{name:?} is not a valid environment variable name ([A-Za-z_][A-Za-z0-9_]*)"
-        )))
+        Err(Error::InvalidVariableName {
+            name: name.to_string(),
+            spec: None,
+        })
     }
 }
 
@@ -211,10 +211,10 @@ pub fn fields_to_vars(
         } else if opts.normalize {
             Ok(normalize_name(key))
         } else {
-            Err(Error::Config(format!(
-                "field {key:?} of {label} is not a valid environment variable name \
-                 ([A-Za-z_][A-Za-z0-9_]*); map it with {label}#{key}=NAME or set normalization"
-            )))
+            Err(Error::InvalidFieldName {
+                secret: label.to_string(),
+                field: key.to_string(),
+            })
         }
     };
     let mut out = Vec::new();
@@ -288,10 +288,11 @@ impl EnvBuilder {
             }
             if let Some(prev) = self.source.get(&name) {
                 if precedence == Precedence::KeepFirst {
-                    return Err(Error::Config(format!(
-                        "variable {name} is set by both {prev} and {label}, and the \
-                         later one may not override the earlier"
-                    )));
+                    return Err(Error::VariableClash {
+                        name,
+                        first: prev.clone(),
+                        second: label.to_string(),
+                    });
                 }
                 log::info!("{name} from {label} overrides the value from {prev}");
             }

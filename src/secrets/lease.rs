@@ -95,17 +95,16 @@ impl DynamicSecret {
             .unwrap_or_else(|| self.obtained_at + Duration::from_secs(100 * 365 * 86400))
     }
 
-    /// Parse Vault's answer to a read of `path`. [`Error::Protocol`] when it
-    /// carries no lease.
+    /// Parse Vault's answer to a read of `path`. [`Error::NotDynamic`] when
+    /// it carries no lease.
     pub fn from_response(path: &str, answer: &Value) -> Result<DynamicSecret> {
         let lease_id = answer
             .get("lease_id")
             .and_then(Value::as_str)
             .unwrap_or_default();
         if lease_id.is_empty() {
-            return Err(Error::Protocol {
-                service: Service::Vault,
-                detail: format!("{path} returned no lease: it is not a dynamic secret"),
+            return Err(Error::NotDynamic {
+                path: path.to_string(),
             });
         }
         Ok(DynamicSecret {
