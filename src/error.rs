@@ -226,6 +226,18 @@ pub enum Error {
         vault_searched: bool,
     },
 
+    /// A field to rotate is not in the secret and adding a missing field was
+    /// not asked for (a misspelt name would otherwise add a field and leave
+    /// the real one as it was). Exit code 2.
+    NoFieldToRotate {
+        /// The secret, as `{mount}/{path}`.
+        secret: String,
+        /// The field that was asked for.
+        field: String,
+        /// The fields the secret has (names only, never values).
+        fields: Vec<String>,
+    },
+
     /// A path read as a dynamic secret answered without a lease: it is not
     /// a dynamic secret (a KV path, for instance). Exit code 1.
     NotDynamic {
@@ -246,7 +258,8 @@ impl Error {
             | Error::InvalidVariableName { .. }
             | Error::InvalidFieldName { .. }
             | Error::VariableClash { .. }
-            | Error::NoCredentials { .. } => 2,
+            | Error::NoCredentials { .. }
+            | Error::NoFieldToRotate { .. } => 2,
             Error::Unreachable { .. }
             | Error::Sealed { .. }
             | Error::Unavailable(_)
@@ -475,6 +488,16 @@ impl fmt::Display for Raw<'_> {
                 }
                 f.write_str("; the startup flow registers them")
             }
+            Error::NoFieldToRotate {
+                secret,
+                field,
+                fields,
+            } => write!(
+                f,
+                "configuration: {secret} has no field {field:?} to rotate (its fields: {}); \
+                 a new field is added only when asked for",
+                fields.join(", ")
+            ),
             Error::NotDynamic { path } => write!(
                 f,
                 "unexpected response from Vault: {path} returned no lease: it is not a dynamic secret"
@@ -636,6 +659,22 @@ mod tests {
             false,
             "configuration: no OAuth2 credentials for did:bindu:a:b:c locally or in Vault; the \
              startup flow registers them",
+        );
+    }
+
+    #[test]
+    fn a_missing_field_to_rotate_is_a_configuration_error() {
+        let e = Error::NoFieldToRotate {
+            secret: "secret/app".into(),
+            field: "pasword".into(),
+            fields: vec!["password".into(), "user".into()],
+        };
+        check(
+            &e,
+            2,
+            false,
+            "configuration: secret/app has no field \"pasword\" to rotate (its fields: password, \
+             user); a new field is added only when asked for",
         );
     }
 

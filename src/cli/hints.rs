@@ -24,6 +24,7 @@ pub fn hint(e: &Error) -> Option<String> {
              against `bao secrets list`"
                 .into(),
         ),
+        Error::NoFieldToRotate { .. } => Some("check the name, or pass --create to add it".into()),
         Error::NotDynamic { .. } => Some("use a KV path without --dynamic".into()),
         _ => None,
     }
@@ -142,6 +143,18 @@ mod tests {
             },
             "check the mount name (the path's first segment, -mount or VAULT_KV_MOUNT) \
              against `bao secrets list`",
+        );
+    }
+
+    #[test]
+    fn a_missing_field_to_rotate_names_the_create_flag() {
+        assert_hint(
+            Error::NoFieldToRotate {
+                secret: "secret/app".into(),
+                field: "pasword".into(),
+                fields: vec!["password".into()],
+            },
+            "check the name, or pass --create to add it",
         );
     }
 

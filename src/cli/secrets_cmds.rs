@@ -311,13 +311,7 @@ fn rotate(rest: &[String]) -> Result<u8, Error> {
         &value,
         attempts,
         a.has("create"),
-    )
-    .map_err(|e| match e {
-        Error::Config(m) if m.contains("has no field") => {
-            Error::Config(format!("{m}: check the name, or pass --create to add it"))
-        }
-        e => e,
-    })?;
+    )?;
     let mut out = json!({
         "version": r.version,
         "path": r.path,

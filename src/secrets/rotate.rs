@@ -77,7 +77,7 @@ pub struct Rotated {
 ///
 /// The secret must exist ([`Error::NotFound`] otherwise) and so must the
 /// field: a misspelt field name would otherwise add a field and leave the
-/// real one as it was ([`Error::Config`] naming the field; see
+/// real one as it was ([`Error::NoFieldToRotate`]; see
 /// [`rotate_field`] to add one). After `attempts` conflicts the last
 /// [`Error::CasMismatch`] is returned.
 pub fn rotate(
@@ -125,12 +125,11 @@ pub fn rotate_field(
         })?;
         let read_version = current.metadata.version;
         if !add_missing && !current.data.contains_key(key) {
-            let fields: Vec<&str> = current.data.keys().map(String::as_str).collect();
-            return Err(Error::Config(format!(
-                "{label} has no field {key:?} to rotate (its fields: {}); \
-                 a new field is added only when asked for",
-                fields.join(", ")
-            )));
+            return Err(Error::NoFieldToRotate {
+                secret: label,
+                field: key.to_string(),
+                fields: current.data.keys().cloned().collect(),
+            });
         }
         let mut data = current.data.clone();
         data.insert(
