@@ -8,7 +8,7 @@ JSON its handler tests save (`client-snapshots/*.json`). Two files are
 written, both plain JSON this script produces:
 
 - `openapi.json`: the operations vaultid calls or the Hydra test double
-  serves (method, path template, operationId, query parameters, request and
+  serves (method, path template, operationId, parameters, request and
   response schemas, status codes) and the component schemas they reach,
   plus the few the tests name. Only validation keywords are kept (type,
   format, pattern, enum, nullable, required, properties, items,
@@ -25,18 +25,20 @@ import json
 import os
 import sys
 
-# The paths whose operations the tests check.
-PATHS = [
-    "/admin/clients",
-    "/admin/clients/{id}",
-    "/admin/clients/{id}/secrets/rotate",
-    "/admin/oauth2/introspect",
-    "/oauth2/token",
-    "/oauth2/revoke",
-    "/health/alive",
-    "/health/ready",
-    "/version",
-]
+# The operations the tests check, by path and method: what vaultid calls,
+# what the test double serves (`DELETE /admin/clients/{id}` stands for an
+# administrator deleting a client), and `/version`, which the checker's own
+# tests name.
+OPERATIONS = {
+    "/admin/clients": ["post"],
+    "/admin/clients/{id}": ["get", "put", "delete"],
+    "/admin/oauth2/introspect": ["post"],
+    "/oauth2/token": ["post"],
+    "/oauth2/revoke": ["post"],
+    "/health/alive": ["get"],
+    "/health/ready": ["get"],
+    "/version": ["get"],
+}
 # Component schemas the tests name directly.
 SCHEMAS = [
     "oAuth2Client",
@@ -51,7 +53,6 @@ SCHEMA_KEYWORDS = {
     "properties", "items", "additionalProperties", "allOf", "anyOf",
     "oneOf", "minimum", "maximum", "$ref",
 }
-METHODS = {"get", "put", "post", "patch", "delete"}
 
 
 def schema(s, refs):
@@ -117,9 +118,12 @@ def operation(op, refs):
 def openapi(doc):
     refs = set("#/components/schemas/" + n for n in SCHEMAS)
     paths = {}
-    for p in PATHS:
+    for p, methods in OPERATIONS.items():
         item = doc["paths"][p]
-        paths[p] = {m: operation(o, refs) for m, o in item.items() if m in METHODS}
+        missing = [m for m in methods if m not in item]
+        if missing:
+            sys.exit(f"{p}: no {', '.join(missing)} operation in api.json")
+        paths[p] = {m: operation(o, refs) for m, o in item.items() if m in methods}
     components = {}
     done = set()
     while refs - done:

@@ -69,7 +69,6 @@ fn send(
             let mut r = match m {
                 "POST" => a.post(url),
                 "PUT" => a.put(url),
-                "PATCH" => a.patch(url),
                 other => panic!("method {other}"),
             };
             for (k, v) in headers {
@@ -332,10 +331,12 @@ fn operations_are_found_by_template() {
         .unwrap();
     assert_eq!(op.id, "getOAuth2Client");
     assert_eq!(op.template, "/admin/clients/{id}");
-    let op = spec
+    let op = spec.operation("DELETE", "/admin/clients/x").unwrap();
+    assert_eq!(op.id, "deleteOAuth2Client");
+    // A longer path does not match the shorter template.
+    assert!(spec
         .operation("POST", "/admin/clients/x/secrets/rotate")
-        .unwrap();
-    assert_eq!(op.id, "rotateOAuth2ClientSecret");
+        .is_none());
 }
 
 // ---------------------------------------------------------------------------
@@ -419,13 +420,6 @@ fn errors_match_the_snapshots() {
         Some(json!({})),
     );
     let (status, body) = snapshot("updating_non-existing_client-path=-admin-clients-foo");
-    assert_eq!((r.status, r.json()), (status, body));
-    let r = call(
-        "PATCH",
-        &format!("{}/admin/clients/foo", d.url()),
-        Some(json!([])),
-    );
-    let (status, body) = snapshot("patching_non-existing_client");
     assert_eq!((r.status, r.json()), (status, body));
 
     let mut short = agent_client("short", "client_secret_post");
@@ -556,59 +550,6 @@ fn put_without_secret_keeps_it_and_put_with_secret_replaces_it() {
 }
 
 #[test]
-fn patch_applies_add_replace_remove() {
-    let d = HydraDouble::start();
-    let base = d.url();
-    call(
-        "POST",
-        &format!("{base}/admin/clients"),
-        Some(agent_client("averylongsecret", "client_secret_post")),
-    );
-    let url = format!("{base}/admin/clients/{DID_ENCODED}");
-    let ops = json!([
-        {"op": "replace", "path": "/client_name", "value": "renamed"},
-        {"op": "add", "path": "/metadata/extra", "value": 1},
-        {"op": "remove", "path": "/metadata/hybrid_auth"},
-        {"op": "add", "path": "/contacts/-", "value": "ops@example.com"},
-        {"op": "replace", "path": "/metadata/key~1type", "value": "tilde-slash"}
-    ]);
-    let r = call("PATCH", &url, Some(ops));
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    let c = r.json();
-    assert_eq!(c["client_name"], "renamed");
-    assert_eq!(c["metadata"]["extra"], 1);
-    assert!(c["metadata"].get("hybrid_auth").is_none());
-    assert_eq!(c["metadata"]["key/type"], "tilde-slash");
-    assert_eq!(c["contacts"], json!(["ops@example.com"]));
-    assert!(c.get("client_secret").is_none());
-    assert_eq!(d.client(DID).unwrap()["client_name"], "renamed");
-
-    // Hydra only accepts add, remove and replace.
-    let r = call(
-        "PATCH",
-        &url,
-        Some(json!([{"op": "test", "path": "/client_name", "value": "x"}])),
-    );
-    assert_eq!(r.status, 500);
-    // A patch producing a badly typed client is refused.
-    let r = call(
-        "PATCH",
-        &url,
-        Some(json!([{"op": "replace", "path": "/grant_types", "value": "x"}])),
-    );
-    assert_eq!(r.status, 400);
-    assert_eq!(d.client(DID).unwrap()["client_name"], "renamed");
-
-    let r = call(
-        "PATCH",
-        &url,
-        Some(json!([{"op": "replace", "path": "/client_secret", "value": "patchedsecret"}])),
-    );
-    assert_eq!(r.json()["client_secret"], "patchedsecret");
-    assert_all_valid(&d);
-}
-
-#[test]
 fn delete_then_get_is_404() {
     let d = HydraDouble::start();
     let base = d.url();
@@ -629,65 +570,6 @@ fn delete_then_get_is_404() {
         404
     );
     assert_eq!(d.count("deleteOAuth2Client"), 1);
-    assert_all_valid(&d);
-}
-
-fn link_target(link: &str, rel: &str) -> Option<String> {
-    link.split(',').find_map(|part| {
-        let (url, params) = part.split_once(';')?;
-        params.contains(&format!("rel=\"{rel}\"")).then(|| {
-            url.trim()
-                .trim_start_matches('<')
-                .trim_end_matches('>')
-                .to_string()
-        })
-    })
-}
-
-#[test]
-fn list_pages_with_link_headers() {
-    let d = HydraDouble::start();
-    for i in 0..7 {
-        d.seed_client(json!({"client_id": format!("client-{i}"), "client_secret": "averylongsecret", "owner": if i % 2 == 0 { "even" } else { "odd" }}));
-    }
-    let mut seen = Vec::new();
-    let mut next = Some("/admin/clients?page_size=3".to_string());
-    let mut pages = 0;
-    while let Some(path) = next {
-        let r = call("GET", &format!("{}{path}", d.url()), None);
-        assert_eq!(r.status, 200);
-        pages += 1;
-        let link = r.header("link").expect("Link header").to_string();
-        assert!(link_target(&link, "first").is_some(), "{link}");
-        for c in r.json().as_array().unwrap() {
-            assert!(c.get("client_secret").is_none());
-            seen.push(c["client_id"].as_str().unwrap().to_string());
-        }
-        next = link_target(&link, "next");
-    }
-    assert_eq!(pages, 3);
-    assert_eq!(
-        seen,
-        (0..7).map(|i| format!("client-{i}")).collect::<Vec<_>>()
-    );
-
-    // exactly a page worth: the last full page has no next link
-    let r = call(
-        "GET",
-        &format!("{}/admin/clients?page_size=7", d.url()),
-        None,
-    );
-    assert!(link_target(r.header("link").unwrap(), "next").is_none());
-    // filter by owner
-    let r = call("GET", &format!("{}/admin/clients?owner=odd", d.url()), None);
-    assert_eq!(r.json().as_array().unwrap().len(), 3);
-    // a bad token is a 400 in Hydra's error shape
-    let r = call(
-        "GET",
-        &format!("{}/admin/clients?page_token=garbage", d.url()),
-        None,
-    );
-    assert_eq!(r.status, 400);
     assert_all_valid(&d);
 }
 
@@ -871,58 +753,6 @@ fn introspect_and_revoke() {
         &[],
     );
     assert_eq!(r.json(), json!({"active": false}));
-    assert_all_valid(&d);
-}
-
-#[test]
-fn rotated_secret_keeps_the_old_one_valid() {
-    let d = HydraDouble::start();
-    let base = d.url();
-    call(
-        "POST",
-        &format!("{base}/admin/clients"),
-        Some(agent_client("averylongsecret", "client_secret_post")),
-    );
-    let r = send(
-        "POST",
-        &format!("{base}/admin/clients/{DID_ENCODED}/secrets/rotate"),
-        &[],
-        None,
-    )
-    .unwrap();
-    assert_eq!(r.status, 200);
-    let new = r.json()["client_secret"].as_str().unwrap().to_string();
-    assert_ne!(new, "averylongsecret");
-    for s in ["averylongsecret", new.as_str()] {
-        let r = form(
-            &format!("{base}/oauth2/token"),
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", DID),
-                ("client_secret", s),
-            ],
-            &[],
-        );
-        assert_eq!(r.status, 200);
-    }
-    let r = send(
-        "DELETE",
-        &format!("{base}/admin/clients/{DID_ENCODED}/secrets/rotate"),
-        &[],
-        None,
-    )
-    .unwrap();
-    assert_eq!(r.status, 200);
-    let r = form(
-        &format!("{base}/oauth2/token"),
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", DID),
-            ("client_secret", "averylongsecret"),
-        ],
-        &[],
-    );
-    assert_eq!(r.status, 401);
     assert_all_valid(&d);
 }
 

@@ -1,4 +1,4 @@
-//! Small codecs the double needs: percent and form encoding, Basic
+//! Small codecs the double needs: percent encoding, form decoding, Basic
 //! credentials' base64, random secrets, RFC 3339 time.
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -14,10 +14,6 @@ pub fn percent_encode(s: &str) -> String {
         }
     }
     out
-}
-
-pub(super) fn form_encode(s: &str) -> String {
-    percent_encode(s).replace("%20", "+")
 }
 
 /// Decode `%XX` escapes (lenient: a bad escape is kept as is).

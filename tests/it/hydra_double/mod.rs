@@ -23,7 +23,6 @@
 
 pub mod codec;
 pub mod oauth;
-pub mod patch;
 pub mod routes;
 pub mod server;
 pub mod spec;

@@ -74,7 +74,7 @@ pub(super) fn authenticate(
     if matches!(&basic, Some(Ok((_, s))) if !s.is_empty()) && method != "client_secret_basic" {
         return Err(mismatch("client_secret_basic"));
     }
-    if secret != client.secret && !client.rotated.contains(&secret) {
+    if secret != client.secret {
         return Err(oauth_error(401, "invalid_client", INVALID_CLIENT));
     }
     Ok(id)

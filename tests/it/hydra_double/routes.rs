@@ -5,10 +5,7 @@ use serde_json::{json, Value};
 
 use super::codec::percent_decode;
 use super::oauth::{introspect, revoke, token};
-use super::patch::patch_client;
-use super::store::{
-    create_client, decode_client, from_db, list_clients, rotate_secret, set_client, State,
-};
+use super::store::{create_client, decode_client, from_db, set_client, State};
 
 /// A request as the routes see it.
 pub(super) struct Request {
@@ -26,16 +23,10 @@ pub(super) type Reply = (u16, Vec<(String, String)>, Vec<u8>);
 pub(super) fn operation_of(method: &str, path: &str) -> Option<&'static str> {
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     Some(match (method, segs.as_slice()) {
-        ("GET", ["admin", "clients"]) => "listOAuth2Clients",
         ("POST", ["admin", "clients"]) => "createOAuth2Client",
         ("GET", ["admin", "clients", _]) => "getOAuth2Client",
         ("PUT", ["admin", "clients", _]) => "setOAuth2Client",
-        ("PATCH", ["admin", "clients", _]) => "patchOAuth2Client",
         ("DELETE", ["admin", "clients", _]) => "deleteOAuth2Client",
-        ("POST", ["admin", "clients", _, "secrets", "rotate"]) => "rotateOAuth2ClientSecret",
-        ("DELETE", ["admin", "clients", _, "secrets", "rotate"]) => {
-            "deleteRotatedOAuth2ClientSecrets"
-        }
         ("POST", ["admin", "oauth2", "introspect"]) => "introspectOAuth2Token",
         ("POST", ["oauth2", "token"]) => "oauth2TokenExchange",
         ("POST", ["oauth2", "revoke"]) => "revokeOAuth2Token",
@@ -49,7 +40,6 @@ pub(super) fn route(st: &mut State, req: &Request, op: Option<&'static str>) -> 
     let segs: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
     let id = segs.get(2).map(|s| percent_decode(s)).unwrap_or_default();
     match op {
-        Some("listOAuth2Clients") => list_clients(st, req),
         Some("createOAuth2Client") => match decode_client(&req.body) {
             Ok(map) => {
                 let (status, headers, v) = create_client(st, &map);
@@ -62,19 +52,10 @@ pub(super) fn route(st: &mut State, req: &Request, op: Option<&'static str>) -> 
             None => not_found(),
         },
         Some("setOAuth2Client") => set_client(st, &id, &req.body),
-        Some("patchOAuth2Client") => patch_client(st, &id, &req.body),
         Some("deleteOAuth2Client") => match st.clients.remove(&id) {
             Some(_) => {
                 st.tokens.retain(|_, t| t.client_id != id);
                 (204, Vec::new(), Vec::new())
-            }
-            None => not_found(),
-        },
-        Some("rotateOAuth2ClientSecret") => rotate_secret(st, &id),
-        Some("deleteRotatedOAuth2ClientSecrets") => match st.clients.get_mut(&id) {
-            Some(c) => {
-                c.rotated.clear();
-                ok_json(200, &Value::Object(from_db(&c.doc)))
             }
             None => not_found(),
         },

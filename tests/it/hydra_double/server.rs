@@ -8,9 +8,8 @@
 //! HTTP is the shared test server's ([`TestServer`]: keep-alive,
 //! `Content-Length` and chunked bodies). Admin and public endpoints share
 //! one port. The concerns live apart: [`super::routes`] (operation ids and
-//! handlers), [`super::store`] (clients and tokens), [`super::patch`] (JSON
-//! Patch), [`super::oauth`] (token endpoint, client authentication) and
-//! [`super::codec`].
+//! handlers), [`super::store`] (clients and tokens), [`super::oauth`] (token
+//! endpoint, client authentication) and [`super::codec`].
 //!
 //! Tests steer faults through [`HydraDouble::fail_with`],
 //! [`HydraDouble::fail_next`], [`HydraDouble::set_delay`],
@@ -238,13 +237,6 @@ impl HydraDouble {
     /// A copy of the request/response log.
     pub fn exchanges(&self) -> Vec<Exchange> {
         self.shared.state().log.clone()
-    }
-
-    /// Forget the log and the counters (clients and tokens stay).
-    pub fn clear_log(&self) {
-        let mut s = self.shared.state();
-        s.log.clear();
-        s.counts.clear();
     }
 
     /// The stored client as `GET /admin/clients/{id}` would return it.

@@ -1,17 +1,15 @@
 //! The double's state: stored OAuth2 clients (as Hydra's database keeps
 //! them) and issued access tokens, and the client operations on them
-//! (create, replace, rotate, list with keyset pagination) with Hydra's JSON
-//! shapes (`client/handler.go`, `client/client.go`).
+//! (create, replace) with Hydra's JSON shapes (`client/handler.go`,
+//! `client/client.go`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use super::codec::{form_encode, now_rfc3339, percent_encode, random_secret};
-use super::routes::{
-    bad_request, error, invalid_metadata, not_found, ok_json, to_bytes, Reply, Request,
-};
+use super::codec::{now_rfc3339, percent_encode, random_secret};
+use super::routes::{bad_request, error, invalid_metadata, not_found, ok_json, Reply};
 use super::server::{Exchange, ISSUER};
 
 /// One client.
@@ -19,7 +17,6 @@ pub(super) struct StoredClient {
     /// The client as Hydra's database would return it, without the secret.
     pub(super) doc: Map<String, Value>,
     pub(super) secret: String,
-    pub(super) rotated: Vec<String>,
 }
 
 /// One issued access token.
@@ -327,7 +324,6 @@ pub(super) fn create_client(
         StoredClient {
             doc: doc.clone(),
             secret: secret.clone(),
-            rotated: Vec::new(),
         },
     );
     let mut resp = doc;
@@ -369,148 +365,9 @@ pub(super) fn set_client(st: &mut State, id: &str, body: &[u8]) -> Reply {
     stored.doc = doc.clone();
     let mut resp = doc;
     if !new_secret.is_empty() {
-        // A new secret replaces the old one and clears rotated secrets.
+        // A new secret replaces the old one.
         stored.secret = new_secret.clone();
-        stored.rotated.clear();
         resp.insert("client_secret".into(), json!(new_secret));
     }
     ok_json(200, &Value::Object(resp))
-}
-
-pub(super) fn rotate_secret(st: &mut State, id: &str) -> Reply {
-    let Some(c) = st.clients.get_mut(id) else {
-        return not_found();
-    };
-    let method = str_field(&c.doc, "token_endpoint_auth_method").to_string();
-    if method != "client_secret_basic" && method != "client_secret_post" {
-        return bad_request(&format!(
-            "The client is configured to use the {method:?} authentication method, which does not support client secret rotation."
-        ));
-    }
-    let old = std::mem::replace(&mut c.secret, random_secret(26));
-    c.rotated.insert(0, old);
-    c.rotated.truncate(5);
-    c.doc.insert("updated_at".into(), json!(now_rfc3339()));
-    let mut resp = from_db(&c.doc);
-    resp.insert("client_secret".into(), json!(c.secret));
-    ok_json(200, &Value::Object(resp))
-}
-
-/// Keyset pagination as Hydra does it: clients ordered by id, page tokens
-/// opaque, a `Link` header with `rel="first"` and (unless this is the last
-/// page) `rel="next"`.
-pub(super) fn list_clients(st: &mut State, req: &Request) -> Reply {
-    let q = |k: &str| {
-        req.query
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-    };
-    let size = match q("page_size").filter(|s| !s.is_empty()) {
-        None => 250,
-        Some(s) => match s.parse::<usize>() {
-            Ok(n) if n >= 1 => n.min(1000),
-            _ => {
-                return bad_request(&format!(
-                    "Unable to parse pagination parameters: invalid page_size {s:?}"
-                ))
-            }
-        },
-    };
-    let after = match q("page_token").filter(|s| !s.is_empty()) {
-        None => None,
-        Some(t) => match decode_page_token(&t) {
-            Some(after) => after,
-            None => {
-                return bad_request(
-                    "Unable to parse pagination parameters: the page token is invalid",
-                )
-            }
-        },
-    };
-    let name = q("client_name").filter(|s| !s.is_empty());
-    let owner = q("owner").filter(|s| !s.is_empty());
-    let matching: Vec<&StoredClient> = st
-        .clients
-        .iter()
-        .filter(|(id, _)| after.as_ref().is_none_or(|a| id.as_str() > a.as_str()))
-        .map(|(_, c)| c)
-        .filter(|c| {
-            name.as_ref()
-                .is_none_or(|n| str_field(&c.doc, "client_name") == n)
-        })
-        .filter(|c| {
-            owner
-                .as_ref()
-                .is_none_or(|o| str_field(&c.doc, "owner") == o)
-        })
-        .take(size + 1)
-        .collect();
-    let is_last = matching.len() <= size;
-    let page: Vec<Value> = matching
-        .iter()
-        .take(size)
-        .map(|c| Value::Object(from_db(&c.doc)))
-        .collect();
-    let link_to = |token: &str| {
-        let mut params: Vec<(String, String)> = req
-            .query
-            .iter()
-            .filter(|(k, _)| k != "page_token" && k != "page_size")
-            .cloned()
-            .collect();
-        params.push(("page_size".into(), size.to_string()));
-        params.push(("page_token".into(), token.to_string()));
-        params.sort();
-        let qs: Vec<String> = params
-            .iter()
-            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
-            .collect();
-        format!("{}?{}", req.path, qs.join("&"))
-    };
-    let mut link = vec![format!(
-        "<{}>; rel=\"first\"",
-        link_to(&encode_page_token(None))
-    )];
-    if !is_last {
-        let last_id = page
-            .last()
-            .and_then(|c| c["client_id"].as_str())
-            .unwrap_or_default()
-            .to_string();
-        link.push(format!(
-            "<{}>; rel=\"next\"",
-            link_to(&encode_page_token(Some(&last_id)))
-        ));
-    }
-    (
-        200,
-        vec![("link".into(), link.join(","))],
-        to_bytes(&Value::Array(page)),
-    )
-}
-
-pub(super) fn encode_page_token(after: Option<&str>) -> String {
-    let hex: String = after
-        .unwrap_or("")
-        .bytes()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("pt1.{hex}")
-}
-
-/// `Some(None)` for the first page, `Some(Some(id))` after `id`.
-pub(super) fn decode_page_token(t: &str) -> Option<Option<String>> {
-    let hex = t.strip_prefix("pt1.")?;
-    if hex.is_empty() {
-        return Some(None);
-    }
-    if hex.len() % 2 != 0 {
-        return None;
-    }
-    let bytes: Option<Vec<u8>> = (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-        .collect();
-    Some(Some(String::from_utf8(bytes?).ok()?))
 }
