@@ -45,11 +45,11 @@ pub mod vault {
 pub mod hydra {
     pub use crate::hydra::admin::HydraAdmin;
     pub use crate::hydra::model::{
-        registration_body, AgentRegistration, ClientPage, CreateOutcome, OAuthClient, PatchOp,
+        registration_body, AgentRegistration, CreateOutcome, OAuthClient,
     };
     pub use crate::hydra::wire::{
-        encode_path_segment, form_urlencode, next_page_token, parse_client, parse_clients,
-        parse_error, parse_introspection, parse_token_response,
+        encode_path_segment, form_urlencode, parse_client, parse_error, parse_introspection,
+        parse_token_response,
     };
 }
 

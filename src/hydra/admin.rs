@@ -1,4 +1,4 @@
-//! The admin API: create, read, replace, patch, delete, list, rotate.
+//! The admin API: create, read and replace a client, introspect a token.
 
 use serde_json::Value;
 
@@ -79,8 +79,7 @@ impl HydraAdmin {
 
     /// `PUT /admin/clients/{id}`: replace the client with `client`. When
     /// `client.client_secret` is `None` Hydra keeps the current secret;
-    /// when set, it replaces it (and clears rotated secrets). A missing
-    /// client is [`Error::NotFound`].
+    /// when set, it replaces it. A missing client is [`Error::NotFound`].
     pub fn replace_client(&self, client_id: &str, client: &OAuthClient) -> Result<OAuthClient> {
         let path = client_path(client_id);
         let mut body = client.to_json();
@@ -90,88 +89,6 @@ impl HydraAdmin {
         let resp = self.http.request(Request::new("PUT", &path).json(&body))?;
         let resp = check(resp, "PUT", &path)?;
         parse_client(&resp.body).map_err(|e| context(e, &format!("PUT {path}")))
-    }
-
-    /// `PATCH /admin/clients/{id}` with a JSON Patch. A missing client is
-    /// [`Error::NotFound`].
-    pub fn patch_client(&self, client_id: &str, ops: &[PatchOp]) -> Result<OAuthClient> {
-        let path = client_path(client_id);
-        let body = serde_json::to_value(ops).unwrap_or(Value::Array(Vec::new()));
-        let resp = self
-            .http
-            .request(Request::new("PATCH", &path).json(&body))?;
-        let resp = check(resp, "PATCH", &path)?;
-        parse_client(&resp.body).map_err(|e| context(e, &format!("PATCH {path}")))
-    }
-
-    /// `DELETE /admin/clients/{id}`. `Ok(true)` when it was deleted,
-    /// `Ok(false)` when there was no such client.
-    pub fn delete_client(&self, client_id: &str) -> Result<bool> {
-        let path = client_path(client_id);
-        let resp = self.http.request(Request::new("DELETE", &path))?;
-        if resp.status == 404 {
-            return Ok(false);
-        }
-        check(resp, "DELETE", &path)?;
-        Ok(true)
-    }
-
-    /// `POST /admin/clients/{id}/secrets/rotate`: Hydra generates a new
-    /// secret and returns it in the answer; the old one stays valid (up to
-    /// five are kept) until [`HydraAdmin::delete_rotated_secrets`].
-    pub fn rotate_secret(&self, client_id: &str) -> Result<OAuthClient> {
-        let path = format!("{}/secrets/rotate", client_path(client_id));
-        let resp = self.http.request(Request::new("POST", &path))?;
-        let resp = check(resp, "POST", &path)?;
-        parse_client(&resp.body).map_err(|e| context(e, &format!("POST {path}")))
-    }
-
-    /// `DELETE /admin/clients/{id}/secrets/rotate`: forget the rotated-out
-    /// secrets, leaving only the current one valid.
-    pub fn delete_rotated_secrets(&self, client_id: &str) -> Result<OAuthClient> {
-        let path = format!("{}/secrets/rotate", client_path(client_id));
-        let resp = self.http.request(Request::new("DELETE", &path))?;
-        let resp = check(resp, "DELETE", &path)?;
-        parse_client(&resp.body).map_err(|e| context(e, &format!("DELETE {path}")))
-    }
-
-    /// One page of `GET /admin/clients` (`page_size` 1..=1000; `page_token`
-    /// from the previous page's [`ClientPage::next_page_token`]).
-    pub fn list_page(&self, page_size: u32, page_token: Option<&str>) -> Result<ClientPage> {
-        let mut path = format!("/admin/clients?page_size={}", page_size.clamp(1, 1000));
-        if let Some(t) = page_token {
-            path.push_str("&page_token=");
-            path.push_str(&form_urlencode(t));
-        }
-        let resp = self.http.request(Request::get(&path))?;
-        let resp = check(resp, "GET", "/admin/clients")?;
-        let clients = parse_clients(&resp.body).map_err(|e| context(e, "GET /admin/clients"))?;
-        let next_page_token = resp.header("link").and_then(next_page_token);
-        Ok(ClientPage {
-            clients,
-            next_page_token,
-        })
-    }
-
-    /// Every client, following the `Link` header page by page. Stops at the
-    /// last page (no `rel="next"`), at an empty page, or when a page token
-    /// repeats (a server that would loop forever).
-    pub fn list_clients(&self, page_size: u32) -> Result<Vec<OAuthClient>> {
-        let mut all = Vec::new();
-        let mut token: Option<String> = None;
-        let mut seen = std::collections::HashSet::new();
-        loop {
-            let page = self.list_page(page_size, token.as_deref())?;
-            if page.clients.is_empty() {
-                break;
-            }
-            all.extend(page.clients);
-            match page.next_page_token {
-                Some(next) if seen.insert(next.clone()) => token = Some(next),
-                _ => break,
-            }
-        }
-        Ok(all)
     }
 
     /// `POST /admin/oauth2/introspect`: is `token` active, and for whom.

@@ -25,8 +25,8 @@ pub struct OAuthClient {
     #[serde(default, deserialize_with = "null_default")]
     pub client_id: String,
     /// The secret. Hydra returns it only when it was set or generated (on
-    /// create, on a PUT that sets one, on rotation); `None` otherwise. On a
-    /// PUT, `None` keeps the current secret.
+    /// create, on a PUT that sets one); `None` otherwise. On a PUT, `None`
+    /// keeps the current secret.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -209,48 +209,6 @@ pub fn registration_body_at(
     }
 }
 
-/// One RFC 6902 JSON Patch operation for [`HydraAdmin::patch_client`].
-/// Hydra accepts `add`, `remove` and `replace`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PatchOp {
-    /// `add`, `remove` or `replace`.
-    pub op: String,
-    /// A JSON Pointer, e.g. `/metadata/public_key`.
-    pub path: String,
-    /// The value, for `add` and `replace`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<Value>,
-}
-
-impl PatchOp {
-    /// `add` `value` at `path`.
-    pub fn add(path: &str, value: Value) -> PatchOp {
-        PatchOp {
-            op: "add".into(),
-            path: path.into(),
-            value: Some(value),
-        }
-    }
-
-    /// `replace` the value at `path` (Hydra adds it when missing).
-    pub fn replace(path: &str, value: Value) -> PatchOp {
-        PatchOp {
-            op: "replace".into(),
-            path: path.into(),
-            value: Some(value),
-        }
-    }
-
-    /// `remove` the value at `path`.
-    pub fn remove(path: &str) -> PatchOp {
-        PatchOp {
-            op: "remove".into(),
-            path: path.into(),
-            value: None,
-        }
-    }
-}
-
 /// What [`HydraAdmin::create_client`] ended with.
 #[derive(Debug)]
 pub enum CreateOutcome {
@@ -262,14 +220,4 @@ pub enum CreateOutcome {
         /// Hydra's own words.
         errors: Vec<String>,
     },
-}
-
-/// One page of [`HydraAdmin::list_page`].
-#[derive(Debug, Clone)]
-pub struct ClientPage {
-    /// The clients on this page (Hydra never includes secrets).
-    pub clients: Vec<OAuthClient>,
-    /// The token for the next page, from the `Link` header's `rel="next"`;
-    /// `None` on the last page.
-    pub next_page_token: Option<String>,
 }

@@ -66,13 +66,6 @@ pub fn parse_client(body: &[u8]) -> Result<OAuthClient> {
     Ok(c)
 }
 
-/// Parse a list of clients (the body of `GET /admin/clients`).
-pub fn parse_clients(body: &[u8]) -> Result<Vec<OAuthClient>> {
-    let list: Vec<OAuthClient> = serde_json::from_slice(body)
-        .map_err(|e| protocol(format!("not a list of OAuth2 clients: {e}")))?;
-    Ok(list)
-}
-
 /// Parse a token endpoint answer: `access_token` (required, non-empty),
 /// `token_type` (required), `expires_in` (seconds; a non-negative integer,
 /// or a string of one), `scope`.
@@ -212,87 +205,6 @@ pub(super) fn truncate(m: &str) -> String {
         t.push('…');
         t
     }
-}
-
-/// The `page_token` of the `rel="next"` link in a `Link` header, as Hydra's
-/// keyset pagination writes it:
-/// `</admin/clients?page_size=2&page_token=a>; rel="first",</admin/clients?page_size=2&page_token=b>; rel="next"`.
-/// `None` when there is no next link (the last page).
-///
-/// ```
-/// use vaultid::fuzzing::hydra::next_page_token;
-/// let link = r#"</admin/clients?page_size=2&page_token=a>; rel="first",</admin/clients?page_size=2&page_token=b%3D>; rel="next""#;
-/// assert_eq!(next_page_token(link).as_deref(), Some("b="));
-/// ```
-pub fn next_page_token(link: &str) -> Option<String> {
-    for part in split_links(link) {
-        let Some((target, params)) = part.split_once(';') else {
-            continue;
-        };
-        let is_next = params.split(';').any(|p| {
-            let p = p.trim();
-            p.strip_prefix("rel=").is_some_and(|r| {
-                r.trim_matches('"')
-                    .split_whitespace()
-                    .any(|r| r.eq_ignore_ascii_case("next"))
-            })
-        });
-        if !is_next {
-            continue;
-        }
-        let url = target.trim().strip_prefix('<')?.strip_suffix('>')?;
-        let query = url.split_once('?')?.1;
-        let query = query.split('#').next().unwrap_or(query);
-        for pair in query.split('&') {
-            if let Some(v) = pair.strip_prefix("page_token=") {
-                return form_urldecode(v).filter(|t| !t.is_empty());
-            }
-        }
-        return None;
-    }
-    None
-}
-
-/// Split a `Link` header at the commas between links (not inside `<...>`
-/// or quotes).
-pub(super) fn split_links(link: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let (mut start, mut in_angle, mut in_quote) = (0, false, false);
-    for (i, c) in link.char_indices() {
-        match c {
-            '<' if !in_quote => in_angle = true,
-            '>' if !in_quote => in_angle = false,
-            '"' if !in_angle => in_quote = !in_quote,
-            ',' if !in_angle && !in_quote => {
-                parts.push(&link[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&link[start..]);
-    parts
-}
-
-/// Decode `application/x-www-form-urlencoded` (`+` is a space); `None` on a
-/// bad escape or invalid UTF-8.
-pub(super) fn form_urldecode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = s.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
 }
 
 /// An `application/x-www-form-urlencoded` body that is zeroed when dropped.
