@@ -4,7 +4,7 @@
 # Stages (each announced, timed, and run even when an earlier one failed):
 #   setup          scripts/setup.sh: install what the tests need (idempotent)
 #   fmt            cargo fmt --check (main crate and fuzz crate)
-#   clippy         cargo clippy --all-targets -- -D warnings
+#   clippy         cargo clippy --all-targets -- -D warnings (and --no-default-features --lib)
 #   deps           no tokio, openssl, aws-lc, reqwest, hyper in the dependency tree
 #   test           cargo test --all-targets --no-fail-fast; prints how many tests ran
 #   doctest        cargo test --doc
@@ -137,7 +137,11 @@ st_fmt() {
     fi
 }
 
-st_clippy() { cargo clippy --all-targets -- -D warnings; }
+st_clippy() {
+    cargo clippy --all-targets -- -D warnings
+    # The library alone, as a program that only links it builds it.
+    cargo clippy --no-default-features --lib -- -D warnings
+}
 
 # The design card rules out an async runtime, OpenSSL and aws-lc in the
 # library and binary's dependency tree.

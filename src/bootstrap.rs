@@ -22,7 +22,7 @@
 //!
 //! **After any failure during `up`, the key directory holds at least the
 //! complete pair it held before.** Keys are replaced by writing the new pair
-//! first and swapping it in ([`KeyDir::replace_keys`]); an I/O error (a full
+//! first and swapping it in (`KeyDir::replace_keys`); an I/O error (a full
 //! disk, a read-only directory) while reading or repairing local keys is
 //! never taken for "the local key is unusable", so it never leads to a pair
 //! being replaced; only content that cannot be a key (bad PEM, a link, a

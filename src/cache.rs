@@ -13,7 +13,7 @@
 //! - **after any failure, the directory holds at least the complete pair it
 //!   held before**: a new pair is written to temporary files first, the old
 //!   one is hard-linked aside, and only then do renames put the new one in
-//!   place ([`KeyDir::replace_keys`]); a disk that fills up (`ENOSPC`) or
+//!   place (`KeyDir::replace_keys`); a disk that fills up (`ENOSPC`) or
 //!   any other I/O error on the way leaves the old pair where it was.
 //!
 //! Every file in the directory is opened by `open_in_dir`, the one place
@@ -219,16 +219,8 @@ pub struct KeyDir {
 
 /// Held while the startup lock is taken; dropping it releases the lock.
 #[derive(Debug)]
-pub struct LockGuard {
+pub(crate) struct LockGuard {
     file: Option<File>,
-    path: PathBuf,
-}
-
-impl LockGuard {
-    /// The lock file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
 }
 
 impl Drop for LockGuard {
@@ -269,7 +261,7 @@ pub struct StoredCredentials {
 
 impl StoredCredentials {
     /// Read an entry from its JSON object (Vault data or file entry).
-    pub fn from_json(v: &Map<String, Value>) -> Result<StoredCredentials> {
+    pub(crate) fn from_json(v: &Map<String, Value>) -> Result<StoredCredentials> {
         let s = |k: &str| -> Result<String> {
             match v.get(k) {
                 Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
@@ -310,7 +302,7 @@ impl StoredCredentials {
     }
 
     /// The JSON object written to the file and to Vault.
-    pub fn to_json(&self) -> Map<String, Value> {
+    pub(crate) fn to_json(&self) -> Map<String, Value> {
         let mut m = Map::new();
         m.insert("agent_id".into(), self.agent_id.clone().into());
         m.insert("client_id".into(), self.client_id.clone().into());
@@ -342,7 +334,7 @@ pub(crate) fn parse_credentials_file(bytes: &[u8]) -> Result<BTreeMap<String, Va
 }
 
 /// The entries of `oauth_credentials.json`, keyed by DID, as raw JSON.
-pub type CredentialsMap = BTreeMap<String, Value>;
+pub(crate) type CredentialsMap = BTreeMap<String, Value>;
 
 /// A UTC timestamp usable in file names: `20261122T043342Z`.
 pub(crate) fn file_timestamp(t: SystemTime) -> String {
@@ -419,7 +411,7 @@ impl KeyDir {
     /// link or a non-regular file is refused. In a read-only directory an
     /// existing lock file is locked read-only; without one the run goes on
     /// unlocked, since nobody can write there anyway.
-    pub fn lock(&self, timeout: Duration) -> Result<LockGuard> {
+    pub(crate) fn lock(&self, timeout: Duration) -> Result<LockGuard> {
         self.ensure_dir()?;
         let path = self.file(LOCK_FILE);
         let file = match open_in_dir(&path, OpenMode::Lock) {
@@ -429,7 +421,7 @@ impl KeyDir {
                     "{} cannot be created (read-only directory); going on without the lock",
                     path.display()
                 );
-                return Ok(LockGuard { file: None, path });
+                return Ok(LockGuard { file: None });
             }
             Err(Error::InvalidKey(m)) => return Err(Error::Config(format!("lock file: {m}"))),
             Err(e) => return Err(e),
@@ -438,12 +430,7 @@ impl KeyDir {
         let mut pause = Duration::from_millis(2);
         loop {
             match file.try_lock() {
-                Ok(()) => {
-                    return Ok(LockGuard {
-                        file: Some(file),
-                        path,
-                    })
-                }
+                Ok(()) => return Ok(LockGuard { file: Some(file) }),
                 Err(fs::TryLockError::WouldBlock) => {
                     if start.elapsed() >= timeout {
                         return Err(Error::LockTimeout {
@@ -565,7 +552,10 @@ impl KeyDir {
     /// [`KeyDir::read_keys`] for commands that only use the key (`show`,
     /// `sign`): a missing `public.pem` is restored under the lock, waiting
     /// at most `lock_timeout` for it.
-    pub fn read_keys_locked_repair(&self, lock_timeout: Duration) -> Result<Option<LocalKeys>> {
+    pub(crate) fn read_keys_locked_repair(
+        &self,
+        lock_timeout: Duration,
+    ) -> Result<Option<LocalKeys>> {
         match self.read_keys()? {
             Some(l) if l.public_missing => {
                 let lock = self.lock(lock_timeout)?;
@@ -584,9 +574,10 @@ impl KeyDir {
         }
     }
 
-    /// Write the key pair into an empty place; the same as
-    /// [`KeyDir::replace_keys`] (whatever is there is kept aside).
-    pub fn write_keys(&self, keys: &KeyPair) -> Result<()> {
+    /// Write the key pair into the directory, creating it if needed; a pair
+    /// already there is kept aside, as [`KeyDir::replace_keys`] does.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub(crate) fn write_keys(&self, keys: &KeyPair) -> Result<()> {
         self.replace_keys(keys).map(|_| ())
     }
 
@@ -602,7 +593,7 @@ impl KeyDir {
     /// is renamed in, (6) the directory is fsynced. Until (4) the old
     /// private key is in place (a private key alone is a complete pair);
     /// from (4) on the new one is.
-    pub fn replace_keys(&self, keys: &KeyPair) -> Result<Vec<PathBuf>> {
+    pub(crate) fn replace_keys(&self, keys: &KeyPair) -> Result<Vec<PathBuf>> {
         self.ensure_dir()?;
         let private = keys.private_pem();
         let tmp_priv = write_temp(&self.file(PRIVATE_PEM), private.expose().as_bytes(), 0o600)?;
@@ -760,7 +751,7 @@ impl KeyDir {
     /// regular file) is kept aside as `oauth_credentials.json.aside-<UTC
     /// timestamp>`, never dropped, and a new file holding this entry is
     /// written. Returns a warning when that happened.
-    pub fn write_credentials(
+    pub(crate) fn write_credentials(
         &self,
         did: &str,
         creds: &StoredCredentials,

@@ -6,6 +6,13 @@
 //! touches the network; the Vault token file (`~/.vault-token`) is the only
 //! file read.
 
+pub(crate) mod grammar;
+
+use grammar::Vars;
+pub(crate) use grammar::{
+    check_kv_path, check_vault_path, parse_bool, parse_duration, Lookup, ProcessEnv,
+};
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,7 +22,7 @@ use crate::secret_string::SecretString;
 /// Default local key directory (the Python framework's).
 pub(crate) const DEFAULT_KEY_DIR: &str = ".bindu";
 /// Default KV v2 mount.
-pub const DEFAULT_KV_MOUNT: &str = "secret";
+pub(crate) const DEFAULT_KV_MOUNT: &str = "secret";
 /// Default path prefix inside the KV mount.
 pub(crate) const DEFAULT_PREFIX: &str = "bindu";
 /// Default OAuth2 scopes registered for the agent's client.
@@ -24,7 +31,7 @@ pub(crate) const DEFAULT_SCOPES: &str = "openid offline agent:read agent:write";
 pub(crate) const DEFAULT_K8S_JWT_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 /// The whole configuration. Built by [`Config::from_env`],
-/// [`Config::from_lookup`] or [`Config::local`]; fields can be changed after.
+/// [`Config::from_env`] or [`Config::local`]; fields can be changed after.
 /// New settings may be added in minor releases (`#[non_exhaustive]`).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -156,7 +163,7 @@ pub enum SecretSource {
 
 impl SecretSource {
     /// The secret: the value, or the trimmed content of the file.
-    pub fn read(&self) -> Result<SecretString> {
+    pub(crate) fn read(&self) -> Result<SecretString> {
         match self {
             SecretSource::Value(v) => Ok(v.clone()),
             SecretSource::File(p) => read_secret_file(p),
@@ -220,187 +227,6 @@ impl HydraConfig {
             token_auth: TokenAuth::Post,
         }
     }
-}
-
-/// Something that answers "what is variable X?".
-pub trait Lookup {
-    /// The value of `name`, or `None` when unset.
-    fn get(&self, name: &str) -> Option<String>;
-}
-
-impl<F: Fn(&str) -> Option<String>> Lookup for F {
-    fn get(&self, name: &str) -> Option<String> {
-        self(name)
-    }
-}
-
-/// The process environment.
-pub struct ProcessEnv;
-
-impl Lookup for ProcessEnv {
-    fn get(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
-    }
-}
-
-struct Vars<'a>(&'a dyn Lookup);
-
-impl Vars<'_> {
-    /// Value, treating set-but-empty as unset.
-    fn get(&self, name: &str) -> Option<String> {
-        self.0.get(name).filter(|v| !v.trim().is_empty())
-    }
-
-    fn first(&self, names: &[&str]) -> Option<String> {
-        names.iter().find_map(|n| self.get(n))
-    }
-
-    fn bool(&self, name: &str, default: bool) -> Result<bool> {
-        match self.get(name) {
-            None => Ok(default),
-            Some(v) => parse_bool(&v).ok_or_else(|| {
-                Error::Config(format!(
-                    "{name}={v:?} is not a boolean (use true/false, 1/0, yes/no, on/off)"
-                ))
-            }),
-        }
-    }
-
-    fn duration(&self, name: &str, default: Duration) -> Result<Duration> {
-        match self.get(name) {
-            None => Ok(default),
-            Some(v) => parse_duration(&v).ok_or_else(|| {
-                Error::Config(format!(
-                    "{name}={v:?} is not a duration (e.g. 30, 30s, 500ms, 2m, 1m30s)"
-                ))
-            }),
-        }
-    }
-
-    fn u32(&self, name: &str, default: u32) -> Result<u32> {
-        match self.get(name) {
-            None => Ok(default),
-            Some(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| Error::Config(format!("{name}={v:?} is not a non-negative integer"))),
-        }
-    }
-
-    fn path(&self, name: &str) -> Option<PathBuf> {
-        self.get(name).map(PathBuf::from)
-    }
-}
-
-/// Parse a boolean as environment variables spell them.
-pub fn parse_bool(v: &str) -> Option<bool> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" | "t" | "y" => Some(true),
-        "0" | "false" | "no" | "off" | "f" | "n" => Some(false),
-        _ => None,
-    }
-}
-
-/// Parse a duration: bare seconds (`30`, `1.5`), or Go's form as the Vault
-/// CLI reads it: one or more numbers each with a unit, `ns`, `us` (`µs`),
-/// `ms`, `s`, `m`, `h` (`500ms`, `30s`, `1m30s`, `1.5h`, `2h45m`). At most
-/// 366 days; anything else is `None`.
-pub fn parse_duration(v: &str) -> Option<Duration> {
-    let v = v.trim();
-    if v.is_empty() || v.len() > 64 {
-        return None;
-    }
-    let number_end = |s: &str| {
-        s.find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(s.len())
-    };
-    let number = |num: &str| -> Option<f64> {
-        if num.is_empty() || num.starts_with('.') || num.ends_with('.') {
-            return None;
-        }
-        num.parse::<f64>().ok()
-    };
-    let mut secs = 0.0f64;
-    let mut rest = v;
-    if number_end(rest) == rest.len() {
-        secs = number(rest)?;
-        rest = "";
-    }
-    while !rest.is_empty() {
-        let (num, after) = rest.split_at(number_end(rest));
-        let n = number(num)?;
-        let unit_len = after
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(after.len());
-        let (unit, next) = after.split_at(unit_len);
-        let scale = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        secs += n * scale;
-        rest = next;
-    }
-    if !secs.is_finite() || secs > 366.0 * 86400.0 {
-        return None;
-    }
-    Some(Duration::from_secs_f64(secs))
-}
-
-/// Check a Vault mount or path given from outside (`--mount`,
-/// `VAULT_KV_MOUNT`, a KV path): `source` names where it came from. Leading
-/// and trailing `/` are dropped; empty segments (`a//b`), `.` and `..`
-/// segments, `?` and `#` (they would turn into a URL query or fragment:
-/// `secret?list=true`), `%`, control and invisible format characters are
-/// refused. An empty value is allowed when `allow_empty` (a mount's root).
-pub fn check_vault_path(source: &str, value: &str, allow_empty: bool) -> Result<String> {
-    check_path(source, value, allow_empty, true)
-}
-
-/// [`check_vault_path`] for a secret's path inside a mount: `#` and `%`
-/// are allowed there (they are percent-encoded on the way), and it may be
-/// empty (the mount's root).
-pub fn check_kv_path(source: &str, value: &str) -> Result<String> {
-    check_path(source, value, true, false)
-}
-
-fn check_path(source: &str, value: &str, allow_empty: bool, mount: bool) -> Result<String> {
-    let v = value.trim_matches('/');
-    let bad = |why: &str| {
-        Err(Error::Config(format!(
-            "{source} {:?} {why}",
-            crate::util::escape_invisible(value)
-        )))
-    };
-    if v.is_empty() {
-        return if allow_empty {
-            Ok(String::new())
-        } else {
-            bad("is empty")
-        };
-    }
-    if let Some(c) = v.chars().find(|&c| {
-        c == '?'
-            || (mount && matches!(c, '#' | '%'))
-            || c.is_control()
-            || matches!(c as u32, 0x2028 | 0x2029)
-            || crate::identity::did::is_format_char(c)
-    }) {
-        return bad(&format!(
-            "holds {:?}, which a Vault path cannot carry",
-            c.escape_default().to_string()
-        ));
-    }
-    if v.split('/')
-        .any(|seg| seg.is_empty() || seg == "." || seg == "..")
-    {
-        return bad("has an empty, \".\" or \"..\" segment");
-    }
-    Ok(v.to_string())
 }
 
 /// The variable naming every node of a Vault cluster, comma separated.
@@ -482,7 +308,7 @@ impl Config {
     }
 
     /// Configuration from any variable source (tests, embedding programs).
-    pub fn from_lookup(env: &dyn Lookup) -> Result<Config> {
+    pub(crate) fn from_lookup(env: &dyn Lookup) -> Result<Config> {
         let v = Vars(env);
         let identity = IdentityConfig {
             author: v.get("VAULTID_AUTHOR").unwrap_or_default(),
@@ -546,7 +372,7 @@ impl VaultConfig {
     /// Vault settings from any variable source, even when `VAULT__ENABLED`
     /// is off (for commands that always talk to Vault, like `kv`). `None`
     /// when no address is set.
-    pub fn from_lookup(env: &dyn Lookup) -> Result<Option<VaultConfig>> {
+    pub(crate) fn from_lookup(env: &dyn Lookup) -> Result<Option<VaultConfig>> {
         vault_settings(&Vars(env))
     }
 }

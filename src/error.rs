@@ -323,7 +323,7 @@ impl Error {
     }
 
     /// Build an [`Error::Io`] from a context string and an I/O error.
-    pub fn io(context: impl Into<String>, source: std::io::Error) -> Error {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Error {
         Error::Io {
             context: context.into(),
             source,

@@ -18,6 +18,15 @@ pub mod codec {
     pub mod pem {
         pub use crate::identity::pem::*;
     }
+    pub use crate::identity::did::sanitize;
+
+    /// A key pair from its two PEM files, which must agree.
+    pub fn key_pair_from_pems(
+        private_pem: &str,
+        public_pem: &str,
+    ) -> crate::Result<crate::identity::KeyPair> {
+        crate::identity::KeyPair::from_pems(private_pem, public_pem)
+    }
     pub use crate::util::base64;
     pub use crate::util::random::random_secret_urlsafe;
     pub use crate::util::time::format_iso8601;
@@ -26,13 +35,20 @@ pub mod codec {
 /// Vault answers.
 pub mod vault {
     pub use crate::vault::auth::parse_auth;
+    pub use crate::vault::cluster::{Leader, SealStatus};
     pub use crate::vault::kv2::merge_patch;
+    pub use crate::vault::kv2::{KvAdmin, MetadataUpdate};
+    pub use crate::vault::response::{api_path, parse_response, ApiError};
     pub use crate::vault::sys::parse_health;
-    pub use crate::vault::{api_path, parse_response, ApiError};
 
     /// How an answer from a cluster node is to be treated.
     pub fn cluster_verdict(status: u16, body: &[u8]) -> crate::http::Verdict {
         crate::vault::cluster_verdict(status, body)
+    }
+
+    /// The settings a Vault client was made with.
+    pub fn client_config(c: &crate::vault::Client) -> &crate::config::VaultConfig {
+        c.config()
     }
 
     /// The HTTP client under a Vault client.
@@ -55,7 +71,23 @@ pub mod hydra {
 
 /// Configuration grammar.
 pub mod config {
-    pub use crate::config::parse_duration;
+    pub use crate::config::grammar::{
+        check_kv_path, check_vault_path, parse_bool, parse_duration, Lookup, ProcessEnv,
+    };
+
+    /// [`Config::from_lookup`](crate::Config): the settings from any source
+    /// of variables.
+    pub fn config_from_lookup(env: &dyn Lookup) -> crate::Result<crate::Config> {
+        crate::Config::from_lookup(env)
+    }
+
+    /// The Vault settings alone from any source of variables; `None` when
+    /// no Vault address is set.
+    pub fn vault_config_from_lookup(
+        env: &dyn Lookup,
+    ) -> crate::Result<Option<crate::config::VaultConfig>> {
+        crate::config::VaultConfig::from_lookup(env)
+    }
 }
 
 /// The local store's files.
@@ -70,6 +102,46 @@ pub mod cache {
         crate::cache::parse_credentials_file(bytes)
     }
 
+    /// Take the key dir's startup lock, as `vaultid up` does.
+    pub fn lock(
+        dir: &crate::cache::KeyDir,
+        timeout: std::time::Duration,
+    ) -> crate::Result<impl Drop + use<>> {
+        dir.lock(timeout)
+    }
+
+    /// Write a key pair into a key dir (a pair there is kept aside).
+    pub fn write_keys(
+        dir: &crate::cache::KeyDir,
+        keys: &crate::identity::KeyPair,
+    ) -> crate::Result<()> {
+        dir.write_keys(keys)
+    }
+
+    /// Store an agent's OAuth2 credentials in the key dir; the warning, if
+    /// the file had to be set aside or is loose.
+    pub fn write_credentials(
+        dir: &crate::cache::KeyDir,
+        did: &str,
+        creds: &crate::cache::StoredCredentials,
+    ) -> crate::Result<Option<String>> {
+        dir.write_credentials(did, creds)
+    }
+
+    /// One entry of `oauth_credentials.json`, checked.
+    pub fn credentials_from_json(
+        v: &serde_json::Map<String, serde_json::Value>,
+    ) -> crate::Result<crate::cache::StoredCredentials> {
+        crate::cache::StoredCredentials::from_json(v)
+    }
+
+    /// An entry of `oauth_credentials.json` as written.
+    pub fn credentials_to_json(
+        c: &crate::cache::StoredCredentials,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        c.to_json()
+    }
+
     /// Temporary file, fsync, rename, fsync of the directory.
     pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> crate::Result<()> {
         crate::cache::write_atomic(path, bytes, mode)
@@ -78,7 +150,19 @@ pub mod cache {
 
 /// Secrets helpers.
 pub mod secrets {
-    pub use crate::secrets::credstore::secret_sha256_hex;
+    pub use crate::secrets::credstore::{
+        constant_time_eq, secret_sha256_hex, CredentialStore, NewCredential,
+    };
+    pub use crate::secrets::env::{fields_to_vars, EnvBuilder, FieldMap, Precedence};
+    pub use crate::secrets::rotate::{rotate_field, NewValue, Rotated};
+
+    /// A dynamic secret from Vault's answer to a read of `path`.
+    pub fn dynamic_from_response(
+        path: &str,
+        answer: &serde_json::Value,
+    ) -> crate::Result<crate::secrets::DynamicSecret> {
+        crate::secrets::DynamicSecret::from_response(path, answer)
+    }
 }
 
 /// Zeroing.
@@ -90,8 +174,26 @@ pub mod zeroize {
 pub mod agent {
     pub use crate::agent::config::{mode_or_default, AgentConfig};
 
+    /// The intervals a configuration works out to: KV re-read, Vault wait,
+    /// longest backoff.
+    pub fn intervals(
+        c: &AgentConfig,
+    ) -> (
+        std::time::Duration,
+        std::time::Duration,
+        std::time::Duration,
+    ) {
+        (c.kv_interval(), c.vault_wait(), c.backoff_max())
+    }
+
     /// The status file's verdict: exit code and annotated document.
     pub fn judge(status: serde_json::Value) -> (u8, serde_json::Value) {
         crate::agent::status::judge(status)
     }
+}
+
+/// The command line's argument grammar.
+#[cfg(feature = "cli")]
+pub mod cli {
+    pub use crate::cli::args::{multi, opt, switch, AfterDashes, Args, Flag};
 }

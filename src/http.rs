@@ -304,11 +304,13 @@ impl Request {
     }
 
     /// The method.
+    #[cfg(test)]
     pub fn method(&self) -> &str {
         &self.method
     }
 
     /// The path with its query string.
+    #[cfg(test)]
     pub fn path(&self) -> &str {
         &self.path
     }
@@ -316,11 +318,6 @@ impl Request {
     /// The path without its query string: what errors and logs name.
     pub fn path_only(&self) -> &str {
         strip_query(&self.path)
-    }
-
-    /// The body (empty when none was set).
-    pub fn body_bytes(&self) -> &[u8] {
-        &self.body
     }
 
     fn has_secret_header(&self) -> bool {
@@ -534,13 +531,9 @@ impl HttpClient {
     }
 
     /// Every configured base URL, in order.
+    #[cfg(test)]
     pub fn base_urls(&self) -> &[String] {
         &self.bases
-    }
-
-    /// The service this client talks to.
-    pub fn service(&self) -> Service {
-        self.service
     }
 
     /// End every request's retries at `deadline` at the latest (besides

@@ -21,17 +21,22 @@
 //! # }
 //! ```
 #![deny(missing_docs)]
+// Without the `cli` feature the helpers only the command uses (input
+// readers, cluster health, the token file, argument grammar) are unused.
+#![cfg_attr(not(feature = "cli"), allow(dead_code, unused_imports))]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 pub mod agent;
 pub mod bootstrap;
 pub mod cache;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod config;
 mod error;
 pub(crate) mod http;
 pub mod hydra;
 pub mod identity;
-pub mod input;
+pub(crate) mod input;
 mod secret_string;
 pub mod secrets;
 mod util;
@@ -44,7 +49,7 @@ pub mod fuzzing;
 pub use config::Config;
 pub use error::{Error, Result, Service};
 pub use secret_string::SecretString;
-pub use util::escape_invisible;
+pub(crate) use util::escape_invisible;
 
 /// The README's Rust examples, compiled as doc tests so they stay true.
 #[cfg(doctest)]

@@ -1,34 +1,40 @@
-//! Secrets at run time: environment injection, dynamic secrets with lease
-//! renewal, rotation, and a Vault-backed credential store.
+//! Secrets at run time: environment injection, a supervised command, and
+//! dynamic secrets with lease renewal.
 //!
-//! - [`env`](mod@env): KV v2 secrets as environment variables ([`load_secrets`]).
-//! - [`shell`]: `export NAME='value'` lines a POSIX shell can `eval`.
-//! - `supervisor`: run a command with those variables (`Supervisor`):
-//!   signals forwarded, restart, `SIGTERM` then `SIGKILL`, exit code passed
-//!   through; `process` holds the signal handling underneath.
-//! - `run`: a command with static and dynamic secrets, leases
-//!   renewed while it runs and revoked after ([`run_command`]).
-//! - [`lease`]: dynamic secrets (`database/creds/...`) kept alive by a
-//!   background renewer ([`lease::LeaseWatcher`]).
-//! - [`rotate`](mod@rotate): replace one field of a KV secret with check-and-set.
-//! - `credstore`: per-agent client credentials, stored as hashes.
+//! - KV v2 secrets as environment variables: [`load_secrets`] reads the
+//!   [`SecretSpec`]s (`path#key=NAME`) under [`EnvOptions`].
+//! - [`Supervisor`] runs a command with those variables: signals
+//!   forwarded, restart, `SIGTERM` then `SIGKILL` after a grace period,
+//!   exit code passed through.
+//! - [`run_command`]: a command with static and dynamic secrets, leases
+//!   renewed while it runs and revoked after; [`OnRotate`] says what a
+//!   changed secret does to it.
+//! - [`LeaseWatcher`]: a dynamic secret (`database/creds/...`) kept alive
+//!   by a background renewer under a [`LeasePolicy`].
+//!
+//! Inside (not public API): `env` (specs, names, precedence), `shell`
+//! (`export` lines), `supervisor` and `process` (signals), `run`, `lease`,
+//! `rotate` (one field replaced with check-and-set, `vaultid rotate`) and
+//! `credstore` (per-agent client credentials stored as hashes, `vaultid
+//! cred`).
 //!
 //! Secret values live in [`SecretString`](crate::SecretString)s: they never
 //! appear in `Debug` output, logs or error messages.
 
 pub(crate) mod credstore;
-pub mod env;
-pub mod lease;
+pub(crate) mod env;
+pub(crate) mod lease;
 pub(crate) mod process;
-pub mod rotate;
+pub(crate) mod rotate;
 pub(crate) mod run;
-pub mod shell;
+pub(crate) mod shell;
 pub(crate) mod supervisor;
 
-pub use credstore::{constant_time_eq, CredentialStore, NewCredential};
+pub(crate) use credstore::CredentialStore;
 pub use env::{load_secrets, EnvOptions, SecretSpec};
 pub use lease::{DynamicSecret, LeaseEvent, LeasePolicy, LeaseWatcher};
-pub use process::CREDENTIAL_VARS;
-pub use rotate::{rotate, rotate_field, NewValue, Rotated};
+pub(crate) use process::CREDENTIAL_VARS;
+pub(crate) use rotate::{rotate_field, NewValue};
 pub use run::{run_command, OnRotate};
-pub use supervisor::{spawn_failure_code, Signal, Supervisor, DEFAULT_STOP_GRACE};
+pub(crate) use supervisor::spawn_failure_code;
+pub use supervisor::{Signal, Supervisor};

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vaultid::fuzzing::agent::{judge, mode_or_default, AgentConfig};
+use vaultid::fuzzing::agent::{intervals, judge, mode_or_default, AgentConfig};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(c) = AgentConfig::parse(data, "fuzz.json") {
@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!(mode_or_default(f.mode.as_deref()) <= 0o777);
             }
         }
-        let _ = (c.kv_interval(), c.backoff_max());
+        let _ = intervals(&c);
         let _ = format!("{c:?}");
     }
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {

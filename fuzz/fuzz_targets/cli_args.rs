@@ -1,5 +1,5 @@
-//! The command line parser (`src/cli/args.rs`, compiled in from the binary's
-//! source) on arbitrary arguments: NUL separates arguments, and the parse
+//! The command line parser (`src/cli/args.rs`, through
+//! `vaultid::fuzzing::cli`) on arbitrary arguments: NUL separates arguments, and the parse
 //! runs against the flag set of `kv get`, in both `--` modes; the checks
 //! every command makes afterwards (`exactly`, `at_most`, `human`, `number`)
 //! run on whatever it accepted. None may panic; every refusal is a usage
@@ -8,11 +8,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-#[allow(dead_code)]
-#[path = "../../src/cli/args.rs"]
-mod args;
-
-use args::{multi, opt, switch, AfterDashes, Args, Flag};
+use vaultid::fuzzing::cli::{multi, opt, switch, AfterDashes, Args, Flag};
 
 const SPEC: &[Flag] = &[
     opt("mount", "m"),

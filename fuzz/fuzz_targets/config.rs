@@ -14,7 +14,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use vaultid::config::{parse_bool, parse_duration, Config, VaultConfig};
+use vaultid::fuzzing::config::{
+    config_from_lookup, parse_bool, parse_duration, vault_config_from_lookup,
+};
 use vaultid::fuzzing::http::{NoProxy, ProxyPolicy};
 use vaultid::secrets::SecretSpec;
 
@@ -74,11 +76,11 @@ fuzz_target!(|data: &[u8]| {
         }
         env.get(name).cloned()
     };
-    if let Ok(config) = Config::from_lookup(&lookup) {
+    if let Ok(config) = config_from_lookup(&lookup) {
         // Debug output is what ends up in logs: it must not panic.
         let _ = format!("{config:?}");
     }
-    if let Ok(Some(vault)) = VaultConfig::from_lookup(&lookup) {
+    if let Ok(Some(vault)) = vault_config_from_lookup(&lookup) {
         let _ = format!("{vault:?}");
     }
 });

@@ -6,8 +6,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use vaultid::cache::StoredCredentials;
 use vaultid::fuzzing::cache::parse_credentials_file;
+use vaultid::fuzzing::cache::{credentials_from_json, credentials_to_json};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(entries) = parse_credentials_file(data) else {
@@ -15,8 +15,8 @@ fuzz_target!(|data: &[u8]| {
     };
     for (_did, entry) in entries {
         let Value::Object(map) = entry else { continue };
-        if let Ok(creds) = StoredCredentials::from_json(&map) {
-            let again = StoredCredentials::from_json(&creds.to_json())
+        if let Ok(creds) = credentials_from_json(&map) {
+            let again = credentials_from_json(&credentials_to_json(&creds))
                 .expect("written credentials must read back");
             assert_eq!(again, creds);
             let _ = format!("{creds:?}");

@@ -6,9 +6,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vaultid::fuzzing::codec::base58;
 use vaultid::fuzzing::codec::format_iso8601;
-use vaultid::identity::{did_document, did_key, parse_did, sanitize, Identity, ParsedDid};
+use vaultid::fuzzing::codec::{base58, sanitize};
+use vaultid::identity::{did_document, did_key, parse_did, Identity, ParsedDid};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

@@ -55,7 +55,7 @@ fuzz_target!(|data: &[u8]| {
     // A file holding both keys, split at the first END line.
     if let Some(i) = text.find("-----END") {
         let (private, public) = text.split_at(i + text[i..].find('\n').map_or(0, |n| n + 1));
-        let _ = KeyPair::from_pems(private, public);
+        let _ = vaultid::fuzzing::codec::key_pair_from_pems(private, public);
     }
 
     if let Ok(bytes) = base64::decode(&text) {

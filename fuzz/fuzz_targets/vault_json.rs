@@ -12,7 +12,7 @@ use vaultid::fuzzing::vault::merge_patch;
 use vaultid::fuzzing::vault::parse_auth;
 use vaultid::fuzzing::vault::parse_health;
 use vaultid::fuzzing::vault::{api_path, parse_response};
-use vaultid::vault::cluster::{Leader, SealStatus};
+use vaultid::fuzzing::vault::{Leader, SealStatus};
 use vaultid::vault::Health;
 use vaultid::vault::LeaseInfo;
 use vaultid::vault::{KvMetadata, VersionMetadata};

@@ -339,17 +339,17 @@ impl AgentConfig {
     }
 
     /// `kv_interval` (default 60 s).
-    pub fn kv_interval(&self) -> Duration {
+    pub(crate) fn kv_interval(&self) -> Duration {
         parse_opt(self.kv_interval.as_deref()).unwrap_or(Duration::from_secs(60))
     }
 
     /// `vault_wait` (default 5 s).
-    pub fn vault_wait(&self) -> Duration {
+    pub(crate) fn vault_wait(&self) -> Duration {
         parse_opt(self.vault_wait.as_deref()).unwrap_or(Duration::from_secs(5))
     }
 
     /// `backoff_max` (default 60 s).
-    pub fn backoff_max(&self) -> Duration {
+    pub(crate) fn backoff_max(&self) -> Duration {
         parse_opt(self.backoff_max.as_deref()).unwrap_or(Duration::from_secs(60))
     }
 }

@@ -14,7 +14,7 @@
 //! 5. rides out Vault outages: failed steps back off with jitter to a cap
 //!    and the last good files stay exactly as they are,
 //! 6. reports one JSON line per event (never a secret value) and a status
-//!    file ([`status`]),
+//!    file (`status`, read back by `vaultid agent status`),
 //! 7. stops cleanly on `SIGTERM`/`SIGINT` (`scheduler`): stops the
 //!    command, revokes leases (and the token when configured), keeps or
 //!    removes its files.
@@ -30,7 +30,7 @@ pub(crate) mod render;
 pub(crate) mod scheduler;
 pub(crate) mod signals;
 pub(crate) mod sources;
-pub mod status;
+pub(crate) mod status;
 pub(crate) mod token;
 
 use std::sync::Arc;
@@ -48,7 +48,7 @@ use crate::vault::Client;
 pub type EventSink = Box<dyn Fn(&Value) + Send>;
 
 /// Events as JSON lines on stderr (the CLI's choice).
-pub fn stderr_events() -> EventSink {
+pub(crate) fn stderr_events() -> EventSink {
     Box::new(|v: &Value| {
         use std::io::Write;
         let mut line = v.to_string();
@@ -139,11 +139,6 @@ impl Agent {
     pub fn with_events(mut self, sink: EventSink) -> Agent {
         self.events = sink;
         self
-    }
-
-    /// The Vault client the agent uses.
-    pub fn client(&self) -> &Arc<Client> {
-        &self.client
     }
 
     /// Emit one event: `{"ts", "event", ...fields}`.

@@ -300,8 +300,16 @@ impl Step<'_> {
         }
         let wanted = self.wanted(&self.keys.public().base58(), &held.creds.client_secret);
         match self.hydra.create_client(&wanted)? {
-            CreateOutcome::Created(_) => Ok(ClientAction::Created),
-            CreateOutcome::Conflict { .. } => {
+            CreateOutcome::Created(c) => {
+                log::debug!("Hydra created client {}", c.client_id);
+                Ok(ClientAction::Created)
+            }
+            CreateOutcome::Conflict { errors } => {
+                log::debug!(
+                    "Hydra already holds client {} (409: {})",
+                    wanted.client_id,
+                    errors.join("; ")
+                );
                 // Another replica created it in the meantime, with the
                 // secret it stored in Vault.
                 if let Some(c) = self.read_vault()? {

@@ -1,9 +1,9 @@
-//! `agent` and `agent status`: a thin shell over [`vaultid::agent`].
+//! `agent` and `agent status`: a thin shell over [`crate::agent`].
 
 use std::path::PathBuf;
 
-use vaultid::agent::{status, Agent, AgentConfig, Wakeup};
-use vaultid::{Config, Error};
+use crate::agent::{status, Agent, AgentConfig, Wakeup};
+use crate::{Config, Error};
 
 use super::{emit, opt, parse_or_help, switch, Flag};
 
@@ -31,7 +31,7 @@ const FLAGS: &[Flag] = &[
 ];
 
 /// Events as readable lines: `vaultid: TS EVENT: key=value ...`.
-fn human_events() -> vaultid::agent::EventSink {
+fn human_events() -> crate::agent::EventSink {
     Box::new(|v: &serde_json::Value| {
         use std::io::Write;
         let Some(m) = v.as_object() else { return };
@@ -53,7 +53,7 @@ fn human_events() -> vaultid::agent::EventSink {
 }
 
 /// Run `agent` with the arguments after the command name.
-pub fn run(rest: &[String]) -> Result<u8, Error> {
+pub(crate) fn run(rest: &[String]) -> Result<u8, Error> {
     let Some(a) = parse_or_help(rest, FLAGS, USAGE, ABOUT)? else {
         return Ok(0);
     };

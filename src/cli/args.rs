@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use vaultid::Error;
+use crate::Error;
 
 /// A flag a command accepts.
 #[derive(Clone, Copy)]

@@ -2,16 +2,16 @@
 
 use std::io::Read;
 
+use crate::vault::cluster::{self, NodeState};
+use crate::{Error, SecretString};
 use serde_json::{json, Value};
-use vaultid::vault::cluster::{self, NodeState};
-use vaultid::{Error, SecretString};
 
 use super::vault_cmds::vault_config;
 use super::{emit, opt, parse_or_help, switch, Flag};
 
 /// Exit code of `health` when the cluster serves but not every node is
 /// well (a node sealed, unreachable or uninitialised, or no active node).
-pub const EXIT_DEGRADED: u8 = 6;
+pub(crate) const EXIT_DEGRADED: u8 = 6;
 
 /// Largest key-share input read (file or stdin).
 const MAX_SHARES_INPUT: u64 = 64 * 1024;
@@ -24,7 +24,7 @@ const HEALTH_SPEC: &[Flag] = &[
 
 /// Run `vaultid health`: every configured node's state and its view of the
 /// leader. Exit 0 healthy, 6 degraded, 3 no node can serve.
-pub fn health(rest: &[String]) -> Result<u8, Error> {
+pub(crate) fn health(rest: &[String]) -> Result<u8, Error> {
     let usage = "vaultid health [-format json|table] [--human]";
     let Some(a) = parse_or_help(
         rest,
@@ -98,7 +98,7 @@ const UNSEAL_SPEC: &[Flag] = &[
 
 /// Run `vaultid unseal`: submit key shares to sealed nodes until each
 /// reports unsealed. Exit 0 when every target is unsealed, else 3.
-pub fn unseal(rest: &[String]) -> Result<u8, Error> {
+pub(crate) fn unseal(rest: &[String]) -> Result<u8, Error> {
     let usage = "vaultid unseal [--key-file PATH] [--node URL] [-format json|table] [--human]";
     let Some(a) = parse_or_help(
         rest,

@@ -1,10 +1,10 @@
 //! What to do next, for errors the library reports as facts: the CLI's
 //! flags and commands that fix them. The library never names them.
 
-use vaultid::Error;
+use crate::Error;
 
 /// A hint naming the flag or command that helps with `e`, if one does.
-pub fn hint(e: &Error) -> Option<String> {
+pub(crate) fn hint(e: &Error) -> Option<String> {
     match e {
         Error::VersionDeleted {
             path,
@@ -31,7 +31,7 @@ pub fn hint(e: &Error) -> Option<String> {
 }
 
 /// The error line: the library's message, then the hint.
-pub fn with_hint(e: &Error) -> String {
+pub(crate) fn with_hint(e: &Error) -> String {
     match hint(e) {
         Some(h) => format!("{e}; {h}"),
         None => e.to_string(),
@@ -41,7 +41,7 @@ pub fn with_hint(e: &Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vaultid::Service;
+    use crate::Service;
 
     /// The line ends with `hint`, and the library's own message names no flag.
     fn assert_hint(e: Error, hint: &str) {

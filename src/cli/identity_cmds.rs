@@ -1,9 +1,9 @@
 //! `up`, `id`, `show`, `did-document`, `sign`, `verify`.
 
+use crate::cache::KeyDir;
+use crate::identity::{did_document, did_key, now_iso8601, Identity, KeyPair, PublicKey};
+use crate::{Config, Error};
 use serde_json::json;
-use vaultid::cache::KeyDir;
-use vaultid::identity::{did_document, did_key, now_iso8601, Identity, KeyPair, PublicKey};
-use vaultid::{Config, Error};
 
 use super::{config_with_flags, emit, opt, parse_or_help, switch, Flag, IDENTITY_FLAGS};
 
@@ -12,7 +12,7 @@ fn spec(extra: &[Flag]) -> Vec<Flag> {
 }
 
 /// Run one of the identity commands.
-pub fn run(cmd: &str, rest: &[String]) -> Result<u8, Error> {
+pub(crate) fn run(cmd: &str, rest: &[String]) -> Result<u8, Error> {
     match cmd {
         "up" => up(rest),
         "id" => id(rest),
@@ -75,13 +75,13 @@ fn up(rest: &[String]) -> Result<u8, Error> {
     if a.has("allow-offline-generate") {
         c.allow_offline_generate = true;
     }
-    let outcome = vaultid::bootstrap::ensure(&c)?;
+    let outcome = crate::bootstrap::ensure(&c)?;
     let v = serde_json::to_value(&outcome)
         .map_err(|e| Error::Config(format!("encoding the outcome: {e}")))?;
     let hydra_down = outcome
         .hydra
         .as_ref()
-        .is_some_and(|h| h.status != vaultid::bootstrap::HydraStatus::Ok);
+        .is_some_and(|h| h.status != crate::bootstrap::HydraStatus::Ok);
     if hydra_down && a.has("require-hydra") {
         // A failure prints no success object: one line on stderr, exit 3.
         let detail = outcome
@@ -195,15 +195,15 @@ fn message(a: &super::Args, positional: Option<&String>) -> Result<Vec<u8>, Erro
         (Some(_), Some(_)) => Err(Error::Config(
             "give the text either as an argument or with --file, not both".into(),
         )),
-        (None, Some(f)) => vaultid::input::read(
-            vaultid::input::Source::File(std::path::Path::new(f)),
+        (None, Some(f)) => crate::input::read(
+            crate::input::Source::File(std::path::Path::new(f)),
             "the message",
-            vaultid::input::MAX_DATA,
+            crate::input::MAX_DATA,
         ),
-        (Some("-"), None) => vaultid::input::read(
-            vaultid::input::Source::Stdin,
+        (Some("-"), None) => crate::input::read(
+            crate::input::Source::Stdin,
             "the message",
-            vaultid::input::MAX_DATA,
+            crate::input::MAX_DATA,
         ),
         (Some(t), None) => Ok(t.as_bytes().to_vec()),
         (None, None) => Err(Error::Config(
@@ -303,7 +303,7 @@ fn token(rest: &[String]) -> Result<u8, Error> {
     };
     a.exactly(0, "vaultid token [--scope S]")?;
     let c = config_with_flags(&a)?;
-    let mut client = vaultid::bootstrap::token_client(&c)?;
+    let mut client = crate::bootstrap::token_client(&c)?;
     if let Some(s) = a.value("scope") {
         client = client.with_scopes(s.split_whitespace().map(str::to_string).collect());
     }

@@ -1,22 +1,30 @@
-//! Command dispatch, shared option handling, output and logging.
+//! The `vaultid` command: parses arguments, calls one library function,
+//! prints one JSON object on stdout, or a one-line error on stderr with the
+//! exit code of [`Error::exit_code`](crate::Error::exit_code).
+//!
+//! Compiled with the `cli` feature (on by default); `src/main.rs` is
+//! [`main`] and nothing else. Living in the library crate lets the command
+//! use the crate's internals (cluster health, unsealing, the token file,
+//! input readers, argument grammar) without making them public API.
 
 mod agent_cmds;
-mod args;
+pub(crate) mod args;
 mod cluster_cmds;
-pub mod hints;
+mod hints;
 mod identity_cmds;
 mod secrets_cmds;
 mod vault_cmds;
 
 use std::io::Write;
+use std::process::ExitCode;
 
+use crate::{Config, Error};
 use serde_json::Value;
-use vaultid::{Config, Error};
 
-pub use args::{help, multi, opt, switch, AfterDashes, Args, Flag};
+pub(crate) use args::{help, multi, opt, switch, AfterDashes, Args, Flag};
 
 /// Options every identity-aware command accepts.
-pub const IDENTITY_FLAGS: &[Flag] = &[
+pub(crate) const IDENTITY_FLAGS: &[Flag] = &[
     opt("author", "agent author (VAULTID_AUTHOR)"),
     opt("name", "agent name (VAULTID_AGENT_NAME)"),
     opt("agent-id", "explicit agent id, a UUID (VAULTID_AGENT_ID)"),
@@ -61,8 +69,26 @@ or conflict, 5 permission denied, 6 (health) a Vault node is sealed or
 unreachable but the cluster serves, 1 anything else.
 ";
 
+/// The `vaultid` command on this process's arguments: what `src/main.rs`
+/// runs. Returns the exit code (see the README); errors are printed on
+/// stderr as one line, with a hint naming the flag that helps where one
+/// does.
+pub fn main() -> ExitCode {
+    let result = init_logging().and_then(|()| {
+        let args = utf8_args(std::env::args_os().skip(1))?;
+        run(&args)
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("vaultid: {}", one_line(&hints::with_hint(&e)));
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
 /// Run the command line; returns the exit code on success paths.
-pub fn run(argv: &[String]) -> Result<u8, Error> {
+fn run(argv: &[String]) -> Result<u8, Error> {
     let Some((cmd, rest)) = argv.split_first() else {
         eprint!("{TOP_HELP}");
         return Ok(2);
@@ -112,7 +138,7 @@ pub fn run(argv: &[String]) -> Result<u8, Error> {
 }
 
 /// Parse a command's arguments; print its help and return `None` for `--help`.
-pub fn parse_or_help(
+pub(crate) fn parse_or_help(
     rest: &[String],
     spec: &[Flag],
     usage: &str,
@@ -122,7 +148,7 @@ pub fn parse_or_help(
 }
 
 /// [`parse_or_help`] with what a bare `--` introduces.
-pub fn parse_or_help_with(
+pub(crate) fn parse_or_help_with(
     rest: &[String],
     spec: &[Flag],
     usage: &str,
@@ -138,7 +164,7 @@ pub fn parse_or_help_with(
 }
 
 /// The configuration from the environment with the identity flags applied.
-pub fn config_with_flags(a: &Args) -> Result<Config, Error> {
+pub(crate) fn config_with_flags(a: &Args) -> Result<Config, Error> {
     let mut c = Config::from_env()?;
     if let Some(v) = a.value("author") {
         c.identity.author = v.to_string();
@@ -156,7 +182,7 @@ pub fn config_with_flags(a: &Args) -> Result<Config, Error> {
 }
 
 /// Print one JSON object (or, with `human`, `key: value` lines) on stdout.
-pub fn emit(v: &Value, human: bool) {
+pub(crate) fn emit(v: &Value, human: bool) {
     let mut out = std::io::stdout().lock();
     if human {
         if let Value::Object(m) = v {
@@ -190,10 +216,10 @@ impl log::Log for StderrLogger {
             }
             if JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
                 let line = serde_json::json!({
-                    "ts": vaultid::identity::now_iso8601(),
+                    "ts": crate::identity::now_iso8601(),
                     "event": "log",
                     "level": r.level().as_str().to_lowercase(),
-                    "message": vaultid::escape_invisible(&r.args().to_string()),
+                    "message": crate::escape_invisible(&r.args().to_string()),
                 });
                 eprintln!("{line}");
             } else {
@@ -201,7 +227,7 @@ impl log::Log for StderrLogger {
                 eprintln!(
                     "vaultid: {}: {}",
                     r.level().as_str().to_lowercase(),
-                    vaultid::escape_invisible(&r.args().to_string())
+                    crate::escape_invisible(&r.args().to_string())
                 );
             }
         }
@@ -214,7 +240,7 @@ impl log::Log for StderrLogger {
 static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// From now on, log records are JSON lines (`vaultid agent`).
-pub fn json_logging() {
+pub(crate) fn json_logging() {
     JSON_LOGS.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
@@ -222,7 +248,7 @@ pub fn json_logging() {
 /// `VAULTID_LOG=off|error|warn|info|debug|trace`. Any other value is a
 /// usage error naming the variable. At `debug` every HTTP request is logged
 /// (method, URL without its query, status, time, retries).
-pub fn init_logging() -> Result<(), Error> {
+pub(crate) fn init_logging() -> Result<(), Error> {
     let raw = std::env::var_os("VAULTID_LOG");
     let level = match raw.as_ref().map(|v| v.to_str()) {
         None => log::LevelFilter::Warn,
@@ -259,7 +285,9 @@ fn parse_log_level(v: &str) -> Option<log::LevelFilter> {
 
 /// The arguments as strings; one that is not UTF-8 is a usage error
 /// naming its position (never its bytes: it may be a secret).
-pub fn utf8_args(args: impl Iterator<Item = std::ffi::OsString>) -> Result<Vec<String>, Error> {
+pub(crate) fn utf8_args(
+    args: impl Iterator<Item = std::ffi::OsString>,
+) -> Result<Vec<String>, Error> {
     args.enumerate()
         .map(|(n, a)| {
             a.into_string()
@@ -270,7 +298,7 @@ pub fn utf8_args(args: impl Iterator<Item = std::ffi::OsString>) -> Result<Vec<S
 
 /// An error message on one line: line breaks and tabs (a server's
 /// multi-line text) become spaces, runs of spaces one.
-pub fn one_line(msg: &str) -> String {
+pub(crate) fn one_line(msg: &str) -> String {
     let mut out = String::with_capacity(msg.len());
     for word in msg.split(|c: char| c.is_whitespace() || c.is_control()) {
         if word.is_empty() {

@@ -1,22 +1,22 @@
 //! `env`, `rotate`, `cred`: secrets at run time. Each command is a thin
-//! shell over [`vaultid::secrets`].
+//! shell over [`crate::secrets`].
 
 use std::io::Write;
 use std::sync::Arc;
 
+use crate::config::VaultConfig;
+use crate::secrets::env::{fields_to_vars, EnvBuilder, Precedence};
+use crate::secrets::lease::LeaseBackend;
+use crate::secrets::OnRotate;
+use crate::secrets::{shell, CredentialStore, EnvOptions, NewValue, SecretSpec};
+use crate::vault::Client;
+use crate::{Error, SecretString};
 use serde_json::json;
-use vaultid::config::VaultConfig;
-use vaultid::secrets::env::{fields_to_vars, EnvBuilder, Precedence};
-use vaultid::secrets::lease::LeaseBackend;
-use vaultid::secrets::OnRotate;
-use vaultid::secrets::{shell, CredentialStore, EnvOptions, NewValue, SecretSpec};
-use vaultid::vault::Client;
-use vaultid::{Error, SecretString};
 
 use super::{emit, opt, parse_or_help, parse_or_help_with, switch, AfterDashes, Flag};
 
 /// Run `env`, `rotate` or `cred` with the arguments after the command name.
-pub fn run(cmd: &str, rest: &[String]) -> Result<u8, Error> {
+pub(crate) fn run(cmd: &str, rest: &[String]) -> Result<u8, Error> {
     match cmd {
         "env" => env(rest),
         "rotate" => rotate(rest),
@@ -124,22 +124,23 @@ fn env(rest: &[String]) -> Result<u8, Error> {
         }
     }
     let cfg = vault_config(a.value("mount"))?;
-    let mut opts = EnvOptions::default();
-    opts.kv_mount = cfg.kv_mount.clone();
-    opts.normalize = a.has("normalize");
-    opts.allow_override = a.has("override");
+    let opts = EnvOptions {
+        kv_mount: cfg.kv_mount.clone(),
+        normalize: a.has("normalize"),
+        allow_override: a.has("override"),
+    };
     let client = Arc::new(client(&cfg)?);
     let revoke = client.revoke_own_token_on_drop();
     if a.has("human") && a.rest.is_none() {
         return env_human(&client, &specs, &dynamic, &opts);
     }
-    let mut statics = vaultid::secrets::load_secrets(&client, &specs, &opts)?;
+    let mut statics = crate::secrets::load_secrets(&client, &specs, &opts)?;
     if a.has("pass-credentials") && a.rest.is_some() {
-        for name in vaultid::secrets::CREDENTIAL_VARS {
+        for name in crate::secrets::CREDENTIAL_VARS {
             if let Ok(v) = std::env::var(name) {
                 statics
                     .entry(name.to_string())
-                    .or_insert_with(|| vaultid::SecretString::new(v));
+                    .or_insert_with(|| crate::SecretString::new(v));
             }
         }
     }
@@ -182,7 +183,7 @@ fn env(rest: &[String]) -> Result<u8, Error> {
     } else {
         OnRotate::KeepRunning
     };
-    match vaultid::secrets::run_command(&client, cmd, &statics, &dynamic, &opts, on_rotate) {
+    match crate::secrets::run_command(&client, cmd, &statics, &dynamic, &opts, on_rotate) {
         Err(e) => spawn_failed(e),
         ok => ok,
     }
@@ -199,7 +200,7 @@ fn env_human(
     let mut all = EnvBuilder::new();
     let mut rows = Vec::new();
     for spec in specs {
-        let vars = vaultid::secrets::load_secrets(client, std::slice::from_ref(spec), opts)?;
+        let vars = crate::secrets::load_secrets(client, std::slice::from_ref(spec), opts)?;
         let (mount, path) = spec.kv_location(&opts.kv_mount);
         for name in vars.keys() {
             rows.push((name.clone(), format!("{mount}/{path}")));
@@ -229,7 +230,7 @@ fn env_human(
 /// A command that could not be started exits 127 (not found) or 126 (not
 /// executable), as a shell's would.
 fn spawn_failed(e: Error) -> Result<u8, Error> {
-    match vaultid::secrets::spawn_failure_code(&e) {
+    match crate::secrets::spawn_failure_code(&e) {
         Some(code) => {
             eprintln!("vaultid: {}", super::one_line(&e.to_string()));
             Ok(code)
@@ -270,10 +271,10 @@ const ROTATE_FLAGS: &[Flag] = &[
 ];
 
 fn read_stdin_line(what: &str) -> Result<SecretString, Error> {
-    let s = SecretString::from(vaultid::input::read_text(
-        vaultid::input::Source::Stdin,
+    let s = SecretString::from(crate::input::read_text(
+        crate::input::Source::Stdin,
         what,
-        vaultid::input::MAX_DATA,
+        crate::input::MAX_DATA,
     )?);
     let line = s.expose();
     Ok(SecretString::new(
@@ -294,16 +295,16 @@ fn rotate(rest: &[String]) -> Result<u8, Error> {
         }
         (Some("-"), None) => NewValue::Given(read_stdin_line("the value")?),
         (Some(v), None) => NewValue::Given(SecretString::new(v)),
-        (None, n) => NewValue::Random(n.unwrap_or(vaultid::secrets::rotate::DEFAULT_RANDOM_BYTES)),
+        (None, n) => NewValue::Random(n.unwrap_or(crate::secrets::rotate::DEFAULT_RANDOM_BYTES)),
     };
     let attempts = a
         .number::<u32>("attempts")?
-        .unwrap_or(vaultid::secrets::rotate::DEFAULT_ATTEMPTS);
+        .unwrap_or(crate::secrets::rotate::DEFAULT_ATTEMPTS);
     let cfg = vault_config(a.value("mount"))?;
     let (mount, path) = SecretSpec::parse(&pos[0])?.kv_location(&cfg.kv_mount);
     let client = client(&cfg)?;
     let _revoke = client.revoke_own_token_on_drop();
-    let r = vaultid::secrets::rotate_field(
+    let r = crate::secrets::rotate_field(
         &client,
         &mount,
         &path,
@@ -317,6 +318,7 @@ fn rotate(rest: &[String]) -> Result<u8, Error> {
         "path": r.path,
         "key": r.key,
         "previous_version": r.previous_version,
+        "conflicts": r.conflicts,
     });
     if a.has("print") {
         out["value"] = json!(r.value.expose());

@@ -3,11 +3,11 @@
 //! Paths name their mount first (`secret/app/db`, like `vault kv get`),
 //! unless `--mount` is given, in which case the path is inside that mount.
 
+use crate::config::{ProcessEnv, VaultConfig};
+use crate::input::{read_text, Source, MAX_DATA};
+use crate::vault::{Client, KvAdmin, MetadataUpdate};
+use crate::Error;
 use serde_json::{json, Map, Value};
-use vaultid::config::{ProcessEnv, VaultConfig};
-use vaultid::input::{read_text, Source, MAX_DATA};
-use vaultid::vault::{Client, MetadataUpdate};
-use vaultid::Error;
 
 use super::{emit, multi, opt, parse_or_help, switch, Args, Flag};
 
@@ -23,7 +23,7 @@ fn spec(extra: &[Flag]) -> Vec<Flag> {
 }
 
 /// Vault settings from the environment; Vault is required here.
-pub fn vault_config() -> Result<VaultConfig, Error> {
+pub(crate) fn vault_config() -> Result<VaultConfig, Error> {
     VaultConfig::from_lookup(&ProcessEnv)?.ok_or_else(|| {
         Error::Config(
             "this command needs Vault: set VAULT_ADDR (and VAULT_TOKEN or an auth method)".into(),
@@ -35,7 +35,7 @@ pub fn vault_config() -> Result<VaultConfig, Error> {
 /// the first request. Wrap its use in
 /// [`Client::revoke_own_token_on_drop`] so that a token it logs in for
 /// does not outlive the command.
-pub fn client() -> Result<Client, Error> {
+pub(crate) fn client() -> Result<Client, Error> {
     let c = Client::new(&vault_config()?)?;
     c.require_credentials()?;
     Ok(c)
@@ -53,7 +53,7 @@ fn mount_path(a: &Args, path: &str) -> Result<(String, String), Error> {
 
 /// Split `mount/path`, where the path may be empty (the mount's root).
 fn split_mount(a: &Args, path: &str) -> Result<(String, String), Error> {
-    use vaultid::config::{check_kv_path, check_vault_path};
+    use crate::config::{check_kv_path, check_vault_path};
     if let Some(m) = a.value("mount") {
         let m = check_vault_path("-mount", m, false)?;
         return Ok((m, check_kv_path("the path", path)?));
@@ -218,7 +218,7 @@ fn human_secret(data: &Map<String, Value>, meta: &Value) {
 }
 
 /// Run `vaultid kv ...`.
-pub fn kv(rest: &[String]) -> Result<u8, Error> {
+pub(crate) fn kv(rest: &[String]) -> Result<u8, Error> {
     let Some((sub, rest)) = rest.split_first() else {
         eprint!("{KV_HELP}");
         return Ok(2);
@@ -249,7 +249,7 @@ pub fn kv(rest: &[String]) -> Result<u8, Error> {
                 .kv2(&mount)
                 .read(&path, a.number("version")?)?
                 .ok_or_else(|| Error::NotFound {
-                    service: vaultid::Service::Vault,
+                    service: crate::Service::Vault,
                     method: "GET".into(),
                     path: format!("{mount}/{path}"),
                 })?;
@@ -383,7 +383,7 @@ pub fn kv(rest: &[String]) -> Result<u8, Error> {
             match op {
                 "get" => {
                     let m = kv.read_metadata(&path)?.ok_or_else(|| Error::NotFound {
-                        service: vaultid::Service::Vault,
+                        service: crate::Service::Vault,
                         method: "GET".into(),
                         path: format!("{mount}/metadata/{path}"),
                     })?;
@@ -407,7 +407,7 @@ pub fn kv(rest: &[String]) -> Result<u8, Error> {
                         .collect::<Result<_, _>>()?;
                     let cas_required = match a.value("cas-required") {
                         None => None,
-                        Some(v) => Some(vaultid::config::parse_bool(v).ok_or_else(|| {
+                        Some(v) => Some(crate::config::parse_bool(v).ok_or_else(|| {
                             Error::Config(format!("-cas-required={v:?} is not true or false"))
                         })?),
                     };
@@ -452,7 +452,7 @@ commands find it when VAULT_TOKEN is unset and VAULT_AUTH_METHOD is token
 --print-token shows it. The token itself is printed only with --print-token.";
 
 /// Run `vaultid login`.
-pub fn login(rest: &[String]) -> Result<u8, Error> {
+pub(crate) fn login(rest: &[String]) -> Result<u8, Error> {
     let usage = "vaultid login [-no-store] [--print-token] [-format json|table] [--human]";
     let Some(a) = parse_or_help(
         rest,
@@ -484,7 +484,7 @@ pub fn login(rest: &[String]) -> Result<u8, Error> {
     if c.owns_token() && !a.has("no-store") {
         let token = c.token().unwrap_or_default();
         let path = token_file()?;
-        vaultid::vault::store_token(&path, &token)?;
+        crate::vault::store_token(&path, &token)?;
         if let Value::Object(m) = &mut v {
             m.insert(
                 "token_file".into(),

@@ -217,11 +217,6 @@ pub struct ProxyPolicy {
 }
 
 impl ProxyPolicy {
-    /// No proxy for anything.
-    pub fn direct() -> ProxyPolicy {
-        ProxyPolicy::default()
-    }
-
     /// Read the process environment.
     pub fn from_env() -> Result<ProxyPolicy> {
         ProxyPolicy::from_lookup(|k| std::env::var(k).ok())

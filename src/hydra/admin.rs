@@ -38,16 +38,6 @@ impl HydraAdmin {
         })
     }
 
-    /// A client over a ready [`HttpClient`] whose base URL is Hydra's admin URL.
-    pub fn from_http(http: HttpClient) -> HydraAdmin {
-        HydraAdmin { http }
-    }
-
-    /// The admin base URL.
-    pub fn base_url(&self) -> &str {
-        self.http.base_url()
-    }
-
     /// `POST /admin/clients`. A 409 (the id exists) is
     /// [`CreateOutcome::Conflict`]; other failures are errors (a secret
     /// shorter than 6 characters is a 400 [`Error::Http`]).

@@ -136,6 +136,7 @@ impl OAuthClient {
     }
 
     /// The scopes as a list.
+    #[cfg(feature = "fuzzing")]
     pub fn scopes(&self) -> Vec<String> {
         self.scope.split_whitespace().map(str::to_string).collect()
     }

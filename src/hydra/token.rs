@@ -37,7 +37,7 @@ impl AccessToken {
     /// When a cache should stop handing it out: `TOKEN_REFRESH_MARGIN`
     /// before it expires, or 10 % of its lifetime before when that is
     /// shorter. `None` when the lifetime is unknown (not cacheable).
-    pub fn refresh_at(&self) -> Option<Instant> {
+    pub(crate) fn refresh_at(&self) -> Option<Instant> {
         let life = Duration::from_secs(self.expires_in?);
         let margin = TOKEN_REFRESH_MARGIN.min(life / 10);
         self.received_at.checked_add(life - margin)
@@ -137,12 +137,6 @@ impl TokenClient {
     /// Request these scopes (none: the `scope` parameter is left out).
     pub fn with_scopes(mut self, scopes: Vec<String>) -> TokenClient {
         self.scopes = scopes;
-        self
-    }
-
-    /// Use this admin client for [`TokenClient::introspect`].
-    pub fn with_admin(mut self, admin: HydraAdmin) -> TokenClient {
-        self.admin = Some(admin);
         self
     }
 

@@ -325,7 +325,7 @@ pub fn did_key(public: &PublicKey) -> String {
 ///                      "controller": did, "publicKeyBase58": base58(public)}]}
 /// ```
 ///
-/// `created` is an ISO 8601 timestamp, e.g. from [`now_iso8601`]. Object
+/// `created` is an ISO 8601 timestamp, e.g. `2026-01-02T03:04:05Z`. Object
 /// keys serialize in `serde_json`'s map order; consumers compare documents
 /// as JSON, not as text.
 pub fn did_document(did: &str, public: &PublicKey, created: &str) -> serde_json::Value {

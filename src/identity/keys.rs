@@ -16,14 +16,14 @@ pub struct PublicKey([u8; 32]);
 
 impl PublicKey {
     /// Wrap 32 raw bytes. No check is made that they encode a curve point;
-    /// [`PublicKey::from_base58`] and [`PublicKey::from_pem`] do check.
+    /// [`PublicKey::from_pem`] does check.
     pub fn from_bytes(bytes: [u8; 32]) -> PublicKey {
         PublicKey(bytes)
     }
 
     /// Read and validate 32 raw bytes from outside: they must encode a
     /// curve point that does not have a small order.
-    pub fn from_untrusted_bytes(bytes: [u8; 32]) -> Result<PublicKey> {
+    pub(crate) fn from_untrusted_bytes(bytes: [u8; 32]) -> Result<PublicKey> {
         ed25519_compact::PublicKey::new(bytes)
             .validate()
             .map_err(|e| {
@@ -47,7 +47,7 @@ impl PublicKey {
     }
 
     /// Read a base58 public key (32 bytes once decoded).
-    pub fn from_base58(s: &str) -> Result<PublicKey> {
+    pub(crate) fn from_base58(s: &str) -> Result<PublicKey> {
         // 32 bytes are at most 44 base58 characters; refuse long input
         // before doing quadratic work on it.
         if s.len() > 64 {
@@ -187,7 +187,7 @@ impl KeyPair {
     /// Read a private key PEM and the public key PEM stored next to it, and
     /// check that they belong together ([`Error::Integrity`] naming both
     /// public keys otherwise).
-    pub fn from_pems(private_pem: &str, public_pem: &str) -> Result<KeyPair> {
+    pub(crate) fn from_pems(private_pem: &str, public_pem: &str) -> Result<KeyPair> {
         let pair = KeyPair::from_pem(private_pem)?;
         let public = PublicKey::from_pem(public_pem)?;
         if public != pair.public() {

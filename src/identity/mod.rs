@@ -27,7 +27,6 @@ pub(crate) mod did;
 pub(crate) mod keys;
 pub(crate) mod pem;
 
-pub use did::{
-    derive_agent_id, did_document, did_key, now_iso8601, parse_did, sanitize, Identity, ParsedDid,
-};
+pub(crate) use did::now_iso8601;
+pub use did::{derive_agent_id, did_document, did_key, parse_did, Identity, ParsedDid};
 pub use keys::{KeyPair, PublicKey};

@@ -40,7 +40,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result, Service};
 use crate::identity::keys::random_secret_urlsafe;
 use crate::secret_string::SecretString;
-use crate::vault::Client;
+use crate::vault::{Client, KvAdmin};
 
 /// Random bytes in a credential secret.
 pub const SECRET_BYTES: usize = 32;
@@ -125,7 +125,7 @@ impl<'a> CredentialStore<'a> {
     }
 
     /// The path (inside the mount) of a credential.
-    pub fn path(&self, agent_id: &str, credential_id: &str) -> String {
+    pub(crate) fn path(&self, agent_id: &str, credential_id: &str) -> String {
         let tail = format!("agents/{agent_id}/credentials/{credential_id}");
         if self.prefix.is_empty() {
             tail

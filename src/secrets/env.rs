@@ -43,8 +43,17 @@ pub struct FieldMap {
     pub name: Option<String>,
 }
 
-/// A secret to load and which of its fields to use (see the [module
-/// docs](self) for the syntax).
+/// A secret to load and which of its fields to use:
+///
+/// | spec | meaning |
+/// |---|---|
+/// | `app/db` | every field of `app/db` in the KV mount, each as a variable of the same name |
+/// | `secret/app/db` | the same, when the KV mount is `secret` (a leading mount segment is dropped) |
+/// | `app/db#password` | only the field `password`, as `password` |
+/// | `app/db#password=DB_PASSWORD,user=DB_USER` | those fields, under those names |
+///
+/// The same syntax names the fields of a dynamic secret
+/// (`database/creds/app#username=PGUSER`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretSpec {
     /// The path as given (before the `#`), without surrounding slashes.

@@ -97,7 +97,7 @@ impl DynamicSecret {
 
     /// Parse Vault's answer to a read of `path`. [`Error::NotDynamic`] when
     /// it carries no lease.
-    pub fn from_response(path: &str, answer: &Value) -> Result<DynamicSecret> {
+    pub(crate) fn from_response(path: &str, answer: &Value) -> Result<DynamicSecret> {
         let lease_id = answer
             .get("lease_id")
             .and_then(Value::as_str)
@@ -197,7 +197,7 @@ impl Default for LeasePolicy {
 impl LeasePolicy {
     /// The wait before acting on a lease that lasts `d`: `d` times
     /// `renew_fraction`, less the jitter.
-    pub fn wait_for(&self, d: Duration) -> Duration {
+    pub(crate) fn wait_for(&self, d: Duration) -> Duration {
         let (lo, hi) = self.jitter;
         let j = lo + (hi - lo).max(0.0) * crate::util::random::jitter();
         d.mul_f64((self.renew_fraction * (1.0 - j)).clamp(0.0, 1.0))
@@ -250,7 +250,9 @@ pub enum LeaseEvent {
 /// Revokes a lease by id (the backend, with its type erased).
 type Revoker = Box<dyn Fn(&str) -> Result<()> + Send + Sync>;
 
-/// The renewer: see the [module docs](self).
+/// The renewer: keeps a dynamic secret's lease alive in a background
+/// thread, renewing before it expires and fetching a new secret when the
+/// lease cannot be renewed (see [`LeasePolicy`] and [`LeaseEvent`]).
 pub struct LeaseWatcher {
     current: Arc<Mutex<DynamicSecret>>,
     events: Receiver<LeaseEvent>,

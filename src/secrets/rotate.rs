@@ -43,7 +43,7 @@ impl Default for NewValue {
 
 impl NewValue {
     /// The value to write (a fresh one for `Random`).
-    pub fn produce(&self) -> Result<SecretString> {
+    pub(crate) fn produce(&self) -> Result<SecretString> {
         match self {
             NewValue::Given(v) => Ok(v.clone()),
             NewValue::Random(n) if *n == 0 || *n > MAX_RANDOM_BYTES => Err(Error::Config(format!(
@@ -76,23 +76,10 @@ pub struct Rotated {
 /// check-and-set. Up to `attempts` writes are tried (at least one).
 ///
 /// The secret must exist ([`Error::NotFound`] otherwise) and so must the
-/// field: a misspelt field name would otherwise add a field and leave the
-/// real one as it was ([`Error::NoFieldToRotate`]; see
-/// [`rotate_field`] to add one). After `attempts` conflicts the last
+/// field unless `add_missing` is set: a misspelt field name would otherwise
+/// add a field and leave the real one as it was
+/// ([`Error::NoFieldToRotate`]). After `attempts` conflicts the last
 /// [`Error::CasMismatch`] is returned.
-pub fn rotate(
-    client: &Client,
-    mount: &str,
-    path: &str,
-    key: &str,
-    value: &NewValue,
-    attempts: u32,
-) -> Result<Rotated> {
-    rotate_field(client, mount, path, key, value, attempts, false)
-}
-
-/// [`rotate`], adding the field when the secret does not have it yet if
-/// `add_missing` is set (refusing otherwise).
 pub fn rotate_field(
     client: &Client,
     mount: &str,

@@ -43,7 +43,7 @@ const TICK: Duration = Duration::from_millis(50);
 /// Run `argv` with `statics` and the credentials of every `dynamic` secret
 /// in its environment, renewing the token and the leases while it runs and
 /// revoking the leases after it exits. Returns the command's exit code; an
-/// error when it could not be started ([`super::spawn_failure_code`]
+/// error when it could not be started (`spawn_failure_code`
 /// maps that to 127/126) or a secret could not be read.
 pub fn run_command(
     client: &Arc<Client>,

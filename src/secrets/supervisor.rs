@@ -60,7 +60,7 @@ pub enum Signal {
 
 impl Signal {
     /// The signal's number on Linux and the BSDs.
-    pub fn number(self) -> i32 {
+    pub(crate) fn number(self) -> i32 {
         match self {
             Signal::Hangup => process::SIGHUP,
             Signal::Interrupt => process::SIGINT,
@@ -86,7 +86,7 @@ impl Signal {
 /// While a `Supervisor` is alive, `SIGTERM`, `SIGINT` and `SIGHUP` sent to
 /// this process go to the child instead (held until a child runs), so
 /// whoever stops this process stops the command and this process lives on
-/// to clean up; [`Supervisor::received_signal`] tells whether that happened.
+/// to clean up; its exit code then says so.
 /// Signal handlers are process-wide: one `Supervisor` (or other signal
 /// forwarding) exists at a time, and [`Supervisor::new`] waits for an
 /// earlier one to be dropped. Dropping it stops a child still running.
@@ -111,7 +111,7 @@ impl Supervisor {
     /// A supervisor that leaves signal handling alone: for a program that
     /// handles `SIGTERM`/`SIGINT`/`SIGHUP` itself (`vaultid agent`) and
     /// decides what reaches the child. Fails when `argv` is empty.
-    pub fn without_forwarding(argv: Vec<String>) -> Result<Supervisor> {
+    pub(crate) fn without_forwarding(argv: Vec<String>) -> Result<Supervisor> {
         Supervisor::build(argv, false)
     }
 
@@ -132,21 +132,16 @@ impl Supervisor {
     }
 
     /// How long [`Supervisor::stop`] waits between `SIGTERM` and `SIGKILL`
-    /// (default [`DEFAULT_STOP_GRACE`]).
+    /// (default 10 seconds).
     pub fn with_stop_grace(mut self, grace: Duration) -> Supervisor {
         self.stop_grace = grace;
         self
     }
 
-    /// The command this supervisor runs.
-    pub fn command(&self) -> &[String] {
-        &self.argv
-    }
-
     /// Start the command with this process's environment plus `vars`. A
     /// termination signal that arrived while no child ran is delivered to
     /// it now. Fails when a child is already running, or when the command
-    /// cannot be started ([`spawn_failure_code`] gives the shell's
+    /// cannot be started (`spawn_failure_code` gives the shell's
     /// 127/126 for the error).
     pub fn spawn(&mut self, vars: &BTreeMap<String, SecretString>) -> Result<()> {
         if self.child.is_some() {
@@ -177,7 +172,7 @@ impl Supervisor {
 
     /// The last termination signal this process received while
     /// supervising (and forwarded to the child), if any.
-    pub fn received_signal(&self) -> Option<Signal> {
+    pub(crate) fn received_signal(&self) -> Option<Signal> {
         self.forwarding
             .as_ref()
             .and_then(SignalForwarding::last_signal)
@@ -186,7 +181,7 @@ impl Supervisor {
 
     /// The child's exit code if it has exited (reaping it), `None` while it
     /// runs. Fails when no child was started.
-    pub fn try_wait(&mut self) -> Result<Option<u8>> {
+    pub(crate) fn try_wait(&mut self) -> Result<Option<u8>> {
         let child = self
             .child
             .as_mut()
@@ -205,7 +200,7 @@ impl Supervisor {
 
     /// Wait until the child exits or `deadline` passes: its exit code, or
     /// `None` when it still runs at the deadline.
-    pub fn wait_until(&mut self, deadline: Instant) -> Result<Option<u8>> {
+    pub(crate) fn wait_until(&mut self, deadline: Instant) -> Result<Option<u8>> {
         loop {
             if let Some(code) = self.try_wait()? {
                 return Ok(Some(code));

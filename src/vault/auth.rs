@@ -201,7 +201,7 @@ impl Client {
     /// `true` when the current token came from this client's own login
     /// ([`Client::login`] or a login on first use), not from the
     /// configuration or [`Client::set_token`].
-    pub fn owns_token(&self) -> bool {
+    pub(crate) fn owns_token(&self) -> bool {
         self.own_token.load(Ordering::SeqCst) && self.token().is_some()
     }
 
@@ -212,7 +212,7 @@ impl Client {
     ///
     /// One-shot programs call this before they exit, so that every run does
     /// not leave a live token behind in Vault's token store.
-    pub fn revoke_own_token(&self) -> Result<bool> {
+    pub(crate) fn revoke_own_token(&self) -> Result<bool> {
         if !self.owns_token() {
             return Ok(false);
         }
@@ -233,7 +233,7 @@ impl Client {
     /// A guard that calls [`Client::revoke_own_token`] when dropped (on
     /// every way out of a scope, errors included); failures are logged as
     /// warnings.
-    pub fn revoke_own_token_on_drop(&self) -> RevokeOnDrop<'_> {
+    pub(crate) fn revoke_own_token_on_drop(&self) -> RevokeOnDrop<'_> {
         RevokeOnDrop {
             client: self,
             armed: true,
@@ -243,7 +243,7 @@ impl Client {
     /// Fail early with [`Error::Config`] when no request could carry a
     /// token: the `token` method with none configured. Other methods log in
     /// on the first request that needs a token.
-    pub fn require_credentials(&self) -> Result<()> {
+    pub(crate) fn require_credentials(&self) -> Result<()> {
         if !self.can_login() && self.token().is_none() {
             return Err(Error::Config(
                 "no Vault token: set VAULT_TOKEN (or write ~/.vault-token), choose VAULT_AUTH_METHOD, \
@@ -255,7 +255,7 @@ impl Client {
     }
 
     /// `true` when the configured auth method can log in (not `token`).
-    pub fn can_login(&self) -> bool {
+    pub(crate) fn can_login(&self) -> bool {
         !matches!(self.config().auth, AuthMethod::Token)
     }
 
@@ -302,7 +302,7 @@ impl Client {
     }
 
     /// AppRole login (`auth/{mount}/login`); the client uses the new token.
-    pub fn login_approle(
+    pub(crate) fn login_approle(
         &self,
         mount: &str,
         role_id: &str,
@@ -314,7 +314,12 @@ impl Client {
 
     /// Kubernetes or JWT login (`auth/{mount}/login` with `role` and
     /// `jwt`); the client uses the new token.
-    pub fn login_jwt(&self, mount: &str, role: &str, jwt: &SecretString) -> Result<AuthInfo> {
+    pub(crate) fn login_jwt(
+        &self,
+        mount: &str,
+        role: &str,
+        jwt: &SecretString,
+    ) -> Result<AuthInfo> {
         let body = json!({ "role": role, "jwt": jwt.expose() });
         self.login_with(mount, body)
     }
@@ -604,7 +609,7 @@ fn renew_loop(client: Weak<Client>, stop: &(Mutex<bool>, Condvar)) {
 /// Revokes the client's own login token when dropped; see
 /// [`Client::revoke_own_token_on_drop`].
 #[must_use = "the token is revoked when the guard is dropped"]
-pub struct RevokeOnDrop<'a> {
+pub(crate) struct RevokeOnDrop<'a> {
     client: &'a Client,
     armed: bool,
 }

@@ -64,12 +64,6 @@ pub struct NodeReport {
 /// `sys/leader`, the parts that matter here.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Leader {
-    /// HA is on (a cluster).
-    #[serde(default)]
-    pub ha_enabled: bool,
-    /// This node is the active one.
-    #[serde(default)]
-    pub is_self: bool,
     /// The active node's API address (empty when none is known).
     #[serde(default)]
     pub leader_address: String,
@@ -123,7 +117,7 @@ pub fn addresses(config: &VaultConfig) -> Vec<String> {
 
 impl Client {
     /// `sys/leader` of the node in use. Needs no token.
-    pub fn leader(&self) -> Result<Leader> {
+    pub(crate) fn leader(&self) -> Result<Leader> {
         let v = self.exchange_as("GET", "sys/leader", None, None)?;
         let v = v.map_err(|e| e.into_error("GET", "sys/leader"))?;
         serde_json::from_value(v.unwrap_or_default()).map_err(|e| Error::Protocol {
@@ -133,7 +127,7 @@ impl Client {
     }
 
     /// `sys/seal-status` of the node in use. Needs no token.
-    pub fn seal_status(&self) -> Result<SealStatus> {
+    pub(crate) fn seal_status(&self) -> Result<SealStatus> {
         let v = self.exchange_as("GET", "sys/seal-status", None, None)?;
         let v = v.map_err(|e| e.into_error("GET", "sys/seal-status"))?;
         parse_seal_status(v)
@@ -141,7 +135,7 @@ impl Client {
 
     /// Submit one key share to the node in use (`PUT sys/unseal`). The
     /// share is in the body only, overwritten once sent.
-    pub fn submit_unseal_share(&self, share: &SecretString) -> Result<SealStatus> {
+    pub(crate) fn submit_unseal_share(&self, share: &SecretString) -> Result<SealStatus> {
         let mut body = json!({ "key": share.expose() });
         let r = self.exchange_as("PUT", "sys/unseal", Some(&body), None);
         zeroize_json(&mut body);

@@ -139,7 +139,7 @@ impl<'a> Kv2<'a> {
     }
 
     /// The mount.
-    pub fn mount(&self) -> &str {
+    pub(crate) fn mount(&self) -> &str {
         &self.mount
     }
 
@@ -268,7 +268,11 @@ impl<'a> Kv2<'a> {
     /// the new state. `Ok(None)` only when none did within the budget
     /// (the secret was deleted meanwhile, or the cluster lags that much):
     /// never a reason to write as if the path were empty.
-    pub fn read_after_conflict(&self, path: &str, cas: Option<u64>) -> Result<Option<KvSecret>> {
+    pub(crate) fn read_after_conflict(
+        &self,
+        path: &str,
+        cas: Option<u64>,
+    ) -> Result<Option<KvSecret>> {
         let seen = |r: &Result<Option<KvSecret>>| match (r, cas) {
             (Ok(None), _) => false,
             (Ok(Some(s)), Some(n)) => s.metadata.version != n,
@@ -410,72 +414,10 @@ impl<'a> Kv2<'a> {
         }
     }
 
-    /// Change the secret's settings (kept versions, cas requirement,
-    /// automatic deletion, custom metadata). Creates the metadata when the
-    /// secret does not exist yet.
-    pub fn write_metadata(&self, path: &str, update: &MetadataUpdate) -> Result<()> {
-        let p = self.api("metadata", path)?;
-        let body = serde_json::to_value(update).unwrap_or_else(|_| json!({}));
-        self.send("POST", &p, Some(&body))
-    }
-
-    /// Delete the secret with all its versions and metadata, for good.
-    pub fn delete_metadata(&self, path: &str) -> Result<()> {
-        let p = self.api("metadata", path)?;
-        self.send("DELETE", &p, None)
-    }
-
     /// Soft-delete the latest version (it can be undeleted).
     pub fn delete(&self, path: &str) -> Result<()> {
         let p = self.api("data", path)?;
         self.send("DELETE", &p, None)
-    }
-
-    /// Soft-delete the given versions.
-    pub fn delete_versions(&self, path: &str, versions: &[u64]) -> Result<()> {
-        let p = self.api("delete", path)?;
-        self.send("POST", &p, Some(&json!({ "versions": versions })))
-    }
-
-    /// Restore soft-deleted versions.
-    pub fn undelete_versions(&self, path: &str, versions: &[u64]) -> Result<()> {
-        let p = self.api("undelete", path)?;
-        self.send("POST", &p, Some(&json!({ "versions": versions })))
-    }
-
-    /// Destroy the given versions for good (their data is gone; the
-    /// metadata remains).
-    pub fn destroy_versions(&self, path: &str, versions: &[u64]) -> Result<()> {
-        let p = self.api("destroy", path)?;
-        self.send("PUT", &p, Some(&json!({ "versions": versions })))
-    }
-
-    /// The key structure of the latest version without its values (every
-    /// leaf is `null`), down to `depth` levels (`None` or `0`: all).
-    /// `Ok(None)` when the secret never existed; [`Error::VersionDeleted`]
-    /// when the latest version is deleted.
-    pub fn subkeys(&self, path: &str, depth: Option<u32>) -> Result<Option<Value>> {
-        let p = self.api("subkeys", path)?;
-        let q = match depth {
-            Some(d) => format!("{p}?depth={d}"),
-            None => p.clone(),
-        };
-        match self.client.exchange("GET", &q, None)? {
-            Ok(v) => {
-                let subkeys = v
-                    .as_ref()
-                    .and_then(|v| v.get("data"))
-                    .and_then(|d| d.get("subkeys"))
-                    .cloned()
-                    .unwrap_or(Value::Null);
-                Ok(Some(subkeys))
-            }
-            Err(e) if e.status == 404 && !e.is_missing_mount() => match deleted_version(&e) {
-                Some(m) => Err(self.deleted(path, m, None)),
-                None => Ok(None),
-            },
-            Err(e) => Err(self.error(e, "GET", &p)),
-        }
     }
 
     fn send(&self, method: &str, p: &str, body: Option<&Value>) -> Result<()> {
@@ -515,6 +457,88 @@ impl<'a> Kv2<'a> {
 
     fn error(&self, e: ApiError, method: &str, p: &str) -> Error {
         e.into_error(method, p)
+    }
+}
+
+/// The operator side of KV v2, as `vaultid kv` offers it: versions
+/// (delete, undelete, destroy), metadata settings and removal, subkeys.
+/// Internal: a program gets reads, writes, patches, lists, soft deletes
+/// and metadata reads on [`Kv2`] itself.
+pub trait KvAdmin {
+    /// Change the secret's settings (kept versions, cas requirement,
+    /// automatic deletion, custom metadata). Creates the metadata when the
+    /// secret does not exist yet.
+    fn write_metadata(&self, path: &str, update: &MetadataUpdate) -> Result<()>;
+
+    /// Delete the secret with all its versions and metadata, for good.
+    fn delete_metadata(&self, path: &str) -> Result<()>;
+
+    /// Soft-delete the given versions.
+    fn delete_versions(&self, path: &str, versions: &[u64]) -> Result<()>;
+
+    /// Restore soft-deleted versions.
+    fn undelete_versions(&self, path: &str, versions: &[u64]) -> Result<()>;
+
+    /// Destroy the given versions for good (their data is gone; the
+    /// metadata remains).
+    fn destroy_versions(&self, path: &str, versions: &[u64]) -> Result<()>;
+
+    /// The key structure of the latest version without its values (every
+    /// leaf is `null`), down to `depth` levels (`None` or `0`: all).
+    /// `Ok(None)` when the secret never existed; [`Error::VersionDeleted`]
+    /// when the latest version is deleted.
+    fn subkeys(&self, path: &str, depth: Option<u32>) -> Result<Option<Value>>;
+}
+
+impl KvAdmin for Kv2<'_> {
+    fn write_metadata(&self, path: &str, update: &MetadataUpdate) -> Result<()> {
+        let p = self.api("metadata", path)?;
+        let body = serde_json::to_value(update).unwrap_or_else(|_| json!({}));
+        self.send("POST", &p, Some(&body))
+    }
+
+    fn delete_metadata(&self, path: &str) -> Result<()> {
+        let p = self.api("metadata", path)?;
+        self.send("DELETE", &p, None)
+    }
+
+    fn delete_versions(&self, path: &str, versions: &[u64]) -> Result<()> {
+        let p = self.api("delete", path)?;
+        self.send("POST", &p, Some(&json!({ "versions": versions })))
+    }
+
+    fn undelete_versions(&self, path: &str, versions: &[u64]) -> Result<()> {
+        let p = self.api("undelete", path)?;
+        self.send("POST", &p, Some(&json!({ "versions": versions })))
+    }
+
+    fn destroy_versions(&self, path: &str, versions: &[u64]) -> Result<()> {
+        let p = self.api("destroy", path)?;
+        self.send("PUT", &p, Some(&json!({ "versions": versions })))
+    }
+
+    fn subkeys(&self, path: &str, depth: Option<u32>) -> Result<Option<Value>> {
+        let p = self.api("subkeys", path)?;
+        let q = match depth {
+            Some(d) => format!("{p}?depth={d}"),
+            None => p.clone(),
+        };
+        match self.client.exchange("GET", &q, None)? {
+            Ok(v) => {
+                let subkeys = v
+                    .as_ref()
+                    .and_then(|v| v.get("data"))
+                    .and_then(|d| d.get("subkeys"))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                Ok(Some(subkeys))
+            }
+            Err(e) if e.status == 404 && !e.is_missing_mount() => match deleted_version(&e) {
+                Some(m) => Err(self.deleted(path, m, None)),
+                None => Ok(None),
+            },
+            Err(e) => Err(self.error(e, "GET", &p)),
+        }
     }
 }
 

@@ -18,17 +18,17 @@ use common::bao::Bao;
 use common::{answer, TestServer};
 use hydra_double::HydraDouble;
 use serde_json::{json, Map};
-use vaultid::cache::StoredCredentials;
 use vaultid::config::{AuthMethod, HydraConfig, SecretSource, TokenAuth, VaultConfig};
 use vaultid::fuzzing::codec::pem;
 use vaultid::fuzzing::http::{HeaderValue, Request};
 use vaultid::fuzzing::hydra::OAuthClient;
+use vaultid::fuzzing::secrets::{EnvBuilder, Precedence};
+use vaultid::fuzzing::secrets::{NewCredential, NewValue, Rotated};
 use vaultid::hydra::{AccessToken, TokenClient};
 use vaultid::identity::KeyPair;
-use vaultid::secrets::env::{EnvBuilder, Precedence};
-use vaultid::secrets::{DynamicSecret, LeaseEvent, NewCredential, NewValue, Rotated};
+use vaultid::secrets::LeaseEvent;
 use vaultid::vault::{Client, KvMetadata, KvSecret, VersionMetadata};
-use vaultid::{Config, Error, SecretString};
+use vaultid::{Error, SecretString};
 
 /// A distinctive value.
 fn canary(tag: &str) -> String {
@@ -144,7 +144,9 @@ fn key_pair_and_pem_types() {
     // A key read back from disk.
     let dir = tmpdir();
     let kd = vaultid::cache::KeyDir::new(&dir);
-    kd.write_keys(&keys).unwrap();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("private.pem"), private.expose()).unwrap();
+    std::fs::write(dir.join("public.pem"), keys.public_pem()).unwrap();
     let read = kd.read_keys().unwrap();
     debug_hides("KeyDir::read_keys", &read, &secrets);
     let _ = std::fs::remove_dir_all(dir);
@@ -189,7 +191,11 @@ fn vault_config_and_client() {
     debug_hides("VaultConfig with a token", &cfg, &[&token]);
     let client = Client::new(&cfg).unwrap();
     debug_hides("vault::Client with a token", &client, &[&token]);
-    debug_hides("Client::config", client.config(), &[&token]);
+    debug_hides(
+        "Client::config",
+        vaultid::fuzzing::vault::client_config(&client),
+        &[&token],
+    );
     debug_hides("Client::token", &client.token(), &[&token]);
     debug_hides(
         "Client::http",
@@ -234,13 +240,14 @@ fn vault_config_and_client() {
     ]
     .into_iter()
     .collect();
-    let c = Config::from_lookup(&|n: &str| env.get(n).cloned()).unwrap();
+    let c = vaultid::fuzzing::config::config_from_lookup(&|n: &str| env.get(n).cloned()).unwrap();
     debug_hides("Config", &c, &[&token, &client_secret_like]);
 
     // Configuration errors do not repeat the secret they are about.
     let mut env2 = env.clone();
     env2.insert("VAULT_SECRET_ID_FILE", "/tmp/secret-id".into());
-    let e = Config::from_lookup(&|n: &str| env2.get(n).cloned()).unwrap_err();
+    let e =
+        vaultid::fuzzing::config::config_from_lookup(&|n: &str| env2.get(n).cloned()).unwrap_err();
     error_hides(
         "config error (both secret id sources)",
         &e,
@@ -248,7 +255,8 @@ fn vault_config_and_client() {
     );
     let mut env3 = env.clone();
     env3.remove("VAULT_ROLE_ID");
-    let e = Config::from_lookup(&|n: &str| env3.get(n).cloned()).unwrap_err();
+    let e =
+        vaultid::fuzzing::config::config_from_lookup(&|n: &str| env3.get(n).cloned()).unwrap_err();
     error_hides(
         "config error (no role id)",
         &e,
@@ -305,7 +313,7 @@ fn auth_info_and_requests() {
     debug_hides("http::Response", &resp, &[&token]);
 
     // A refusal's body (which may carry data) is not in its Debug.
-    let api = vaultid::vault::parse_response(
+    let api = vaultid::fuzzing::vault::parse_response(
         404,
         format!(r#"{{"errors":[],"data":{{"password":"{body}"}}}}"#).as_bytes(),
     )
@@ -333,7 +341,7 @@ fn kv_secrets_and_runtime_secret_types() {
     debug_hides("Option<KvSecret>", &Some(kv.clone()), &[&value]);
     debug_hides("KvMetadata", &KvMetadata::default(), &[&value]);
 
-    let dynamic = DynamicSecret::from_response(
+    let dynamic = vaultid::fuzzing::secrets::dynamic_from_response(
         "database/creds/app",
         &json!({"lease_id": "database/creds/app/abc", "lease_duration": 60,
                 "renewable": true, "data": {"username": "u", "password": value}}),
@@ -395,7 +403,7 @@ fn kv_secrets_and_runtime_secret_types() {
     let spec = vaultid::secrets::SecretSpec::parse("app").unwrap();
     let mut odd = Map::new();
     odd.insert("not valid".into(), value.clone().into());
-    if let Err(e) = vaultid::secrets::env::fields_to_vars(
+    if let Err(e) = vaultid::fuzzing::secrets::fields_to_vars(
         "secret/app",
         &odd,
         &spec,
@@ -418,12 +426,12 @@ fn cached_and_hydra_credentials() {
         m.insert(k.into(), v.into());
     }
     m.insert("scopes".into(), json!(["agent:read"]));
-    let stored = StoredCredentials::from_json(&m).unwrap();
+    let stored = vaultid::fuzzing::cache::credentials_from_json(&m).unwrap();
     debug_hides("cache::StoredCredentials", &stored, &[&secret]);
     // A credentials entry that is broken elsewhere does not echo the secret.
     let mut broken = m.clone();
     broken.insert("client_id".into(), json!(7));
-    let e = StoredCredentials::from_json(&broken).unwrap_err();
+    let e = vaultid::fuzzing::cache::credentials_from_json(&broken).unwrap_err();
     error_hides("StoredCredentials::from_json error", &e, &[&secret]);
 
     let client = OAuthClient {

@@ -112,7 +112,7 @@ fn pair_in(dir: &Path) -> Option<String> {
 }
 
 fn write_pair(dir: &Path, keys: &KeyPair) {
-    vaultid::cache::KeyDir::new(dir).write_keys(keys).unwrap();
+    vaultid::fuzzing::cache::write_keys(&vaultid::cache::KeyDir::new(dir), keys).unwrap();
 }
 
 #[test]
@@ -328,7 +328,7 @@ fn show_repairs_public_pem_only_under_the_lock() {
     json_ok(&vaultid(&dir, "show").arg("up").output().unwrap());
     fs::remove_file(dir.join("public.pem")).unwrap();
     let kd = vaultid::cache::KeyDir::new(&dir);
-    let held = kd.lock(Duration::from_secs(5)).unwrap();
+    let held = vaultid::fuzzing::cache::lock(&kd, Duration::from_secs(5)).unwrap();
     let o = vaultid(&dir, "show")
         .env("VAULTID_LOCK_TIMEOUT", "300ms")
         .arg("show")
@@ -358,7 +358,9 @@ fn a_corrupt_credentials_file_is_kept_aside_with_other_agents_entries() {
         created_at: String::new(),
         scopes: vec![],
     };
-    let w = kd.write_credentials("did:me", &creds).unwrap().unwrap();
+    let w = vaultid::fuzzing::cache::write_credentials(&kd, "did:me", &creds)
+        .unwrap()
+        .unwrap();
     assert!(w.contains("kept aside"), "{w}");
     let kept: Vec<_> = fs::read_dir(&dir)
         .unwrap()

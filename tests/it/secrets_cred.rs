@@ -9,8 +9,7 @@ use std::time::Instant;
 
 use common::bao::Bao;
 use serde_json::Value;
-use vaultid::fuzzing::secrets::secret_sha256_hex;
-use vaultid::secrets::{constant_time_eq, CredentialStore};
+use vaultid::fuzzing::secrets::{constant_time_eq, secret_sha256_hex, CredentialStore};
 
 fn agent() -> String {
     uuid::Uuid::new_v4().to_string()

@@ -9,8 +9,8 @@ use std::sync::{Arc, Barrier};
 
 use common::bao::Bao;
 use serde_json::{json, Map, Value};
-use vaultid::secrets::{rotate, NewValue};
-use vaultid::vault::MetadataUpdate;
+use vaultid::fuzzing::secrets::{rotate_field, NewValue};
+use vaultid::fuzzing::vault::{KvAdmin, MetadataUpdate};
 use vaultid::SecretString;
 
 fn obj(v: Value) -> Map<String, Value> {
@@ -51,7 +51,7 @@ fn two_rotators_at_once_lose_nothing() {
                 let mut written = Vec::new();
                 for i in 0..ROUNDS {
                     let v = NewValue::Given(SecretString::new(format!("t{t}-{i}")));
-                    let r = rotate(&client, "secret", &path, "k", &v, 50).unwrap();
+                    let r = rotate_field(&client, "secret", &path, "k", &v, 50, false).unwrap();
                     written.push((r.version, r.value.expose().to_string(), r.conflicts));
                 }
                 written
@@ -95,13 +95,14 @@ fn a_rotator_and_another_writer_keep_each_others_changes() {
             barrier.wait();
             let mut last = String::new();
             for _ in 0..N {
-                let r = rotate(
+                let r = rotate_field(
                     &client,
                     "secret",
                     &path,
                     "password",
                     &NewValue::Random(16),
                     50,
+                    false,
                 )
                 .unwrap();
                 last = r.value.expose().to_string();

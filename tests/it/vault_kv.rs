@@ -4,7 +4,7 @@ use crate::common;
 
 use common::bao::Bao;
 use serde_json::{json, Map, Value};
-use vaultid::vault::MetadataUpdate;
+use vaultid::fuzzing::vault::{KvAdmin, MetadataUpdate};
 use vaultid::Error;
 
 fn map(v: Value) -> Map<String, Value> {
