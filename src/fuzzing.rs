@@ -67,6 +67,11 @@ pub mod hydra {
         encode_path_segment, form_urlencode, parse_client, parse_error, parse_introspection,
         parse_token_response,
     };
+
+    /// When the token cache renews `token` (ahead of its expiry).
+    pub fn refresh_at(token: &crate::hydra::AccessToken) -> Option<std::time::Instant> {
+        token.refresh_at()
+    }
 }
 
 /// Configuration grammar.

@@ -38,7 +38,8 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 pub use config::AgentConfig;
-pub use signals::{Waker, Wakeup};
+pub use signals::Waker;
+use signals::Wakeup;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -70,6 +71,7 @@ pub struct Agent {
     pub(crate) status_digest: Option<[u8; 32]>,
     pub(crate) token_error: Option<String>,
     pub(crate) started_at: u64,
+    pub(crate) wake: Wakeup,
 }
 
 impl std::fmt::Debug for Agent {
@@ -132,7 +134,23 @@ impl Agent {
             status_digest: None,
             token_error: None,
             started_at: sources::unix_now(),
+            wake: Wakeup::new()?,
         })
+    }
+
+    /// A handle with which another thread stops the agent or makes it
+    /// re-read its sources ([`Waker::stop`], [`Waker::reread`]).
+    pub fn waker(&self) -> Waker {
+        self.wake.waker()
+    }
+
+    /// Take this process's `SIGTERM`, `SIGINT` and `SIGHUP` (stop, stop,
+    /// re-read) and `SIGCHLD` until the agent is dropped: for a process
+    /// that is the agent, as `vaultid agent` is. Signal handlers are
+    /// process-wide; a second agent doing this waits for the first to be
+    /// dropped.
+    pub fn handle_signals(&mut self) -> Result<()> {
+        self.wake.install_signal_handlers()
     }
 
     /// Send events somewhere else than stderr.

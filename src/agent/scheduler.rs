@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::notify::{self, Supervised};
-use super::signals::{Wakeup, SIGCHLD};
+use super::signals::SIGCHLD;
 use super::sources::{Outcome, Source};
 use super::{render, Agent};
 use crate::error::{Error, Result};
@@ -31,11 +31,10 @@ struct Changed {
 }
 
 impl Agent {
-    /// Run until `SIGTERM`/`SIGINT` (or [`super::Waker::stop`]), or until the
-    /// supervised command exits; returns the exit code to leave with (the
-    /// command's, else 0). `wake` should have its signal handlers installed
-    /// ([`Wakeup::install_signal_handlers`]) when the agent is the process.
-    pub fn run(&mut self, wake: &mut Wakeup) -> Result<u8> {
+    /// Run until [`Waker::stop`](super::Waker::stop) (or `SIGTERM`/`SIGINT`
+    /// after [`Agent::handle_signals`]), or until the supervised command
+    /// exits; returns the exit code to leave with (the command's, else 0).
+    pub fn run(&mut self) -> Result<u8> {
         if self.config.restore_identity {
             let out = crate::bootstrap::ensure(&self.env)?;
             self.event(
@@ -121,7 +120,7 @@ impl Agent {
                 .chain(self.token.next())
                 .min();
             let timeout = next.map(|n| n.saturating_duration_since(Instant::now()));
-            for sig in wake.wait(timeout) {
+            for sig in self.wake.wait(timeout) {
                 match sig {
                     SIGTERM | SIGINT => {
                         self.event("signal", json!({"signal": sig, "action": "shutdown"}));

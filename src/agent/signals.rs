@@ -99,7 +99,8 @@ impl std::fmt::Debug for Wakeup {
     }
 }
 
-/// Wakes a [`Wakeup`] from another thread.
+/// Wakes a running [`Agent`](super::Agent) from another thread: stop it, or
+/// make it re-read its sources.
 #[derive(Clone, Debug)]
 pub struct Waker {
     writer: Arc<std::io::PipeWriter>,

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::agent::{status, Agent, AgentConfig, Wakeup};
+use crate::agent::{status, Agent, AgentConfig};
 use crate::{Config, Error};
 
 use super::{emit, opt, parse_or_help, switch, Flag};
@@ -91,13 +91,12 @@ pub(crate) fn run(rest: &[String]) -> Result<u8, Error> {
             if !a.has("human") {
                 super::json_logging();
             }
-            let mut wake = Wakeup::new()?;
-            wake.install_signal_handlers()?;
             let mut agent = Agent::new(config, Config::from_env()?)?;
+            agent.handle_signals()?;
             if a.has("human") {
                 agent = agent.with_events(human_events());
             }
-            agent.run(&mut wake)
+            agent.run()
         }
     }
 }

@@ -15,12 +15,6 @@ use crate::{Error, Result, SecretString};
 pub struct PublicKey([u8; 32]);
 
 impl PublicKey {
-    /// Wrap 32 raw bytes. No check is made that they encode a curve point;
-    /// [`PublicKey::from_pem`] does check.
-    pub fn from_bytes(bytes: [u8; 32]) -> PublicKey {
-        PublicKey(bytes)
-    }
-
     /// Read and validate 32 raw bytes from outside: they must encode a
     /// curve point that does not have a small order.
     pub(crate) fn from_untrusted_bytes(bytes: [u8; 32]) -> Result<PublicKey> {
@@ -154,7 +148,7 @@ impl KeyPair {
     ///
     /// Fails with [`Error::InvalidKey`] for the all-zero seed, which is never
     /// the output of a random generator and is refused as a corrupt key.
-    pub fn from_seed(seed: [u8; 32]) -> Result<KeyPair> {
+    pub(crate) fn from_seed(seed: [u8; 32]) -> Result<KeyPair> {
         ed25519_compact::KeyPair::try_from_seed(ed25519_compact::Seed::new(seed))
             .map(|inner| KeyPair { inner })
             .map_err(|_| {

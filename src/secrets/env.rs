@@ -105,7 +105,7 @@ impl SecretSpec {
 
     /// The KV mount and the path inside it: a first segment equal to
     /// `kv_mount` is the mount, anything else is relative to it.
-    pub fn kv_location(&self, kv_mount: &str) -> (String, String) {
+    pub(crate) fn kv_location(&self, kv_mount: &str) -> (String, String) {
         let mount = kv_mount.trim_matches('/');
         match self
             .path
