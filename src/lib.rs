@@ -20,6 +20,36 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! ## What you can do, and where
+//!
+//! | to | use |
+//! |---|---|
+//! | restore (or create) the identity at start-up | [`bootstrap::ensure`] with a [`Config`] |
+//! | sign and verify as the agent, read its DID | [`cache::KeyDir`] (the local pair), [`identity`] |
+//! | get an OAuth2 token for the agent's Hydra client | [`bootstrap::token_client`], [`hydra::TokenClient`] |
+//! | log in to Vault, keep the token renewed, use KV v2 | [`vault::Client`], [`vault::Kv2`] |
+//! | run a command with secrets in its environment | [`secrets::load_secrets`], [`secrets::Supervisor`], [`secrets::run_command`] |
+//! | keep a dynamic secret's lease alive | [`secrets::LeaseWatcher`] |
+//! | keep token, secret files and certificates current | [`agent::Agent`] |
+//!
+//! Settings come from the environment ([`Config::from_env`]; the variables
+//! are listed in the README) or are built in code ([`Config::local`],
+//! [`config::VaultConfig::new`]); the configuration structs are
+//! `#[non_exhaustive]`, so a new setting is not a breaking change.
+//!
+//! Every call returns [`Error`], which says what failed and where and
+//! never carries a secret; [`Error::exit_code`] maps it onto the command's
+//! exit codes. Tokens, client secrets and private keys are held in
+//! [`SecretString`]s, whose `Debug` and `Display` show nothing.
+//!
+//! ## Cargo features
+//!
+//! - `cli` (default): the `vaultid` command, [`cli::main`]. A program that
+//!   only uses the library turns it off with `default-features = false`.
+//! - `fuzzing`: a hidden module with the parsers and internals the fuzz
+//!   targets and the crate's own tests reach. Not public API: it may change
+//!   in any release.
 #![deny(missing_docs)]
 // Without the `cli` feature the helpers only the command uses (input
 // readers, cluster health, the token file, argument grammar) are unused.

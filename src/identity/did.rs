@@ -47,12 +47,8 @@ pub fn derive_agent_id(author: &str, name: &str) -> String {
 
 /// A DID component from an author or agent name: full Unicode lowercase
 /// (as Python's `str.lower`, including the final sigma), then `" "` to
-/// `"_"`, `"@"` to `"_at_"` and `"."` to `"_"`.
-///
-/// ```
-/// use vaultid::identity::sanitize;
-/// assert_eq!(sanitize("User@Example.com"), "user_at_example_com");
-/// ```
+/// `"_"`, `"@"` to `"_at_"` and `"."` to `"_"`: `User@Example.com` becomes
+/// `user_at_example_com`.
 pub fn sanitize(v: &str) -> String {
     v.to_lowercase()
         .replace(' ', "_")
@@ -369,6 +365,7 @@ mod tests {
 
     #[test]
     fn sanitize_matches_python_lower() {
+        assert_eq!(sanitize("User@Example.com"), "user_at_example_com");
         // Expected values from Python 3: `v.lower()` then the replacements.
         assert_eq!(
             sanitize("User Name@Example.COM"),

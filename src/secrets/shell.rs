@@ -6,13 +6,8 @@
 //! as `'\''` (close the quote, an escaped quote, reopen). The result is safe
 //! to `eval` in `sh`, `dash`, `bash`, `zsh` and `ksh`.
 
-/// Quote `value` for a POSIX shell: `'...'`, with each `'` as `'\''`.
-///
-/// ```
-/// use vaultid::secrets::shell::quote;
-/// assert_eq!(quote("it's"), r"'it'\''s'");
-/// assert_eq!(quote(""), "''");
-/// ```
+/// Quote `value` for a POSIX shell: `'...'`, with each `'` as `'\''`
+/// (`it's` becomes `'it'\''s'`, the empty string `''`).
 pub fn quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('\'');
@@ -42,6 +37,8 @@ mod tests {
     #[test]
     fn quotes() {
         assert_eq!(quote("plain"), "'plain'");
+        assert_eq!(quote("it's"), r"'it'\''s'");
+        assert_eq!(quote(""), "''");
         assert_eq!(quote("a'b"), "'a'\\''b'");
         assert_eq!(quote("''"), "''\\'''\\'''");
         assert_eq!(quote("$HOME `id` \\n"), "'$HOME `id` \\n'");

@@ -9,7 +9,6 @@
 //!
 //! ```no_run
 //! use std::collections::BTreeMap;
-//! use std::time::{Duration, Instant};
 //! use vaultid::secrets::Supervisor;
 //! use vaultid::SecretString;
 //!
@@ -21,10 +20,9 @@
 //! // ... later, the password changed:
 //! vars.insert("DB_PASSWORD".to_string(), SecretString::new("n3w"));
 //! sup.restart(&vars)?;
-//! let code = match sup.wait_until(Instant::now() + Duration::from_secs(60))? {
-//!     Some(code) => code,
-//!     None => sup.stop()?,
-//! };
+//! // Its exit code as a shell reports it (128 + N after signal N); on
+//! // shutdown `sup.stop()` sends SIGTERM, then SIGKILL after the grace.
+//! let code = sup.wait()?;
 //! # let _ = code;
 //! # Ok(())
 //! # }
