@@ -68,6 +68,11 @@ pub mod hydra {
         parse_token_response,
     };
 
+    /// Whether the token cache would still hand out `token`.
+    pub fn is_fresh(token: &crate::hydra::AccessToken) -> bool {
+        token.is_fresh()
+    }
+
     /// When the token cache renews `token` (ahead of its expiry).
     pub fn refresh_at(token: &crate::hydra::AccessToken) -> Option<std::time::Instant> {
         token.refresh_at()

@@ -35,7 +35,7 @@ impl SecretString {
     }
 
     /// `true` when the secret is the empty string.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 }

@@ -8,7 +8,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use vaultid::fuzzing::hydra::{
-    parse_client, parse_error, parse_introspection, parse_token_response, refresh_at,
+    is_fresh, parse_client, parse_error, parse_introspection, parse_token_response, refresh_at,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(token) = parse_token_response(data) {
         // What the token cache asks of every token it holds.
-        let _ = (token.expires_at(), refresh_at(&token), token.is_fresh());
+        let _ = (token.expires_at(), refresh_at(&token), is_fresh(&token));
         let _ = format!("{token:?}");
     }
     let _ = parse_introspection(data);

@@ -44,7 +44,7 @@ impl AccessToken {
     }
 
     /// `true` while a cache may still hand it out.
-    pub fn is_fresh(&self) -> bool {
+    pub(crate) fn is_fresh(&self) -> bool {
         self.refresh_at().is_some_and(|t| Instant::now() < t)
     }
 }
@@ -140,13 +140,9 @@ impl TokenClient {
         self
     }
 
-    /// The client id tokens are requested for.
-    pub fn client_id(&self) -> &str {
-        &self.client_id
-    }
-
-    /// A token: the cached one while it is fresh ([`AccessToken::is_fresh`]),
-    /// else a new one from the token endpoint.
+    /// A token: the cached one until shortly before it expires (30 s,
+    /// or a tenth of its lifetime when that is shorter), else a new one
+    /// from the token endpoint.
     pub fn token(&self) -> Result<AccessToken> {
         if let Some(t) = self.lock_cache().as_ref().filter(|t| t.is_fresh()) {
             return Ok(t.clone());
