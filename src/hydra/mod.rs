@@ -88,35 +88,13 @@ mod tests {
         assert_eq!(encode_path_segment("é"), "%C3%A9");
     }
 
-    /// Decode `application/x-www-form-urlencoded` (`+` is a space); `None`
-    /// on a bad escape or invalid UTF-8. Only the tests read forms back.
-    fn form_urldecode(s: &str) -> Option<String> {
-        let b = s.as_bytes();
-        let mut out = Vec::with_capacity(b.len());
-        let mut i = 0;
-        while i < b.len() {
-            match b[i] {
-                b'+' => out.push(b' '),
-                b'%' => {
-                    let hex = s.get(i + 1..i + 3)?;
-                    out.push(u8::from_str_radix(hex, 16).ok()?);
-                    i += 2;
-                }
-                c => out.push(c),
-            }
-            i += 1;
-        }
-        String::from_utf8(out).ok()
-    }
-
     #[test]
     fn form_encoding() {
+        // The round trip through a decoder is checked against the Hydra
+        // test double's (tests/it/hydra_double/codec.rs).
         assert_eq!(form_urlencode("did:x"), "did%3Ax");
         assert_eq!(form_urlencode(" a  b "), "+a++b+");
         assert_eq!(form_urlencode(""), "");
-        for s in ["did:x y", "+%&=", " ", "ü"] {
-            assert_eq!(form_urldecode(&form_urlencode(s)).as_deref(), Some(s));
-        }
     }
 
     #[test]

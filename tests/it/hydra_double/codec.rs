@@ -142,3 +142,11 @@ pub fn now_rfc3339() -> String {
         rem % 60
     )
 }
+
+#[test]
+fn what_vaultid_form_encodes_the_double_decodes() {
+    use vaultid::fuzzing::hydra::form_urlencode;
+    for s in ["did:x y", "+%&=", " ", "ü"] {
+        assert_eq!(form_decode_strict(&form_urlencode(s)).as_deref(), Some(s));
+    }
+}
