@@ -18,14 +18,7 @@ const DID: &str = "did:bindu:user_at_example_com:my-agent:fabb74f0-a028-4fe9-efd
 
 /// A `vaultid` command with a clean environment (no Vault, no Hydra).
 fn vaultid(key_dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vaultid"));
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", key_dir)
-        .env("VAULTID_AUTHOR", AUTHOR)
-        .env("VAULTID_AGENT_NAME", NAME)
-        .env("VAULTID_KEY_DIR", key_dir);
-    c
+    common::agent_cmd(key_dir, AUTHOR, NAME)
 }
 
 fn mode(p: &Path) -> u32 {

@@ -168,14 +168,8 @@ fn check(tag: &str, start: u64, end: u64, cert_date: u64, what: &str) {
     }
 
     let run = |dir: &Path, enabled: bool| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_vaultid"));
-        c.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", dir)
-            .env("VAULTID_AUTHOR", "clock@example.com")
-            .env("VAULTID_AGENT_NAME", format!("clock-{tag}"))
-            .env("VAULTID_KEY_DIR", dir)
-            .env("VAULT_ADDR", &addr)
+        let mut c = common::agent_cmd(dir, "clock@example.com", &format!("clock-{tag}"));
+        c.env("VAULT_ADDR", &addr)
             .env("VAULT_CACERT", &ca)
             .env("VAULT_TOKEN", bao.token())
             .arg("up");

@@ -21,14 +21,8 @@ fn refused_addr() -> String {
 }
 
 fn up(dir: &Path, name: &str, env: &[(&str, &str)]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vaultid"));
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", dir)
-        .env("VAULTID_AUTHOR", "fast@example.com")
-        .env("VAULTID_AGENT_NAME", name)
-        .env("VAULTID_KEY_DIR", dir)
-        .env("VAULT_TOKEN", "unused")
+    let mut c = common::agent_cmd(dir, "fast@example.com", name);
+    c.env("VAULT_TOKEN", "unused")
         .envs(env.iter().copied())
         .arg("up");
     c
@@ -101,14 +95,7 @@ fn without_a_local_pair_refused_nodes_are_still_retried() {
 
 #[test]
 fn a_stalled_listener_still_gets_the_startup_deadline() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for s in listener.incoming().flatten() {
-            held.push(s); // accept, read nothing, answer nothing
-        }
-    });
+    let addr = common::stalling_listener();
     let name = format!("fast-stall-{}", &uuid::Uuid::new_v4().to_string()[..8]);
     let dir = local_pair(&name);
     let t = Instant::now();

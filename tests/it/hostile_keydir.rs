@@ -23,14 +23,8 @@ use vaultid::identity::KeyPair;
 const AUTHOR: &str = "hostile@example.com";
 
 fn vaultid(key_dir: &Path, name: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vaultid"));
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", key_dir)
-        .env("VAULTID_AUTHOR", AUTHOR)
-        .env("VAULTID_AGENT_NAME", name)
-        .env("VAULTID_KEY_DIR", key_dir)
-        .stdin(Stdio::null());
+    let mut c = common::agent_cmd(key_dir, AUTHOR, name);
+    c.stdin(Stdio::null());
     c
 }
 

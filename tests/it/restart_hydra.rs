@@ -41,14 +41,8 @@ fn up(vault_addr: &str, token: &str, hydra: &HydraDouble, name: &str, dir: &Path
 
 /// `vaultid` with the environment of an agent using Vault and Hydra.
 fn vaultid(vault_addr: &str, token: &str, hydra: &HydraDouble, name: &str, dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vaultid"));
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", dir)
-        .env("VAULTID_AUTHOR", AUTHOR)
-        .env("VAULTID_AGENT_NAME", name)
-        .env("VAULTID_KEY_DIR", dir)
-        .env("VAULT_ADDR", vault_addr)
+    let mut c = common::agent_cmd(dir, AUTHOR, name);
+    c.env("VAULT_ADDR", vault_addr)
         .env("VAULT_TOKEN", token)
         .env("HYDRA__ADMIN_URL", hydra.admin_url())
         .env("HYDRA__PUBLIC_URL", hydra.public_url())

@@ -6,7 +6,6 @@ use crate::common;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,15 +22,8 @@ fn agent(tag: &str) -> String {
 }
 
 fn vaultid(addr: &str, token: &str, name: &str, key_dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_vaultid"));
-    c.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", key_dir)
-        .env("VAULTID_AUTHOR", AUTHOR)
-        .env("VAULTID_AGENT_NAME", name)
-        .env("VAULTID_KEY_DIR", key_dir)
-        .env("VAULT_ADDR", addr)
-        .env("VAULT_TOKEN", token);
+    let mut c = common::agent_cmd(key_dir, AUTHOR, name);
+    c.env("VAULT_ADDR", addr).env("VAULT_TOKEN", token);
     c
 }
 
@@ -584,13 +576,6 @@ fn vault_denies_by_policy() {
 
 #[test]
 fn vault_accepts_and_never_answers() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for s in listener.incoming().flatten() {
-            held.push(s); // accept, read nothing, answer nothing
-        }
-    });
+    let addr = common::stalling_listener();
     assert_fault_outcome(&addr, "whatever", "blackhole");
 }

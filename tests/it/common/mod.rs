@@ -346,6 +346,20 @@ fn pipe(mut from: TcpStream, mut to: TcpStream) {
     let _ = to.shutdown(std::net::Shutdown::Both);
 }
 
+/// A loopback listener that accepts connections and never reads from or
+/// answers them, for the life of the test binary; its `http://` URL.
+pub fn stalling_listener() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s); // accept, read nothing, answer nothing
+        }
+    });
+    addr
+}
+
 /// A fresh directory under the system temp dir, named after `tag`.
 pub fn tmpdir(tag: &str) -> std::path::PathBuf {
     let p = std::env::temp_dir().join(format!("vaultid-{tag}-{}", uuid::Uuid::new_v4()));
@@ -362,6 +376,20 @@ pub fn vaultid_cmd(addr: &str, token: &str, tag: &str) -> std::process::Command 
         .env("HOME", tmpdir(tag))
         .env("VAULT_ADDR", addr)
         .env("VAULT_TOKEN", token);
+    c
+}
+
+/// `vaultid` as an agent with its key dir `key_dir` and a clean
+/// environment: only `PATH`, `HOME` (the key dir, so no `~/.vault-token`
+/// is read), `VAULTID_AUTHOR`, `VAULTID_AGENT_NAME` and `VAULTID_KEY_DIR`.
+pub fn agent_cmd(key_dir: &std::path::Path, author: &str, name: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_vaultid"));
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", key_dir)
+        .env("VAULTID_AUTHOR", author)
+        .env("VAULTID_AGENT_NAME", name)
+        .env("VAULTID_KEY_DIR", key_dir);
     c
 }
 
