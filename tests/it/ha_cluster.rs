@@ -699,7 +699,7 @@ fn a_warm_restart_through_a_standby_is_one_request() {
 /// new leader and the child logs in every half second without a failure.
 #[test]
 fn env_dynamic_child_keeps_its_credentials_across_a_leader_kill() {
-    use crate::secrets_lease::{Postgres, ROOT_PASSWORD};
+    use crate::secrets_lease::{role_app, Postgres};
     let Some(c) = Cluster::shared() else { return };
     let Some(pg) = Postgres::start() else { return };
     let _g = Cluster::lock();
@@ -721,16 +721,7 @@ fn env_dynamic_child_keeps_its_credentials_across_a_leader_kill() {
         "POST",
         &format!("{mount}/config/pg"),
         Some(&c.token),
-        Some(&json!({
-            "plugin_name": "postgresql-database-plugin",
-            "connection_url": format!(
-                "postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{}/postgres?sslmode=disable",
-                pg.port
-            ),
-            "username": "postgres",
-            "password": ROOT_PASSWORD,
-            "allowed_roles": "*",
-        })),
+        Some(&pg.engine_config()),
     )
     .unwrap());
     ok(call(
@@ -738,14 +729,7 @@ fn env_dynamic_child_keeps_its_credentials_across_a_leader_kill() {
         "POST",
         &format!("{mount}/roles/app"),
         Some(&c.token),
-        Some(&json!({
-            "db_name": "pg",
-            "creation_statements": [
-                "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';"
-            ],
-            "default_ttl": 10,
-            "max_ttl": 120,
-        })),
+        Some(&role_app(10, 120)),
     )
     .unwrap());
     let dir = common::tmpdir("ha-env");

@@ -42,6 +42,21 @@ pub(crate) struct Postgres {
 }
 
 impl Postgres {
+    /// The database engine's connection settings (`{mount}/config/pg`) for
+    /// this server, as its superuser.
+    pub(crate) fn engine_config(&self) -> serde_json::Value {
+        json!({
+            "plugin_name": "postgresql-database-plugin",
+            "connection_url": format!(
+                "postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{}/postgres?sslmode=disable",
+                self.port
+            ),
+            "username": "postgres",
+            "password": ROOT_PASSWORD,
+            "allowed_roles": "*",
+        })
+    }
+
     pub(crate) fn start() -> Option<Postgres> {
         if Command::new("psql").arg("--version").output().is_err() {
             missing("psql");
@@ -108,37 +123,27 @@ impl Drop for Postgres {
     }
 }
 
+/// Role `app` (`{mount}/roles/app`): a login role valid until its lease
+/// expires, with these TTLs in seconds.
+pub(crate) fn role_app(default_ttl: u64, max_ttl: u64) -> serde_json::Value {
+    json!({
+        "db_name": "pg",
+        "creation_statements": [
+            "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';"
+        ],
+        "default_ttl": default_ttl,
+        "max_ttl": max_ttl,
+    })
+}
+
 /// Mount the database engine at `database`, point it at `pg`, make role `app`.
 pub(crate) fn setup_engine(bao: &Bao, pg: &Postgres) {
     let c = bao.client();
     c.write("sys/mounts/database", &json!({"type": "database"}))
         .unwrap();
-    c.write(
-        "database/config/pg",
-        &json!({
-            "plugin_name": "postgresql-database-plugin",
-            "connection_url": format!(
-                "postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{}/postgres?sslmode=disable",
-                pg.port
-            ),
-            "username": "postgres",
-            "password": ROOT_PASSWORD,
-            "allowed_roles": "*",
-        }),
-    )
-    .unwrap();
-    c.write(
-        "database/roles/app",
-        &json!({
-            "db_name": "pg",
-            "creation_statements": [
-                "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';"
-            ],
-            "default_ttl": TTL,
-            "max_ttl": MAX_TTL,
-        }),
-    )
-    .unwrap();
+    c.write("database/config/pg", &pg.engine_config()).unwrap();
+    c.write("database/roles/app", &role_app(TTL, MAX_TTL))
+        .unwrap();
 }
 
 fn field(s: &vaultid::secrets::DynamicSecret, k: &str) -> String {
