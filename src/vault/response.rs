@@ -165,7 +165,7 @@ pub fn parse_response(status: u16, body: &[u8]) -> std::result::Result<Option<Va
 }
 
 /// Vault's `errors` array, as strings (at most 20, each at most 500 bytes).
-pub(super) fn error_list(v: &Value) -> Vec<String> {
+fn error_list(v: &Value) -> Vec<String> {
     let Some(list) = v.get("errors").and_then(Value::as_array) else {
         return Vec::new();
     };
@@ -184,7 +184,7 @@ pub(super) fn error_list(v: &Value) -> Vec<String> {
 /// One line from one of Vault's error strings. Vault and OpenBao wrap
 /// several causes as `"2 errors occurred:\n\t* a\n\t* b\n\n"`; that
 /// becomes `"a; b"`. Other line breaks and tabs become spaces.
-pub fn flatten_error(s: &str) -> String {
+fn flatten_error(s: &str) -> String {
     let body = match s.split_once(" occurred:") {
         Some((head, rest)) if head.ends_with(" error") || head.ends_with(" errors") => rest,
         _ => s,
@@ -204,7 +204,7 @@ pub fn flatten_error(s: &str) -> String {
 
 /// The start of a non-JSON body (an HTML error page from a proxy, say),
 /// printable characters only.
-pub(super) fn excerpt(body: &[u8]) -> String {
+fn excerpt(body: &[u8]) -> String {
     let s: String = String::from_utf8_lossy(&body[..body.len().min(200)])
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -212,7 +212,7 @@ pub(super) fn excerpt(body: &[u8]) -> String {
     format!("non-JSON answer: {}", s.trim())
 }
 
-pub(super) fn truncate(mut s: String, max: usize) -> String {
+fn truncate(mut s: String, max: usize) -> String {
     if s.len() > max {
         let mut end = max;
         while !s.is_char_boundary(end) {
