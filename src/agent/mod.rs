@@ -159,6 +159,19 @@ impl Agent {
         self
     }
 
+    /// Remove the temporary files an agent killed during a write left
+    /// beside its files, the token sink and the status file (exact names,
+    /// regular files only: [`render::remove_stale_temp_files`]).
+    pub(crate) fn remove_stale_temp_files(&self) -> usize {
+        let paths = self
+            .sources
+            .iter()
+            .flat_map(|s| s.files.iter().map(|f| f.config.path.as_path()))
+            .chain(self.token.sink().map(|p| p.as_path()))
+            .chain(self.config.status_file.as_deref());
+        render::remove_stale_temp_files(paths)
+    }
+
     /// Emit one event: `{"ts", "event", ...fields}`.
     pub(crate) fn event(&self, name: &str, fields: Value) {
         let mut m = Map::new();
