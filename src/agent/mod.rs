@@ -45,6 +45,12 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::vault::Client;
 
+/// Events that say only that nothing happened (a KV version checked and
+/// found unchanged, as often as once a second): emitted only when debug
+/// logging is on (`VAULTID_LOG=debug`; for a program, the `log` crate's
+/// debug level).
+pub(crate) const DEBUG_EVENTS: &[&str] = &["unchanged"];
+
 /// Where the agent's events go: one JSON object per event.
 pub type EventSink = Box<dyn Fn(&Value) + Send>;
 
@@ -172,8 +178,12 @@ impl Agent {
         render::remove_stale_temp_files(paths)
     }
 
-    /// Emit one event: `{"ts", "event", ...fields}`.
+    /// Emit one event: `{"ts", "event", ...fields}`. Events named in
+    /// [`DEBUG_EVENTS`] are emitted only when debug logging is on.
     pub(crate) fn event(&self, name: &str, fields: Value) {
+        if DEBUG_EVENTS.contains(&name) && !log::log_enabled!(log::Level::Debug) {
+            return;
+        }
         let mut m = Map::new();
         m.insert("ts".into(), json!(crate::identity::now_iso8601()));
         m.insert("event".into(), json!(name));

@@ -308,7 +308,8 @@ fn a_rotated_kv_secret_reaches_the_file_and_signals_the_child_once() {
                 "sources": [{"name": "db", "kv": path, "interval": "1s",
                   "files": [{"path": env_file, "format": "env"}],
                   "notify": {"signal": "HUP"}}]}),
-        &root_env(bao),
+        // `unchanged` events are debug events.
+        &[root_env(bao), vec![("VAULTID_LOG", "debug".to_string())]].concat(),
     );
     agent.wait_for("the child", Duration::from_secs(10), |a| {
         a.count("child_started", None) == 1

@@ -5,7 +5,7 @@
 //! temporary files a killed agent left are removed; a write that failed on
 //! a full disk is retried and what the status reports is what the file
 //! holds; a certificate's key is renamed in before the certificate (watched
-//! with inotify).
+//! with inotify); `unchanged` re-reads are debug events.
 
 use crate::agent::{kv_put, mode, root_env, unique, AgentProc};
 use crate::common;
@@ -488,4 +488,48 @@ fn a_certificate_is_renamed_in_after_its_key_so_a_new_certificate_has_its_key() 
         public(&["pkey", "-pubout", "-in"], &key)
     );
     fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn unchanged_re_reads_are_debug_events() {
+    let Some(bao) = Bao::shared() else { return };
+    let path = unique("quiet");
+    kv_put(bao, &path, json!({"k": "v"}));
+    let start = |tag: &str, level: &str| {
+        let dir = common::tmpdir(tag);
+        let file = dir.join("k");
+        let mut env = root_env(bao);
+        env.push(("VAULTID_LOG", level.to_string()));
+        let a = AgentProc::start(
+            &dir,
+            &json!({"restore_identity": false,
+                    "sources": [{"name": "k", "kv": path, "interval": "200ms",
+                      "files": [{"path": file, "format": "raw", "field": "k"}]}]}),
+            &env,
+        );
+        (a, file, dir)
+    };
+    let (quiet, quiet_file, quiet_dir) = start("agent-quiet", "warn");
+    let (chatty, _, chatty_dir) = start("agent-chatty", "debug");
+    chatty.wait_for("unchanged debug events", Duration::from_secs(10), |a| {
+        a.count("unchanged", Some("k")) >= 5
+    });
+    quiet.wait_for("the file", Duration::from_secs(5), |_| quiet_file.exists());
+    // The quiet agent checked as often, and said nothing about it.
+    kv_put(bao, &path, json!({"k": "w"}));
+    quiet.wait_for("the new version", Duration::from_secs(5), |_| {
+        fs::read_to_string(&quiet_file).unwrap() == "w"
+    });
+    assert_eq!(quiet.count("unchanged", None), 0, "{}", quiet.log_text());
+    let said = quiet
+        .events()
+        .iter()
+        .filter(|e| e["event"] != "log")
+        .count();
+    assert!(said <= 4, "{}", quiet.log_text());
+    for (a, dir) in [(quiet, quiet_dir), (chatty, chatty_dir)] {
+        let (code, log) = a.stop();
+        assert_eq!(code, 0, "{log}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }
