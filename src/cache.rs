@@ -124,13 +124,57 @@ pub(crate) struct OpenedFile {
     pub meta: fs::Metadata,
 }
 
-/// Open `path`, a file in the key directory: the one place that does.
-///
-/// `Ok(None)` when it does not exist. A symbolic link is never followed
-/// and anything but a regular file is refused, both as
-/// [`Error::InvalidKey`] (the content cannot be used; it is not an I/O
-/// failure). Other failures are [`Error::Io`].
-pub(crate) fn open_in_dir(path: &Path, mode: OpenMode) -> Result<Option<OpenedFile>> {
+/// Why [`open_no_follow`] opened nothing.
+#[derive(Debug)]
+pub(crate) enum OpenError {
+    /// The path is a symbolic link (never followed).
+    Link,
+    /// The path is not a regular file: what it is (`directory`, `FIFO`,
+    /// `socket`, `device`).
+    NotRegular(&'static str),
+    /// Any other failure to open or inspect it.
+    Io(std::io::Error),
+}
+
+/// What a file that is not a regular file is, in a word.
+pub(crate) fn kind_of(t: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "directory"
+    } else if t.is_fifo() {
+        "FIFO"
+    } else if t.is_socket() {
+        "socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "device"
+    } else if t.is_symlink() {
+        "symbolic link"
+    } else {
+        "special file"
+    }
+}
+
+/// Open `path` the way vaultid opens every file it reads back (the key
+/// directory's files, the agent's destinations): `Ok(None)` when it does
+/// not exist; a symbolic link is never followed (`O_NOFOLLOW`); anything
+/// but a regular file is refused before it is opened (`lstat`), and again
+/// on the open descriptor (`fstat`, for a file swapped in between); the
+/// open is non-blocking, so a FIFO swapped in cannot hang the caller.
+/// Reads are then the caller's to cap.
+pub(crate) fn open_no_follow(
+    path: &Path,
+    mode: OpenMode,
+) -> std::result::Result<Option<OpenedFile>, OpenError> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => return Err(OpenError::Link),
+        Ok(m) if !m.file_type().is_file() => {
+            return Err(OpenError::NotRegular(kind_of(m.file_type())))
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == ErrorKind::NotFound && mode == OpenMode::Read => return Ok(None),
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => return Err(OpenError::Io(e)),
+    }
     let mut o = OpenOptions::new();
     o.read(true)
         .custom_flags(oflags::O_NOFOLLOW | oflags::O_NONBLOCK);
@@ -140,36 +184,48 @@ pub(crate) fn open_in_dir(path: &Path, mode: OpenMode) -> Result<Option<OpenedFi
     let file = match o.open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) if e.raw_os_error() == Some(oflags::ELOOP) => {
-            return Err(Error::InvalidKey(format!(
-                "{} is a symbolic link; vaultid does not follow links in the key directory: \
-                 replace it with the file itself",
-                path.display()
-            )))
-        }
+        Err(e) if e.raw_os_error() == Some(oflags::ELOOP) => return Err(OpenError::Link),
+        Err(e) => return Err(OpenError::Io(e)),
+    };
+    let meta = file.metadata().map_err(OpenError::Io)?;
+    if !meta.file_type().is_file() {
+        return Err(OpenError::NotRegular(kind_of(meta.file_type())));
+    }
+    Ok(Some(OpenedFile { file, meta }))
+}
+
+/// Open `path`, a file in the key directory: the one place that does,
+/// through [`open_no_follow`].
+///
+/// `Ok(None)` when it does not exist. A symbolic link is never followed
+/// and anything but a regular file is refused, both as
+/// [`Error::InvalidKey`] (the content cannot be used; it is not an I/O
+/// failure). Other failures are [`Error::Io`].
+pub(crate) fn open_in_dir(path: &Path, mode: OpenMode) -> Result<Option<OpenedFile>> {
+    match open_no_follow(path, mode) {
+        Ok(opened) => Ok(opened),
+        Err(OpenError::Link) => Err(Error::InvalidKey(format!(
+            "{} is a symbolic link; vaultid does not follow links in the key directory: \
+             replace it with the file itself",
+            path.display()
+        ))),
+        Err(OpenError::NotRegular(kind)) => Err(Error::InvalidKey(format!(
+            "{} is not a regular file (a {kind}); move it away",
+            path.display()
+        ))),
         // A read-only key directory: an existing lock file can still be
         // locked through a read-only descriptor.
-        Err(e)
+        Err(OpenError::Io(e))
             if mode == OpenMode::Lock
                 && matches!(
                     e.kind(),
                     ErrorKind::ReadOnlyFilesystem | ErrorKind::PermissionDenied
                 ) =>
         {
-            return open_in_dir(path, OpenMode::Read);
+            open_in_dir(path, OpenMode::Read)
         }
-        Err(e) => return Err(Error::io(format!("opening {}", path.display()), e)),
-    };
-    let meta = file
-        .metadata()
-        .map_err(|e| Error::io(format!("inspecting {}", path.display()), e))?;
-    if !meta.file_type().is_file() {
-        return Err(Error::InvalidKey(format!(
-            "{} is not a regular file (a directory, FIFO, socket or device); move it away",
-            path.display()
-        )));
+        Err(OpenError::Io(e)) => Err(Error::io(format!("opening {}", path.display()), e)),
     }
-    Ok(Some(OpenedFile { file, meta }))
 }
 
 /// Read a whole file opened by [`open_in_dir`], refusing more than `cap`
@@ -449,26 +505,10 @@ impl KeyDir {
     }
 
     /// Remove temporary files a killed writer left behind
-    /// (`.{name}.tmp-{pid}-{nanos}`, only vaultid's own pattern). Call it
-    /// while holding the lock. Returns how many were removed.
+    /// ([`remove_stale_temp_files`] for the key pair and the credentials
+    /// file). Call it while holding the lock. Returns how many were removed.
     pub(crate) fn remove_stale_temp_files(&self) -> Result<usize> {
-        let entries = match fs::read_dir(&self.dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(Error::io(format!("listing {}", self.dir.display()), e)),
-        };
-        let mut n = 0;
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            let ours = [PRIVATE_PEM, PUBLIC_PEM, CREDENTIALS_FILE]
-                .iter()
-                .any(|f| name.starts_with(&format!(".{f}.tmp-")));
-            if ours && fs::remove_file(entry.path()).is_ok() {
-                n += 1;
-            }
-        }
-        Ok(n)
+        remove_stale_temp_files(&self.dir, &[PRIVATE_PEM, PUBLIC_PEM, CREDENTIALS_FILE])
     }
 
     /// Read and validate the local key pair. Writes nothing.
@@ -812,8 +852,8 @@ fn text(buf: Vec<u8>, path: &Path) -> Result<SecretString> {
 
 /// Write `bytes` to a new temporary file beside `path`
 /// (`.{name}.tmp-{pid}-{nanos}`), created with `mode`, fsynced. Removed
-/// again on failure.
-fn write_temp(path: &Path, bytes: &[u8], mode: u32) -> Result<PathBuf> {
+/// again on failure. [`rename_in`] puts it in place.
+pub(crate) fn write_temp(path: &Path, bytes: &[u8], mode: u32) -> Result<PathBuf> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -832,9 +872,12 @@ fn write_temp(path: &Path, bytes: &[u8], mode: u32) -> Result<PathBuf> {
             .custom_flags(oflags::O_NOFOLLOW)
             .open(&tmp)
             .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
-        f.write_all(bytes)
-            .and_then(|_| f.sync_all())
-            .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))
+        f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| {
+            Error::io(
+                format!("writing {} (as {})", path.display(), tmp.display()),
+                e,
+            )
+        })
     })();
     match result {
         Ok(()) => Ok(tmp),
@@ -845,13 +888,61 @@ fn write_temp(path: &Path, bytes: &[u8], mode: u32) -> Result<PathBuf> {
     }
 }
 
+/// Whether `file` is a temporary file [`write_temp`] made for `name`:
+/// exactly `.{name}.tmp-{digits}-{digits}`.
+pub(crate) fn is_temp_name_of(file: &str, name: &str) -> bool {
+    let Some(rest) = file
+        .strip_prefix('.')
+        .and_then(|r| r.strip_prefix(name))
+        .and_then(|r| r.strip_prefix(".tmp-"))
+    else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    rest.split_once('-')
+        .is_some_and(|(pid, nanos)| digits(pid) && digits(nanos))
+}
+
+/// Remove from `dir` the temporary files a killed writer left for the
+/// files called `names`: entries named exactly as [`write_temp`] names
+/// them (`.{name}.tmp-{pid}-{nanos}`) that are regular files; a link, a
+/// directory or anything else of that name is left alone (never followed:
+/// the type is the entry's own). Returns how many were removed; a missing
+/// `dir` has none.
+pub(crate) fn remove_stale_temp_files(dir: &Path, names: &[&str]) -> Result<usize> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(Error::io(format!("listing {}", dir.display()), e)),
+    };
+    let mut n = 0;
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(file) = file.to_str() else { continue };
+        if !names.iter().any(|name| is_temp_name_of(file, name)) {
+            continue;
+        }
+        if entry.file_type().is_ok_and(|t| t.is_file()) && fs::remove_file(entry.path()).is_ok() {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 /// Replace `path` atomically with `bytes`: a temporary file created in the
 /// same directory with `mode` from the start, written, fsynced, renamed over
 /// `path`, then the directory fsynced.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = write_temp(path, bytes, mode)?;
-    let result = fs::rename(&tmp, path)
+    rename_in(&tmp, path)
+}
+
+/// Rename `tmp` (from [`write_temp`]) over `path`, then fsync the
+/// directory, so the rename is on disk before anything that follows;
+/// `tmp` is removed when that fails.
+pub(crate) fn rename_in(tmp: &Path, path: &Path) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let result = fs::rename(tmp, path)
         .map_err(|e| {
             Error::io(
                 format!("renaming {} to {}", tmp.display(), path.display()),
@@ -860,7 +951,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         })
         .and_then(|()| sync_dir(dir));
     if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+        let _ = fs::remove_file(tmp);
     }
     result
 }
@@ -1017,6 +1108,45 @@ mod tests {
         let e = d.read_keys().unwrap_err();
         assert!(e.to_string().contains("larger than"), "{e}");
         fs::remove_dir_all(d.path()).unwrap();
+    }
+
+    #[test]
+    fn stale_temp_files_are_removed_by_exact_name_and_only_when_regular() {
+        let dir = tmpdir("stale");
+        fs::create_dir_all(&dir).unwrap();
+        assert!(is_temp_name_of(".a.env.tmp-12-345", "a.env"));
+        for (file, name) in [
+            (".a.env.tmp-12-", "a.env"),
+            (".a.env.tmp--1", "a.env"),
+            (".a.env.tmp-1-2x", "a.env"),
+            (".a.env.tmp-1-2-3", "a.env"),
+            ("a.env.tmp-1-2", "a.env"),
+            (".a.env.tmp-1-2", "a"),
+            (".b.a.env.tmp-1-2", "a.env"),
+        ] {
+            assert!(!is_temp_name_of(file, name), "{file} for {name}");
+        }
+        // What write_temp makes is what is recognised.
+        let real = write_temp(&dir.join("a.env"), b"secret", 0o600).unwrap();
+        let real_name = real.file_name().unwrap().to_str().unwrap().to_string();
+        assert!(is_temp_name_of(&real_name, "a.env"), "{real_name}");
+        fs::write(dir.join(".a.env.tmp-1-2"), "old secret").unwrap();
+        fs::write(dir.join(".b.env.tmp-1-2"), "not asked for").unwrap();
+        let outside = dir.join("outside");
+        fs::write(&outside, "kept").unwrap();
+        std::os::unix::fs::symlink(&outside, dir.join(".a.env.tmp-3-4")).unwrap();
+        fs::create_dir(dir.join(".a.env.tmp-5-6")).unwrap();
+        assert_eq!(remove_stale_temp_files(&dir, &["a.env"]).unwrap(), 2);
+        assert!(!real.exists() && !dir.join(".a.env.tmp-1-2").exists());
+        assert!(dir.join(".b.env.tmp-1-2").exists());
+        assert!(fs::symlink_metadata(dir.join(".a.env.tmp-3-4")).is_ok());
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "kept");
+        assert!(dir.join(".a.env.tmp-5-6").is_dir());
+        assert_eq!(
+            remove_stale_temp_files(&dir.join("missing"), &["a.env"]).unwrap(),
+            0
+        );
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -45,6 +45,12 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::vault::Client;
 
+/// Events that say only that nothing happened (a KV version checked and
+/// found unchanged, as often as once a second): emitted only when debug
+/// logging is on (`VAULTID_LOG=debug`; for a program, the `log` crate's
+/// debug level).
+pub(crate) const DEBUG_EVENTS: &[&str] = &["unchanged"];
+
 /// Where the agent's events go: one JSON object per event.
 pub type EventSink = Box<dyn Fn(&Value) + Send>;
 
@@ -159,8 +165,25 @@ impl Agent {
         self
     }
 
-    /// Emit one event: `{"ts", "event", ...fields}`.
+    /// Remove the temporary files an agent killed during a write left
+    /// beside its files, the token sink and the status file (exact names,
+    /// regular files only: [`render::remove_stale_temp_files`]).
+    pub(crate) fn remove_stale_temp_files(&self) -> usize {
+        let paths = self
+            .sources
+            .iter()
+            .flat_map(|s| s.files.iter().map(|f| f.config.path.as_path()))
+            .chain(self.token.sink().map(|p| p.as_path()))
+            .chain(self.config.status_file.as_deref());
+        render::remove_stale_temp_files(paths)
+    }
+
+    /// Emit one event: `{"ts", "event", ...fields}`. Events named in
+    /// [`DEBUG_EVENTS`] are emitted only when debug logging is on.
     pub(crate) fn event(&self, name: &str, fields: Value) {
+        if DEBUG_EVENTS.contains(&name) && !log::log_enabled!(log::Level::Debug) {
+            return;
+        }
         let mut m = Map::new();
         m.insert("ts".into(), json!(crate::identity::now_iso8601()));
         m.insert("event".into(), json!(name));

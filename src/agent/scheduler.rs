@@ -17,8 +17,8 @@ use serde_json::{json, Value};
 
 use super::notify::{self, Supervised};
 use super::signals::SIGCHLD;
-use super::sources::{Outcome, Source};
-use super::{render, Agent};
+use super::sources::Outcome;
+use super::Agent;
 use crate::error::{Error, Result};
 use crate::secrets::lease::{LeaseBackend, LeasePolicy};
 use crate::secrets::process::{SIGHUP, SIGINT, SIGTERM};
@@ -42,6 +42,7 @@ impl Agent {
                 json!({"did": out.did, "keys_source": out.keys_source, "vault": out.vault}),
             );
         }
+        self.remove_stale_temp_files();
         self.event(
             "started",
             json!({"pid": std::process::id(), "sources": self.sources.len(),
@@ -186,11 +187,9 @@ impl Agent {
                 let next = s.next_renewal;
                 self.event(action, json!({"source": name, "next_renewal": next}));
             }
-            Ok(Outcome::Data(action, mut data)) => {
-                let result = write_files(&mut self.sources[i], &data);
-                data.values_mut()
-                    .for_each(crate::secret_string::zeroize_json);
-                match result {
+            Ok(Outcome::Data(fresh)) => {
+                let action = fresh.action;
+                match self.sources[i].apply(fresh) {
                     Ok(written) => {
                         let s = &mut self.sources[i];
                         s.failures = 0;
@@ -350,24 +349,4 @@ impl Agent {
 
 fn revoke_token(client: &Client) -> Result<()> {
     client.revoke_self()
-}
-
-/// Render and write each of a source's files; the paths written.
-fn write_files(s: &mut Source, data: &serde_json::Map<String, Value>) -> Result<Vec<String>> {
-    // Render everything first: a field missing for one file leaves all of
-    // them as they were.
-    let label = s.name.clone();
-    let rendered = s
-        .files
-        .iter()
-        .map(|f| render::render(&f.config, &label, data))
-        .collect::<Result<Vec<_>>>()?;
-    let mut written = Vec::new();
-    for (f, r) in s.files.iter_mut().zip(rendered) {
-        let mode = super::config::mode_or_default(f.config.mode.as_deref());
-        if render::write_if_changed(&f.config.path, r.bytes(), mode, &mut f.last)? {
-            written.push(f.config.path.display().to_string());
-        }
-    }
-    Ok(written)
 }

@@ -16,7 +16,11 @@
 //!   at [`AccessToken::refresh_at`](crate::hydra::AccessToken::refresh_at).
 //!
 //! A failed step keeps everything as it was (files included) and is tried
-//! again after an exponential backoff with jitter, capped.
+//! again after an exponential backoff with jitter, capped. A step's new
+//! content ([`Fresh`]) changes the source's state (KV version, lease,
+//! certificate serial, renewal times) only once every file holds it
+//! ([`Source::apply`]); a write that failed (a full disk) is a failed step
+//! whose content is written by the retry, without another request.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -129,14 +133,74 @@ pub struct Source {
     pub next_renewal: Option<u64>,
     /// When the current secret stops working, when known (Unix seconds).
     pub expires_at: Option<u64>,
+    /// Content read but not yet on disk (its write failed): the next try
+    /// writes it without asking Vault again.
+    pub pending: Option<Fresh>,
 }
 
 /// What a step produced.
 pub enum Outcome {
-    /// New fields to render, with the action that produced them.
-    Data(&'static str, Map<String, Value>),
+    /// New content to write ([`Source::apply`]).
+    Data(Fresh),
     /// Nothing to render (`unchanged`, `renewed`, ...).
     Nothing(&'static str),
+}
+
+/// A secret's fields, zeroed when dropped.
+pub struct Fields(pub Map<String, Value>);
+
+impl Drop for Fields {
+    fn drop(&mut self) {
+        self.0
+            .values_mut()
+            .for_each(crate::secret_string::zeroize_json);
+    }
+}
+
+/// New content for a source's files and the state that comes with it
+/// (version, lease, serial, times), applied to the source only once every
+/// file holds the content ([`Source::apply`]): what the source reports is
+/// always what is on disk.
+pub struct Fresh {
+    /// The action that produced it (`read`, `issued`, ...).
+    pub action: &'static str,
+    /// The fields to render.
+    pub data: Fields,
+    state: FreshState,
+    /// When the source is due once this is written.
+    next: Instant,
+    next_renewal: Option<u64>,
+    expires_at: Option<u64>,
+}
+
+impl std::fmt::Debug for Fresh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fresh")
+            .field("action", &self.action)
+            .field("keys", &self.data.0.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Fresh {
+    /// Whether it stopped being worth writing while it waited (its lease,
+    /// certificate or token ran out).
+    fn ran_out(&self) -> bool {
+        self.expires_at.is_some_and(|e| e <= unix_now())
+    }
+}
+
+/// What a [`Fresh`] brings to each kind of source.
+enum FreshState {
+    Kv {
+        version: u64,
+    },
+    Dynamic(DynamicSecret),
+    Pki {
+        serial: Option<String>,
+        expiration: u64,
+    },
+    Hydra,
 }
 
 /// The seconds since the epoch.
@@ -237,6 +301,7 @@ impl Source {
             last_error: None,
             next_renewal: None,
             expires_at: None,
+            pending: None,
         })
     }
 
@@ -248,12 +313,25 @@ impl Source {
     }
 
     /// Do what is due. `hydra` makes the token client on first use.
+    ///
+    /// State that describes the files (KV version, current lease,
+    /// certificate serial, renewal and expiry times) changes here only for
+    /// what needs no file written (an unchanged version, a renewal); new
+    /// content comes back as a [`Fresh`] for [`Source::apply`]. Content
+    /// whose write failed is handed out again, without a request, until it
+    /// is written (or runs out).
     pub fn step(
         &mut self,
         client: &Client,
         policy: &LeasePolicy,
         hydra: &dyn Fn() -> Result<TokenClient>,
     ) -> Result<Outcome> {
+        if let Some(p) = self.pending.take() {
+            if !p.ran_out() {
+                return Ok(Outcome::Data(p));
+            }
+            self.discard(p);
+        }
         let now = Instant::now();
         match &mut self.kind {
             Kind::Kv {
@@ -279,8 +357,16 @@ impl Source {
                             method: "GET".into(),
                             path: format!("{mount}/data/{path}"),
                         })?;
-                *version = secret.metadata.version;
-                Ok(Outcome::Data("read", secret.data.clone()))
+                Ok(Outcome::Data(Fresh {
+                    action: "read",
+                    data: Fields(secret.data.clone()),
+                    state: FreshState::Kv {
+                        version: secret.metadata.version,
+                    },
+                    next: self.next,
+                    next_renewal: None,
+                    expires_at: None,
+                }))
             }
             Kind::Dynamic {
                 path,
@@ -318,30 +404,20 @@ impl Source {
                     }
                 }
                 let fresh = client.fetch(path)?;
-                if let Some(old) = current.take() {
-                    if old.expires_at() > Instant::now() {
-                        retired.push((old.lease_id.clone(), old.expires_at()));
-                    }
-                }
-                *asked = fresh.lease_duration;
-                *capped = !fresh.renewable;
                 let wait = policy.wait_for(fresh.lease_duration);
-                self.next = Instant::now() + wait;
-                self.next_renewal = Some(unix_in(wait));
-                self.expires_at = Some(unix_in(fresh.lease_duration));
-                let data = fresh.data.clone();
-                let first = !self.rendered;
-                *current = Some(fresh);
-                Ok(Outcome::Data(
-                    if first { "issued" } else { "reissued" },
-                    data,
-                ))
+                Ok(Outcome::Data(Fresh {
+                    action: if self.rendered { "reissued" } else { "issued" },
+                    data: Fields(fresh.data.clone()),
+                    next: Instant::now() + wait,
+                    next_renewal: Some(unix_in(wait)),
+                    expires_at: Some(unix_in(fresh.lease_duration)),
+                    state: FreshState::Dynamic(fresh),
+                }))
             }
             Kind::Pki {
                 config,
                 common_name,
-                serial,
-                expiration,
+                ..
             } => {
                 let mount = config.mount.as_deref().unwrap_or("pki").trim_matches('/');
                 let path = format!("{mount}/issue/{}", config.role);
@@ -373,18 +449,21 @@ impl Source {
                 let wait = (left / 3 * 2)
                     .mul_f64(1.0 - 0.1 * jitter())
                     .max(Duration::from_secs(1));
-                self.next = Instant::now() + wait;
-                self.next_renewal = Some(unix_in(wait));
-                self.expires_at = Some(exp);
-                *expiration = Some(exp);
-                *serial = data
+                let serial = data
                     .get("serial_number")
                     .and_then(Value::as_str)
                     .map(str::to_string);
-                Ok(Outcome::Data(
-                    if self.rendered { "reissued" } else { "issued" },
-                    data,
-                ))
+                Ok(Outcome::Data(Fresh {
+                    action: if self.rendered { "reissued" } else { "issued" },
+                    data: Fields(data),
+                    state: FreshState::Pki {
+                        serial,
+                        expiration: exp,
+                    },
+                    next: Instant::now() + wait,
+                    next_renewal: Some(unix_in(wait)),
+                    expires_at: Some(exp),
+                }))
             }
             Kind::Hydra { client: tc, scopes } => {
                 if tc.is_none() {
@@ -403,9 +482,6 @@ impl Source {
                     .map(|r| r.saturating_duration_since(Instant::now()))
                     .unwrap_or(Duration::from_secs(300))
                     .max(Duration::from_secs(1));
-                self.next = Instant::now() + refresh;
-                self.next_renewal = Some(unix_in(refresh));
-                self.expires_at = t.expires_in.map(|e| unix_now().saturating_add(e));
                 let mut data = Map::new();
                 data.insert(
                     "access_token".into(),
@@ -413,10 +489,102 @@ impl Source {
                 );
                 data.insert("token_type".into(), Value::String(t.token_type.clone()));
                 data.insert("scope".into(), Value::String(t.scope.clone()));
-                Ok(Outcome::Data(
-                    if self.rendered { "refreshed" } else { "issued" },
-                    data,
-                ))
+                Ok(Outcome::Data(Fresh {
+                    action: if self.rendered { "refreshed" } else { "issued" },
+                    data: Fields(data),
+                    state: FreshState::Hydra,
+                    next: Instant::now() + refresh,
+                    next_renewal: Some(unix_in(refresh)),
+                    expires_at: t.expires_in.map(|e| unix_now().saturating_add(e)),
+                }))
+            }
+        }
+    }
+
+    /// Render `fresh` into every file of the source and write the ones
+    /// that change ([`super::render::write_source`]); once all are written,
+    /// take on its state (version, lease, serial, times). Returns the paths
+    /// written. A rendering that fails (a missing field, a bad name) drops
+    /// it: the next try asks Vault again. A write that fails keeps it for
+    /// the next try ([`Source::step`] hands it out again): the source keeps
+    /// describing what the files hold.
+    pub fn apply(&mut self, fresh: Fresh) -> Result<Vec<String>> {
+        let rendered = match super::render::render_source(&self.name, &self.files, &fresh.data.0) {
+            Ok(r) => r,
+            Err(e) => {
+                self.discard(fresh);
+                return Err(e);
+            }
+        };
+        match super::render::write_source(&mut self.files, rendered) {
+            Ok(written) => {
+                self.commit(fresh);
+                Ok(written)
+            }
+            Err(e) => {
+                self.pending = Some(fresh);
+                Err(e)
+            }
+        }
+    }
+
+    /// Take on the state of content now on disk.
+    fn commit(&mut self, fresh: Fresh) {
+        let Fresh {
+            state,
+            next,
+            next_renewal,
+            expires_at,
+            ..
+        } = fresh;
+        self.next = next;
+        self.next_renewal = next_renewal;
+        self.expires_at = expires_at;
+        match (&mut self.kind, state) {
+            (Kind::Kv { version, .. }, FreshState::Kv { version: v }) => *version = v,
+            (
+                Kind::Dynamic {
+                    current,
+                    asked,
+                    capped,
+                    retired,
+                    ..
+                },
+                FreshState::Dynamic(new),
+            ) => {
+                if let Some(old) = current.take() {
+                    if old.expires_at() > Instant::now() {
+                        retired.push((old.lease_id.clone(), old.expires_at()));
+                    }
+                }
+                *asked = new.lease_duration;
+                *capped = !new.renewable;
+                *current = Some(new);
+            }
+            (
+                Kind::Pki {
+                    serial, expiration, ..
+                },
+                FreshState::Pki {
+                    serial: s,
+                    expiration: e,
+                },
+            ) => {
+                *serial = s;
+                *expiration = Some(e);
+            }
+            _ => {}
+        }
+    }
+
+    /// Drop content that will not be written: a lease it holds is kept
+    /// for revocation on exit, as a replaced one is.
+    fn discard(&mut self, fresh: Fresh) {
+        if let (Kind::Dynamic { retired, .. }, FreshState::Dynamic(d)) =
+            (&mut self.kind, &fresh.state)
+        {
+            if d.expires_at() > Instant::now() {
+                retired.push((d.lease_id.clone(), d.expires_at()));
             }
         }
     }
@@ -442,6 +610,10 @@ impl Source {
                 .iter()
                 .map(|c| c.lease_id.clone())
                 .chain(retired.iter().map(|(l, _)| l.clone()))
+                .chain(self.pending.iter().filter_map(|p| match &p.state {
+                    FreshState::Dynamic(d) => Some(d.lease_id.clone()),
+                    _ => None,
+                }))
                 .collect(),
             _ => Vec::new(),
         }
@@ -501,5 +673,69 @@ mod tests {
         assert!(backoff(3, cap) <= Duration::from_secs(4));
         assert!(backoff(3, cap) >= Duration::from_millis(3200));
         assert!(backoff(50, cap) <= cap && backoff(50, cap) >= Duration::from_secs(24));
+    }
+
+    #[test]
+    fn a_failed_write_keeps_the_content_and_changes_no_state_until_it_is_written() {
+        let dir = std::env::temp_dir().join(format!(
+            "vaultid-sources-{}-{}",
+            std::process::id(),
+            jitter().to_bits()
+        ));
+        let dest = dir.join("db.json");
+        // A directory where the file goes: every write fails.
+        std::fs::create_dir_all(&dest).unwrap();
+        let cfg: SourceConfig = serde_json::from_value(
+            json!({"name": "db", "kv": "app/db", "files": [{"path": dest}]}),
+        )
+        .unwrap();
+        let mut s = Source::new(&cfg, "secret", Duration::from_secs(60), None).unwrap();
+        let fresh = |v: u64| Fresh {
+            action: "read",
+            data: Fields(
+                json!({"password": format!("v{v}")})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+            state: FreshState::Kv { version: v },
+            next: Instant::now() + Duration::from_secs(60),
+            next_renewal: None,
+            expires_at: None,
+        };
+        assert!(s.apply(fresh(2)).is_err());
+        assert_eq!(s.detail()["version"], 0);
+        assert!(s.pending.is_some());
+        // The next step hands the same content out again, without asking
+        // Vault (nothing listens on port 9).
+        std::fs::remove_dir(&dest).unwrap();
+        let client = Client::new(&crate::config::VaultConfig::new(
+            "http://127.0.0.1:9",
+            Some("t".into()),
+        ))
+        .unwrap();
+        let hydra = || Err(Error::Config("no Hydra".into()));
+        let again = match s.step(&client, &LeasePolicy::default(), &hydra) {
+            Ok(Outcome::Data(f)) => f,
+            Ok(Outcome::Nothing(a)) => panic!("{a}"),
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(s.apply(again).unwrap(), [dest.display().to_string()]);
+        assert_eq!(s.detail()["version"], 2);
+        assert!(s.pending.is_none());
+        assert_eq!(
+            std::fs::read_to_string(&dest).unwrap(),
+            "{\"password\":\"v2\"}\n"
+        );
+        // A rendering that fails drops the content: the next step asks Vault.
+        let mut bad = fresh(3);
+        bad.data = Fields(Map::new());
+        let cfg: SourceConfig = serde_json::from_value(json!({"name": "db", "kv": "app/db",
+            "files": [{"path": dest, "format": "raw", "field": "password"}]}))
+        .unwrap();
+        let mut s = Source::new(&cfg, "secret", Duration::from_secs(60), None).unwrap();
+        assert!(s.apply(bad).is_err());
+        assert!(s.pending.is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
