@@ -27,6 +27,7 @@ mod hostile_proxy;
 mod hostile_server;
 mod hydra_client;
 mod hydra_spec;
+mod keydir_swap;
 mod openssl_interop;
 mod policy;
 mod restart_hydra;
