@@ -46,6 +46,14 @@ pub mod vault {
         crate::vault::cluster_verdict(status, body)
     }
 
+    /// The mount and KV version in an answer of
+    /// `sys/internal/ui/mounts/PATH`: `(mount, is KV v2)`, `None` when the
+    /// answer names no mount.
+    pub fn parse_kv_mount(answer: Option<&serde_json::Value>) -> Option<(Option<String>, bool)> {
+        crate::vault::kv::parse_mount(answer)
+            .map(|m| (m.path, m.version == crate::vault::KvVersion::V2))
+    }
+
     /// The settings a Vault client was made with.
     pub fn client_config(c: &crate::vault::Client) -> &crate::config::VaultConfig {
         c.config()
