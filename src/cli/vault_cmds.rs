@@ -664,12 +664,15 @@ pub(crate) fn kv(rest: &[String]) -> Result<u8, Error> {
             let kv = c.kv2(&t.mount);
             match (op, update) {
                 ("get", _) => {
-                    let m = kv.read_metadata(&t.path)?.ok_or_else(|| Error::NotFound {
-                        service: crate::Service::Vault,
-                        method: "GET".into(),
-                        path: format!("{}/metadata/{}", t.mount, t.path),
-                    })?;
-                    emit(&serde_json::to_value(&m).unwrap_or(Value::Null), human);
+                    // What the server sent, as bao shows it.
+                    let m = kv
+                        .metadata_answer(&t.path)?
+                        .ok_or_else(|| Error::NotFound {
+                            service: crate::Service::Vault,
+                            method: "GET".into(),
+                            path: format!("{}/metadata/{}", t.mount, t.path),
+                        })?;
+                    emit(&m, human);
                 }
                 (_, Some(update)) => {
                     kv.write_metadata(&t.path, &update)?;

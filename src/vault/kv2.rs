@@ -442,6 +442,21 @@ impl<'a> Kv2<'a> {
         }
     }
 
+    /// The secret's metadata as the server sent it (the `data` of
+    /// `GET {mount}/metadata/{path}`, every field the server has, as `bao kv
+    /// metadata get` shows it); `None` when the secret does not exist.
+    pub(crate) fn metadata_answer(&self, path: &str) -> Result<Option<Value>> {
+        let p = self.api("metadata", path)?;
+        match self.client.exchange("GET", &p, None)? {
+            Ok(v) => Ok(Some(
+                v.and_then(|mut v| v.get_mut("data").map(Value::take))
+                    .unwrap_or(Value::Null),
+            )),
+            Err(e) if e.status == 404 && !e.is_missing_mount() => Ok(None),
+            Err(e) => Err(self.error(e, "GET", &p)),
+        }
+    }
+
     /// Soft-delete the latest version (it can be undeleted).
     pub fn delete(&self, path: &str) -> Result<()> {
         let p = self.api("data", path)?;

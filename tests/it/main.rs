@@ -10,6 +10,7 @@ mod common;
 mod hydra_double;
 
 mod agent;
+mod bao_diff;
 mod canary;
 mod cli_contract;
 mod cli_local;
