@@ -475,10 +475,10 @@ fn a_bao_kv_script_runs_unchanged_with_vaultid_kv() {
             if (case.bao == 0) != (case.vaultid == 0) && !refused {
                 return Err("one succeeds, the other fails".into());
             }
-            if !v.status.success() {
-                if !v.stdout.is_empty() || text(&v.stderr).trim_end().lines().count() != 1 {
-                    return Err("a failing vaultid prints one stderr line and no stdout".into());
-                }
+            if !v.status.success()
+                && (!v.stdout.is_empty() || text(&v.stderr).trim_end().lines().count() != 1)
+            {
+                return Err("a failing vaultid prints one stderr line and no stdout".into());
             }
             match case.out {
                 Out::Bytes if b.stdout != v.stdout => return Err("stdout bytes differ".into()),
