@@ -54,6 +54,17 @@ pub mod vault {
             .map(|m| (m.path, m.version == crate::vault::KvVersion::V2))
     }
 
+    /// Which mount holds `path` and whether it is KV v2, as the `kv`
+    /// command asks it (`sys/internal/ui/mounts`, once per mount and
+    /// client); `None` when the server does not say.
+    pub fn kv_mount(
+        c: &crate::vault::Client,
+        path: &str,
+    ) -> crate::Result<Option<(Option<String>, bool)>> {
+        Ok(c.kv_mount(path)?
+            .map(|m| (m.path, m.version == crate::vault::KvVersion::V2)))
+    }
+
     /// The settings a Vault client was made with.
     pub fn client_config(c: &crate::vault::Client) -> &crate::config::VaultConfig {
         c.config()
