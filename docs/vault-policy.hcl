@@ -32,6 +32,9 @@ path "secret/metadata/bindu/agents/AGENT_ID/credentials/*" {
   capabilities = ["read", "list", "delete"]
 }
 
+# (`vaultid kv` first asks sys/internal/ui/mounts/PATH which mount holds a
+# path and its KV version, as `bao kv` does; that needs no rule: the server
+# answers any token with some capability under the mount.)
 # Static secrets the agent reads (`vaultid env`, `vaultid kv get`) or rotates
 # (`vaultid rotate`, which reads and writes a new version): add a rule for
 # each path, for example (NAME is the agent name):

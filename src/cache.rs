@@ -14,7 +14,14 @@
 //!   held before**: a new pair is written to temporary files first, the old
 //!   one is hard-linked aside, and only then do renames put the new one in
 //!   place (`KeyDir::replace_keys`); a disk that fills up (`ENOSPC`) or
-//!   any other I/O error on the way leaves the old pair where it was.
+//!   any other I/O error on the way leaves the old pair where it was;
+//! - **a concurrent reader never finds `private.pem` or `public.pem`
+//!   missing** (the Python framework makes a new pair when either is):
+//!   each name is replaced by a rename over it, private key first. Between
+//!   the two renames (or after a crash there) the new private key sits
+//!   beside the old public key, whose pair is complete aside; `read_keys`
+//!   recognises that state and the public half is rewritten from the
+//!   private key under the lock.
 //!
 //! Every file in the directory is opened by `open_in_dir`, the one place
 //! that does it: symbolic links are not followed (`O_NOFOLLOW`, the lock
@@ -295,7 +302,9 @@ pub struct LocalKeys {
     /// Problems found on the way (a loose mode, reported and left alone) and
     /// mended (`KeyDir::restore_public`).
     pub repaired: Vec<String>,
-    /// `public.pem` is missing: the pair is complete, its public half can be
+    /// `public.pem` is missing, or holds the public key of a pair kept
+    /// aside (`private.pem.aside-*`) because a replacement stopped between
+    /// its two renames: the pair is complete, its public half can be
     /// rewritten from the private key (`KeyDir::restore_public`).
     pub public_missing: bool,
 }
@@ -515,7 +524,9 @@ impl KeyDir {
     ///
     /// `Ok(None)` when there is no `private.pem` (a stray `public.pem` alone
     /// is not a key). A `public.pem` that does not match the private key is
-    /// an [`Error::Integrity`]; a missing one is flagged
+    /// an [`Error::Integrity`], unless it is the public key of a pair kept
+    /// aside (what a replacement stopped between its two renames leaves);
+    /// that one and a missing one are flagged
     /// (`LocalKeys::public_missing`) for `KeyDir::restore_public`; a
     /// private key readable by group or others is reported. A link, a
     /// non-regular file or unreadable content is [`Error::InvalidKey`]; an
@@ -537,22 +548,29 @@ impl KeyDir {
             None => None,
         };
         let (keys, public_missing) = match public {
-            Some(public) => (
-                KeyPair::from_pems(private.expose(), public.expose()).map_err(|e| match e {
-                    Error::InvalidKey(m) => Error::InvalidKey(format!(
+            Some(public) => match KeyPair::from_pems(private.expose(), public.expose()) {
+                Ok(keys) => (keys, false),
+                Err(Error::Integrity(m)) => match self.left_by_replacement(&private, &public)? {
+                    // The old public half of a pair kept aside: a
+                    // replacement stopped between its two renames.
+                    Some(keys) => (keys, true),
+                    None => {
+                        return Err(Error::Integrity(format!(
+                            "{} and {} do not belong together: {m}",
+                            priv_path.display(),
+                            pub_path.display()
+                        )))
+                    }
+                },
+                Err(Error::InvalidKey(m)) => {
+                    return Err(Error::InvalidKey(format!(
                         "{} / {}: {m}",
                         priv_path.display(),
                         pub_path.display()
-                    )),
-                    Error::Integrity(m) => Error::Integrity(format!(
-                        "{} and {} do not belong together: {m}",
-                        priv_path.display(),
-                        pub_path.display()
-                    )),
-                    other => other,
-                })?,
-                false,
-            ),
+                    )))
+                }
+                Err(other) => return Err(other),
+            },
             None => (
                 KeyPair::from_pem(private.expose()).map_err(|e| match e {
                     Error::InvalidKey(m) => {
@@ -570,15 +588,65 @@ impl KeyDir {
         }))
     }
 
-    /// Rewrite a missing `public.pem` from `keys` (under the lock, which
-    /// `_lock` proves is held). A failure (a full disk, a read-only
+    /// `private.pem` holds a key that `public.pem` does not belong to:
+    /// is that `public.pem` the public half of a pair kept aside (a
+    /// `private.pem.aside-*` it belongs to)? That is what a replacement
+    /// leaves when it stops between renaming the new `private.pem` in and
+    /// the new `public.pem` ([`KeyDir::replace_keys`]): the private key is
+    /// then the current one, the old pair is complete aside, and rewriting
+    /// `public.pem` from the private key loses nothing. The private key's
+    /// pair when so; `None` when the mismatch has no such explanation.
+    fn left_by_replacement(
+        &self,
+        private: &SecretString,
+        public: &SecretString,
+    ) -> Result<Option<KeyPair>> {
+        let (Ok(keys), Ok(stale)) = (
+            KeyPair::from_pem(private.expose()),
+            crate::identity::PublicKey::from_pem(public.expose()),
+        ) else {
+            return Ok(None);
+        };
+        let entries = fs::read_dir(&self.dir)
+            .map_err(|e| Error::io(format!("listing {}", self.dir.display()), e))?;
+        let prefix = format!("{PRIVATE_PEM}.aside-");
+        for entry in entries.flatten() {
+            if !entry.file_name().to_string_lossy().starts_with(&prefix) {
+                continue;
+            }
+            let path = entry.path();
+            // An aside file that cannot be read as a key explains nothing.
+            let Ok(Some(opened)) = open_in_dir(&path, OpenMode::Read) else {
+                continue;
+            };
+            let Ok(buf) = read_capped(opened, &path, MAX_FILE) else {
+                continue;
+            };
+            let Ok(pem) = text(buf, &path) else {
+                continue;
+            };
+            if KeyPair::from_pem(pem.expose()).is_ok_and(|old| old.public() == stale) {
+                return Ok(Some(keys));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Rewrite a missing `public.pem` (or one left by an interrupted
+    /// replacement, whose pair is kept aside) from `keys`, under the lock,
+    /// which `_lock` proves is held. A failure (a full disk, a read-only
     /// directory) is returned as a warning: the pair is complete without
     /// it and nothing else is touched.
     pub(crate) fn restore_public(&self, keys: &KeyPair, _lock: &LockGuard) -> String {
         let pub_path = self.file(PUBLIC_PEM);
+        let was = if fs::symlink_metadata(&pub_path).is_ok() {
+            "held the public key of the pair kept aside by an interrupted replacement"
+        } else {
+            "was missing"
+        };
         match write_atomic(&pub_path, keys.public_pem().as_bytes(), 0o644) {
             Ok(()) => format!(
-                "{} was missing; rewritten from the private key",
+                "{} {was}; rewritten from the private key",
                 pub_path.display()
             ),
             Err(e) => format!(
@@ -591,27 +659,30 @@ impl KeyDir {
 
     /// [`KeyDir::read_keys`] for commands that only use the key (`show`,
     /// `sign`): a missing `public.pem` is restored under the lock, waiting
-    /// at most `lock_timeout` for it.
+    /// at most `lock_timeout` for it. A pair that does not match is read
+    /// again under the lock: a replacement running in another process
+    /// (which holds the lock) may have been caught between its two renames.
     pub(crate) fn read_keys_locked_repair(
         &self,
         lock_timeout: Duration,
     ) -> Result<Option<LocalKeys>> {
-        match self.read_keys()? {
-            Some(l) if l.public_missing => {
-                let lock = self.lock(lock_timeout)?;
-                // Read again: another process may have replaced the pair.
-                let Some(mut l) = self.read_keys()? else {
-                    return Ok(None);
-                };
-                if l.public_missing {
-                    let note = self.restore_public(&l.keys, &lock);
-                    log::info!("{note}");
-                    l.repaired.push(note);
-                }
-                Ok(Some(l))
-            }
-            other => Ok(other),
+        match self.read_keys() {
+            Ok(Some(l)) if !l.public_missing => return Ok(Some(l)),
+            Ok(None) => return Ok(None),
+            Ok(Some(_)) | Err(Error::Integrity(_)) => {}
+            Err(e) => return Err(e),
         }
+        let lock = self.lock(lock_timeout)?;
+        // Read again: another process may have replaced the pair meanwhile.
+        let Some(mut l) = self.read_keys()? else {
+            return Ok(None);
+        };
+        if l.public_missing {
+            let note = self.restore_public(&l.keys, &lock);
+            log::info!("{note}");
+            l.repaired.push(note);
+        }
+        Ok(Some(l))
     }
 
     /// Write the key pair into the directory, creating it if needed; a pair
@@ -624,15 +695,28 @@ impl KeyDir {
     /// Put `keys` in place of the current pair, keeping the current files
     /// aside as `{name}.aside-<UTC timestamp>`; returns the aside paths.
     ///
-    /// Order, so that every failure (a full disk included) and every crash
-    /// leaves a complete pair: (1) the new pair is written to temporary
-    /// files and fsynced, (2) the current files are hard-linked aside (a
-    /// directory or other non-file is renamed aside), (3) the current
-    /// `public.pem` is unlinked (its copy is aside), (4) the new
-    /// `private.pem` is renamed over the old one, (5) the new `public.pem`
-    /// is renamed in, (6) the directory is fsynced. Until (4) the old
-    /// private key is in place (a private key alone is a complete pair);
-    /// from (4) on the new one is.
+    /// The order, so that a reader never finds a name missing and every
+    /// failure (a full disk included) or crash leaves a complete pair:
+    ///
+    /// 1. the new pair is written to temporary files and fsynced
+    ///    ([`SwapStep::Written`]);
+    /// 2. the current files are hard-linked aside (copied when the file
+    ///    system refuses the link; a directory or other non-file is renamed
+    ///    aside) and the directory is fsynced ([`SwapStep::KeptAside`]):
+    ///    from here the old pair is complete under its aside names;
+    /// 3. the new `private.pem` is renamed over the old one
+    ///    ([`SwapStep::PrivateIn`]);
+    /// 4. the new `public.pem` is renamed over the old one
+    ///    ([`SwapStep::PublicIn`]);
+    /// 5. the directory is fsynced.
+    ///
+    /// Each rename replaces a name in one step, so `private.pem` and
+    /// `public.pem` exist at every instant (when they existed before).
+    /// Between 3 and 4 (two system calls, or for good when the process dies
+    /// there) the new private key sits beside the old public key: a
+    /// [`KeyDir::read_keys`] then recognises the old public half by its
+    /// copy aside and rewrites it from the private key, which is
+    /// authoritative, as it does for a missing one.
     pub(crate) fn replace_keys(&self, keys: &KeyPair) -> Result<Vec<PathBuf>> {
         self.ensure_dir()?;
         let private = keys.private_pem();
@@ -645,6 +729,7 @@ impl KeyDir {
                 return Err(e);
             }
         };
+        fault::at(SwapStep::Written);
         let result = self.swap_in(&tmp_priv, &tmp_pub);
         let _ = fs::remove_file(&tmp_priv);
         let _ = fs::remove_file(&tmp_pub);
@@ -660,10 +745,22 @@ impl KeyDir {
                 continue;
             };
             let to = self.aside_name(name, &stamp);
+            // A second name for the same file (for a link, the link
+            // itself, never its target), so the name stays in place; where
+            // the file system refuses it, a copy of a regular file. A
+            // directory (which a rename cannot replace) and any other
+            // non-file that cannot be linked hold no key: renamed aside.
             let kept = if md.file_type().is_dir() {
                 fs::rename(&from, &to)
             } else {
-                fs::hard_link(&from, &to).or_else(|_| fs::rename(&from, &to))
+                fs::hard_link(&from, &to).or_else(|e| {
+                    if md.file_type().is_file() {
+                        let mode = if name == PRIVATE_PEM { 0o600 } else { 0o644 };
+                        copy_aside(&from, &to, mode).map_err(|_| e)
+                    } else {
+                        fs::rename(&from, &to)
+                    }
+                })
             };
             kept.map_err(|e| {
                 Error::io(
@@ -673,12 +770,10 @@ impl KeyDir {
             })?;
             aside.push(to);
         }
-        let pub_path = self.file(PUBLIC_PEM);
-        match fs::remove_file(&pub_path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(format!("removing {}", pub_path.display()), e)),
+        if !aside.is_empty() {
+            sync_dir(&self.dir)?;
         }
+        fault::at(SwapStep::KeptAside);
         let priv_path = self.file(PRIVATE_PEM);
         fs::rename(tmp_priv, &priv_path).map_err(|e| {
             Error::io(
@@ -686,14 +781,18 @@ impl KeyDir {
                 e,
             )
         })?;
-        // From here the new private key is in place; a failure leaves it
-        // without its public half, which is still a complete pair.
+        fault::at(SwapStep::PrivateIn);
+        // From here the new private key is in place. A failure leaves the
+        // old public.pem beside it, whose pair is complete aside:
+        // read_keys recognises it and it is rewritten from the private key.
+        let pub_path = self.file(PUBLIC_PEM);
         fs::rename(tmp_pub, &pub_path).map_err(|e| {
             Error::io(
                 format!("renaming {} to {}", tmp_pub.display(), pub_path.display()),
                 e,
             )
         })?;
+        fault::at(SwapStep::PublicIn);
         sync_dir(&self.dir)?;
         Ok(aside)
     }
@@ -927,6 +1026,90 @@ pub(crate) fn remove_stale_temp_files(dir: &Path, names: &[&str]) -> Result<usiz
         }
     }
     Ok(n)
+}
+
+/// Copy the regular file `from` to the new name `to` (created with
+/// `mode`, fsynced), for a file system without hard links. `from` is
+/// opened without following links and read capped, as every file here.
+fn copy_aside(from: &Path, to: &Path, mode: u32) -> std::io::Result<()> {
+    let io = |e: Error| match e {
+        Error::Io { source, .. } => source,
+        other => std::io::Error::other(other.to_string()),
+    };
+    let opened = open_in_dir(from, OpenMode::Read)
+        .map_err(io)?
+        .ok_or_else(|| std::io::Error::from(ErrorKind::NotFound))?;
+    let mut buf = read_capped(opened, from, MAX_FILE).map_err(io)?;
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(oflags::O_NOFOLLOW)
+            .open(to)?;
+        f.write_all(&buf)?;
+        f.sync_all()
+    })();
+    crate::secret_string::zeroize_bytes(&mut buf);
+    result
+}
+
+/// The points of [`KeyDir::replace_keys`] a crash can fall between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SwapStep {
+    /// The new pair is in temporary files, fsynced.
+    Written,
+    /// The current files have their aside names too, fsynced.
+    KeptAside,
+    /// The new `private.pem` is in place beside the old `public.pem`.
+    PrivateIn,
+    /// The new `public.pem` is in place too; the directory is not fsynced
+    /// yet.
+    PublicIn,
+}
+
+#[cfg(feature = "fuzzing")]
+impl SwapStep {
+    /// The step's name, as `VAULTID_FAULT_KILL_AT` gives it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            SwapStep::Written => "written",
+            SwapStep::KeptAside => "kept-aside",
+            SwapStep::PrivateIn => "private-in",
+            SwapStep::PublicIn => "public-in",
+        }
+    }
+}
+
+/// Fault injection for the crash tests: with the `fuzzing` feature (which
+/// the crate's own tests turn on, never a release build),
+/// `VAULTID_FAULT_KILL_AT=STEP` makes the process `SIGKILL` itself at that
+/// step of a key replacement. Without the feature it compiles to nothing.
+mod fault {
+    use super::SwapStep;
+
+    #[cfg(feature = "fuzzing")]
+    pub(super) fn at(step: SwapStep) {
+        if std::env::var_os("VAULTID_FAULT_KILL_AT").is_some_and(|v| v == step.name()) {
+            extern "C" {
+                fn getpid() -> i32;
+                fn kill(pid: i32, sig: i32) -> i32;
+            }
+            const SIGKILL: i32 = 9;
+            // SAFETY: kill and getpid touch no memory of this process.
+            unsafe {
+                kill(getpid(), SIGKILL);
+            }
+            // Nothing of this process runs on once the signal lands.
+            loop {
+                std::thread::park();
+            }
+        }
+    }
+
+    #[cfg(not(feature = "fuzzing"))]
+    #[inline(always)]
+    pub(super) fn at(_step: SwapStep) {}
 }
 
 /// Replace `path` atomically with `bytes`: a temporary file created in the
@@ -1176,6 +1359,72 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         assert!(names.iter().all(|n| !n.contains(".tmp-")), "{names:?}");
+        fs::remove_dir_all(d.path()).unwrap();
+    }
+
+    /// The state a replacement leaves when it stops between its two
+    /// renames: the new private key beside the old public key, the old
+    /// pair linked aside.
+    fn stopped_between_renames(d: &KeyDir, old: &KeyPair, new: &KeyPair) {
+        d.write_keys(old).unwrap();
+        for name in [PRIVATE_PEM, PUBLIC_PEM] {
+            fs::hard_link(
+                d.file(name),
+                d.file(&format!("{name}.aside-20260101T000000Z")),
+            )
+            .unwrap();
+        }
+        write_atomic(
+            &d.file(PRIVATE_PEM),
+            new.private_pem().expose().as_bytes(),
+            0o600,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_replacement_stopped_between_its_renames_is_recognised_and_repaired() {
+        let d = KeyDir::new(tmpdir("stopped"));
+        let (old, new) = (KeyPair::generate(), KeyPair::generate());
+        stopped_between_renames(&d, &old, &new);
+        let l = d.read_keys().unwrap().unwrap();
+        assert_eq!(
+            l.keys.public(),
+            new.public(),
+            "the private key is the current one"
+        );
+        assert!(l.public_missing, "the old public.pem is to be rewritten");
+        let lock = d.lock(Duration::from_secs(1)).unwrap();
+        let note = d.restore_public(&l.keys, &lock);
+        assert!(note.contains("interrupted replacement"), "{note}");
+        drop(lock);
+        let l = d.read_keys().unwrap().unwrap();
+        assert!(!l.public_missing);
+        assert_eq!(l.keys.public(), new.public());
+        // The old pair is still complete aside.
+        let aside = fs::read_to_string(d.file("private.pem.aside-20260101T000000Z")).unwrap();
+        assert_eq!(KeyPair::from_pem(&aside).unwrap().public(), old.public());
+        fs::remove_dir_all(d.path()).unwrap();
+    }
+
+    #[test]
+    fn a_mismatch_no_pair_aside_explains_stays_an_integrity_error() {
+        let d = KeyDir::new(tmpdir("unexplained"));
+        let (old, new) = (KeyPair::generate(), KeyPair::generate());
+        stopped_between_renames(&d, &old, &new);
+        // The aside private key no longer pairs with public.pem.
+        fs::write(
+            d.file("private.pem.aside-20260101T000000Z"),
+            KeyPair::generate().private_pem().expose(),
+        )
+        .unwrap();
+        let e = d.read_keys().unwrap_err();
+        assert_eq!(e.exit_code(), 4, "{e}");
+        // The command's reader retries under the lock, then reports it.
+        let e = d
+            .read_keys_locked_repair(Duration::from_secs(1))
+            .unwrap_err();
+        assert_eq!(e.exit_code(), 4, "{e}");
         fs::remove_dir_all(d.path()).unwrap();
     }
 

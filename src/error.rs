@@ -430,7 +430,7 @@ impl fmt::Display for Raw<'_> {
                 } else {
                     write!(
                         f,
-                        "{path} version {version} is soft-deleted; undeleting the version restores it"
+                        "{path} version {version} is soft-deleted (its data is kept until it is destroyed)"
                     )
                 }
             }

@@ -46,6 +46,25 @@ pub mod vault {
         crate::vault::cluster_verdict(status, body)
     }
 
+    /// The mount and KV version in an answer of
+    /// `sys/internal/ui/mounts/PATH`: `(mount, is KV v2)`, `None` when the
+    /// answer names no mount.
+    pub fn parse_kv_mount(answer: Option<&serde_json::Value>) -> Option<(Option<String>, bool)> {
+        crate::vault::kv::parse_mount(answer)
+            .map(|m| (m.path, m.version == crate::vault::KvVersion::V2))
+    }
+
+    /// Which mount holds `path` and whether it is KV v2, as the `kv`
+    /// command asks it (`sys/internal/ui/mounts`, once per mount and
+    /// client); `None` when the server does not say.
+    pub fn kv_mount(
+        c: &crate::vault::Client,
+        path: &str,
+    ) -> crate::Result<Option<(Option<String>, bool)>> {
+        Ok(c.kv_mount(path)?
+            .map(|m| (m.path, m.version == crate::vault::KvVersion::V2)))
+    }
+
     /// The settings a Vault client was made with.
     pub fn client_config(c: &crate::vault::Client) -> &crate::config::VaultConfig {
         c.config()

@@ -1,7 +1,8 @@
 //! Vault answers: whatever a server (or a proxy in front of it) sends back,
 //! under every status code the client treats specially, and the headers the
 //! client acts on (`Retry-After`, the `Location` of a standby redirect);
-//! how a cluster's answer is sorted for retrying, seal status and leader.
+//! how a cluster's answer is sorted for retrying, seal status and leader;
+//! which mount holds a path and its KV version (`sys/internal/ui/mounts`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -9,6 +10,7 @@ use serde_json::Value;
 use vaultid::fuzzing::http::{parse_retry_after, redirect_target};
 use vaultid::fuzzing::vault::cluster_verdict;
 use vaultid::fuzzing::vault::merge_patch;
+use vaultid::fuzzing::vault::parse_kv_mount;
 use vaultid::fuzzing::vault::parse_auth;
 use vaultid::fuzzing::vault::parse_health;
 use vaultid::fuzzing::vault::{api_path, parse_response};
@@ -36,6 +38,9 @@ fuzz_target!(|data: &[u8]| {
                 let _ = serde_json::from_value::<Health>(v.clone());
                 let _ = serde_json::from_value::<SealStatus>(v.clone());
                 let _ = serde_json::from_value::<Leader>(v.clone());
+                if let Some((Some(mount), _)) = parse_kv_mount(Some(&v)) {
+                    assert!(!mount.is_empty() && !mount.starts_with('/') && !mount.ends_with('/'));
+                }
                 if let (Value::Object(mut target), Some(Value::Object(patch))) =
                     (inner.clone(), v.get("patch"))
                 {

@@ -70,6 +70,22 @@ mod tests {
     }
 
     #[test]
+    fn the_soft_deleted_line_says_once_how_to_restore_it() {
+        let line = with_hint(&Error::VersionDeleted {
+            path: "secret/s".into(),
+            version: 2,
+            destroyed: false,
+        });
+        assert_eq!(
+            line,
+            "secret/s version 2 is soft-deleted (its data is kept until it is destroyed); \
+             `vaultid kv undelete secret/s --versions 2` restores it"
+        );
+        assert_eq!(line.matches("restore").count(), 1, "{line}");
+        assert_eq!(line.matches("undelet").count(), 1, "{line}");
+    }
+
+    #[test]
     fn refusing_to_fork_the_identity_names_the_offline_generate_flag() {
         assert_hint(
             Error::WouldForkIdentity {

@@ -42,8 +42,18 @@ impl fmt::Debug for KvSecret {
     }
 }
 
+/// What [`Kv2::read_any`] found: a version, or a deleted version's
+/// metadata.
+pub(crate) enum KvRead {
+    /// A version with its data.
+    Secret(KvSecret),
+    /// A soft-deleted or destroyed version: its metadata alone.
+    Deleted(VersionMetadata),
+}
+
 /// Metadata of one version of a secret.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct VersionMetadata {
     /// The version number, from 1.
     #[serde(default)]
@@ -57,6 +67,10 @@ pub struct VersionMetadata {
     /// `true` when destroyed for good.
     #[serde(default)]
     pub destroyed: bool,
+    /// The secret's custom metadata (the same for every version), as the
+    /// server sends it with a version; `None` when it has none.
+    #[serde(default)]
+    pub custom_metadata: Option<BTreeMap<String, String>>,
 }
 
 impl VersionMetadata {
@@ -148,6 +162,18 @@ impl<'a> Kv2<'a> {
     /// `Ok(None)` when the secret (or that version) never existed;
     /// [`Error::VersionDeleted`] when it was soft-deleted or destroyed.
     pub fn read(&self, path: &str, version: Option<u64>) -> Result<Option<KvSecret>> {
+        match self.read_any(path, version)? {
+            None => Ok(None),
+            Some(KvRead::Secret(s)) => Ok(Some(s)),
+            Some(KvRead::Deleted(m)) => Err(self.deleted(path, m, version)),
+        }
+    }
+
+    /// Read the latest version, or `version`, deleted or not: a version
+    /// that was soft-deleted or destroyed is its metadata alone (what
+    /// `bao kv get` shows for it, with `data: null`). `Ok(None)` when the
+    /// secret (or that version) never existed.
+    pub(crate) fn read_any(&self, path: &str, version: Option<u64>) -> Result<Option<KvRead>> {
         let p = self.api("data", path)?;
         let q = match version {
             Some(v) => format!("{p}?version={v}"),
@@ -156,10 +182,12 @@ impl<'a> Kv2<'a> {
         let answer = match self.client.exchange("GET", &q, None)? {
             Ok(v) => v,
             Err(e) if e.status == 404 && !e.is_missing_mount() => {
-                return match deleted_version(&e) {
-                    Some(m) => Err(self.deleted(path, m, version)),
-                    None => Ok(None),
-                }
+                return Ok(deleted_version(&e).map(|mut m| {
+                    if m.version == 0 {
+                        m.version = version.unwrap_or(0);
+                    }
+                    KvRead::Deleted(m)
+                }))
             }
             Err(e) => return Err(self.error(e, "GET", &p)),
         };
@@ -171,11 +199,11 @@ impl<'a> Kv2<'a> {
         }
         let d: Data = data_as(answer, &format!("reading {}", self.display(path)))?;
         match d.data {
-            Some(data) => Ok(Some(KvSecret {
+            Some(data) => Ok(Some(KvRead::Secret(KvSecret {
                 data,
                 metadata: d.metadata,
-            })),
-            None if d.metadata.is_deleted() => Err(self.deleted(path, d.metadata, version)),
+            }))),
+            None if d.metadata.is_deleted() => Ok(Some(KvRead::Deleted(d.metadata))),
             None => Err(Error::Protocol {
                 service: Service::Vault,
                 detail: format!("reading {}: the answer has no data", self.display(path)),
@@ -414,6 +442,21 @@ impl<'a> Kv2<'a> {
         }
     }
 
+    /// The secret's metadata as the server sent it (the `data` of
+    /// `GET {mount}/metadata/{path}`, every field the server has, as `bao kv
+    /// metadata get` shows it); `None` when the secret does not exist.
+    pub(crate) fn metadata_answer(&self, path: &str) -> Result<Option<Value>> {
+        let p = self.api("metadata", path)?;
+        match self.client.exchange("GET", &p, None)? {
+            Ok(v) => Ok(Some(
+                v.and_then(|mut v| v.get_mut("data").map(Value::take))
+                    .unwrap_or(Value::Null),
+            )),
+            Err(e) if e.status == 404 && !e.is_missing_mount() => Ok(None),
+            Err(e) => Err(self.error(e, "GET", &p)),
+        }
+    }
+
     /// Soft-delete the latest version (it can be undeleted).
     pub fn delete(&self, path: &str) -> Result<()> {
         let p = self.api("data", path)?;
@@ -552,7 +595,7 @@ fn deleted_version(e: &ApiError) -> Option<VersionMetadata> {
 
 /// Trim slashes and refuse `.`/`..` segments, which could step out of the
 /// mount.
-fn clean(path: &str) -> Result<&str> {
+pub(super) fn clean(path: &str) -> Result<&str> {
     let p = path.trim_matches('/');
     if p.split('/').any(|s| s == "." || s == "..") || p.contains('?') || p.contains('#') {
         return Err(Error::Config(format!(

@@ -32,6 +32,7 @@
 
 pub(crate) mod auth;
 pub(crate) mod cluster;
+pub(crate) mod kv;
 pub(crate) mod kv2;
 pub(crate) mod lease;
 pub(crate) mod response;
@@ -49,8 +50,9 @@ use crate::secret_string::{zeroize_bytes, SecretString};
 use crate::util::lock;
 
 pub use auth::{AuthInfo, Renewer, TokenInfo};
+pub(crate) use kv::{holds, KvMount, KvVersion};
 pub use kv2::{Kv2, KvMetadata, KvSecret, VersionMetadata};
-pub(crate) use kv2::{KvAdmin, MetadataUpdate};
+pub(crate) use kv2::{KvAdmin, KvRead, MetadataUpdate};
 pub use lease::LeaseInfo;
 pub(crate) use response::{api_path, data_as, list_keys, parse_response, ApiError};
 pub use sys::Health;
@@ -77,6 +79,8 @@ pub struct Client {
     /// Whether the current token came from this client's own login (and so
     /// nobody else holds it).
     own_token: std::sync::atomic::AtomicBool,
+    /// The KV mounts `sys/internal/ui/mounts` described ([`Client::kv_mount`]).
+    kv_mounts: Mutex<Vec<kv::KvMount>>,
 }
 
 impl fmt::Debug for Client {
@@ -128,6 +132,7 @@ impl Client {
             unwrapped: Mutex::new(None),
             index: Mutex::new(None),
             own_token: std::sync::atomic::AtomicBool::new(false),
+            kv_mounts: Mutex::new(Vec::new()),
         })
     }
 

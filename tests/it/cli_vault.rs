@@ -58,15 +58,24 @@ fn kv_round_trip_through_the_cli() {
     assert!(listed["keys"].as_array().unwrap().contains(&json!(leaf)));
     let same = json_ok(&run(bao, &["kv", "get", rest, "--mount", "secret"]));
     assert_eq!(same["data"]["user"], "other");
-    // Soft delete, read fails with a distinct message, undelete, destroy.
+    // Soft delete: as `bao kv get`, the version's metadata with no data
+    // (exit 0); a field of it fails with a distinct message. Undelete,
+    // destroy.
     json_ok(&run(bao, &["kv", "delete", &p]));
-    let o = run(bao, &["kv", "get", &p]);
+    let gone = json_ok(&run(bao, &["kv", "get", &p]));
+    assert_eq!(gone["data"], Value::Null, "{gone}");
+    assert_eq!(gone["metadata"]["version"], 2);
+    assert_ne!(gone["metadata"]["deletion_time"], "");
+    let o = run(bao, &["kv", "get", &p, "-field=user"]);
     assert_eq!(code(&o), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("soft-deleted"));
     json_ok(&run(bao, &["kv", "undelete", &p, "--versions", "2"]));
     json_ok(&run(bao, &["kv", "get", &p]));
     json_ok(&run(bao, &["kv", "destroy", &p, "--versions", "1"]));
-    let o = run(bao, &["kv", "get", &p, "--version", "1"]);
+    let gone = json_ok(&run(bao, &["kv", "get", &p, "--version", "1"]));
+    assert_eq!(gone["data"], Value::Null, "{gone}");
+    assert_eq!(gone["metadata"]["destroyed"], true);
+    let o = run(bao, &["kv", "get", &p, "--version", "1", "-field=user"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("destroyed"));
     let sub = json_ok(&run(bao, &["kv", "subkeys", &p]));
     assert_eq!(sub["subkeys"], json!({"user": null, "password": null}));

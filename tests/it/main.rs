@@ -11,6 +11,7 @@ mod hydra_double;
 
 mod agent;
 mod agent_files;
+mod bao_diff;
 mod canary;
 mod cli_contract;
 mod cli_local;
@@ -28,6 +29,7 @@ mod hostile_proxy;
 mod hostile_server;
 mod hydra_client;
 mod hydra_spec;
+mod keydir_swap;
 mod openssl_interop;
 mod policy;
 mod restart_hydra;

@@ -333,3 +333,56 @@ fn token_self_operations() {
         Err(Error::PermissionDenied { .. })
     ));
 }
+
+#[test]
+fn the_mount_and_kv_version_of_a_path_are_asked_once_per_mount() {
+    use vaultid::fuzzing::vault::kv_mount;
+    let Some(bao) = Bao::start() else { return };
+    bao.bao(&["secrets", "enable", "-path=kv1", "-version=1", "kv"])
+        .unwrap();
+    bao.bao(&["secrets", "enable", "-path=team/kv", "-version=2", "kv"])
+        .unwrap();
+    // Through a counting proxy, to see which requests are sent.
+    let proxy = common::counting_proxy(bao.addr());
+    let mut cfg = bao.config();
+    cfg.addr = proxy.addr().to_string();
+    let c = vaultid::vault::Client::new(&cfg).unwrap();
+    let asked = || {
+        proxy
+            .seen()
+            .iter()
+            .filter(|r| r.path.starts_with(common::KV_MOUNTS_PREFIX))
+            .count()
+    };
+    assert_eq!(
+        kv_mount(&c, "secret/a/b").unwrap(),
+        Some((Some("secret".into()), true))
+    );
+    assert_eq!(
+        kv_mount(&c, "kv1/x").unwrap(),
+        Some((Some("kv1".into()), false))
+    );
+    assert_eq!(
+        kv_mount(&c, "team/kv/app").unwrap(),
+        Some((Some("team/kv".into()), true))
+    );
+    assert_eq!(asked(), 3);
+    // Later paths under a mount already seen: no new question.
+    assert_eq!(
+        kv_mount(&c, "secret/other").unwrap(),
+        Some((Some("secret".into()), true))
+    );
+    assert_eq!(
+        kv_mount(&c, "kv1").unwrap(),
+        Some((Some("kv1".into()), false))
+    );
+    assert_eq!(asked(), 3);
+    // A prefix that is not a whole segment is another mount's business,
+    // and a path under no mount is not answered (403).
+    assert_eq!(kv_mount(&c, "kv1x/y").unwrap(), None);
+    assert_eq!(asked(), 4);
+    // A new client asks again.
+    let c2 = vaultid::vault::Client::new(&cfg).unwrap();
+    kv_mount(&c2, "secret/a").unwrap();
+    assert_eq!(asked(), 5);
+}

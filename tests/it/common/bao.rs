@@ -231,6 +231,29 @@ exit 0"#;
         Client::new(&self.config()).expect("client")
     }
 
+    /// The `bao` CLI against this server as root, with a clean environment
+    /// (`PATH`, a `HOME` of its own, the address and token under both the
+    /// `BAO_` and the `VAULT_` names), stdin closed: for tests that look at
+    /// its exit status and output bytes.
+    pub fn cli(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.dir)
+            .env("BAO_ADDR", &self.addr)
+            .env("VAULT_ADDR", &self.addr)
+            .env("BAO_TOKEN", &self.token)
+            .env("VAULT_TOKEN", &self.token)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(ca) = &self.ca_cert {
+            cmd.env("BAO_CACERT", ca).env("VAULT_CACERT", ca);
+        }
+        cmd
+    }
+
     /// Run the `bao` CLI against this server as root; its stdout, or its
     /// stderr as the error.
     pub fn bao(&self, args: &[&str]) -> Result<String, String> {

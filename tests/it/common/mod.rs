@@ -300,6 +300,31 @@ pub fn answer(status: u16, extra_headers: &[(&str, &str)], body: &str) -> String
     s
 }
 
+/// Where `vaultid kv` (as `bao kv`) first asks which mount holds a path
+/// and its KV version.
+pub const KV_MOUNTS_PREFIX: &str = "/v1/sys/internal/ui/mounts/";
+
+/// For a stand-in Vault that serves `kv` commands: the answer OpenBao gives
+/// to `sys/internal/ui/mounts/...` for a path in the KV v2 mount `secret`
+/// (its shape as a dev server sends it, trimmed), or `None` for any other
+/// request.
+pub fn kv2_mount_answer(req: &Seen) -> Option<String> {
+    req.path.starts_with(KV_MOUNTS_PREFIX).then(|| {
+        answer(
+            200,
+            &[],
+            r#"{"data":{"path":"secret/","type":"kv","options":{"version":"2"}}}"#,
+        )
+    })
+}
+
+/// The requests a stand-in received other than those mount questions.
+pub fn without_mount_questions(seen: Vec<Seen>) -> Vec<Seen> {
+    seen.into_iter()
+        .filter(|r| !r.path.starts_with(KV_MOUNTS_PREFIX))
+        .collect()
+}
+
 /// A TCP forwarder to `target` (`host:port`) that counts the connections it
 /// accepts: N requests through one keep-alive connection show as 1.
 pub struct TcpProxy {
