@@ -9,8 +9,11 @@
 //!    - Vault empty, local present: local backed up with `cas=0`;
 //!    - both empty: generate, write to Vault with `cas=0`; when that CAS
 //!      loses (another host won the race) read the winner and use it;
-//!    - Vault unavailable: start from local keys and say so (backed up on a
-//!      later run); without local keys fail, unless offline generation was
+//!    - Vault unavailable ([`Error::is_unavailable`]: unreachable, sealed,
+//!      denying, failing, or answering with something that is not a usable
+//!      Vault answer, such as a captive portal's HTML page or a redirect
+//!      that is not followed): start from local keys and say so (backed up
+//!      on a later run); without local keys fail, unless offline generation was
 //!      asked for, since a new key would fork the identity. With local
 //!      keys, Vault gets `VAULTID_STARTUP_TIMEOUT` to answer, and nodes
 //!      that refuse connections are tried once each, without a retry;
@@ -120,8 +123,9 @@ pub enum VaultStatus {
     Disabled,
     /// Vault answered.
     Ok,
-    /// Vault could not be used (unreachable, sealed, denying); the run went
-    /// on from local keys.
+    /// Vault could not be used (unreachable, sealed, denying, or what
+    /// answered was not a usable Vault answer); the run went on from local
+    /// keys.
     Unavailable,
 }
 

@@ -160,7 +160,8 @@ pub enum Error {
     },
 
     /// A server's response was not what its API documents (bad JSON, a
-    /// missing field). Exit code 1.
+    /// missing field). Exit code 1; counts as unavailable
+    /// ([`Error::is_unavailable`]): whatever answered could not be used.
     Protocol {
         /// Which service.
         service: Service,
@@ -272,17 +273,22 @@ impl Error {
 
     /// `true` when the error means the remote service could not be used at
     /// all right now (unreachable, sealed, denying, rate-limiting past the
-    /// deadline, failing with a 5xx): the cases in which the startup flow
-    /// falls back to local keys.
+    /// deadline, failing with a 5xx), or what answered was not a usable
+    /// answer of the service (a body that is not JSON or not of the
+    /// documented shape, as a captive portal or a middlebox sends: an
+    /// [`Error::Protocol`]; a redirect that was not followed): the cases in
+    /// which the startup flow falls back to local keys.
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
             Error::Unreachable { .. }
                 | Error::Sealed { .. }
                 | Error::PermissionDenied { .. }
+                | Error::Protocol { .. }
                 | Error::Unavailable(_)
                 | Error::WouldForkIdentity { .. }
-        ) || matches!(self, Error::Http { status, .. } if *status >= 500 || *status == 429)
+        ) || matches!(self, Error::Http { status, .. }
+            if *status >= 500 || *status == 429 || (300..400).contains(status))
     }
 
     /// The error for a request a service refused with `status`: 401 and
@@ -579,6 +585,31 @@ mod tests {
         );
         let cause = std::error::Error::source(&e).expect("the cause is the source");
         assert_eq!(cause.to_string(), vault_down().to_string());
+    }
+
+    #[test]
+    fn an_answer_that_is_no_usable_answer_counts_as_unavailable() {
+        let protocol = Error::Protocol {
+            service: Service::Vault,
+            detail: "GET secret/data/x (HTTP 200): the answer is not JSON".into(),
+        };
+        assert!(protocol.is_unavailable());
+        assert_eq!(protocol.exit_code(), 1);
+        let status = |status| Error::Http {
+            service: Service::Vault,
+            method: "POST".into(),
+            path: "secret/data/x".into(),
+            status,
+            errors: Vec::new(),
+        };
+        // A redirect that was not followed, a server failing, a rate limit.
+        for s in [302, 307, 308, 429, 500, 503] {
+            assert!(status(s).is_unavailable(), "{s}");
+        }
+        // A request Vault understood and refused is an answer.
+        for s in [400, 404, 405, 409, 412] {
+            assert!(!status(s).is_unavailable(), "{s}");
+        }
     }
 
     #[test]

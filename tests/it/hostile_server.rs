@@ -196,3 +196,81 @@ fn a_password_in_a_server_url_is_refused_and_never_shown() {
     assert_eq!(o.status.code(), Some(2), "{e}");
     assert!(!e.contains("pw-canary-123") && e.contains("***"), "{e}");
 }
+
+/// `vaultid up` for the agent `middlebox@example.com`/`NAME` with its keys
+/// in `dir` and Vault at `addr` (`None`: Vault off).
+fn up_in(dir: &std::path::Path, name: &str, addr: Option<&str>) -> Output {
+    use std::os::unix::fs::PermissionsExt;
+    // 0700, so that no warning about the directory's mode joins the output.
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let mut c = crate::common::agent_cmd(dir, "middlebox@example.com", name);
+    c.env("VAULT_TOKEN", "hvs.middlebox")
+        .env("VAULT_MAX_RETRIES", "0")
+        .env("VAULTID_VAULT_WAIT", "5s")
+        .arg("up")
+        .stdin(Stdio::null());
+    match addr {
+        Some(a) => c.env("VAULT_ADDR", a),
+        None => c.env("VAULT__ENABLED", "false"),
+    };
+    c.output().unwrap()
+}
+
+/// What a middlebox (a captive portal, a misrouted proxy) answers in
+/// Vault's place with a 200: HTML, or JSON that is not a KV v2 answer.
+/// With a local pair that is "Vault unavailable": `up` starts from the
+/// local keys (exit 0, like a reset connection). Without one it fails
+/// with exit 3 and generates nothing.
+#[test]
+fn a_middlebox_answer_is_vault_unavailable_for_the_fallback() {
+    let answers: [(&str, &str); 6] = [
+        (
+            "text/html",
+            "<html><body>Sign in to the Wi-Fi</body></html>",
+        ),
+        ("application/json", "{}"),
+        ("application/json", "[1]"),
+        ("application/json", r#"{"data":"x"}"#),
+        (
+            "application/json",
+            r#"{"data":{"data":"x","metadata":{"version":"one"}}}"#,
+        ),
+        (
+            "application/json",
+            r#"{"data":{"data":[1,2],"metadata":[]}}"#,
+        ),
+    ];
+    for (n, (ctype, body)) in answers.iter().enumerate() {
+        let raw = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let middlebox = TestServer::start(move |_, _| raw.clone());
+        let name = format!("middlebox-{n}");
+        // A local pair: the start goes on from it.
+        let dir = tmpdir("middlebox");
+        let made = up_in(&dir, &name, None);
+        assert!(made.status.success(), "{}", err(&made));
+        let o = up_in(&dir, &name, Some(middlebox.addr()));
+        assert_eq!(o.status.code(), Some(0), "{body}: {}", err(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["keys_source"], "local", "{body}: {v}");
+        assert_eq!(v["vault"], "unavailable", "{body}: {v}");
+        assert!(v["vault_error"].is_string(), "{body}: {v}");
+        // No local pair: a clear refusal, and no key made.
+        let empty = tmpdir("middlebox-empty");
+        let o = up_in(&empty, &name, Some(middlebox.addr()));
+        let e = err(&o);
+        assert_eq!(o.status.code(), Some(3), "{body}: {e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(e.contains("Vault is unavailable"), "{body}: {e}");
+        assert!(!empty.join("private.pem").exists(), "{body}");
+        assert!(
+            middlebox.seen().iter().all(|s| s.method == "GET"),
+            "a key was sent: {:?}",
+            middlebox.seen()
+        );
+        let _ = std::fs::remove_dir_all(dir);
+        let _ = std::fs::remove_dir_all(empty);
+    }
+}
