@@ -54,17 +54,22 @@
 //! from one of them, once per attempt. A redirect answer from the redirect target is returned
 //! as is and its `Location` is never contacted.
 //!
-//! A redirect to another host (another name or address; the port does not
-//! count, as in Go's client) is followed only
-//! when nothing secret would cross over unprotected: never for a request
-//! with a body (Vault bodies carry secrets and key material: KV writes,
-//! logins, unseal keys), and never over plain `http` for a request with a
-//! secret header. Such a 307/308 comes back as the [`Response`] it is.
-//! The other configured base URLs are not "another host": they get what the
-//! node itself gets, so a 307 from one node of a cluster to another
-//! configured node is followed with its body and token (list every node
-//! when they have different names: a standby redirects writes to the
-//! leader's address during an election).
+//! Where a redirect leads is judged by [`Origin`]: scheme, host and port
+//! together, the port spelled out when the URL leaves it to the scheme
+//! (`http` 80, `https` 443). Another port on the same host is another
+//! origin: any local user may listen on a high port (curl's fix for
+//! CVE-2022-27774 draws the same line). A redirect to another origin is
+//! followed only when nothing secret would cross over unprotected: never
+//! for a request with a body (Vault bodies carry secrets and key material:
+//! KV writes, logins, unseal keys; Hydra's carry client secrets), and never
+//! over plain `http` for a request with a secret header. Such a 307/308
+//! comes back as the [`Response`] it is. The origins of the other
+//! configured base URLs are not "another origin": they get what the node
+//! itself gets, so a 307 from one node of a cluster to another configured
+//! node (same scheme, host and port as configured) is followed with its
+//! body and token (list every node when they have different names or
+//! ports: a standby redirects writes to the leader's address during an
+//! election).
 //!
 //! # Proxies
 //!
@@ -877,11 +882,11 @@ impl HttpClient {
             return Attempt::Answer(resp);
         };
         // A configured node may get what the node itself gets: the
-        // cross-host rule guards hosts outside the configured set.
+        // cross-origin rule guards origins outside the configured set.
         let configured = self.is_configured(&target);
-        if let Some(why) = cross_host_refusal(&url, &target, req).filter(|_| !configured) {
+        if let Some(why) = cross_origin_refusal(&url, &target, req).filter(|_| !configured) {
             log::debug!(
-                "{} {} {}: {} to another host ({}) not followed: {why}",
+                "{} {} {}: {} to another origin ({}) not followed: {why}",
                 self.service,
                 req.method,
                 req.path_only(),
@@ -904,13 +909,15 @@ impl HttpClient {
         }
     }
 
-    /// `true` when `url` is on one of the configured base URLs (same scheme,
-    /// host and port).
+    /// `true` when `url` has the [`Origin`] of one of the configured base
+    /// URLs (same scheme, host and port).
     fn is_configured(&self, url: &str) -> bool {
-        let origin =
-            |u: &str| split_url(u).map(|(s, a, _)| format!("{s}://{}", a.to_ascii_lowercase()));
-        let target = origin(url);
-        target.is_some() && self.bases.iter().any(|b| origin(b) == target)
+        let Some(target) = Origin::of(url) else {
+            return false;
+        };
+        self.bases
+            .iter()
+            .any(|b| Origin::of(b).as_ref() == Some(&target))
     }
 
     fn send_once(
@@ -1066,20 +1073,44 @@ pub fn redirect_target(from: &str, location: &str) -> Option<String> {
     Some(target)
 }
 
+/// Where a URL's requests go, as far as secrets are concerned: scheme,
+/// host and port. The host is compared in lower case without a trailing
+/// dot (IPv6 literals keep their brackets); a port the URL leaves out is
+/// the scheme's (`http` 80, `https` 443), so `http://h` and `http://h:80`
+/// are one origin and `http://h:8200` another. Spellings that name the same
+/// place differently (`[::1]` and `[0::1]`) count as different origins:
+/// the rule errs on the side of sending nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Origin {
+    scheme: String,
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    /// The origin of an absolute `http(s)` URL; `None` for anything else.
+    pub(crate) fn of(url: &str) -> Option<Origin> {
+        let (scheme, host, port) = proxy::url_host_port(url)?;
+        Some(Origin {
+            scheme: scheme.to_string(),
+            host: host.trim_end_matches('.').to_ascii_lowercase(),
+            port,
+        })
+    }
+}
+
 /// Why a redirect from `from` to `target` must not be followed with `req`,
-/// or `None` when it may (the same host, or nothing secret at stake).
-fn cross_host_refusal(from: &str, target: &str, req: &Request) -> Option<&'static str> {
-    let host = |u: &str| {
-        proxy::url_host_port(u).map(|(_, h, _)| h.trim_end_matches('.').to_ascii_lowercase())
-    };
-    if host(from).is_some() && host(from) == host(target) {
+/// or `None` when it may (the same [`Origin`], or nothing secret at stake).
+fn cross_origin_refusal(from: &str, target: &str, req: &Request) -> Option<&'static str> {
+    let from = Origin::of(from);
+    if from.is_some() && from == Origin::of(target) {
         return None;
     }
     if !req.body.is_empty() {
         return Some("the request has a body, which may hold secrets");
     }
     if target.starts_with("http://") && req.has_secret_header() {
-        return Some("the token is never sent to another host over plain http");
+        return Some("the token is never sent to another origin over plain http");
     }
     None
 }
@@ -1282,6 +1313,79 @@ mod tests {
             redirect_target("http://a:1/v1/x", "https://b:2/v1/x").as_deref(),
             Some("https://b:2/v1/x")
         );
+    }
+
+    #[test]
+    fn an_origin_is_scheme_host_and_port() {
+        let o = |u: &str| Origin::of(u).unwrap();
+        assert_eq!(
+            o("http://Vault.Example./v1/x"),
+            o("http://vault.example:80")
+        );
+        assert_eq!(o("https://h/v1"), o("https://h:443/other?q=1"));
+        assert_eq!(o("http://u@h:8200/"), o("http://h:8200"));
+        assert_ne!(o("http://127.0.0.1:8200"), o("http://127.0.0.1:8201"));
+        assert_ne!(o("http://h"), o("https://h"));
+        assert_ne!(o("http://h:443"), o("https://h"));
+        assert_ne!(o("http://[::1]:1"), o("http://127.0.0.1:1"));
+        assert_eq!(Origin::of("ftp://h/"), None);
+    }
+
+    #[test]
+    fn secrets_cross_to_another_port_only_when_nothing_is_at_stake() {
+        let from = "http://127.0.0.1:8200/v1/secret/data/x";
+        let token = || Request::get("/v1/x").secret_header("X-Vault-Token", "t".into());
+        let body = || Request::new("POST", "/v1/x").json(&serde_json::json!({"k": "v"}));
+        // The same origin, however spelt: followed with everything.
+        for same in [
+            "http://127.0.0.1:8200/v1/other",
+            "http://127.0.0.1.:8200/v1/other",
+        ] {
+            assert_eq!(cross_origin_refusal(from, same, &token()), None, "{same}");
+            assert_eq!(cross_origin_refusal(from, same, &body()), None, "{same}");
+        }
+        assert_eq!(
+            cross_origin_refusal("http://h/v1/x", "http://h:80/v1/y", &body()),
+            None
+        );
+        // Another port, another host: no body, no plain-http token.
+        for other in [
+            "http://127.0.0.1:8201/v1/x",
+            "http://127.0.0.2:8200/v1/x",
+            "http://127.0.0.1/v1/x",
+        ] {
+            assert!(
+                cross_origin_refusal(from, other, &body()).is_some(),
+                "{other}"
+            );
+            assert!(
+                cross_origin_refusal(from, other, &token()).is_some(),
+                "{other}"
+            );
+            assert_eq!(
+                cross_origin_refusal(from, other, &Request::get("/v1/x")),
+                None
+            );
+        }
+        // Over https a token-only read may go (TLS names the other end).
+        assert_eq!(
+            cross_origin_refusal("https://a:1/v1/x", "https://a:2/v1/x", &token()),
+            None
+        );
+        assert!(cross_origin_refusal("https://a:1/v1/x", "https://a:2/v1/x", &body()).is_some());
+    }
+
+    #[test]
+    fn a_configured_node_is_matched_by_its_full_origin() {
+        let mut c = HttpConfig::new(Service::Vault, "http://127.0.0.1:8200");
+        c.other_urls = vec!["http://Node2.example".into()];
+        c.proxy = Some(ProxyPolicy::default());
+        let c = HttpClient::new(&c).unwrap();
+        assert!(c.is_configured("http://127.0.0.1:8200/v1/x"));
+        assert!(c.is_configured("http://node2.example:80/v1/x"));
+        assert!(!c.is_configured("http://127.0.0.1:8201/v1/x"));
+        assert!(!c.is_configured("https://127.0.0.1:8200/v1/x"));
+        assert!(!c.is_configured("http://node2.example:8080/v1/x"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! What to do next, for errors the library reports as facts: the CLI's
 //! flags and commands that fix them. The library never names them.
 
-use crate::Error;
+use crate::{Error, Service};
 
 /// A hint naming the flag or command that helps with `e`, if one does.
 pub(crate) fn hint(e: &Error) -> Option<String> {
@@ -26,6 +26,22 @@ pub(crate) fn hint(e: &Error) -> Option<String> {
         ),
         Error::NoFieldToRotate { .. } => Some("check the name, or pass --create to add it".into()),
         Error::NotDynamic { .. } => Some("use a KV path without --dynamic".into()),
+        // The HTTP layer hands a 307/308 up only when it did not follow it.
+        Error::Http {
+            service,
+            status: 307 | 308,
+            ..
+        } => Some(format!(
+            "the redirect was not followed: a body, or the token over http, goes only to \
+             the configured addresses (same scheme, host and port); {}",
+            match service {
+                Service::Vault => {
+                    "list every node in VAULTID_VAULT_ADDRS, or point VAULT_ADDR at the active node"
+                }
+                Service::Hydra =>
+                    "point HYDRA__ADMIN_URL or HYDRA__PUBLIC_URL at the server itself",
+            }
+        )),
         _ => None,
     }
 }
@@ -41,7 +57,6 @@ pub(crate) fn with_hint(e: &Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Service;
 
     /// The line ends with `hint`, and the library's own message names no flag.
     fn assert_hint(e: Error, hint: &str) {
@@ -83,6 +98,25 @@ mod tests {
             },
             "or pass --allow-offline-generate to accept that risk",
         );
+    }
+
+    #[test]
+    fn a_redirect_not_followed_names_the_node_list() {
+        let e = |service, status| Error::Http {
+            service,
+            method: "POST".into(),
+            path: "secret/data/x".into(),
+            status,
+            errors: Vec::new(),
+        };
+        let line = with_hint(&e(Service::Vault, 307));
+        assert!(
+            line.contains("HTTP 307; the redirect was not followed"),
+            "{line}"
+        );
+        assert!(line.contains("VAULTID_VAULT_ADDRS"), "{line}");
+        assert!(with_hint(&e(Service::Hydra, 308)).contains("HYDRA__ADMIN_URL"));
+        assert_eq!(hint(&e(Service::Vault, 302)), None);
     }
 
     #[test]
