@@ -579,6 +579,21 @@ impl HttpClient {
     /// outlast the retries are [`Error::Unreachable`], naming the method and
     /// the path without its query string.
     pub fn request(&self, req: Request) -> Result<Response> {
+        // A value the HTTP stack would refuse is not a transport failure
+        // ("unreachable"): say which header, never what it holds.
+        if let Some((name, _)) = req
+            .headers
+            .iter()
+            .find(|(_, v)| !header_value_ok(v.as_str()))
+        {
+            return Err(Error::Config(format!(
+                "{} {} {}: the value of the {name} header holds a control character (a line \
+                 break, tab or NUL), which HTTP cannot carry; nothing was sent",
+                self.service,
+                req.method,
+                req.path_only()
+            )));
+        }
         let start = Instant::now();
         let deadline = self.deadline_for(start);
         let n = self.bases.len();
@@ -1115,6 +1130,15 @@ fn cross_origin_refusal(from: &str, target: &str, req: &Request) -> Option<&'sta
     None
 }
 
+/// `true` when `value` can be sent as an HTTP header value by this layer:
+/// it holds no control character (CR and LF would end the header, NUL and
+/// the others are refused by the HTTP stack). Tokens, namespaces and the
+/// like are checked with this where they are read, so that the error names
+/// their source; [`HttpClient::request`] checks every header again.
+pub(crate) fn header_value_ok(value: &str) -> bool {
+    !value.chars().any(char::is_control)
+}
+
 /// Split an absolute `http(s)` URL into scheme, authority and the rest
 /// (path and query, possibly empty).
 fn split_url(url: &str) -> Option<(&str, &str, &str)> {
@@ -1386,6 +1410,25 @@ mod tests {
         assert!(!c.is_configured("http://127.0.0.1:8201/v1/x"));
         assert!(!c.is_configured("https://127.0.0.1:8200/v1/x"));
         assert!(!c.is_configured("http://node2.example:8080/v1/x"));
+    }
+
+    #[test]
+    fn a_header_http_cannot_carry_is_refused_before_sending() {
+        assert!(header_value_ok("hvs.CAESIabc-_.~"));
+        assert!(!header_value_ok("hvs.abc\r\nX-Evil: 1"));
+        assert!(!header_value_ok("a\0b"));
+        assert!(!header_value_ok("a\tb"));
+        // Port 1 refuses: an attempt would be "unreachable", not this.
+        let mut c = HttpConfig::new(Service::Vault, "http://127.0.0.1:1");
+        c.proxy = Some(ProxyPolicy::default());
+        let c = HttpClient::new(&c).unwrap();
+        let req = Request::get("/v1/x").secret_header("X-Vault-Token", "hvs.canary\nx".into());
+        let e = c.request(req).unwrap_err();
+        let shown = e.to_string();
+        assert_eq!(e.exit_code(), 2, "{shown}");
+        assert!(shown.contains("X-Vault-Token"), "{shown}");
+        assert!(!shown.contains("canary"), "{shown}");
+        assert_eq!(c.waited().retries, 0);
     }
 
     #[test]

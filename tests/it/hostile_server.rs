@@ -274,3 +274,116 @@ fn a_middlebox_answer_is_vault_unavailable_for_the_fallback() {
         let _ = std::fs::remove_dir_all(empty);
     }
 }
+
+/// A token (or another credential) that is not valid UTF-8, or holds a
+/// line break, is a configuration error naming the variable (exit 2): not
+/// "unset" (which fell back to `~/.vault-token`), not "Vault unreachable",
+/// and never shown. Nothing is sent to Vault.
+#[test]
+fn a_credential_that_is_no_text_or_holds_a_line_break_is_refused() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    let vault = TestServer::start(|_, _| answer(200, &[], r#"{"data":{"keys":[]}}"#));
+    let home = tmpdir("bad-token-home");
+    std::fs::write(home.join(".vault-token"), "hvs.file-token-canary").unwrap();
+    let run = |args: &[&str], name: &str, value: &[u8], extra: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vaultid"));
+        c.env_clear()
+            .env("HOME", &home)
+            .env("VAULT_ADDR", vault.addr())
+            .env("VAULTID_AUTHOR", "token@example.com")
+            .env("VAULTID_AGENT_NAME", "token")
+            .env("VAULTID_KEY_DIR", home.join("keys"))
+            .envs(extra.iter().copied())
+            .env(name, OsStr::from_bytes(value))
+            .args(args)
+            .stdin(Stdio::null());
+        c.output().unwrap()
+    };
+    let approle = [
+        ("VAULT_AUTH_METHOD", "approle"),
+        ("VAULT_ROLE_ID", "role"),
+        ("VAULT_SECRET_ID", "secret"),
+    ];
+    let cases: [(&str, &[u8], &[(&str, &str)], &str); 8] = [
+        ("VAULT_TOKEN", b"hvs.canary\xff", &[], "not valid UTF-8"),
+        ("VAULT__TOKEN", b"\xfehvs.canary", &[], "not valid UTF-8"),
+        (
+            "VAULT_TOKEN",
+            b"hvs.canary\r\nX-Injected: 1",
+            &[],
+            "control character",
+        ),
+        (
+            "VAULT__TOKEN",
+            b"hvs.canary\nsecond",
+            &[],
+            "control character",
+        ),
+        (
+            "VAULT_NAMESPACE",
+            b"team\r\ncanary",
+            &[],
+            "control character",
+        ),
+        (
+            "VAULT_SECRET_ID",
+            b"canary\xff",
+            &approle,
+            "not valid UTF-8",
+        ),
+        (
+            "VAULT_SECRET_ID",
+            b"canary\r\n1",
+            &approle[..2],
+            "control character",
+        ),
+        ("VAULT_ROLE_ID", b"canary\xc3", &approle, "not valid UTF-8"),
+    ];
+    for (name, value, extra, why) in cases {
+        for args in [&["kv", "get", "secret/x"][..], &["up"]] {
+            let o = run(args, name, value, extra);
+            let e = err(&o);
+            assert_eq!(o.status.code(), Some(2), "{name} {args:?}: {e}");
+            assert_eq!(e.lines().count(), 1, "{e}");
+            assert!(e.contains(name) && e.contains(why), "{name}: {e}");
+            assert!(!e.contains("canary"), "{name}: {e}");
+        }
+    }
+    assert!(
+        vault.seen().is_empty(),
+        "requests were sent: {:?}",
+        vault.seen()
+    );
+    // A secret named by --secret-env that is not text is said so, not
+    // "not set".
+    let o = run(
+        &[
+            "cred",
+            "verify",
+            "agent",
+            "cred-id",
+            "--secret-env",
+            "PRESENTED",
+        ],
+        "PRESENTED",
+        b"canary\xff",
+        &[("VAULT_TOKEN", "hvs.t")],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(
+        err(&o).contains("PRESENTED is not valid UTF-8"),
+        "{}",
+        err(&o)
+    );
+    // A name that is not text is not "empty".
+    for name in ["VAULTID_AGENT_NAME", "VAULTID_AUTHOR"] {
+        let o = run(&["id"], name, b"agent-\xff", &[]);
+        let e = err(&o);
+        assert_eq!(o.status.code(), Some(2), "{e}");
+        assert!(e.contains(&format!("{name} is not valid UTF-8")), "{e}");
+        assert!(!e.contains("empty"), "{e}");
+    }
+    let _ = std::fs::remove_dir_all(home);
+}
