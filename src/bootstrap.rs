@@ -244,8 +244,7 @@ pub fn ensure(config: &Config) -> Result<Outcome> {
                 path: keys_path(&v.prefix, &identity.agent_id),
             };
             let r = run.with_vault(&store, local);
-            run.note_waits(client, r.is_ok());
-            r?
+            run.note_waits(client, r)?
         }
         _ => run.local_only(local)?,
     };
@@ -328,24 +327,36 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Say what the Vault client waited for, if anything.
-    fn note_waits(&mut self, client: &vault::Client, ok: bool) {
-        let w = client.http().waited();
-        if w.retries == 0 {
-            return;
+    /// Say what the Vault client waited for, if anything: in the outcome
+    /// (`vault_waited`) when the step succeeded, in the error when it
+    /// failed ([`Error::AfterWaiting`]), so that a failure is one message.
+    fn note_waits<T>(&mut self, client: &vault::Client, r: Result<T>) -> Result<T> {
+        let mut w = client.http().waited();
+        match r {
+            Ok(v) => {
+                if let Some(msg) = w.summary(crate::Service::Vault) {
+                    log::info!("{msg}");
+                    self.vault_waited = Some(msg);
+                }
+                Ok(v)
+            }
+            Err(e) => {
+                // An unreachable node's detail already says why it gave up.
+                if w.gave_up
+                    .as_deref()
+                    .is_some_and(|g| e.to_string().contains(g))
+                {
+                    w.gave_up = None;
+                }
+                Err(match w.summary(crate::Service::Vault) {
+                    Some(waited) => Error::AfterWaiting {
+                        error: Box::new(e),
+                        waited,
+                    },
+                    None => e,
+                })
+            }
         }
-        let msg = format!(
-            "waited {:.1} s over {} retries for Vault: {}",
-            w.total.as_secs_f64(),
-            w.retries,
-            w.reasons.join("; ")
-        );
-        if ok {
-            log::info!("{msg}");
-        } else {
-            log::warn!("{msg}");
-        }
-        self.vault_waited = Some(msg);
     }
 
     fn finish(

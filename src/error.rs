@@ -245,6 +245,21 @@ pub enum Error {
         /// The path that was read.
         path: String,
     },
+
+    /// `error` ended an operation that first waited for the service:
+    /// retries after a backoff (an election, an unreachable or sealed
+    /// node, a rate limit) that did not help. `waited` says how long, how
+    /// many retries and why, in one line, e.g. `waited 1.0 s over 2
+    /// retries for Vault: http://10.0.0.5:8200: Connection refused`, so
+    /// that the one error message holds it. The exit code,
+    /// [`Error::is_unavailable`] and the hints are those of `error`
+    /// ([`Error::root`]). Returned by [`crate::bootstrap::ensure`].
+    AfterWaiting {
+        /// The failure the waiting ended with.
+        error: Box<Error>,
+        /// What was waited for, one line.
+        waited: String,
+    },
 }
 
 impl Error {
@@ -253,6 +268,7 @@ impl Error {
     /// or permission denied, 1 anything else.
     pub fn exit_code(&self) -> i32 {
         match self {
+            Error::AfterWaiting { error, .. } => error.exit_code(),
             Error::Config(_)
             | Error::InvalidIdentity(_)
             | Error::MountNotFound { .. }
@@ -279,6 +295,9 @@ impl Error {
     /// [`Error::Protocol`]; a redirect that was not followed): the cases in
     /// which the startup flow falls back to local keys.
     pub fn is_unavailable(&self) -> bool {
+        if let Error::AfterWaiting { error, .. } = self {
+            return error.is_unavailable();
+        }
         matches!(
             self,
             Error::Unreachable { .. }
@@ -289,6 +308,15 @@ impl Error {
                 | Error::WouldForkIdentity { .. }
         ) || matches!(self, Error::Http { status, .. }
             if *status >= 500 || *status == 429 || (300..400).contains(status))
+    }
+
+    /// The failure itself, under the context an operation adds
+    /// ([`Error::AfterWaiting`]): what to match on.
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::AfterWaiting { error, .. } => error.root(),
+            other => other,
+        }
     }
 
     /// The error for a request a service refused with `status`: 401 and
@@ -508,6 +536,7 @@ impl fmt::Display for Raw<'_> {
                 f,
                 "unexpected response from Vault: {path} returned no lease: it is not a dynamic secret"
             ),
+            Error::AfterWaiting { error, waited } => write!(f, "{}; {waited}", Raw(error)),
         }
     }
 }
@@ -517,6 +546,7 @@ impl std::error::Error for Error {
         match self {
             Error::Io { source, .. } => Some(source),
             Error::WouldForkIdentity { cause, .. } => Some(cause.as_ref()),
+            Error::AfterWaiting { error, .. } => Some(error.as_ref()),
             _ => None,
         }
     }
@@ -610,6 +640,31 @@ mod tests {
         for s in [400, 404, 405, 409, 412] {
             assert!(!status(s).is_unavailable(), "{s}");
         }
+    }
+
+    #[test]
+    fn what_was_waited_for_joins_the_one_message_and_changes_nothing_else() {
+        let fork = || Error::WouldForkIdentity {
+            key_dir: ".bindu".into(),
+            cause: Box::new(vault_down()),
+        };
+        let e = Error::AfterWaiting {
+            error: Box::new(fork()),
+            waited: "waited 0.8 s over 2 retries for Vault: http://127.0.0.1:1: refused\n".into(),
+        };
+        check(
+            &e,
+            3,
+            true,
+            &format!(
+                "{}; waited 0.8 s over 2 retries for Vault: http://127.0.0.1:1: refused\\n",
+                fork()
+            ),
+        );
+        assert!(matches!(e.root(), Error::WouldForkIdentity { .. }));
+        assert!(matches!(fork().root(), Error::WouldForkIdentity { .. }));
+        let source = std::error::Error::source(&e).expect("the failure is the source");
+        assert_eq!(source.to_string(), fork().to_string());
     }
 
     #[test]

@@ -425,6 +425,32 @@ pub struct Waited {
     pub retries: u32,
     /// Why, one short line per distinct reason (at most 5).
     pub reasons: Vec<String>,
+    /// Why the latest request that stopped retrying at its deadline did,
+    /// e.g. `gave up after 2.0 s: the next try would be in 1.2 s, past the
+    /// 3.0 s deadline`.
+    pub gave_up: Option<String>,
+}
+
+impl Waited {
+    /// One line for a message, or `None` when there was no retry and no
+    /// giving up: `waited 1.0 s over 2 retries for Vault: REASONS[; GAVE
+    /// UP]`, or `Vault: GAVE UP` when the first wait already did not fit.
+    pub fn summary(&self, service: Service) -> Option<String> {
+        if self.retries == 0 {
+            return self.gave_up.as_ref().map(|g| format!("{service}: {g}"));
+        }
+        let mut line = format!(
+            "waited {:.1} s over {} retries for {service}: {}",
+            self.total.as_secs_f64(),
+            self.retries,
+            self.reasons.join("; ")
+        );
+        if let Some(g) = &self.gave_up {
+            line.push_str("; ");
+            line.push_str(g);
+        }
+        Some(line)
+    }
 }
 
 impl fmt::Debug for HttpClient {
@@ -695,12 +721,16 @@ impl HttpClient {
                     wait.as_secs_f64(),
                     (deadline - start).as_secs_f64()
                 );
-                log::warn!(
+                // A fact of the result, not a warning of its own: an
+                // error carries it (the detail of an unreachable node, or
+                // [`Waited::gave_up`] for the caller's message).
+                log::debug!(
                     "{} {} {}: {reason}; {why}",
                     self.service,
                     req.method,
                     req.path_only()
                 );
+                lock(&self.waited).gave_up = Some(why.clone());
                 return self.finish(
                     attempt,
                     &req,

@@ -5,7 +5,7 @@ use crate::{Error, Service};
 
 /// A hint naming the flag or command that helps with `e`, if one does.
 pub(crate) fn hint(e: &Error) -> Option<String> {
-    match e {
+    match e.root() {
         Error::VersionDeleted {
             path,
             version,
@@ -46,8 +46,12 @@ pub(crate) fn hint(e: &Error) -> Option<String> {
     }
 }
 
-/// The error line: the library's message, then the hint.
+/// The error line: the library's message, then the hint (before what was
+/// waited for, which closes the line).
 pub(crate) fn with_hint(e: &Error) -> String {
+    if let Error::AfterWaiting { error, waited } = e {
+        return format!("{}; {}", with_hint(error), crate::escape_invisible(waited));
+    }
     match hint(e) {
         Some(h) => format!("{e}; {h}"),
         None => e.to_string(),
@@ -97,6 +101,25 @@ mod tests {
                 }),
             },
             "or pass --allow-offline-generate to accept that risk",
+        );
+    }
+
+    #[test]
+    fn the_hint_comes_before_what_was_waited_for() {
+        let e = Error::AfterWaiting {
+            error: Box::new(Error::WouldForkIdentity {
+                key_dir: ".bindu".into(),
+                cause: Box::new(Error::Unavailable("Vault down".into())),
+            }),
+            waited: "waited 0.5 s over 1 retries for Vault: x".into(),
+        };
+        let line = with_hint(&e);
+        assert!(
+            line.ends_with(
+                "to accept that risk; or pass --allow-offline-generate to accept that risk; \
+                 waited 0.5 s over 1 retries for Vault: x"
+            ),
+            "{line}"
         );
     }
 
