@@ -306,7 +306,9 @@ fn a_credential_that_is_no_text_or_holds_a_line_break_is_refused() {
         ("VAULT_ROLE_ID", "role"),
         ("VAULT_SECRET_ID", "secret"),
     ];
-    let cases: [(&str, &[u8], &[(&str, &str)], &str); 8] = [
+    /// Variable, value, other variables, what the error says.
+    type Case<'a> = (&'a str, &'a [u8], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 8] = [
         ("VAULT_TOKEN", b"hvs.canary\xff", &[], "not valid UTF-8"),
         ("VAULT__TOKEN", b"\xfehvs.canary", &[], "not valid UTF-8"),
         (
