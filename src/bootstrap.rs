@@ -9,8 +9,11 @@
 //!    - Vault empty, local present: local backed up with `cas=0`;
 //!    - both empty: generate, write to Vault with `cas=0`; when that CAS
 //!      loses (another host won the race) read the winner and use it;
-//!    - Vault unavailable: start from local keys and say so (backed up on a
-//!      later run); without local keys fail, unless offline generation was
+//!    - Vault unavailable ([`Error::is_unavailable`]: unreachable, sealed,
+//!      denying, failing, or answering with something that is not a usable
+//!      Vault answer, such as a captive portal's HTML page or a redirect
+//!      that is not followed): start from local keys and say so (backed up
+//!      on a later run); without local keys fail, unless offline generation was
 //!      asked for, since a new key would fork the identity. With local
 //!      keys, Vault gets `VAULTID_STARTUP_TIMEOUT` to answer, and nodes
 //!      that refuse connections are tried once each, without a retry;
@@ -120,8 +123,9 @@ pub enum VaultStatus {
     Disabled,
     /// Vault answered.
     Ok,
-    /// Vault could not be used (unreachable, sealed, denying); the run went
-    /// on from local keys.
+    /// Vault could not be used (unreachable, sealed, denying, or what
+    /// answered was not a usable Vault answer); the run went on from local
+    /// keys.
     Unavailable,
 }
 
@@ -240,8 +244,7 @@ pub fn ensure(config: &Config) -> Result<Outcome> {
                 path: keys_path(&v.prefix, &identity.agent_id),
             };
             let r = run.with_vault(&store, local);
-            run.note_waits(client, r.is_ok());
-            r?
+            run.note_waits(client, r)?
         }
         _ => run.local_only(local)?,
     };
@@ -324,24 +327,36 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Say what the Vault client waited for, if anything.
-    fn note_waits(&mut self, client: &vault::Client, ok: bool) {
-        let w = client.http().waited();
-        if w.retries == 0 {
-            return;
+    /// Say what the Vault client waited for, if anything: in the outcome
+    /// (`vault_waited`) when the step succeeded, in the error when it
+    /// failed ([`Error::AfterWaiting`]), so that a failure is one message.
+    fn note_waits<T>(&mut self, client: &vault::Client, r: Result<T>) -> Result<T> {
+        let mut w = client.http().waited();
+        match r {
+            Ok(v) => {
+                if let Some(msg) = w.summary(crate::Service::Vault) {
+                    log::info!("{msg}");
+                    self.vault_waited = Some(msg);
+                }
+                Ok(v)
+            }
+            Err(e) => {
+                // An unreachable node's detail already says why it gave up.
+                if w.gave_up
+                    .as_deref()
+                    .is_some_and(|g| e.to_string().contains(g))
+                {
+                    w.gave_up = None;
+                }
+                Err(match w.summary(crate::Service::Vault) {
+                    Some(waited) => Error::AfterWaiting {
+                        error: Box::new(e),
+                        waited,
+                    },
+                    None => e,
+                })
+            }
         }
-        let msg = format!(
-            "waited {:.1} s over {} retries for Vault: {}",
-            w.total.as_secs_f64(),
-            w.retries,
-            w.reasons.join("; ")
-        );
-        if ok {
-            log::info!("{msg}");
-        } else {
-            log::warn!("{msg}");
-        }
-        self.vault_waited = Some(msg);
     }
 
     fn finish(

@@ -2,7 +2,11 @@
 //! CLI's flags, which override it), with defaults and validation.
 //!
 //! Rules: a variable that is set but empty counts as unset; a value that
-//! cannot be parsed is a [`Error::Config`] naming the variable. Nothing here
+//! cannot be parsed is a [`Error::Config`] naming the variable, and so is
+//! one that is not valid UTF-8 (paths excepted: they are taken as the
+//! bytes they are) and a token, secret id, role id or namespace holding a
+//! control character (no HTTP header can carry one); such messages never
+//! show the value. Nothing here
 //! touches the network; the Vault token file (`~/.vault-token`) is the only
 //! file read.
 
@@ -311,9 +315,9 @@ impl Config {
     pub(crate) fn from_lookup(env: &dyn Lookup) -> Result<Config> {
         let v = Vars(env);
         let identity = IdentityConfig {
-            author: v.get("VAULTID_AUTHOR").unwrap_or_default(),
-            agent_name: v.get("VAULTID_AGENT_NAME").unwrap_or_default(),
-            agent_id: v.get("VAULTID_AGENT_ID"),
+            author: v.get("VAULTID_AUTHOR")?.unwrap_or_default(),
+            agent_name: v.get("VAULTID_AGENT_NAME")?.unwrap_or_default(),
+            agent_id: v.get("VAULTID_AGENT_ID")?,
         };
         let vault = vault_from(&v)?;
         let hydra = hydra_from(&v)?;
@@ -378,10 +382,10 @@ impl VaultConfig {
 }
 
 fn vault_from(v: &Vars) -> Result<Option<VaultConfig>> {
-    let enabled = match v.get("VAULT__ENABLED") {
+    let enabled = match v.get("VAULT__ENABLED")? {
         Some(_) => v.bool("VAULT__ENABLED", false)?,
         None => v
-            .first(&["VAULT_AGENT_ADDR", "VAULT__URL", "VAULT_ADDR", ADDRS_VAR])
+            .first(&["VAULT_AGENT_ADDR", "VAULT__URL", "VAULT_ADDR", ADDRS_VAR])?
             .is_some(),
     };
     if !enabled {
@@ -398,13 +402,10 @@ fn vault_from(v: &Vars) -> Result<Option<VaultConfig>> {
 
 fn vault_settings(v: &Vars) -> Result<Option<VaultConfig>> {
     let mut addrs = Vec::new();
-    if let Some((var, a)) = ["VAULT_AGENT_ADDR", "VAULT__URL", "VAULT_ADDR"]
-        .iter()
-        .find_map(|n| v.get(n).map(|a| (*n, a)))
-    {
+    if let Some((var, a)) = v.first(&["VAULT_AGENT_ADDR", "VAULT__URL", "VAULT_ADDR"])? {
         addrs.push(check_url(var, &a)?);
     }
-    if let Some(list) = v.get(ADDRS_VAR) {
+    if let Some(list) = v.get(ADDRS_VAR)? {
         for a in list.split(',').map(str::trim).filter(|a| !a.is_empty()) {
             let a = check_url(ADDRS_VAR, a)?;
             if !addrs.contains(&a) {
@@ -416,9 +417,14 @@ fn vault_settings(v: &Vars) -> Result<Option<VaultConfig>> {
         return Ok(None);
     }
     let addr = addrs.remove(0);
-    let token = match v.first(&["VAULT__TOKEN", "VAULT_TOKEN"]) {
-        Some(t) => Some(SecretString::new(t.trim())),
-        None => token_file(v),
+    // A token goes into the X-Vault-Token header: one an HTTP header
+    // cannot carry is refused here, naming the variable (or the file).
+    let token = match v.first(&["VAULT__TOKEN", "VAULT_TOKEN"])? {
+        Some((name, t)) => match grammar::header_problem(name, t.trim()) {
+            Some(e) => return Err(e),
+            None => Some(SecretString::new(t.trim())),
+        },
+        None => token_file(v)?,
     };
     let tls = TlsConfig {
         ca_cert: v.path("VAULT_CACERT"),
@@ -426,7 +432,7 @@ fn vault_settings(v: &Vars) -> Result<Option<VaultConfig>> {
         client_cert: v.path("VAULT_CLIENT_CERT"),
         client_key: v.path("VAULT_CLIENT_KEY"),
         skip_verify: v.bool("VAULT_SKIP_VERIFY", false)?,
-        server_name: v.get("VAULT_TLS_SERVER_NAME"),
+        server_name: v.get("VAULT_TLS_SERVER_NAME")?,
     };
     if tls.client_cert.is_some() != tls.client_key.is_some() {
         return Err(Error::Config(
@@ -434,7 +440,7 @@ fn vault_settings(v: &Vars) -> Result<Option<VaultConfig>> {
         ));
     }
     let prefix = v
-        .get("VAULTID_VAULT_PREFIX")
+        .get("VAULTID_VAULT_PREFIX")?
         .unwrap_or_else(|| DEFAULT_PREFIX.to_string());
     let prefix = prefix.trim_matches('/').to_string();
     if prefix
@@ -447,8 +453,8 @@ fn vault_settings(v: &Vars) -> Result<Option<VaultConfig>> {
     }
     let kv_mount = check_vault_path(
         "VAULT_KV_MOUNT",
-        &v.first(&["VAULT_KV_MOUNT", "VAULT_MOUNT"])
-            .unwrap_or_else(|| DEFAULT_KV_MOUNT.to_string()),
+        &v.first(&["VAULT_KV_MOUNT", "VAULT_MOUNT"])?
+            .map_or_else(|| DEFAULT_KV_MOUNT.to_string(), |(_, m)| m),
         false,
     )?;
     Ok(Some(VaultConfig {
@@ -457,7 +463,7 @@ fn vault_settings(v: &Vars) -> Result<Option<VaultConfig>> {
         token,
         kv_mount,
         prefix,
-        namespace: v.get("VAULT_NAMESPACE"),
+        namespace: v.header("VAULT_NAMESPACE")?,
         tls,
         timeout: v.duration("VAULT_CLIENT_TIMEOUT", Duration::from_secs(60))?,
         connect_timeout: v.duration("VAULTID_CONNECT_TIMEOUT", Duration::from_secs(2))?,
@@ -468,39 +474,51 @@ fn vault_settings(v: &Vars) -> Result<Option<VaultConfig>> {
     }))
 }
 
-fn token_file(v: &Vars) -> Option<SecretString> {
-    let home = v.get("HOME")?;
-    let path = PathBuf::from(home).join(".vault-token");
+/// `~/.vault-token`, when there is one. A file that cannot be read is
+/// ignored with a warning (as the Vault CLI does); one whose token an HTTP
+/// header cannot carry is an error naming the file.
+fn token_file(v: &Vars) -> Result<Option<SecretString>> {
+    let Some(home) = v.path("HOME") else {
+        return Ok(None);
+    };
+    let path = home.join(".vault-token");
     if !path.exists() {
-        return None;
+        return Ok(None);
     }
     match crate::input::read_secret(&path, "the token file") {
-        Ok(t) => Some(t),
+        Ok(t) => match grammar::header_problem(&path.display().to_string(), t.expose()) {
+            Some(e) => Err(e),
+            None => Ok(Some(t)),
+        },
         Err(e) => {
             log::warn!("ignoring {}: {e}", path.display());
-            None
+            Ok(None)
         }
     }
 }
 
 fn auth_from(v: &Vars) -> Result<AuthMethod> {
     let method = v
-        .get("VAULT_AUTH_METHOD")
+        .get("VAULT_AUTH_METHOD")?
         .unwrap_or_else(|| "token".into())
         .to_ascii_lowercase();
+    let auth_mount = v.get("VAULT_AUTH_MOUNT")?;
     let mount = |default: &str| {
-        v.get("VAULT_AUTH_MOUNT")
+        auth_mount
+            .as_deref()
             .map(|m| m.trim_matches('/').to_string())
             .unwrap_or_else(|| default.to_string())
     };
+    // Role ids, secret ids and roles go into login bodies: a control
+    // character in one is a pasted line break, refused like a token's.
     let need = |name: &str, why: &str| {
-        v.get(name)
+        v.header(name)?
             .ok_or_else(|| Error::Config(format!("{name} is required for {why}")))
     };
     Ok(match method.as_str() {
         "token" => AuthMethod::Token,
         "approle" => {
-            let secret_id = match (v.get("VAULT_SECRET_ID"), v.path("VAULT_SECRET_ID_FILE")) {
+            let secret_id = match (v.header("VAULT_SECRET_ID")?, v.path("VAULT_SECRET_ID_FILE")) {
                 (Some(s), None) => SecretSource::Value(SecretString::new(s)),
                 (None, Some(p)) => SecretSource::File(p),
                 (Some(_), Some(_)) => {
@@ -545,21 +563,21 @@ fn auth_from(v: &Vars) -> Result<AuthMethod> {
 }
 
 fn hydra_from(v: &Vars) -> Result<Option<HydraConfig>> {
-    let Some(admin) = v.get("HYDRA__ADMIN_URL") else {
+    let Some(admin) = v.get("HYDRA__ADMIN_URL")? else {
         return Ok(None);
     };
     let admin_url = check_url("HYDRA__ADMIN_URL", &admin)?;
-    let public_url = match v.get("HYDRA__PUBLIC_URL") {
+    let public_url = match v.get("HYDRA__PUBLIC_URL")? {
         Some(p) => Some(check_url("HYDRA__PUBLIC_URL", &p)?),
         None => None,
     };
     let scopes: Vec<String> = v
-        .get("HYDRA__SCOPE")
+        .get("HYDRA__SCOPE")?
         .unwrap_or_else(|| DEFAULT_SCOPES.to_string())
         .split_whitespace()
         .map(str::to_string)
         .collect();
-    let token_auth = match v.get("HYDRA__TOKEN_AUTH_METHOD").as_deref() {
+    let token_auth = match v.get("HYDRA__TOKEN_AUTH_METHOD")?.as_deref() {
         None | Some("client_secret_post") => TokenAuth::Post,
         Some("client_secret_basic") => TokenAuth::Basic,
         Some(other) => {
@@ -832,5 +850,114 @@ mod tests {
         );
         assert_eq!(h.token_auth, TokenAuth::Post);
         assert!(h.verify_ssl);
+    }
+    /// Variables from raw OS strings, some of them not UTF-8.
+    struct Os(HashMap<String, std::ffi::OsString>);
+
+    impl Lookup for Os {
+        fn get(&self, name: &str) -> Option<String> {
+            self.0.get(name)?.clone().into_string().ok()
+        }
+        fn get_os(&self, name: &str) -> Option<std::ffi::OsString> {
+            self.0.get(name).cloned()
+        }
+    }
+
+    fn os_cfg(pairs: &[(&str, &[u8])]) -> Result<Config> {
+        use std::os::unix::ffi::OsStringExt;
+        let m = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), std::ffi::OsString::from_vec(v.to_vec())))
+            .collect();
+        Config::from_lookup(&Os(m))
+    }
+
+    #[test]
+    fn a_value_that_is_not_utf8_is_refused_naming_the_variable() {
+        for name in [
+            "VAULT_TOKEN",
+            "VAULT__TOKEN",
+            "VAULT_NAMESPACE",
+            "VAULTID_AGENT_NAME",
+            "VAULTID_AUTHOR",
+            "VAULTID_AGENT_ID",
+            "VAULT_KV_MOUNT",
+            "HYDRA__SCOPE",
+        ] {
+            let e = os_cfg(&[
+                ("VAULT_ADDR", b"http://127.0.0.1:8200"),
+                ("HYDRA__ADMIN_URL", b"http://127.0.0.1:4445"),
+                (name, b"hvs.\xffcanary"),
+            ])
+            .unwrap_err();
+            let shown = e.to_string();
+            assert_eq!(e.exit_code(), 2, "{shown}");
+            assert!(
+                shown.contains(name) && shown.contains("not valid UTF-8"),
+                "{shown}"
+            );
+            assert!(!shown.contains("canary"), "{shown}");
+        }
+        let e = os_cfg(&[
+            ("VAULT_ADDR", b"http://127.0.0.1:8200"),
+            ("VAULT_AUTH_METHOD", b"approle"),
+            ("VAULT_ROLE_ID", b"role"),
+            ("VAULT_SECRET_ID", b"\xfe\xff"),
+        ])
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("VAULT_SECRET_ID is not valid UTF-8"),
+            "{e}"
+        );
+        // A path need not be UTF-8: it is taken as the bytes it is.
+        let c = os_cfg(&[("VAULTID_KEY_DIR", b"/tmp/keys-\xff")]).unwrap();
+        use std::os::unix::ffi::OsStrExt;
+        assert_eq!(c.key_dir.as_os_str().as_bytes(), b"/tmp/keys-\xff");
+    }
+
+    #[test]
+    fn a_credential_no_header_can_carry_is_refused_without_showing_it() {
+        for (name, value) in [
+            ("VAULT_TOKEN", "hvs.canary\r\nX-Injected: 1"),
+            ("VAULT__TOKEN", "hvs.canary\nsecond-line"),
+            ("VAULT_TOKEN", "hvs.can\0ary"),
+            ("VAULT_NAMESPACE", "team\r\ncanary"),
+        ] {
+            let e = cfg(&[("VAULT_ADDR", "http://127.0.0.1:8200"), (name, value)]).unwrap_err();
+            let shown = e.to_string();
+            assert_eq!(e.exit_code(), 2, "{shown}");
+            assert!(
+                shown.contains(name) && shown.contains("control character"),
+                "{shown}"
+            );
+            assert!(!shown.contains("canary"), "{shown}");
+        }
+        // Surrounding whitespace (a trailing newline from `$(cat file)`) is
+        // not part of a token.
+        let v = cfg(&[("VAULT_ADDR", "http://a:1"), ("VAULT_TOKEN", " hvs.x\n")])
+            .unwrap()
+            .vault
+            .unwrap();
+        assert_eq!(v.token.unwrap().expose(), "hvs.x");
+        for (name, value) in [
+            ("VAULT_SECRET_ID", "canary\r\n1"),
+            ("VAULT_ROLE_ID", "role\ncanary"),
+        ] {
+            let mut pairs = vec![
+                ("VAULT_ADDR", "http://127.0.0.1:8200"),
+                ("VAULT_AUTH_METHOD", "approle"),
+                ("VAULT_ROLE_ID", "role"),
+                ("VAULT_SECRET_ID", "secret"),
+            ];
+            pairs.retain(|(k, _)| *k != name);
+            pairs.push((name, value));
+            let e = cfg(&pairs).unwrap_err();
+            let shown = e.to_string();
+            assert!(
+                shown.contains(name) && shown.contains("control character"),
+                "{shown}"
+            );
+            assert!(!shown.contains("canary"), "{shown}");
+        }
     }
 }

@@ -160,7 +160,8 @@ pub enum Error {
     },
 
     /// A server's response was not what its API documents (bad JSON, a
-    /// missing field). Exit code 1.
+    /// missing field). Exit code 1; counts as unavailable
+    /// ([`Error::is_unavailable`]): whatever answered could not be used.
     Protocol {
         /// Which service.
         service: Service,
@@ -244,6 +245,21 @@ pub enum Error {
         /// The path that was read.
         path: String,
     },
+
+    /// `error` ended an operation that first waited for the service:
+    /// retries after a backoff (an election, an unreachable or sealed
+    /// node, a rate limit) that did not help. `waited` says how long, how
+    /// many retries and why, in one line, e.g. `waited 1.0 s over 2
+    /// retries for Vault: http://10.0.0.5:8200: Connection refused`, so
+    /// that the one error message holds it. The exit code,
+    /// [`Error::is_unavailable`] and the hints are those of `error`
+    /// ([`Error::root`]). Returned by [`crate::bootstrap::ensure`].
+    AfterWaiting {
+        /// The failure the waiting ended with.
+        error: Box<Error>,
+        /// What was waited for, one line.
+        waited: String,
+    },
 }
 
 impl Error {
@@ -252,6 +268,7 @@ impl Error {
     /// or permission denied, 1 anything else.
     pub fn exit_code(&self) -> i32 {
         match self {
+            Error::AfterWaiting { error, .. } => error.exit_code(),
             Error::Config(_)
             | Error::InvalidIdentity(_)
             | Error::MountNotFound { .. }
@@ -272,17 +289,34 @@ impl Error {
 
     /// `true` when the error means the remote service could not be used at
     /// all right now (unreachable, sealed, denying, rate-limiting past the
-    /// deadline, failing with a 5xx): the cases in which the startup flow
-    /// falls back to local keys.
+    /// deadline, failing with a 5xx), or what answered was not a usable
+    /// answer of the service (a body that is not JSON or not of the
+    /// documented shape, as a captive portal or a middlebox sends: an
+    /// [`Error::Protocol`]; a redirect that was not followed): the cases in
+    /// which the startup flow falls back to local keys.
     pub fn is_unavailable(&self) -> bool {
+        if let Error::AfterWaiting { error, .. } = self {
+            return error.is_unavailable();
+        }
         matches!(
             self,
             Error::Unreachable { .. }
                 | Error::Sealed { .. }
                 | Error::PermissionDenied { .. }
+                | Error::Protocol { .. }
                 | Error::Unavailable(_)
                 | Error::WouldForkIdentity { .. }
-        ) || matches!(self, Error::Http { status, .. } if *status >= 500 || *status == 429)
+        ) || matches!(self, Error::Http { status, .. }
+            if *status >= 500 || *status == 429 || (300..400).contains(status))
+    }
+
+    /// The failure itself, under the context an operation adds
+    /// ([`Error::AfterWaiting`]): what to match on.
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::AfterWaiting { error, .. } => error.root(),
+            other => other,
+        }
     }
 
     /// The error for a request a service refused with `status`: 401 and
@@ -502,6 +536,7 @@ impl fmt::Display for Raw<'_> {
                 f,
                 "unexpected response from Vault: {path} returned no lease: it is not a dynamic secret"
             ),
+            Error::AfterWaiting { error, waited } => write!(f, "{}; {waited}", Raw(error)),
         }
     }
 }
@@ -511,6 +546,7 @@ impl std::error::Error for Error {
         match self {
             Error::Io { source, .. } => Some(source),
             Error::WouldForkIdentity { cause, .. } => Some(cause.as_ref()),
+            Error::AfterWaiting { error, .. } => Some(error.as_ref()),
             _ => None,
         }
     }
@@ -579,6 +615,56 @@ mod tests {
         );
         let cause = std::error::Error::source(&e).expect("the cause is the source");
         assert_eq!(cause.to_string(), vault_down().to_string());
+    }
+
+    #[test]
+    fn an_answer_that_is_no_usable_answer_counts_as_unavailable() {
+        let protocol = Error::Protocol {
+            service: Service::Vault,
+            detail: "GET secret/data/x (HTTP 200): the answer is not JSON".into(),
+        };
+        assert!(protocol.is_unavailable());
+        assert_eq!(protocol.exit_code(), 1);
+        let status = |status| Error::Http {
+            service: Service::Vault,
+            method: "POST".into(),
+            path: "secret/data/x".into(),
+            status,
+            errors: Vec::new(),
+        };
+        // A redirect that was not followed, a server failing, a rate limit.
+        for s in [302, 307, 308, 429, 500, 503] {
+            assert!(status(s).is_unavailable(), "{s}");
+        }
+        // A request Vault understood and refused is an answer.
+        for s in [400, 404, 405, 409, 412] {
+            assert!(!status(s).is_unavailable(), "{s}");
+        }
+    }
+
+    #[test]
+    fn what_was_waited_for_joins_the_one_message_and_changes_nothing_else() {
+        let fork = || Error::WouldForkIdentity {
+            key_dir: ".bindu".into(),
+            cause: Box::new(vault_down()),
+        };
+        let e = Error::AfterWaiting {
+            error: Box::new(fork()),
+            waited: "waited 0.8 s over 2 retries for Vault: http://127.0.0.1:1: refused\n".into(),
+        };
+        check(
+            &e,
+            3,
+            true,
+            &format!(
+                "{}; waited 0.8 s over 2 retries for Vault: http://127.0.0.1:1: refused\\n",
+                fork()
+            ),
+        );
+        assert!(matches!(e.root(), Error::WouldForkIdentity { .. }));
+        assert!(matches!(fork().root(), Error::WouldForkIdentity { .. }));
+        let source = std::error::Error::source(&e).expect("the failure is the source");
+        assert_eq!(source.to_string(), fork().to_string());
     }
 
     #[test]

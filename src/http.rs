@@ -54,17 +54,22 @@
 //! from one of them, once per attempt. A redirect answer from the redirect target is returned
 //! as is and its `Location` is never contacted.
 //!
-//! A redirect to another host (another name or address; the port does not
-//! count, as in Go's client) is followed only
-//! when nothing secret would cross over unprotected: never for a request
-//! with a body (Vault bodies carry secrets and key material: KV writes,
-//! logins, unseal keys), and never over plain `http` for a request with a
-//! secret header. Such a 307/308 comes back as the [`Response`] it is.
-//! The other configured base URLs are not "another host": they get what the
-//! node itself gets, so a 307 from one node of a cluster to another
-//! configured node is followed with its body and token (list every node
-//! when they have different names: a standby redirects writes to the
-//! leader's address during an election).
+//! Where a redirect leads is judged by [`Origin`]: scheme, host and port
+//! together, the port spelled out when the URL leaves it to the scheme
+//! (`http` 80, `https` 443). Another port on the same host is another
+//! origin: any local user may listen on a high port (curl's fix for
+//! CVE-2022-27774 draws the same line). A redirect to another origin is
+//! followed only when nothing secret would cross over unprotected: never
+//! for a request with a body (Vault bodies carry secrets and key material:
+//! KV writes, logins, unseal keys; Hydra's carry client secrets), and never
+//! over plain `http` for a request with a secret header. Such a 307/308
+//! comes back as the [`Response`] it is. The origins of the other
+//! configured base URLs are not "another origin": they get what the node
+//! itself gets, so a 307 from one node of a cluster to another configured
+//! node (same scheme, host and port as configured) is followed with its
+//! body and token (list every node when they have different names or
+//! ports: a standby redirects writes to the leader's address during an
+//! election).
 //!
 //! # Proxies
 //!
@@ -420,6 +425,32 @@ pub struct Waited {
     pub retries: u32,
     /// Why, one short line per distinct reason (at most 5).
     pub reasons: Vec<String>,
+    /// Why the latest request that stopped retrying at its deadline did,
+    /// e.g. `gave up after 2.0 s: the next try would be in 1.2 s, past the
+    /// 3.0 s deadline`.
+    pub gave_up: Option<String>,
+}
+
+impl Waited {
+    /// One line for a message, or `None` when there was no retry and no
+    /// giving up: `waited 1.0 s over 2 retries for Vault: REASONS[; GAVE
+    /// UP]`, or `Vault: GAVE UP` when the first wait already did not fit.
+    pub fn summary(&self, service: Service) -> Option<String> {
+        if self.retries == 0 {
+            return self.gave_up.as_ref().map(|g| format!("{service}: {g}"));
+        }
+        let mut line = format!(
+            "waited {:.1} s over {} retries for {service}: {}",
+            self.total.as_secs_f64(),
+            self.retries,
+            self.reasons.join("; ")
+        );
+        if let Some(g) = &self.gave_up {
+            line.push_str("; ");
+            line.push_str(g);
+        }
+        Some(line)
+    }
 }
 
 impl fmt::Debug for HttpClient {
@@ -574,6 +605,21 @@ impl HttpClient {
     /// outlast the retries are [`Error::Unreachable`], naming the method and
     /// the path without its query string.
     pub fn request(&self, req: Request) -> Result<Response> {
+        // A value the HTTP stack would refuse is not a transport failure
+        // ("unreachable"): say which header, never what it holds.
+        if let Some((name, _)) = req
+            .headers
+            .iter()
+            .find(|(_, v)| !header_value_ok(v.as_str()))
+        {
+            return Err(Error::Config(format!(
+                "{} {} {}: the value of the {name} header holds a control character (a line \
+                 break, tab or NUL), which HTTP cannot carry; nothing was sent",
+                self.service,
+                req.method,
+                req.path_only()
+            )));
+        }
         let start = Instant::now();
         let deadline = self.deadline_for(start);
         let n = self.bases.len();
@@ -675,12 +721,16 @@ impl HttpClient {
                     wait.as_secs_f64(),
                     (deadline - start).as_secs_f64()
                 );
-                log::warn!(
+                // A fact of the result, not a warning of its own: an
+                // error carries it (the detail of an unreachable node, or
+                // [`Waited::gave_up`] for the caller's message).
+                log::debug!(
                     "{} {} {}: {reason}; {why}",
                     self.service,
                     req.method,
                     req.path_only()
                 );
+                lock(&self.waited).gave_up = Some(why.clone());
                 return self.finish(
                     attempt,
                     &req,
@@ -877,11 +927,11 @@ impl HttpClient {
             return Attempt::Answer(resp);
         };
         // A configured node may get what the node itself gets: the
-        // cross-host rule guards hosts outside the configured set.
+        // cross-origin rule guards origins outside the configured set.
         let configured = self.is_configured(&target);
-        if let Some(why) = cross_host_refusal(&url, &target, req).filter(|_| !configured) {
+        if let Some(why) = cross_origin_refusal(&url, &target, req).filter(|_| !configured) {
             log::debug!(
-                "{} {} {}: {} to another host ({}) not followed: {why}",
+                "{} {} {}: {} to another origin ({}) not followed: {why}",
                 self.service,
                 req.method,
                 req.path_only(),
@@ -904,13 +954,15 @@ impl HttpClient {
         }
     }
 
-    /// `true` when `url` is on one of the configured base URLs (same scheme,
-    /// host and port).
+    /// `true` when `url` has the [`Origin`] of one of the configured base
+    /// URLs (same scheme, host and port).
     fn is_configured(&self, url: &str) -> bool {
-        let origin =
-            |u: &str| split_url(u).map(|(s, a, _)| format!("{s}://{}", a.to_ascii_lowercase()));
-        let target = origin(url);
-        target.is_some() && self.bases.iter().any(|b| origin(b) == target)
+        let Some(target) = Origin::of(url) else {
+            return false;
+        };
+        self.bases
+            .iter()
+            .any(|b| Origin::of(b).as_ref() == Some(&target))
     }
 
     fn send_once(
@@ -1066,22 +1118,55 @@ pub fn redirect_target(from: &str, location: &str) -> Option<String> {
     Some(target)
 }
 
+/// Where a URL's requests go, as far as secrets are concerned: scheme,
+/// host and port. The host is compared in lower case without a trailing
+/// dot (IPv6 literals keep their brackets); a port the URL leaves out is
+/// the scheme's (`http` 80, `https` 443), so `http://h` and `http://h:80`
+/// are one origin and `http://h:8200` another. Spellings that name the same
+/// place differently (`[::1]` and `[0::1]`) count as different origins:
+/// the rule errs on the side of sending nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Origin {
+    scheme: String,
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    /// The origin of an absolute `http(s)` URL; `None` for anything else.
+    pub(crate) fn of(url: &str) -> Option<Origin> {
+        let (scheme, host, port) = proxy::url_host_port(url)?;
+        Some(Origin {
+            scheme: scheme.to_string(),
+            host: host.trim_end_matches('.').to_ascii_lowercase(),
+            port,
+        })
+    }
+}
+
 /// Why a redirect from `from` to `target` must not be followed with `req`,
-/// or `None` when it may (the same host, or nothing secret at stake).
-fn cross_host_refusal(from: &str, target: &str, req: &Request) -> Option<&'static str> {
-    let host = |u: &str| {
-        proxy::url_host_port(u).map(|(_, h, _)| h.trim_end_matches('.').to_ascii_lowercase())
-    };
-    if host(from).is_some() && host(from) == host(target) {
+/// or `None` when it may (the same [`Origin`], or nothing secret at stake).
+fn cross_origin_refusal(from: &str, target: &str, req: &Request) -> Option<&'static str> {
+    let from = Origin::of(from);
+    if from.is_some() && from == Origin::of(target) {
         return None;
     }
     if !req.body.is_empty() {
         return Some("the request has a body, which may hold secrets");
     }
     if target.starts_with("http://") && req.has_secret_header() {
-        return Some("the token is never sent to another host over plain http");
+        return Some("the token is never sent to another origin over plain http");
     }
     None
+}
+
+/// `true` when `value` can be sent as an HTTP header value by this layer:
+/// it holds no control character (CR and LF would end the header, NUL and
+/// the others are refused by the HTTP stack). Tokens, namespaces and the
+/// like are checked with this where they are read, so that the error names
+/// their source; [`HttpClient::request`] checks every header again.
+pub(crate) fn header_value_ok(value: &str) -> bool {
+    !value.chars().any(char::is_control)
 }
 
 /// Split an absolute `http(s)` URL into scheme, authority and the rest
@@ -1282,6 +1367,98 @@ mod tests {
             redirect_target("http://a:1/v1/x", "https://b:2/v1/x").as_deref(),
             Some("https://b:2/v1/x")
         );
+    }
+
+    #[test]
+    fn an_origin_is_scheme_host_and_port() {
+        let o = |u: &str| Origin::of(u).unwrap();
+        assert_eq!(
+            o("http://Vault.Example./v1/x"),
+            o("http://vault.example:80")
+        );
+        assert_eq!(o("https://h/v1"), o("https://h:443/other?q=1"));
+        assert_eq!(o("http://u@h:8200/"), o("http://h:8200"));
+        assert_ne!(o("http://127.0.0.1:8200"), o("http://127.0.0.1:8201"));
+        assert_ne!(o("http://h"), o("https://h"));
+        assert_ne!(o("http://h:443"), o("https://h"));
+        assert_ne!(o("http://[::1]:1"), o("http://127.0.0.1:1"));
+        assert_eq!(Origin::of("ftp://h/"), None);
+    }
+
+    #[test]
+    fn secrets_cross_to_another_port_only_when_nothing_is_at_stake() {
+        let from = "http://127.0.0.1:8200/v1/secret/data/x";
+        let token = || Request::get("/v1/x").secret_header("X-Vault-Token", "t".into());
+        let body = || Request::new("POST", "/v1/x").json(&serde_json::json!({"k": "v"}));
+        // The same origin, however spelt: followed with everything.
+        for same in [
+            "http://127.0.0.1:8200/v1/other",
+            "http://127.0.0.1.:8200/v1/other",
+        ] {
+            assert_eq!(cross_origin_refusal(from, same, &token()), None, "{same}");
+            assert_eq!(cross_origin_refusal(from, same, &body()), None, "{same}");
+        }
+        assert_eq!(
+            cross_origin_refusal("http://h/v1/x", "http://h:80/v1/y", &body()),
+            None
+        );
+        // Another port, another host: no body, no plain-http token.
+        for other in [
+            "http://127.0.0.1:8201/v1/x",
+            "http://127.0.0.2:8200/v1/x",
+            "http://127.0.0.1/v1/x",
+        ] {
+            assert!(
+                cross_origin_refusal(from, other, &body()).is_some(),
+                "{other}"
+            );
+            assert!(
+                cross_origin_refusal(from, other, &token()).is_some(),
+                "{other}"
+            );
+            assert_eq!(
+                cross_origin_refusal(from, other, &Request::get("/v1/x")),
+                None
+            );
+        }
+        // Over https a token-only read may go (TLS names the other end).
+        assert_eq!(
+            cross_origin_refusal("https://a:1/v1/x", "https://a:2/v1/x", &token()),
+            None
+        );
+        assert!(cross_origin_refusal("https://a:1/v1/x", "https://a:2/v1/x", &body()).is_some());
+    }
+
+    #[test]
+    fn a_configured_node_is_matched_by_its_full_origin() {
+        let mut c = HttpConfig::new(Service::Vault, "http://127.0.0.1:8200");
+        c.other_urls = vec!["http://Node2.example".into()];
+        c.proxy = Some(ProxyPolicy::default());
+        let c = HttpClient::new(&c).unwrap();
+        assert!(c.is_configured("http://127.0.0.1:8200/v1/x"));
+        assert!(c.is_configured("http://node2.example:80/v1/x"));
+        assert!(!c.is_configured("http://127.0.0.1:8201/v1/x"));
+        assert!(!c.is_configured("https://127.0.0.1:8200/v1/x"));
+        assert!(!c.is_configured("http://node2.example:8080/v1/x"));
+    }
+
+    #[test]
+    fn a_header_http_cannot_carry_is_refused_before_sending() {
+        assert!(header_value_ok("hvs.CAESIabc-_.~"));
+        assert!(!header_value_ok("hvs.abc\r\nX-Evil: 1"));
+        assert!(!header_value_ok("a\0b"));
+        assert!(!header_value_ok("a\tb"));
+        // Port 1 refuses: an attempt would be "unreachable", not this.
+        let mut c = HttpConfig::new(Service::Vault, "http://127.0.0.1:1");
+        c.proxy = Some(ProxyPolicy::default());
+        let c = HttpClient::new(&c).unwrap();
+        let req = Request::get("/v1/x").secret_header("X-Vault-Token", "hvs.canary\nx".into());
+        let e = c.request(req).unwrap_err();
+        let shown = e.to_string();
+        assert_eq!(e.exit_code(), 2, "{shown}");
+        assert!(shown.contains("X-Vault-Token"), "{shown}");
+        assert!(!shown.contains("canary"), "{shown}");
+        assert_eq!(c.waited().retries, 0);
     }
 
     #[test]

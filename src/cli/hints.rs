@@ -1,11 +1,11 @@
 //! What to do next, for errors the library reports as facts: the CLI's
 //! flags and commands that fix them. The library never names them.
 
-use crate::Error;
+use crate::{Error, Service};
 
 /// A hint naming the flag or command that helps with `e`, if one does.
 pub(crate) fn hint(e: &Error) -> Option<String> {
-    match e {
+    match e.root() {
         Error::VersionDeleted {
             path,
             version,
@@ -26,12 +26,32 @@ pub(crate) fn hint(e: &Error) -> Option<String> {
         ),
         Error::NoFieldToRotate { .. } => Some("check the name, or pass --create to add it".into()),
         Error::NotDynamic { .. } => Some("use a KV path without --dynamic".into()),
+        // The HTTP layer hands a 307/308 up only when it did not follow it.
+        Error::Http {
+            service,
+            status: 307 | 308,
+            ..
+        } => Some(format!(
+            "the redirect was not followed: a body, or the token over http, goes only to \
+             the configured addresses (same scheme, host and port); {}",
+            match service {
+                Service::Vault => {
+                    "list every node in VAULTID_VAULT_ADDRS, or point VAULT_ADDR at the active node"
+                }
+                Service::Hydra =>
+                    "point HYDRA__ADMIN_URL or HYDRA__PUBLIC_URL at the server itself",
+            }
+        )),
         _ => None,
     }
 }
 
-/// The error line: the library's message, then the hint.
+/// The error line: the library's message, then the hint (before what was
+/// waited for, which closes the line).
 pub(crate) fn with_hint(e: &Error) -> String {
+    if let Error::AfterWaiting { error, waited } = e {
+        return format!("{}; {}", with_hint(error), crate::escape_invisible(waited));
+    }
     match hint(e) {
         Some(h) => format!("{e}; {h}"),
         None => e.to_string(),
@@ -41,7 +61,6 @@ pub(crate) fn with_hint(e: &Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Service;
 
     /// The line ends with `hint`, and the library's own message names no flag.
     fn assert_hint(e: Error, hint: &str) {
@@ -99,6 +118,44 @@ mod tests {
             },
             "or pass --allow-offline-generate to accept that risk",
         );
+    }
+
+    #[test]
+    fn the_hint_comes_before_what_was_waited_for() {
+        let e = Error::AfterWaiting {
+            error: Box::new(Error::WouldForkIdentity {
+                key_dir: ".bindu".into(),
+                cause: Box::new(Error::Unavailable("Vault down".into())),
+            }),
+            waited: "waited 0.5 s over 1 retries for Vault: x".into(),
+        };
+        let line = with_hint(&e);
+        assert!(
+            line.ends_with(
+                "to accept that risk; or pass --allow-offline-generate to accept that risk; \
+                 waited 0.5 s over 1 retries for Vault: x"
+            ),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn a_redirect_not_followed_names_the_node_list() {
+        let e = |service, status| Error::Http {
+            service,
+            method: "POST".into(),
+            path: "secret/data/x".into(),
+            status,
+            errors: Vec::new(),
+        };
+        let line = with_hint(&e(Service::Vault, 307));
+        assert!(
+            line.contains("HTTP 307; the redirect was not followed"),
+            "{line}"
+        );
+        assert!(line.contains("VAULTID_VAULT_ADDRS"), "{line}");
+        assert!(with_hint(&e(Service::Hydra, 308)).contains("HYDRA__ADMIN_URL"));
+        assert_eq!(hint(&e(Service::Vault, 302)), None);
     }
 
     #[test]

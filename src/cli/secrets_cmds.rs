@@ -137,10 +137,16 @@ fn env(rest: &[String]) -> Result<u8, Error> {
     let mut statics = crate::secrets::load_secrets(&client, &specs, &opts)?;
     if a.has("pass-credentials") && a.rest.is_some() {
         for name in crate::secrets::CREDENTIAL_VARS {
-            if let Ok(v) = std::env::var(name) {
-                statics
-                    .entry(name.to_string())
-                    .or_insert_with(|| crate::SecretString::new(v));
+            match std::env::var(name) {
+                Ok(v) => {
+                    statics
+                        .entry(name.to_string())
+                        .or_insert_with(|| crate::SecretString::new(v));
+                }
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    return Err(crate::config::grammar::not_utf8(name))
+                }
+                Err(std::env::VarError::NotPresent) => {}
             }
         }
     }
@@ -384,10 +390,12 @@ fn cred(rest: &[String]) -> Result<u8, Error> {
     }
     let presented = if sub == "verify" {
         Some(match a.value("secret-env") {
-            Some(var) => SecretString::new(
-                std::env::var(var)
-                    .map_err(|_| Error::Config(format!("--secret-env: {var} is not set")))?,
-            ),
+            Some(var) => SecretString::new(std::env::var(var).map_err(|e| match e {
+                std::env::VarError::NotPresent => {
+                    Error::Config(format!("--secret-env: {var} is not set"))
+                }
+                std::env::VarError::NotUnicode(_) => crate::config::grammar::not_utf8(var),
+            })?),
             None => read_stdin_line("the secret")?,
         })
     } else {

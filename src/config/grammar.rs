@@ -3,6 +3,7 @@
 //! where values come from ([`Lookup`]). Pure functions of strings: the
 //! `config` fuzz target runs them on arbitrary values.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -10,8 +11,14 @@ use crate::error::{Error, Result};
 
 /// Something that answers "what is variable X?".
 pub trait Lookup {
-    /// The value of `name`, or `None` when unset.
+    /// The value of `name`, or `None` when unset (or not valid UTF-8).
     fn get(&self, name: &str) -> Option<String>;
+
+    /// The value of `name` as the operating system holds it, which need
+    /// not be UTF-8; `None` when unset. By default, [`Lookup::get`]'s.
+    fn get_os(&self, name: &str) -> Option<OsString> {
+        self.get(name).map(OsString::from)
+    }
 }
 
 impl<F: Fn(&str) -> Option<String>> Lookup for F {
@@ -27,22 +34,70 @@ impl Lookup for ProcessEnv {
     fn get(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
     }
+
+    fn get_os(&self, name: &str) -> Option<OsString> {
+        std::env::var_os(name)
+    }
+}
+
+/// The error for a variable whose value is not valid UTF-8. Its bytes are
+/// never shown: the variable may hold a secret.
+pub(crate) fn not_utf8(name: &str) -> Error {
+    Error::Config(format!(
+        "{name} is not valid UTF-8: set it to text (its value is not shown)"
+    ))
+}
+
+/// Why a value cannot go into an HTTP header (a token, a secret id, a
+/// namespace), or `None` when it can. Its characters are never shown.
+pub(crate) fn header_problem(name: &str, value: &str) -> Option<Error> {
+    (!crate::http::header_value_ok(value)).then(|| {
+        Error::Config(format!(
+            "{name} holds a control character (a line break, tab or NUL), which an HTTP \
+             header cannot carry: set it to the value alone (its value is not shown)"
+        ))
+    })
 }
 
 pub(super) struct Vars<'a>(pub(super) &'a dyn Lookup);
 
 impl Vars<'_> {
-    /// Value, treating set-but-empty as unset.
-    pub(super) fn get(&self, name: &str) -> Option<String> {
-        self.0.get(name).filter(|v| !v.trim().is_empty())
+    /// Value, treating set-but-empty as unset; a value that is not valid
+    /// UTF-8 is an error naming the variable, never "unset".
+    pub(super) fn get(&self, name: &str) -> Result<Option<String>> {
+        match self.0.get_os(name).map(OsString::into_string) {
+            None => Ok(None),
+            Some(Ok(v)) => Ok(Some(v).filter(|v| !v.trim().is_empty())),
+            Some(Err(_)) => Err(not_utf8(name)),
+        }
     }
 
-    pub(super) fn first(&self, names: &[&str]) -> Option<String> {
-        names.iter().find_map(|n| self.get(n))
+    /// [`Vars::get`] for a credential or a value sent in an HTTP header (a
+    /// secret id, a role id, a namespace), without surrounding whitespace:
+    /// one holding a control character is refused too, naming the variable
+    /// and never showing the value.
+    pub(super) fn header(&self, name: &str) -> Result<Option<String>> {
+        let Some(v) = self.get(name)? else {
+            return Ok(None);
+        };
+        match header_problem(name, v.trim()) {
+            Some(e) => Err(e),
+            None => Ok(Some(v.trim().to_string())),
+        }
+    }
+
+    /// The first of `names` that is set, with its name.
+    pub(super) fn first(&self, names: &[&'static str]) -> Result<Option<(&'static str, String)>> {
+        for n in names {
+            if let Some(v) = self.get(n)? {
+                return Ok(Some((n, v)));
+            }
+        }
+        Ok(None)
     }
 
     pub(super) fn bool(&self, name: &str, default: bool) -> Result<bool> {
-        match self.get(name) {
+        match self.get(name)? {
             None => Ok(default),
             Some(v) => parse_bool(&v).ok_or_else(|| {
                 Error::Config(format!(
@@ -53,7 +108,7 @@ impl Vars<'_> {
     }
 
     pub(super) fn duration(&self, name: &str, default: Duration) -> Result<Duration> {
-        match self.get(name) {
+        match self.get(name)? {
             None => Ok(default),
             Some(v) => parse_duration(&v).ok_or_else(|| {
                 Error::Config(format!(
@@ -64,7 +119,7 @@ impl Vars<'_> {
     }
 
     pub(super) fn u32(&self, name: &str, default: u32) -> Result<u32> {
-        match self.get(name) {
+        match self.get(name)? {
             None => Ok(default),
             Some(v) => v
                 .trim()
@@ -73,8 +128,12 @@ impl Vars<'_> {
         }
     }
 
+    /// A path: the operating system's bytes as they are (a path need not
+    /// be UTF-8); set-but-blank counts as unset.
     pub(super) fn path(&self, name: &str) -> Option<PathBuf> {
-        self.get(name).map(PathBuf::from)
+        let v = self.0.get_os(name)?;
+        let blank = v.to_str().is_some_and(|s| s.trim().is_empty());
+        (!blank).then(|| PathBuf::from(v))
     }
 }
 

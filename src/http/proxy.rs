@@ -217,18 +217,28 @@ pub struct ProxyPolicy {
 }
 
 impl ProxyPolicy {
-    /// Read the process environment.
+    /// Read the process environment. A proxy variable whose value is not
+    /// valid UTF-8 is a bad value (an error for a URL that would use it);
+    /// such a `NO_PROXY` is an error at once, since it speaks for every URL.
     pub fn from_env() -> Result<ProxyPolicy> {
-        ProxyPolicy::from_lookup(|k| std::env::var(k).ok())
+        ProxyPolicy::from_lookup_os(|k| std::env::var_os(k))
     }
 
-    /// Read the variables through `get` (the environment, or a table in
-    /// tests).
+    /// Read the variables through `get` (a table in tests and fuzz targets).
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<ProxyPolicy> {
-        let first = |names: &[&'static str]| -> Option<(&'static str, String)> {
-            names
-                .iter()
-                .find_map(|n| get(n).map(|v| (*n, v.trim().to_string())))
+        ProxyPolicy::from_lookup_os(|k| get(k).map(std::ffi::OsString::from))
+    }
+
+    /// [`ProxyPolicy::from_lookup`] over values as the operating system
+    /// holds them.
+    fn from_lookup_os(get: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<ProxyPolicy> {
+        type Found = (&'static str, Option<String>);
+        // The first variable set, with its trimmed value (`None`: not UTF-8).
+        let first = |names: &[&'static str]| -> Option<Found> {
+            names.iter().find_map(|n| {
+                get(n).map(|v| (*n, v.into_string().ok().map(|v| v.trim().to_string())))
+            })
         };
         let cgi = get("REQUEST_METHOD").is_some();
         let all = first(&["ALL_PROXY", "all_proxy"]);
@@ -239,13 +249,22 @@ impl ProxyPolicy {
         }
         .or_else(|| all.clone());
         let https = first(&["HTTPS_PROXY", "https_proxy"]).or(all);
-        let no_proxy = first(&["NO_PROXY", "no_proxy"])
-            .map(|(_, v)| NoProxy::parse(&v))
-            .unwrap_or_default();
-        let split = |v: Option<(&'static str, String)>| match v.map(chosen) {
-            None | Some(Ok(None)) => (None, None),
-            Some(Ok(Some(c))) => (Some(c), None),
-            Some(Err(e)) => (None, Some(e.to_string())),
+        let no_proxy = match first(&["NO_PROXY", "no_proxy"]) {
+            None => NoProxy::default(),
+            Some((_, Some(v))) => NoProxy::parse(&v),
+            Some((name, None)) => return Err(crate::config::grammar::not_utf8(name)),
+        };
+        let split = |v: Option<Found>| match v {
+            None => (None, None),
+            Some((name, None)) => (
+                None,
+                Some(crate::config::grammar::not_utf8(name).to_string()),
+            ),
+            Some((name, Some(value))) => match chosen((name, value)) {
+                Ok(None) => (None, None),
+                Ok(Some(c)) => (Some(c), None),
+                Err(e) => (None, Some(e.to_string())),
+            },
         };
         let (http, http_bad) = split(http);
         let (https, https_bad) = split(https);
@@ -381,6 +400,35 @@ mod tests {
 
     fn via(p: &ProxyPolicy, url: &str) -> Option<&'static str> {
         p.proxy_for_url(url).map(|c| c.variable)
+    }
+
+    #[test]
+    fn a_proxy_variable_that_is_not_utf8_is_a_bad_value_naming_it() {
+        use std::os::unix::ffi::OsStringExt;
+        let raw = |pairs: &'static [(&'static str, &'static [u8])]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| std::ffi::OsString::from_vec(v.to_vec()))
+            }
+        };
+        let p =
+            ProxyPolicy::from_lookup_os(raw(&[("HTTPS_PROXY", b"http://u:pw\xff@p:1")])).unwrap();
+        // Never used for loopback, so no error there; elsewhere it is one.
+        assert!(p.check("https://127.0.0.1:8200").is_ok());
+        let e = p
+            .check("https://vault.example:8200")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("HTTPS_PROXY is not valid UTF-8"), "{e}");
+        assert!(!e.contains("pw"), "{e}");
+        assert!(p.proxy_for_url("https://vault.example:8200").is_none());
+        // NO_PROXY speaks for every URL: refused at once.
+        let e = ProxyPolicy::from_lookup_os(raw(&[("no_proxy", b"vault.example,\xff")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no_proxy is not valid UTF-8"), "{e}");
     }
 
     #[test]

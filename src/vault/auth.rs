@@ -161,6 +161,12 @@ pub fn parse_auth(answer: Option<&Value>, what: &str) -> Result<AuthInfo> {
     if raw.client_token.is_empty() {
         return Err(protocol("the answer has no client_token".into()));
     }
+    if !crate::http::header_value_ok(&raw.client_token) {
+        zeroize_string(&mut raw.client_token);
+        return Err(protocol(
+            "the client_token holds a control character, which an HTTP header cannot carry".into(),
+        ));
+    }
     let client_token = SecretString::new(raw.client_token.as_str());
     zeroize_string(&mut raw.client_token);
     Ok(AuthInfo {
@@ -719,5 +725,9 @@ mod tests {
         assert!(parse_auth(Some(&json!({"auth": null})), "t").is_err());
         assert!(parse_auth(Some(&json!({"auth": {"client_token": 1}})), "t").is_err());
         assert!(parse_auth(None, "t").is_err());
+        // A token no header can carry is the server's fault, not "unreachable".
+        let e =
+            parse_auth(Some(&json!({"auth": {"client_token": "hvs.a\r\nb"}})), "t").unwrap_err();
+        assert!(matches!(e, Error::Protocol { .. }), "{e:?}");
     }
 }

@@ -464,3 +464,52 @@ fn every_command_takes_human() {
         "{out}"
     );
 }
+
+/// A failure after retries is one stderr line: the error, and in it what
+/// was waited for (no warning line of its own before it).
+#[test]
+fn a_failure_after_retries_is_one_line_saying_what_was_waited_for() {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let busy =
+        common::TestServer::start(|_, _| common::answer(503, &[], r#"{"errors":["maintenance"]}"#));
+    for (what, addr, waited) in [
+        (
+            "closed port",
+            closed.as_str(),
+            format!(" s over 2 retries for Vault: {closed}: Connection refused"),
+        ),
+        (
+            "503",
+            busy.addr(),
+            format!(
+                " retries for Vault: {} answered HTTP 503 (maintenance); gave up after ",
+                busy.addr()
+            ),
+        ),
+    ] {
+        let home = tmpdir("cli-contract-waited");
+        // A key dir that does not exist yet: made 0700, no mode warning.
+        let o = common::agent_cmd(&home.join("keys"), "wait@example.com", "wait")
+            .env("HOME", &home)
+            .env("VAULT_ADDR", addr)
+            .env("VAULT_TOKEN", "hvs.wait")
+            .env("VAULT_MAX_RETRIES", "2")
+            .env("VAULTID_VAULT_WAIT", "2s")
+            .arg("up")
+            .output()
+            .unwrap();
+        refused(&o, 3, "no local keys");
+        let err = stderr(&o);
+        assert!(!err.contains("vaultid: warn"), "{what}: {err}");
+        // The error first, then what was waited for (its numbers vary).
+        let (error, wait) = err
+            .split_once("; waited ")
+            .unwrap_or_else(|| panic!("{what}: no wait summary in {err}"));
+        assert!(error.contains("Vault is unavailable"), "{what}: {err}");
+        assert!(wait.contains(&waited), "{what}: {waited:?} in {err}");
+        let _ = std::fs::remove_dir_all(home);
+    }
+}

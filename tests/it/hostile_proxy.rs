@@ -284,20 +284,186 @@ fn a_redirect_to_another_host_carries_no_body_and_no_plain_http_token() {
 }
 
 #[test]
-fn a_redirect_on_the_same_host_is_still_followed() {
-    let target = fake_vault();
-    let origin = redirecting_vault(target.addr(), 307);
+fn a_redirect_within_the_same_origin_is_still_followed() {
+    // Same scheme, host and port: a relative Location for a write, an
+    // absolute one (spelling the default-less port out) for a read.
+    let own: std::sync::Arc<std::sync::OnceLock<String>> = Default::default();
+    let me = own.clone();
+    let vault = TestServer::start(move |req, _| match req.path.strip_prefix("/v1/moved") {
+        _ if kv2_mount_answer(req).is_some() => kv2_mount_answer(req).unwrap_or_default(),
+        Some(_) if req.method == "GET" => answer(200, &[], SECRET_OK),
+        Some(_) => answer(200, &[], WRITE_OK),
+        None if req.method == "GET" => {
+            let location = format!("{}/v1/moved{}", me.get().unwrap(), req.path);
+            answer(307, &[("Location", location.as_str())], "")
+        }
+        None => {
+            let location = format!("/v1/moved{}", req.path);
+            answer(307, &[("Location", location.as_str())], "")
+        }
+    });
+    own.set(vault.addr().to_string()).unwrap();
+    for args in [
+        &["kv", "put", "secret/x", "k=v"][..],
+        &["kv", "get", "secret/x"],
+    ] {
+        let out = vaultid(args, &[("VAULT_ADDR", vault.addr())]);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let seen = without_mount_questions(vault.seen());
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    for s in [&seen[1], &seen[3]] {
+        assert!(s.path.starts_with("/v1/moved/"), "{seen:?}");
+        assert_eq!(s.header("x-vault-token"), Some(TOKEN));
+    }
+    assert!(String::from_utf8_lossy(&seen[1].body).contains("\"k\""));
+}
+
+/// A 307 from 127.0.0.1:A to 127.0.0.1:B: another port is another origin
+/// (any local user may listen on a high port), so neither the token nor a
+/// body (the private key PEM of `up`) goes there, and the command ends at
+/// once with an error naming the redirect instead of hanging.
+#[test]
+fn a_redirect_to_another_port_of_the_same_host_gets_no_token_and_no_key() {
+    let other = TestServer::start(|_, _| answer(200, &[], WRITE_OK));
+    let other_addr = other.addr().to_string();
+    // Vault at A: the keys are missing (404), every write is redirected.
+    let vault = TestServer::start(move |req, _| {
+        if req.method == "GET" {
+            answer(404, &[], r#"{"errors":[]}"#)
+        } else {
+            let location = format!("{other_addr}{}", req.path);
+            answer(307, &[("Location", location.as_str())], "")
+        }
+    });
+    let dir = crate::common::tmpdir("redirect-port");
+    let up = |keys: &std::path::Path| {
+        let t = std::time::Instant::now();
+        let out = vaultid(
+            &["up"],
+            &[
+                ("VAULT_ADDR", vault.addr()),
+                ("VAULTID_AUTHOR", "port@example.com"),
+                ("VAULTID_AGENT_NAME", "port"),
+                ("VAULTID_KEY_DIR", keys.to_str().unwrap()),
+            ],
+        );
+        assert!(t.elapsed() < std::time::Duration::from_secs(10), "{out:?}");
+        out
+    };
+    // No local keys: the new pair cannot be stored; a clear error, and
+    // no key is kept locally that Vault does not hold.
+    let out = up(&dir.join("none"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("307"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!dir.join("none/private.pem").exists());
+    // With a local pair, the backup that cannot be stored is left for a
+    // later run: the start goes on from the local keys.
+    let local = dir.join("local");
+    let made = vaultid(
+        &["up"],
+        &[
+            ("VAULT__ENABLED", "false"),
+            ("VAULTID_AUTHOR", "port@example.com"),
+            ("VAULTID_AGENT_NAME", "port"),
+            ("VAULTID_KEY_DIR", local.to_str().unwrap()),
+        ],
+    );
+    assert!(made.status.success(), "{made:?}");
+    let out = up(&local);
+    let v = crate::common::json_ok(&out);
+    assert_eq!(v["keys_source"], "local", "{v}");
+    assert_eq!(v["vault"], "unavailable", "{v}");
+    // The same for a token-bearing read and a KV write.
+    let redirect_all = {
+        let other_addr = other.addr().to_string();
+        TestServer::start(move |req, _| {
+            let location = format!("{other_addr}{}", req.path);
+            answer(308, &[("Location", location.as_str())], "")
+        })
+    };
+    for args in [
+        &["kv", "get", "secret/x"][..],
+        &["kv", "put", "secret/x", "private_key=body-canary-material"][..],
+    ] {
+        let out = vaultid(args, &[("VAULT_ADDR", redirect_all.addr())]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(err.contains("HTTP 308"), "{args:?}: {err}");
+    }
+    assert!(
+        other.seen().is_empty(),
+        "another port received {:?}",
+        other.seen()
+    );
+    // Both ports configured as nodes: then B is one of Vault's own nodes
+    // and gets the write, body and token.
+    let nodes = format!("{},{}", vault.addr(), other.addr());
     let out = vaultid(
         &["kv", "put", "secret/x", "k=v"],
-        &[("VAULT_ADDR", origin.addr())],
+        &[
+            ("VAULT_ADDR", vault.addr()),
+            ("VAULTID_VAULT_ADDRS", &nodes),
+        ],
     );
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let seen = without_mount_questions(target.seen());
-    assert_eq!(seen.len(), 1);
+    let seen = without_mount_questions(other.seen());
+    assert_eq!(seen.len(), 1, "{seen:?}");
     assert_eq!(seen[0].header("x-vault-token"), Some(TOKEN));
-    assert!(String::from_utf8_lossy(&seen[0].body).contains("\"k\""));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Hydra's admin and token calls under the same rule: the client secret
+/// (in the registration body, the token form or the Basic header) never
+/// follows a 307 to another port.
+#[test]
+fn hydra_calls_do_not_follow_a_redirect_to_another_port() {
+    use vaultid::config::{HydraConfig, TokenAuth};
+    use vaultid::fuzzing::hydra::{registration_body, AgentRegistration, HydraAdmin};
+    use vaultid::SecretString;
+
+    const CANARY: &str = "hydra-secret-canary-307";
+    let other = TestServer::start(|_, _| answer(201, &[], "{}"));
+    let other_addr = other.addr().to_string();
+    let hydra = TestServer::start(move |req, _| {
+        let location = format!("{other_addr}{}", req.path);
+        answer(307, &[("Location", location.as_str())], "")
+    });
+    let mut cfg = HydraConfig::new(hydra.addr());
+    cfg.public_url = Some(hydra.addr().to_string());
+    cfg.max_retries = 0;
+    let admin = HydraAdmin::new(&cfg).unwrap();
+    let agent = AgentRegistration {
+        agent_id: "fabb74f0-a028-4fe9-efd6-4efcbbd10d44",
+        did: "did:bindu:a:b:fabb74f0-a028-4fe9-efd6-4efcbbd10d44",
+        agent_name: "b",
+        public_key_base58: "PUBKEY",
+        agent_url: None,
+    };
+    let body = registration_body(&agent, &SecretString::new(CANARY), &cfg.scopes);
+    let e = admin.create_client(&body).unwrap_err();
+    assert!(e.to_string().contains("307"), "{e}");
+    for auth in [TokenAuth::Post, TokenAuth::Basic] {
+        cfg.token_auth = auth;
+        let tokens =
+            vaultid::hydra::TokenClient::new(&cfg, "client", SecretString::new(CANARY)).unwrap();
+        let e = tokens.fetch_token().unwrap_err();
+        assert!(e.to_string().contains("307"), "{auth:?}: {e}");
+    }
+    assert_eq!(hydra.seen().len(), 3);
+    assert!(
+        other.seen().is_empty(),
+        "another port received {:?}",
+        other.seen()
+    );
 }

@@ -196,3 +196,196 @@ fn a_password_in_a_server_url_is_refused_and_never_shown() {
     assert_eq!(o.status.code(), Some(2), "{e}");
     assert!(!e.contains("pw-canary-123") && e.contains("***"), "{e}");
 }
+
+/// `vaultid up` for the agent `middlebox@example.com`/`NAME` with its keys
+/// in `dir` and Vault at `addr` (`None`: Vault off).
+fn up_in(dir: &std::path::Path, name: &str, addr: Option<&str>) -> Output {
+    use std::os::unix::fs::PermissionsExt;
+    // 0700, so that no warning about the directory's mode joins the output.
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let mut c = crate::common::agent_cmd(dir, "middlebox@example.com", name);
+    c.env("VAULT_TOKEN", "hvs.middlebox")
+        .env("VAULT_MAX_RETRIES", "0")
+        .env("VAULTID_VAULT_WAIT", "5s")
+        .arg("up")
+        .stdin(Stdio::null());
+    match addr {
+        Some(a) => c.env("VAULT_ADDR", a),
+        None => c.env("VAULT__ENABLED", "false"),
+    };
+    c.output().unwrap()
+}
+
+/// What a middlebox (a captive portal, a misrouted proxy) answers in
+/// Vault's place with a 200: HTML, or JSON that is not a KV v2 answer.
+/// With a local pair that is "Vault unavailable": `up` starts from the
+/// local keys (exit 0, like a reset connection). Without one it fails
+/// with exit 3 and generates nothing.
+#[test]
+fn a_middlebox_answer_is_vault_unavailable_for_the_fallback() {
+    let answers: [(&str, &str); 6] = [
+        (
+            "text/html",
+            "<html><body>Sign in to the Wi-Fi</body></html>",
+        ),
+        ("application/json", "{}"),
+        ("application/json", "[1]"),
+        ("application/json", r#"{"data":"x"}"#),
+        (
+            "application/json",
+            r#"{"data":{"data":"x","metadata":{"version":"one"}}}"#,
+        ),
+        (
+            "application/json",
+            r#"{"data":{"data":[1,2],"metadata":[]}}"#,
+        ),
+    ];
+    for (n, (ctype, body)) in answers.iter().enumerate() {
+        let raw = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let middlebox = TestServer::start(move |_, _| raw.clone());
+        let name = format!("middlebox-{n}");
+        // A local pair: the start goes on from it.
+        let dir = tmpdir("middlebox");
+        let made = up_in(&dir, &name, None);
+        assert!(made.status.success(), "{}", err(&made));
+        let o = up_in(&dir, &name, Some(middlebox.addr()));
+        assert_eq!(o.status.code(), Some(0), "{body}: {}", err(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["keys_source"], "local", "{body}: {v}");
+        assert_eq!(v["vault"], "unavailable", "{body}: {v}");
+        assert!(v["vault_error"].is_string(), "{body}: {v}");
+        // No local pair: a clear refusal, and no key made.
+        let empty = tmpdir("middlebox-empty");
+        let o = up_in(&empty, &name, Some(middlebox.addr()));
+        let e = err(&o);
+        assert_eq!(o.status.code(), Some(3), "{body}: {e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(e.contains("Vault is unavailable"), "{body}: {e}");
+        assert!(!empty.join("private.pem").exists(), "{body}");
+        assert!(
+            middlebox.seen().iter().all(|s| s.method == "GET"),
+            "a key was sent: {:?}",
+            middlebox.seen()
+        );
+        let _ = std::fs::remove_dir_all(dir);
+        let _ = std::fs::remove_dir_all(empty);
+    }
+}
+
+/// A token (or another credential) that is not valid UTF-8, or holds a
+/// line break, is a configuration error naming the variable (exit 2): not
+/// "unset" (which fell back to `~/.vault-token`), not "Vault unreachable",
+/// and never shown. Nothing is sent to Vault.
+#[test]
+fn a_credential_that_is_no_text_or_holds_a_line_break_is_refused() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    let vault = TestServer::start(|_, _| answer(200, &[], r#"{"data":{"keys":[]}}"#));
+    let home = tmpdir("bad-token-home");
+    std::fs::write(home.join(".vault-token"), "hvs.file-token-canary").unwrap();
+    let run = |args: &[&str], name: &str, value: &[u8], extra: &[(&str, &str)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vaultid"));
+        c.env_clear()
+            .env("HOME", &home)
+            .env("VAULT_ADDR", vault.addr())
+            .env("VAULTID_AUTHOR", "token@example.com")
+            .env("VAULTID_AGENT_NAME", "token")
+            .env("VAULTID_KEY_DIR", home.join("keys"))
+            .envs(extra.iter().copied())
+            .env(name, OsStr::from_bytes(value))
+            .args(args)
+            .stdin(Stdio::null());
+        c.output().unwrap()
+    };
+    let approle = [
+        ("VAULT_AUTH_METHOD", "approle"),
+        ("VAULT_ROLE_ID", "role"),
+        ("VAULT_SECRET_ID", "secret"),
+    ];
+    /// Variable, value, other variables, what the error says.
+    type Case<'a> = (&'a str, &'a [u8], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 8] = [
+        ("VAULT_TOKEN", b"hvs.canary\xff", &[], "not valid UTF-8"),
+        ("VAULT__TOKEN", b"\xfehvs.canary", &[], "not valid UTF-8"),
+        (
+            "VAULT_TOKEN",
+            b"hvs.canary\r\nX-Injected: 1",
+            &[],
+            "control character",
+        ),
+        (
+            "VAULT__TOKEN",
+            b"hvs.canary\nsecond",
+            &[],
+            "control character",
+        ),
+        (
+            "VAULT_NAMESPACE",
+            b"team\r\ncanary",
+            &[],
+            "control character",
+        ),
+        (
+            "VAULT_SECRET_ID",
+            b"canary\xff",
+            &approle,
+            "not valid UTF-8",
+        ),
+        (
+            "VAULT_SECRET_ID",
+            b"canary\r\n1",
+            &approle[..2],
+            "control character",
+        ),
+        ("VAULT_ROLE_ID", b"canary\xc3", &approle, "not valid UTF-8"),
+    ];
+    for (name, value, extra, why) in cases {
+        for args in [&["kv", "get", "secret/x"][..], &["up"]] {
+            let o = run(args, name, value, extra);
+            let e = err(&o);
+            assert_eq!(o.status.code(), Some(2), "{name} {args:?}: {e}");
+            assert_eq!(e.lines().count(), 1, "{e}");
+            assert!(e.contains(name) && e.contains(why), "{name}: {e}");
+            assert!(!e.contains("canary"), "{name}: {e}");
+        }
+    }
+    assert!(
+        vault.seen().is_empty(),
+        "requests were sent: {:?}",
+        vault.seen()
+    );
+    // A secret named by --secret-env that is not text is said so, not
+    // "not set".
+    let o = run(
+        &[
+            "cred",
+            "verify",
+            "agent",
+            "cred-id",
+            "--secret-env",
+            "PRESENTED",
+        ],
+        "PRESENTED",
+        b"canary\xff",
+        &[("VAULT_TOKEN", "hvs.t")],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(
+        err(&o).contains("PRESENTED is not valid UTF-8"),
+        "{}",
+        err(&o)
+    );
+    // A name that is not text is not "empty".
+    for name in ["VAULTID_AGENT_NAME", "VAULTID_AUTHOR"] {
+        let o = run(&["id"], name, b"agent-\xff", &[]);
+        let e = err(&o);
+        assert_eq!(o.status.code(), Some(2), "{e}");
+        assert!(e.contains(&format!("{name} is not valid UTF-8")), "{e}");
+        assert!(!e.contains("empty"), "{e}");
+    }
+    let _ = std::fs::remove_dir_all(home);
+}

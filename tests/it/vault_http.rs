@@ -112,12 +112,16 @@ fn sends_vault_headers() {
     assert_eq!(seen.header("content-type"), Some("application/json"));
 }
 
+/// The target is another configured node (another port of this host is
+/// another origin: only a configured one gets the body and the token).
 #[test]
 fn follows_one_307_with_method_body_and_token() {
     let target = TestServer::start(|_, _| answer(200, &[], r#"{"data":{"version":4}}"#));
     let location = format!("{}/v1/secret/data/x", target.addr());
     let origin = TestServer::start(move |_, _| answer(307, &[("Location", location.as_str())], ""));
-    let client = Client::new(&vault_config(origin.addr())).unwrap();
+    let mut cfg = vault_config(origin.addr());
+    cfg.other_addrs = vec![target.addr().to_string()];
+    let client = Client::new(&cfg).unwrap();
     let mut data = serde_json::Map::new();
     data.insert("k".into(), "v".into());
     let v = client.kv2("secret").write("x", &data, Some(3)).unwrap();
@@ -138,7 +142,11 @@ fn never_follows_a_second_redirect() {
     let second_url = format!("{}/v1/secret/data/x", second.addr());
     let first =
         TestServer::start(move |_, _| answer(307, &[("Location", second_url.as_str())], ""));
-    let client = Client::new(&vault_config(first.addr())).unwrap();
+    // The second is a configured node, so the first redirect is followed;
+    // the third is not, and a redirect from a redirect target never is.
+    let mut cfg = vault_config(first.addr());
+    cfg.other_addrs = vec![second.addr().to_string(), third.addr().to_string()];
+    let client = Client::new(&cfg).unwrap();
     match client.kv2("secret").read("x", None) {
         Err(Error::Http { status: 307, .. }) => {}
         other => panic!("{other:?}"),
