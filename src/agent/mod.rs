@@ -58,6 +58,32 @@ pub(crate) fn stderr_events() -> EventSink {
     })
 }
 
+/// Refuse a `hydra_token` source that could never get a token: Hydra (its
+/// public URL, where the token endpoint is) or the agent's identity (whose
+/// client asks for it) is not configured.
+fn hydra_token_possible(source: &str, env: &Config, identity: Option<&Error>) -> Result<()> {
+    let refuse = |what: String| {
+        Err(Error::Config(format!(
+            "source {source:?} (hydra_token): {what}"
+        )))
+    };
+    match &env.hydra {
+        None => refuse(
+            "Hydra is not configured: set HYDRA__ADMIN_URL and HYDRA__PUBLIC_URL (the token endpoint)"
+                .into(),
+        ),
+        Some(h) if h.public_url.is_none() => {
+            refuse("Hydra's public URL (the token endpoint) is not set: set HYDRA__PUBLIC_URL".into())
+        }
+        Some(_) => match identity {
+            Some(e) => refuse(format!(
+                "the token is asked for with the agent's own OAuth2 client, and its identity is not usable: {e}"
+            )),
+            None => Ok(()),
+        },
+    }
+}
+
 /// The agent: configuration, Vault client, sources, child.
 pub struct Agent {
     pub(crate) config: AgentConfig,
@@ -85,8 +111,10 @@ impl std::fmt::Debug for Agent {
 
 impl Agent {
     /// An agent for `config`, with the Vault, Hydra and identity settings
-    /// of `env` (from the environment in the CLI). Vault is required. No
-    /// request is made yet.
+    /// of `env` (from the environment in the CLI). Vault is required; a
+    /// source that could never work is refused here ([`Error::Config`]): a
+    /// `hydra_token` source without Hydra's public URL or the identity, a
+    /// `pki` source without a common name. No request is made yet.
     pub fn new(config: AgentConfig, env: Config) -> Result<Agent> {
         let vault = env.vault.as_ref().ok_or_else(|| {
             Error::Config(
@@ -99,13 +127,15 @@ impl Agent {
         let vault = &vault;
         let client = Client::new(vault)?;
         client.require_credentials()?;
-        let agent_name = crate::identity::Identity::new(
+        let identity = crate::identity::Identity::new(
             &env.identity.author,
             &env.identity.agent_name,
             env.identity.agent_id.as_deref(),
-        )
-        .ok()
-        .map(|i| i.agent_id);
+        );
+        if let Some(s) = config.sources.iter().find(|s| s.hydra_token.is_some()) {
+            hydra_token_possible(&s.name, &env, identity.as_ref().err())?;
+        }
+        let agent_name = identity.ok().map(|i| i.agent_id);
         let sources = config
             .sources
             .iter()
