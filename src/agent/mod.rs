@@ -11,13 +11,14 @@
 //!    current, writing a file only when its content changes,
 //! 4. tells the application on a real change only (`notify`): a signal to
 //!    the supervised command or a pid file's process, a command, a restart,
-//! 5. rides out Vault outages: failed steps back off with jitter to a cap
-//!    and the last good files stay exactly as they are,
+//! 5. rides out Vault outages: failed steps (sources, token renewals and
+//!    logins) back off with jitter to a cap and the last good files stay
+//!    exactly as they are; a refused token is not an outage (`token`),
 //! 6. reports one JSON line per event (never a secret value) and a status
 //!    file (`status`, read back by `vaultid agent status`),
-//! 7. stops cleanly on `SIGTERM`/`SIGINT` (`scheduler`): stops the
-//!    command, revokes leases (and the token when configured), keeps or
-//!    removes its files.
+//! 7. stops cleanly on `SIGTERM`/`SIGINT` (`scheduler`), within
+//!    `vault_wait`: stops the command, revokes leases (and the token when
+//!    configured), keeps or removes its files.
 //!
 //! Everything runs in one thread, in one loop ([`Agent::run`]) that sleeps
 //! in `poll(2)` until the next event is due or a signal arrives
@@ -95,7 +96,6 @@ pub struct Agent {
     pub(crate) commands: notify::Commands,
     pub(crate) events: EventSink,
     pub(crate) status_digest: Option<[u8; 32]>,
-    pub(crate) token_error: Option<String>,
     pub(crate) started_at: u64,
     pub(crate) wake: Wakeup,
 }
@@ -153,7 +153,7 @@ impl Agent {
             None => None,
         };
         Ok(Agent {
-            token: token::TokenKeeper::new(&config.token),
+            token: token::TokenKeeper::new(&config.token, &vault.auth),
             config,
             env,
             client: Arc::new(client),
@@ -162,7 +162,6 @@ impl Agent {
             commands: notify::Commands::default(),
             events: stderr_events(),
             status_digest: None,
-            token_error: None,
             started_at: sources::unix_now(),
             wake: Wakeup::new()?,
         })

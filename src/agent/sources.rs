@@ -124,6 +124,9 @@ pub struct Source {
     pub last_action_at: u64,
     /// The last error, cleared by the next success.
     pub last_error: Option<String>,
+    /// What kind of error it was (`unavailable`, `denied`, `failed`:
+    /// [`super::status::error_kind`]).
+    pub last_error_kind: Option<&'static str>,
     /// When the current secret needs renewing or re-issuing, when known
     /// (Unix seconds).
     pub next_renewal: Option<u64>,
@@ -235,6 +238,7 @@ impl Source {
             last_action: "starting".into(),
             last_action_at: unix_now(),
             last_error: None,
+            last_error_kind: None,
             next_renewal: None,
             expires_at: None,
         })

@@ -24,7 +24,7 @@ use common::bao::Bao;
 use serde_json::{json, Value};
 
 /// A running `vaultid agent`, stopped (SIGTERM) when dropped.
-struct AgentProc {
+pub(crate) struct AgentProc {
     child: Child,
     dir: PathBuf,
     log: PathBuf,
@@ -32,7 +32,7 @@ struct AgentProc {
 
 impl AgentProc {
     /// Start an agent with `config` (written to its directory) and `env`.
-    fn start(dir: &Path, config: &Value, env: &[(&str, String)]) -> AgentProc {
+    pub(crate) fn start(dir: &Path, config: &Value, env: &[(&str, String)]) -> AgentProc {
         let cfg = dir.join("agent.json");
         std::fs::write(&cfg, serde_json::to_vec_pretty(config).unwrap()).unwrap();
         let log = dir.join("agent.log");
@@ -57,12 +57,12 @@ impl AgentProc {
         }
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Every event logged so far (each stderr line must be JSON).
-    fn events(&self) -> Vec<Value> {
+    pub(crate) fn events(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
             .lines()
@@ -72,7 +72,7 @@ impl AgentProc {
             .collect()
     }
 
-    fn count(&self, event: &str, source: Option<&str>) -> usize {
+    pub(crate) fn count(&self, event: &str, source: Option<&str>) -> usize {
         self.events()
             .iter()
             .filter(|e| e["event"] == event && source.is_none_or(|s| e["source"] == s))
@@ -80,7 +80,7 @@ impl AgentProc {
     }
 
     /// Wait until `f` holds, up to `limit`; panics with the log otherwise.
-    fn wait_for(&self, what: &str, limit: Duration, f: impl Fn(&AgentProc) -> bool) {
+    pub(crate) fn wait_for(&self, what: &str, limit: Duration, f: impl Fn(&AgentProc) -> bool) {
         let deadline = Instant::now() + limit;
         while !f(self) {
             if Instant::now() > deadline {
@@ -93,11 +93,11 @@ impl AgentProc {
         }
     }
 
-    fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn signal(&self, sig: &str) {
+    pub(crate) fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .args([&format!("-{sig}"), &self.pid().to_string()])
             .status()
@@ -107,7 +107,7 @@ impl AgentProc {
     }
 
     /// SIGTERM and wait; the exit code.
-    fn stop(mut self) -> (i32, String) {
+    pub(crate) fn stop(mut self) -> (i32, String) {
         self.signal("TERM");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -120,7 +120,7 @@ impl AgentProc {
         }
     }
 
-    fn status(&self) -> (i32, Value) {
+    pub(crate) fn status(&self) -> (i32, Value) {
         let out = Command::new(env!("CARGO_BIN_EXE_vaultid"))
             .args(["agent", "status", "--status-file"])
             .arg(self.dir.join("status.json"))
@@ -152,11 +152,11 @@ impl Drop for AgentProc {
     }
 }
 
-fn unique(tag: &str) -> String {
+pub(crate) fn unique(tag: &str) -> String {
     format!("agent-{tag}-{}", uuid::Uuid::new_v4().simple())
 }
 
-fn root_env(bao: &Bao) -> Vec<(&'static str, String)> {
+pub(crate) fn root_env(bao: &Bao) -> Vec<(&'static str, String)> {
     vec![
         ("VAULT_ADDR", bao.addr().to_string()),
         ("VAULT_TOKEN", bao.token().to_string()),
@@ -204,7 +204,7 @@ fn approle_env(bao: &Bao, ttl: &str, max_ttl: &str) -> Vec<(&'static str, String
     ]
 }
 
-fn kv_put(bao: &Bao, path: &str, data: Value) {
+pub(crate) fn kv_put(bao: &Bao, path: &str, data: Value) {
     bao.client()
         .kv2("secret")
         .write(path, data.as_object().unwrap(), None)
