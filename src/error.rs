@@ -319,6 +319,15 @@ impl Error {
         }
     }
 
+    /// `true` for an outage: the remote service cannot be used right now
+    /// (unreachable, sealed, rate-limiting past the deadline, failing with
+    /// a 5xx) and may be later without anyone acting. Unlike
+    /// [`Error::is_unavailable`], a refusal ([`Error::PermissionDenied`])
+    /// is not an outage: a revoked token stays revoked.
+    pub(crate) fn is_outage(&self) -> bool {
+        self.is_unavailable() && !matches!(self, Error::PermissionDenied { .. })
+    }
+
     /// The error for a request a service refused with `status`: 401 and
     /// 403 are [`Error::PermissionDenied`], 404 [`Error::NotFound`],
     /// anything else [`Error::Http`]. The query is left out of the path.

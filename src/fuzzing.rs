@@ -219,6 +219,12 @@ pub mod agent {
     pub fn judge(status: serde_json::Value) -> (u8, serde_json::Value) {
         crate::agent::status::judge(status)
     }
+
+    /// The readable summary of a judged status document
+    /// (`agent status --human`), relative times counted from `now`.
+    pub fn human(status: &serde_json::Value, now: u64) -> String {
+        crate::agent::status::human(status, now)
+    }
 }
 
 /// The command line's argument grammar.

@@ -1,6 +1,6 @@
 //! Helpers shared by several modules, one home each: time formatting,
-//! randomness (jitter and secrets), base64, mutex locking, request paths,
-//! URLs as they may be shown.
+//! randomness (jitter and secrets), the retry backoff, base64, mutex
+//! locking, request paths, URLs as they may be shown.
 //! Internal to the crate.
 
 pub mod base64;
@@ -8,6 +8,7 @@ pub mod random;
 pub mod time;
 
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 /// A codec's reverse lookup: ASCII byte to its digit value in `alphabet`,
 /// `invalid` for bytes outside it.
@@ -19,6 +20,18 @@ pub(crate) const fn reverse_table(alphabet: &[u8], invalid: u8) -> [u8; 256] {
         i += 1;
     }
     table
+}
+
+/// The wait before the next try after `failures` failures in a row: 1 s
+/// doubling (1, 2, 4, ...), at most `cap`, less up to 20 % jitter, so that
+/// many clients failing together do not retry together. The one backoff of
+/// the agent's sources, its token renewals and logins, and the token
+/// renewer thread.
+pub(crate) fn backoff(failures: u32, cap: Duration) -> Duration {
+    let base = Duration::from_secs(1)
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(20))
+        .min(cap);
+    base.mul_f64(1.0 - 0.2 * random::jitter())
 }
 
 /// Lock a mutex, ignoring poisoning (the data is plain state that a
@@ -82,6 +95,17 @@ pub fn escape_invisible(s: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_doubles_to_the_cap() {
+        let cap = Duration::from_secs(30);
+        assert!(backoff(1, cap) <= Duration::from_secs(1));
+        assert!(backoff(1, cap) >= Duration::from_millis(800));
+        assert!(backoff(3, cap) <= Duration::from_secs(4));
+        assert!(backoff(3, cap) >= Duration::from_millis(3200));
+        assert!(backoff(50, cap) <= cap && backoff(50, cap) >= Duration::from_secs(24));
+        assert_eq!(backoff(0, Duration::ZERO), Duration::ZERO);
+    }
 
     #[test]
     fn strip_query_keeps_the_path() {

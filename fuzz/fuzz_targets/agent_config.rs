@@ -1,11 +1,12 @@
 //! `AgentConfig::parse` (the agent's strict JSON configuration) and
-//! `agent::status::judge` (a status file read by `vaultid agent status`) on
-//! arbitrary bytes: errors, never panics; an accepted configuration keeps
-//! its invariants.
+//! `agent::status::judge` and `human` (a status file read by `vaultid agent
+//! status`, and its readable summary) on arbitrary bytes: errors, never
+//! panics; an accepted configuration keeps its invariants; the summary is
+//! lines without control characters.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vaultid::fuzzing::agent::{intervals, judge, mode_or_default, AgentConfig};
+use vaultid::fuzzing::agent::{human, intervals, judge, mode_or_default, AgentConfig};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(c) = AgentConfig::parse(data, "fuzz.json") {
@@ -21,7 +22,11 @@ fuzz_target!(|data: &[u8]| {
         let _ = format!("{c:?}");
     }
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(data) {
-        let (code, _) = judge(v);
-        assert!(matches!(code, 0 | 1 | 3));
+        let (code, judged) = judge(v);
+        assert!(matches!(code, 0 | 1 | 3 | 5));
+        for now in [0, 1_800_000_000, u64::MAX] {
+            let text = human(&judged, now);
+            assert!(text.chars().all(|c| c == '\n' || !c.is_control()), "{text:?}");
+        }
     }
 });

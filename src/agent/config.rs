@@ -216,24 +216,24 @@ fn yes() -> bool {
 }
 
 impl AgentConfig {
-    /// Read and check a configuration file.
+    /// Read and check a configuration file. One that cannot be read (not
+    /// there, not readable, a directory) is an [`Error::Config`] naming it,
+    /// as is one that does not parse.
     pub fn load(path: &Path) -> Result<AgentConfig> {
         use std::io::Read;
-        let file = std::fs::File::open(path).map_err(|e| {
-            Error::io(
-                format!("reading the agent configuration {}", path.display()),
-                e,
-            )
-        })?;
+        // A file that is not there, not readable or not a file is a
+        // configuration error (exit 2) naming it.
+        let unreadable = |e: std::io::Error| {
+            Error::Config(format!(
+                "cannot read the agent configuration {}: {e}",
+                path.display()
+            ))
+        };
+        let file = std::fs::File::open(path).map_err(unreadable)?;
         let mut bytes = Vec::new();
         file.take(MAX_CONFIG_BYTES + 1)
             .read_to_end(&mut bytes)
-            .map_err(|e| {
-                Error::io(
-                    format!("reading the agent configuration {}", path.display()),
-                    e,
-                )
-            })?;
+            .map_err(unreadable)?;
         if bytes.len() as u64 > MAX_CONFIG_BYTES {
             return Err(Error::Config(format!(
                 "{}: larger than {MAX_CONFIG_BYTES} bytes",

@@ -11,13 +11,14 @@
 //!    current, writing a file only when its content changes,
 //! 4. tells the application on a real change only (`notify`): a signal to
 //!    the supervised command or a pid file's process, a command, a restart,
-//! 5. rides out Vault outages: failed steps back off with jitter to a cap
-//!    and the last good files stay exactly as they are,
+//! 5. rides out Vault outages: failed steps (sources, token renewals and
+//!    logins) back off with jitter to a cap and the last good files stay
+//!    exactly as they are; a refused token is not an outage (`token`),
 //! 6. reports one JSON line per event (never a secret value) and a status
 //!    file (`status`, read back by `vaultid agent status`),
-//! 7. stops cleanly on `SIGTERM`/`SIGINT` (`scheduler`): stops the
-//!    command, revokes leases (and the token when configured), keeps or
-//!    removes its files.
+//! 7. stops cleanly on `SIGTERM`/`SIGINT` (`scheduler`), within
+//!    `vault_wait`: stops the command, revokes leases (and the token when
+//!    configured), keeps or removes its files.
 //!
 //! Everything runs in one thread, in one loop ([`Agent::run`]) that sleeps
 //! in `poll(2)` until the next event is due or a signal arrives
@@ -64,6 +65,32 @@ pub(crate) fn stderr_events() -> EventSink {
     })
 }
 
+/// Refuse a `hydra_token` source that could never get a token: Hydra (its
+/// public URL, where the token endpoint is) or the agent's identity (whose
+/// client asks for it) is not configured.
+fn hydra_token_possible(source: &str, env: &Config, identity: Option<&Error>) -> Result<()> {
+    let refuse = |what: String| {
+        Err(Error::Config(format!(
+            "source {source:?} (hydra_token): {what}"
+        )))
+    };
+    match &env.hydra {
+        None => refuse(
+            "Hydra is not configured: set HYDRA__ADMIN_URL and HYDRA__PUBLIC_URL (the token endpoint)"
+                .into(),
+        ),
+        Some(h) if h.public_url.is_none() => {
+            refuse("Hydra's public URL (the token endpoint) is not set: set HYDRA__PUBLIC_URL".into())
+        }
+        Some(_) => match identity {
+            Some(e) => refuse(format!(
+                "the token is asked for with the agent's own OAuth2 client, and its identity is not usable: {e}"
+            )),
+            None => Ok(()),
+        },
+    }
+}
+
 /// The agent: configuration, Vault client, sources, child.
 pub struct Agent {
     pub(crate) config: AgentConfig,
@@ -75,7 +102,6 @@ pub struct Agent {
     pub(crate) commands: notify::Commands,
     pub(crate) events: EventSink,
     pub(crate) status_digest: Option<[u8; 32]>,
-    pub(crate) token_error: Option<String>,
     pub(crate) started_at: u64,
     pub(crate) wake: Wakeup,
 }
@@ -91,8 +117,10 @@ impl std::fmt::Debug for Agent {
 
 impl Agent {
     /// An agent for `config`, with the Vault, Hydra and identity settings
-    /// of `env` (from the environment in the CLI). Vault is required. No
-    /// request is made yet.
+    /// of `env` (from the environment in the CLI). Vault is required; a
+    /// source that could never work is refused here ([`Error::Config`]): a
+    /// `hydra_token` source without Hydra's public URL or the identity, a
+    /// `pki` source without a common name. No request is made yet.
     pub fn new(config: AgentConfig, env: Config) -> Result<Agent> {
         let vault = env.vault.as_ref().ok_or_else(|| {
             Error::Config(
@@ -105,13 +133,15 @@ impl Agent {
         let vault = &vault;
         let client = Client::new(vault)?;
         client.require_credentials()?;
-        let agent_name = crate::identity::Identity::new(
+        let identity = crate::identity::Identity::new(
             &env.identity.author,
             &env.identity.agent_name,
             env.identity.agent_id.as_deref(),
-        )
-        .ok()
-        .map(|i| i.agent_id);
+        );
+        if let Some(s) = config.sources.iter().find(|s| s.hydra_token.is_some()) {
+            hydra_token_possible(&s.name, &env, identity.as_ref().err())?;
+        }
+        let agent_name = identity.ok().map(|i| i.agent_id);
         let sources = config
             .sources
             .iter()
@@ -129,7 +159,7 @@ impl Agent {
             None => None,
         };
         Ok(Agent {
-            token: token::TokenKeeper::new(&config.token),
+            token: token::TokenKeeper::new(&config.token, &vault.auth),
             config,
             env,
             client: Arc::new(client),
@@ -138,7 +168,6 @@ impl Agent {
             commands: notify::Commands::default(),
             events: stderr_events(),
             status_digest: None,
-            token_error: None,
             started_at: sources::unix_now(),
             wake: Wakeup::new()?,
         })

@@ -51,11 +51,12 @@ impl Supervised {
         self.pid().is_some_and(|p| send_signal(p, sig))
     }
 
-    /// `SIGTERM`, up to 10 s for it to exit, then `SIGKILL`. Its exit code,
-    /// if it ran.
-    pub fn stop(&mut self) -> Option<u8> {
+    /// Stop it by `deadline`: `SIGTERM` unless `signal_first` is false (a
+    /// stop signal's handler sent it), then `SIGKILL` at the deadline. Its
+    /// exit code, if it ran.
+    pub fn stop_by(&mut self, deadline: std::time::Instant, signal_first: bool) -> Option<u8> {
         self.sup.pid()?;
-        self.sup.stop().ok()
+        self.sup.stop_by(deadline, signal_first).ok()
     }
 
     /// Stop it and start it again.

@@ -6,17 +6,27 @@
 //! Signals: `SIGHUP` re-reads every KV source (and retries failing ones)
 //! now; `SIGCHLD` checks the supervised command (its exit ends the agent
 //! with its exit code); `SIGTERM` and `SIGINT` shut down: the command is
-//! stopped (`SIGTERM`, 10 s, `SIGKILL`), leases revoked unless
+//! stopped (`SIGTERM`, then `SIGKILL`), leases revoked unless
 //! `revoke_leases_on_exit` is off, the token revoked when
 //! `token.revoke_on_exit` is on, the files removed when
 //! `remove_files_on_exit` is on, and the status file marked `stopped`.
+//!
+//! The whole shutdown fits in `vault_wait`, counted from the signal: a
+//! pending stop is looked for between two steps (so a pass of several
+//! steps that each wait for an unreachable Vault does not add them up),
+//! the command gets its `SIGTERM` from the signal handler itself (so it
+//! stops while a request is still in flight) and what is left of the
+//! budget until `SIGKILL` (at most 10 s), and every revocation request is
+//! cut to the budget's end ([`crate::http::HttpClient::set_deadline`]);
+//! one that no longer fits is reported as failed, and its lease or token
+//! runs out at the end of its TTL.
 
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use super::notify::{self, Supervised};
-use super::signals::SIGCHLD;
+use super::signals::{self, SIGCHLD};
 use super::sources::Outcome;
 use super::Agent;
 use crate::error::{Error, Result};
@@ -58,14 +68,22 @@ impl Agent {
             .exec
             .as_ref()
             .is_some_and(|e| e.wait_for_sources);
+        // A stop that arrived during a step is handled before the next one.
+        let stopping = signals::stop_pending;
         loop {
-            let now = Instant::now();
-            self.token.step(&self.client, now);
-            self.sync_token_sink();
+            if !stopping() {
+                for (name, fields) in self.token.step(&self.client, cap, &stopping) {
+                    self.event(name, fields);
+                }
+                self.sync_token_sink();
+            }
 
             let mut any_changed = false;
             let mut restart = false;
             for i in 0..self.sources.len() {
+                if stopping() {
+                    break;
+                }
                 if self.sources[i].next > Instant::now() {
                     continue;
                 }
@@ -82,13 +100,14 @@ impl Agent {
                 }
             }
             let all_rendered = self.sources.iter().all(|s| s.rendered);
-            if let Some(child) = self.child.as_mut() {
+            if let Some(child) = self.child.as_mut().filter(|_| !stopping()) {
                 if child.pid().is_none()
                     && child.restarts == 0
                     && (all_rendered || !wait_for_sources)
                 {
                     match child.start() {
                         Ok(pid) => {
+                            self.wake.set_child(Some(pid));
                             let argv0 = self.config.exec.as_ref().map(|e| e.command[0].clone());
                             self.event("child_started", json!({"pid": pid, "command": argv0}));
                         }
@@ -99,8 +118,10 @@ impl Agent {
                         }
                     }
                 } else if restart && child.pid().is_some() {
+                    self.wake.set_child(None);
                     match child.restart() {
                         Ok(pid) => {
+                            self.wake.set_child(Some(pid));
                             let n = child.restarts;
                             self.event("child_restarted", json!({"pid": pid, "restarts": n}));
                         }
@@ -135,6 +156,7 @@ impl Agent {
                     }
                     SIGCHLD => {
                         if let Some(code) = self.child.as_mut().and_then(Supervised::exited) {
+                            self.wake.set_child(None);
                             self.event("child_exited", json!({"exit_code": code}));
                             return Ok(self.shutdown(code));
                         }
@@ -148,18 +170,20 @@ impl Agent {
     fn sync_token_sink(&mut self) {
         match self.token.sync_sink(&self.client) {
             Ok(true) => {
-                self.token.last_change = Some(std::time::SystemTime::now());
-                self.token_error = None;
+                self.token.sink_error = None;
                 let sink = self.token.sink().map(|p| p.display().to_string());
                 self.event("token_written", json!({"sink": sink}));
             }
             Ok(false) => {}
             Err(e) => {
-                let msg = e.to_string();
-                if self.token_error.as_deref() != Some(msg.as_str()) {
-                    self.event("token_error", json!({"error": msg}));
+                let msg = format!("writing the token sink failed: {e}");
+                if self.token.sink_error.as_deref() != Some(msg.as_str()) {
+                    self.event(
+                        "token_error",
+                        json!({"action": "sink", "error": e.to_string()}),
+                    );
                 }
-                self.token_error = Some(msg);
+                self.token.sink_error = Some(msg);
             }
         }
     }
@@ -221,8 +245,13 @@ impl Agent {
     }
 
     fn source_failed(&mut self, i: usize, e: &Error, cap: Duration) {
+        if matches!(e, Error::PermissionDenied { .. }) {
+            // Refused: is it the token?
+            self.token.check_soon();
+        }
         let s = &mut self.sources[i];
         s.failed(e, cap);
+        s.last_error_kind = Some(super::status::error_kind(e));
         let retry = s.next.saturating_duration_since(Instant::now());
         let (name, failures) = (s.name.clone(), s.failures);
         self.event(
@@ -268,6 +297,7 @@ impl Agent {
                     "next_renewal": s.next_renewal,
                     "expires_at": s.expires_at,
                     "last_error": s.last_error,
+                    "last_error_kind": s.last_error.as_ref().and(s.last_error_kind),
                     "failures": s.failures,
                     "files": s.files.iter().map(|f| f.config.path.display().to_string()).collect::<Vec<_>>(),
                     "detail": s.detail(),
@@ -278,11 +308,7 @@ impl Agent {
             "pid": std::process::id(),
             "state": state,
             "started_at": self.started_at,
-            "token": {
-                "sink": self.token.sink().map(|p| p.display().to_string()),
-                "written": self.token.has_written(),
-                "last_error": self.token_error,
-            },
+            "token": self.token.status(),
             "child": self.child.as_ref().map(|c| json!({"pid": c.pid(), "restarts": c.restarts})),
             "sources": sources,
         })
@@ -298,14 +324,35 @@ impl Agent {
         }
     }
 
-    /// Stop the command, revoke, clean up; returns `code`.
+    /// Stop the command, revoke, clean up, all within `vault_wait` from
+    /// the stop signal (from now when the command's exit is the reason);
+    /// returns `code`.
     fn shutdown(&mut self, code: u8) -> u8 {
-        self.event("stopping", json!({}));
+        let stop_at = self.wake.stop_requested_at().unwrap_or_else(Instant::now);
+        let deadline = stop_at + self.config.vault_wait();
+        let left = || deadline.saturating_duration_since(Instant::now());
+        self.client.http().set_deadline(Some(deadline));
+        self.event(
+            "stopping",
+            json!({"budget_ms": u64::try_from(left().as_millis()).unwrap_or(u64::MAX)}),
+        );
+        let told = self.wake.child_told();
         if let Some(child) = self.child.as_mut() {
-            if let Some(c) = child.stop() {
+            // SIGTERM (unless the signal handler sent it), what is left of
+            // the budget (at most the usual 10 s) to exit, then SIGKILL.
+            let grace_from = if told { stop_at } else { Instant::now() };
+            let until = deadline.min(grace_from + crate::secrets::supervisor::DEFAULT_STOP_GRACE);
+            if let Some(c) = child.stop_by(until, !told) {
                 self.event("child_stopped", json!({"exit_code": c}));
             }
+            self.wake.set_child(None);
         }
+        let no_time = || {
+            format!(
+                "not tried: the shutdown's vault_wait ({:.1} s) ran out; it expires at the end of its TTL",
+                self.config.vault_wait().as_secs_f64()
+            )
+        };
         if self.config.revoke_leases_on_exit {
             let leases: Vec<(String, String)> = self
                 .sources
@@ -313,21 +360,32 @@ impl Agent {
                 .flat_map(|s| s.leases().into_iter().map(move |l| (s.name.clone(), l)))
                 .collect();
             for (source, lease) in leases {
-                match LeaseBackend::revoke(&*self.client, &lease) {
+                let result = if left().is_zero() {
+                    Err(no_time())
+                } else {
+                    LeaseBackend::revoke(&*self.client, &lease).map_err(|e| e.to_string())
+                };
+                match result {
                     Ok(()) => self.event("revoked", json!({"source": source, "lease_id": lease})),
                     Err(e) => self.event(
                         "revoke_failed",
-                        json!({"source": source, "lease_id": lease, "error": e.to_string()}),
+                        json!({"source": source, "lease_id": lease, "error": e}),
                     ),
                 }
             }
         }
         if self.config.token.revoke_on_exit {
-            match revoke_token(&self.client) {
+            let result = if left().is_zero() {
+                Err(no_time())
+            } else {
+                revoke_token(&self.client).map_err(|e| e.to_string())
+            };
+            match result {
                 Ok(()) => self.event("token_revoked", json!({})),
-                Err(e) => self.event("token_revoke_failed", json!({"error": e.to_string()})),
+                Err(e) => self.event("token_revoke_failed", json!({"error": e})),
             }
         }
+        self.client.http().set_deadline(None);
         if self.config.remove_files_on_exit {
             let mut paths: Vec<_> = self
                 .sources

@@ -12,13 +12,21 @@
 //! empty, writes one byte (`write(2)` is async-signal-safe); the loop
 //! reads the byte and takes the mask, so the pipe never holds more than a
 //! byte and never fills.
+//!
+//! A stop (`SIGTERM`, `SIGINT`, [`Waker::stop`]) does two more things at
+//! once, because the loop may be busy in a request for up to `vault_wait`:
+//! it notes when it arrived (the shutdown's budget counts from then,
+//! [`Wakeup::stop_requested_at`]) and sends `SIGTERM` to the supervised
+//! command registered with [`Wakeup::set_child`], once, so the command
+//! stops meanwhile. The loop looks for a pending stop between its steps
+//! ([`stop_pending`]).
 
 use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::raw::{c_int, c_short, c_ulong};
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
@@ -54,6 +62,7 @@ mod ffi {
         pub fn poll(fds: *mut PollFd, nfds: c_ulong, timeout: c_int) -> c_int;
         pub fn write(fd: c_int, buf: *const u8, count: usize) -> isize;
         pub fn signal(signum: c_int, handler: usize) -> usize;
+        pub fn kill(pid: c_int, sig: c_int) -> c_int;
     }
 }
 
@@ -64,6 +73,44 @@ static MASK: AtomicU64 = AtomicU64::new(0);
 static WRITE_FD: AtomicI32 = AtomicI32::new(-1);
 /// One agent's handlers at a time.
 static ACTIVE: Mutex<()> = Mutex::new(());
+/// The supervised command's pid (0: none), told `SIGTERM` on a stop.
+static CHILD: AtomicI32 = AtomicI32::new(0);
+/// Whether that command was told.
+static CHILD_TOLD: AtomicBool = AtomicBool::new(false);
+/// When the first stop not yet taken arrived: nanoseconds since [`BASE`]
+/// plus one (0: none).
+static STOP_AT: AtomicU64 = AtomicU64::new(0);
+/// The origin of [`STOP_AT`], set before any handler is installed.
+static BASE: OnceLock<Instant> = OnceLock::new();
+
+/// The mask bits of a stop.
+const STOP_BITS: u64 =
+    (1u64 << crate::secrets::process::SIGTERM) | (1u64 << crate::secrets::process::SIGINT);
+
+/// Whether a stop has arrived that the loop has not taken yet: the loop
+/// leaves the rest of its pass for it.
+pub fn stop_pending() -> bool {
+    MASK.load(Ordering::SeqCst) & STOP_BITS != 0
+}
+
+/// A stop arrived: note when, and tell the command. Called from the signal
+/// handler, so only async-signal-safe work: atomics, `clock_gettime(2)`
+/// (what `Instant::now` calls; it neither allocates nor locks) and
+/// `kill(2)`.
+fn stop_arrived() {
+    if let Some(base) = BASE.get() {
+        let ns = u64::try_from(base.elapsed().as_nanos())
+            .unwrap_or(u64::MAX - 1)
+            .saturating_add(1);
+        let _ = STOP_AT.compare_exchange(0, ns, Ordering::SeqCst, Ordering::SeqCst);
+    }
+    let pid = CHILD.load(Ordering::SeqCst);
+    if pid > 0 && !CHILD_TOLD.swap(true, Ordering::SeqCst) {
+        // SAFETY: kill(2) takes plain integers; `pid` is the agent's own
+        // child, registered while it runs.
+        unsafe { ffi::kill(pid, crate::secrets::process::SIGTERM) };
+    }
+}
 
 fn notify(bit: u64) {
     if MASK.fetch_or(bit, Ordering::SeqCst) == 0 {
@@ -79,6 +126,9 @@ fn notify(bit: u64) {
 
 extern "C" fn on_signal(sig: c_int) {
     if (1..64).contains(&sig) {
+        if STOP_BITS & (1u64 << sig) != 0 {
+            stop_arrived();
+        }
         notify(1u64 << sig);
     }
 }
@@ -109,6 +159,7 @@ pub struct Waker {
 impl Waker {
     /// Ask the agent to stop (as `SIGTERM` would).
     pub fn stop(&self) {
+        stop_arrived();
         self.send(1u64 << crate::secrets::process::SIGTERM);
     }
 
@@ -129,6 +180,7 @@ impl Waker {
 impl Wakeup {
     /// A new self-pipe (no handlers yet).
     pub fn new() -> Result<Wakeup> {
+        BASE.get_or_init(Instant::now);
         let (reader, writer) =
             std::io::pipe().map_err(|e| Error::io("creating the agent's wake-up pipe", e))?;
         Ok(Wakeup {
@@ -168,6 +220,27 @@ impl Wakeup {
             self.previous.push((sig, prev));
         }
         Ok(())
+    }
+
+    /// Register the supervised command (`None`: none runs), which a stop
+    /// tells `SIGTERM` at once.
+    pub fn set_child(&self, pid: Option<u32>) {
+        let pid = pid.and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
+        CHILD_TOLD.store(false, Ordering::SeqCst);
+        CHILD.store(pid, Ordering::SeqCst);
+    }
+
+    /// Whether a stop already told the command `SIGTERM`.
+    pub fn child_told(&self) -> bool {
+        CHILD.load(Ordering::SeqCst) > 0 && CHILD_TOLD.load(Ordering::SeqCst)
+    }
+
+    /// When the stop being handled arrived (taken: the next call says
+    /// `None` until another one arrives).
+    pub fn stop_requested_at(&self) -> Option<Instant> {
+        let ns = STOP_AT.swap(0, Ordering::SeqCst);
+        let base = BASE.get()?;
+        (ns > 0).then(|| *base + Duration::from_nanos(ns - 1))
     }
 
     /// Sleep until woken or `timeout` passes (`None`: until woken); return
@@ -211,6 +284,7 @@ impl Wakeup {
 
 impl Drop for Wakeup {
     fn drop(&mut self) {
+        CHILD.store(0, Ordering::SeqCst);
         if self._active.is_some() {
             WRITE_FD.store(-1, Ordering::SeqCst);
             for (sig, prev) in self.previous.drain(..) {

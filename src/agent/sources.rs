@@ -128,6 +128,9 @@ pub struct Source {
     pub last_action_at: u64,
     /// The last error, cleared by the next success.
     pub last_error: Option<String>,
+    /// What kind of error it was (`unavailable`, `denied`, `failed`:
+    /// [`super::status::error_kind`]).
+    pub last_error_kind: Option<&'static str>,
     /// When the current secret needs renewing or re-issuing, when known
     /// (Unix seconds).
     pub next_renewal: Option<u64>,
@@ -299,6 +302,7 @@ impl Source {
             last_action: "starting".into(),
             last_action_at: unix_now(),
             last_error: None,
+            last_error_kind: None,
             next_renewal: None,
             expires_at: None,
             pending: None,
@@ -593,7 +597,7 @@ impl Source {
     /// up to 20 % jitter).
     pub fn failed(&mut self, e: &Error, cap: Duration) {
         self.failures = self.failures.saturating_add(1);
-        let wait = backoff(self.failures, cap);
+        let wait = crate::util::backoff(self.failures, cap);
         self.next = Instant::now() + wait;
         self.last_error = Some(e.to_string());
         self.last_action = "failed".into();
@@ -652,28 +656,9 @@ pub fn jitter() -> f64 {
     crate::util::random::jitter()
 }
 
-/// The wait after `failures` failures in a row: 1 s doubling, capped, less
-/// up to 20 % jitter.
-pub fn backoff(failures: u32, cap: Duration) -> Duration {
-    let base = Duration::from_secs(1)
-        .saturating_mul(1u32 << failures.saturating_sub(1).min(20))
-        .min(cap);
-    base.mul_f64(1.0 - 0.2 * jitter())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_to_the_cap() {
-        let cap = Duration::from_secs(30);
-        assert!(backoff(1, cap) <= Duration::from_secs(1));
-        assert!(backoff(1, cap) >= Duration::from_millis(800));
-        assert!(backoff(3, cap) <= Duration::from_secs(4));
-        assert!(backoff(3, cap) >= Duration::from_millis(3200));
-        assert!(backoff(50, cap) <= cap && backoff(50, cap) >= Duration::from_secs(24));
-    }
 
     #[test]
     fn a_failed_write_keeps_the_content_and_changes_no_state_until_it_is_written() {

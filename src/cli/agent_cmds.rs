@@ -16,9 +16,11 @@ Vault outages, report a status file. Vault settings come from the usual
 VAULT_* / VAULTID_* environment. Logs one JSON object per event on stderr.
 SIGHUP re-reads now; SIGTERM/SIGINT stop cleanly. See docs/agent.md.
 
-`vaultid agent status` reads the status file and exits 0 (healthy), 3
-(running, files in place, last attempt failed) or 1 (not running, or not
-every source rendered yet).";
+`vaultid agent status` reads the status file and exits 0 (healthy), 5
+(running, but Vault refuses its token, its login or a source's path), 3
+(running, files in place, last attempt failed: an outage) or 1 (not
+running, or not every source rendered yet). With --human it prints a
+readable summary: the token, each source, the command.";
 
 const FLAGS: &[Flag] = &[
     opt("config", "the agent's JSON configuration file"),
@@ -72,7 +74,13 @@ pub(crate) fn run(rest: &[String]) -> Result<u8, Error> {
                 }
             };
             let (code, doc) = status::check(&path)?;
-            emit(&doc, a.has("human"));
+            if a.has("human") {
+                use std::io::Write;
+                let text = status::human(&doc, crate::agent::sources::unix_now());
+                let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            } else {
+                emit(&doc, false);
+            }
             Ok(code)
         }
         Some(other) => Err(Error::Config(format!(

@@ -227,11 +227,20 @@ impl Supervisor {
     /// Stop the child: `SIGTERM`, up to the stop grace to exit, then
     /// `SIGKILL`. Its exit code (`128 + n` when signal `n` ended it).
     pub fn stop(&mut self) -> Result<u8> {
+        self.stop_by(Instant::now() + self.stop_grace, true)
+    }
+
+    /// Stop the child by `deadline`: `SIGTERM` (unless `signal_first` is
+    /// false: it was sent already), a wait until `deadline` at most, then
+    /// `SIGKILL`. Its exit code.
+    pub(crate) fn stop_by(&mut self, deadline: Instant, signal_first: bool) -> Result<u8> {
         if self.child.is_none() {
             return Err(Error::Config("no command is running".into()));
         }
-        self.signal(Signal::Terminate);
-        if let Some(code) = self.wait_until(Instant::now() + self.stop_grace)? {
+        if signal_first {
+            self.signal(Signal::Terminate);
+        }
+        if let Some(code) = self.wait_until(deadline)? {
             return Ok(code);
         }
         if let Some(child) = self.child.as_mut() {

@@ -6,7 +6,11 @@
 //! longer valid (expired, revoked) logs in again and is sent once more.
 //! [`Client::start_renewer`] keeps the token alive in a background thread:
 //! it renews at about two thirds of the TTL (minus 10-20 % jitter) and logs
-//! in again when the token is not renewable or reaches its maximum TTL.
+//! in again when the token is not renewable, reaches its maximum TTL or a
+//! renewal is refused. A failed try is retried after 1 s, doubling to 30 s
+//! (less up to 20 % jitter), and while Vault is away, before half of what
+//! is left of a token that still works has gone. A renewal that failed
+//! because Vault is away is retried, not answered with a login.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -464,9 +468,11 @@ impl Client {
     /// [`Renewer`] is stopped or dropped, or the client is dropped.
     ///
     /// At about two thirds of the token's TTL (minus 10-20 % jitter) the
-    /// token is renewed; when it is not renewable, a renewal fails, or the
-    /// maximum TTL is near, a login method logs in again. A `token`-method
-    /// token that cannot be renewed is left to expire, with a warning.
+    /// token is renewed; when it is not renewable, a renewal is refused, or
+    /// the maximum TTL is near, a login method logs in again. Failures are
+    /// retried after a backoff (see the [module docs](self)). A
+    /// `token`-method token that cannot be renewed is left to expire, with
+    /// a warning.
     pub fn start_renewer(self: &Arc<Self>) -> Renewer {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let weak = Arc::downgrade(self);
@@ -481,87 +487,210 @@ impl Client {
         Renewer { stop, thread }
     }
 
-    /// One step of the renewer: act if due, and say how long to sleep
-    /// (`None`: nothing left to do). The agent runs these steps in its own
-    /// loop instead of a renewer thread.
-    pub(crate) fn renew_step(&self) -> Option<Duration> {
-        const RETRY: Duration = Duration::from_secs(5);
+    /// One step of the renewer: act if due, and say what happened. The
+    /// caller sleeps, steps again at once, stops, or backs off after a
+    /// failure ([`RenewStep`]); the agent runs these steps in its own loop
+    /// instead of a renewer thread.
+    ///
+    /// Before the lease is known it is learnt (a login, or a look-up of the
+    /// given token). At about two thirds of the TTL the token is renewed
+    /// with exactly that token (no login on the way); a renewal refused
+    /// outright, a token that is not renewable and one near its maximum
+    /// TTL are replaced by a login when the method can log in. A renewal
+    /// that failed because Vault is away is a failure to retry, not a
+    /// reason to log in.
+    pub(crate) fn renew_step(&self) -> RenewStep {
         let lease = *lock(&self.lease);
-        let lease = match lease {
-            Some(l) => l,
-            None => {
-                // Learn the lease: log in, or look the given token up.
-                let learned = if self.token().is_none() && self.can_login() {
-                    self.token_or_login().map(drop)
-                } else {
-                    self.lookup_self().map(|info| {
-                        let ttl = Duration::from_secs(info.ttl);
-                        let increment = Duration::from_secs(info.creation_ttl.max(info.ttl));
-                        *lock(&self.lease) = Some(TokenLease {
-                            ttl,
-                            increment,
-                            renewable: info.renewable,
-                            capped: false,
-                            obtained: Instant::now(),
-                        });
-                    })
-                };
-                if let Err(e) = learned {
-                    log::warn!("Vault token renewer: {e}; trying again in {RETRY:?}");
-                    return Some(RETRY);
-                }
-                return Some(Duration::ZERO);
+        let Some(lease) = lease else {
+            if self.token().is_none() && self.can_login() {
+                return self.login_step(None);
             }
+            return self.check_token();
         };
         if lease.ttl.is_zero() && !lease.capped {
-            log::debug!("Vault token does not expire; the renewer stops");
-            return None;
+            return RenewStep::Done(None);
         }
         let due = renew_due(lease.ttl, crate::util::random::jitter());
         let elapsed = lease.obtained.elapsed();
         if elapsed < due {
-            return Some(due - elapsed);
+            return RenewStep::Sleep(due - elapsed);
         }
         let remaining = lease.ttl.saturating_sub(elapsed);
+        let used = self.token();
         if lease.renewable && !lease.capped {
-            match self.renew_self(Some(lease.increment)) {
-                Ok(auth) => {
-                    let granted = Duration::from_secs(auth.lease_duration);
-                    log::debug!("Vault token renewed for {granted:?}");
-                    *lock(&self.lease) = Some(TokenLease {
-                        ttl: granted,
-                        increment: lease.increment,
-                        renewable: auth.renewable,
-                        capped: granted < lease.increment,
-                        obtained: Instant::now(),
-                    });
-                    return Some(Duration::ZERO);
+            if let Some(token) = &used {
+                match self.renew_token(token, lease.increment) {
+                    Ok(auth) => {
+                        let granted = Duration::from_secs(auth.lease_duration);
+                        log::debug!("Vault token renewed for {granted:?}");
+                        *lock(&self.lease) = Some(TokenLease {
+                            ttl: granted,
+                            increment: lease.increment,
+                            renewable: auth.renewable,
+                            capped: granted < lease.increment,
+                            obtained: Instant::now(),
+                        });
+                        return RenewStep::Acted(TokenAction::Renew);
+                    }
+                    Err(error) if error.is_outage() || !self.can_login() => {
+                        return RenewStep::Failed {
+                            action: TokenAction::Renew,
+                            error,
+                        }
+                    }
+                    Err(e) => log::debug!("Vault token renewal refused ({e}); logging in again"),
                 }
-                Err(e) if !self.can_login() => {
-                    log::warn!("Vault token renewal failed: {e}");
-                    return Some(RETRY.min(remaining.max(Duration::from_secs(1))));
-                }
-                Err(e) => log::info!("Vault token renewal failed ({e}); logging in again"),
             }
         }
         if !self.can_login() {
-            log::warn!(
-                "the Vault token cannot be renewed further and expires in {remaining:?};                  set a renewable token or use a login method"
-            );
-            return None;
+            return RenewStep::Done(Some(remaining));
         }
-        let used = self.token();
+        self.login_step(used.as_ref())
+    }
+
+    /// Ask Vault whether the current token is still good (`lookup-self`
+    /// with exactly that token, no login on the way) and learn its lease
+    /// from the answer. A refused token is replaced by a login when the
+    /// method can log in. The agent checks after one of its requests was
+    /// refused, and before it retries a failed step.
+    pub(crate) fn check_token(&self) -> RenewStep {
+        let failed = |error| RenewStep::Failed {
+            action: TokenAction::LookUp,
+            error,
+        };
+        let Some(token) = self.token() else {
+            if self.can_login() {
+                return self.login_step(None);
+            }
+            return failed(Error::Config(
+                "no Vault token: set VAULT_TOKEN or choose VAULT_AUTH_METHOD".into(),
+            ));
+        };
+        let path = "auth/token/lookup-self";
+        let answer = match self.exchange_as("GET", path, None, Some(&token)) {
+            Ok(a) => a,
+            Err(e) => return failed(e),
+        };
+        match answer {
+            Ok(v) => match super::data_as::<TokenInfo>(v, "GET auth/token/lookup-self") {
+                Ok(info) => {
+                    let ttl = Duration::from_secs(info.ttl);
+                    let increment = Duration::from_secs(info.creation_ttl.max(info.ttl));
+                    *lock(&self.lease) = Some(TokenLease {
+                        ttl,
+                        increment,
+                        renewable: info.renewable,
+                        capped: false,
+                        obtained: Instant::now(),
+                    });
+                    RenewStep::Acted(TokenAction::LookUp)
+                }
+                Err(e) => failed(e),
+            },
+            Err(e) if matches!(e.status, 401 | 403) && self.can_login() => {
+                self.login_step(Some(&token))
+            }
+            Err(e) => failed(e.into_error("GET", path)),
+        }
+    }
+
+    /// What is known of the current token's lease: (time left, `None`
+    /// when it does not expire; whether a renewal can extend it), or
+    /// `None` while nothing is known.
+    pub(crate) fn token_lease(&self) -> Option<(Option<Duration>, bool)> {
+        let l = (*lock(&self.lease))?;
+        let left = (!l.ttl.is_zero()).then(|| l.ttl.saturating_sub(l.obtained.elapsed()));
+        Some((left, l.renewable && !l.capped))
+    }
+
+    /// Renew `token` itself (`auth/token/renew-self`), never logging in.
+    fn renew_token(&self, token: &SecretString, increment: Duration) -> Result<AuthInfo> {
+        let path = "auth/token/renew-self";
+        let body = json!({ "increment": format!("{}s", increment.as_secs()) });
+        let answer = self
+            .exchange_as("POST", path, Some(&body), Some(token))?
+            .map_err(|e| e.into_error("POST", path))?;
+        parse_auth(answer.as_ref(), "POST auth/token/renew-self")
+    }
+
+    /// Log in (again, when `used` is the token being replaced).
+    fn login_step(&self, used: Option<&SecretString>) -> RenewStep {
         let result = match used {
-            Some(u) => self.relogin(&u).map(drop),
+            Some(u) => self.relogin(u).map(drop),
             None => self.token_or_login().map(drop),
         };
         match result {
-            Ok(()) => Some(Duration::ZERO),
-            Err(e) => {
-                log::warn!("Vault login failed: {e}; trying again in {RETRY:?}");
-                Some(RETRY)
-            }
+            Ok(()) => RenewStep::Acted(TokenAction::Login),
+            Err(error) => RenewStep::Failed {
+                action: TokenAction::Login,
+                error,
+            },
         }
+    }
+}
+
+/// What one step of the token renewer did ([`Client::renew_step`]).
+#[derive(Debug)]
+pub(crate) enum RenewStep {
+    /// Nothing is due for this long.
+    Sleep(Duration),
+    /// The lease was learnt, the token renewed, or a new one logged in
+    /// for: step again at once.
+    Acted(TokenAction),
+    /// Nothing is left to do for this token: it does not expire (`None`),
+    /// or it cannot be renewed further and the auth method cannot log in
+    /// (`Some(time left)`, zero once it has expired).
+    Done(Option<Duration>),
+    /// A look-up, renewal or login failed; the caller picks when to try
+    /// again ([`crate::util::backoff`]).
+    Failed {
+        /// What failed.
+        action: TokenAction,
+        /// Why.
+        error: Error,
+    },
+}
+
+/// What the renewer does to the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenAction {
+    /// `auth/token/lookup-self`: learn or check the token's lease.
+    LookUp,
+    /// `auth/token/renew-self`.
+    Renew,
+    /// A login with the configured method.
+    Login,
+}
+
+impl TokenAction {
+    /// `look-up`, `renewal` or `login`, for messages and events.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            TokenAction::LookUp => "look-up",
+            TokenAction::Renew => "renewal",
+            TokenAction::Login => "login",
+        }
+    }
+}
+
+/// The longest wait of the renewer thread between two failed tries.
+const RENEWER_BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// The wait before trying a failed token step again: the backoff
+/// ([`crate::util::backoff`], `cap` at most); but during an `outage` a
+/// token with time `left` is tried again before half of that has gone (at
+/// least 1 s apart), so that an outage shorter than the token's life does
+/// not cost the token. Once it has run out, the backoff alone.
+pub(crate) fn retry_wait(
+    failures: u32,
+    cap: Duration,
+    outage: bool,
+    left: Option<Duration>,
+) -> Duration {
+    let wait = crate::util::backoff(failures, cap);
+    match left {
+        Some(l) if outage && !l.is_zero() => wait.min((l / 2).max(Duration::from_secs(1))),
+        _ => wait,
     }
 }
 
@@ -594,12 +723,50 @@ fn login_error(e: super::ApiError, path: &str) -> Error {
 }
 
 fn renew_loop(client: Weak<Client>, stop: &(Mutex<bool>, Condvar)) {
+    let mut failures = 0u32;
+    let mut acted = 0u32;
     loop {
-        let wait = match client.upgrade() {
-            Some(c) => c.renew_step(),
-            None => return,
+        let Some(c) = client.upgrade() else { return };
+        let wait = match c.renew_step() {
+            RenewStep::Sleep(d) => {
+                failures = 0;
+                acted = 0;
+                d
+            }
+            RenewStep::Acted(_) => {
+                failures = 0;
+                acted += 1;
+                if acted < 4 {
+                    continue;
+                }
+                acted = 0;
+                Duration::from_secs(1)
+            }
+            RenewStep::Done(None) => {
+                log::debug!("Vault token does not expire; the renewer stops");
+                return;
+            }
+            RenewStep::Done(Some(left)) => {
+                log::warn!(
+                    "the Vault token cannot be renewed further and expires in {} s; \
+                     set a renewable token or use a login method",
+                    left.as_secs()
+                );
+                return;
+            }
+            RenewStep::Failed { action, error } => {
+                failures = failures.saturating_add(1);
+                let left = c.token_lease().and_then(|(left, _)| left);
+                let wait = retry_wait(failures, RENEWER_BACKOFF_MAX, error.is_outage(), left);
+                log::warn!(
+                    "Vault token {}: {error}; trying again in {:.1} s",
+                    action.label(),
+                    wait.as_secs_f64()
+                );
+                wait
+            }
         };
-        let Some(wait) = wait else { return };
+        drop(c);
         let (flag, cvar) = stop;
         let guard = lock(flag);
         let (guard, _) = match cvar.wait_timeout_while(guard, wait, |stopped| !*stopped) {
@@ -698,6 +865,20 @@ impl Drop for Renewer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retries_back_off_but_save_a_token_that_still_works() {
+        let cap = Duration::from_secs(60);
+        let s = Duration::from_secs;
+        // An outage with 10 s left: tried again within 5 s whatever the backoff.
+        assert!(retry_wait(10, cap, true, Some(s(10))) <= s(5));
+        // Never closer than 1 s, and nothing to save once it ran out.
+        assert!(retry_wait(10, cap, true, Some(s(1))) >= s(1));
+        assert!(retry_wait(10, cap, true, Some(Duration::ZERO)) >= s(48));
+        // A refusal is not an outage: the plain backoff.
+        assert!(retry_wait(10, cap, false, Some(s(10))) >= s(48));
+        assert!(retry_wait(1, cap, true, None) <= s(1));
+    }
 
     #[test]
     fn renew_due_survives_any_server_ttl() {

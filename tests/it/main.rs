@@ -11,6 +11,7 @@ mod hydra_double;
 
 mod agent;
 mod agent_files;
+mod agent_health;
 mod bao_diff;
 mod canary;
 mod cli_contract;

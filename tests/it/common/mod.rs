@@ -25,6 +25,8 @@ pub struct Seen {
     pub headers: Vec<(String, String)>,
     /// Body (`Content-Length` or chunked, decoded).
     pub body: Vec<u8>,
+    /// When the whole request had arrived.
+    pub at: std::time::Instant,
 }
 
 impl Seen {
@@ -235,6 +237,7 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Seen> {
         version,
         headers,
         body,
+        at: std::time::Instant::now(),
     })
 }
 
