@@ -507,9 +507,9 @@ fn dynamic_db_credentials_log_in_through_the_file_and_are_revoked_on_sigterm() {
     }
 }
 
-fn short_lived_pki_certificates_are_reissued_before_expiry() {
-    let Some(bao) = Bao::shared() else { return };
-    let mount = unique("pki");
+/// Mount a PKI engine at `mount` with a root CA named `ca_name` and a role
+/// `agent` that issues any name (EC P-256, at most 1 h).
+pub(crate) fn pki_mount(bao: &Bao, mount: &str, ca_name: &str) {
     let c = bao.client();
     c.write(
         &format!("sys/mounts/{mount}"),
@@ -518,7 +518,7 @@ fn short_lived_pki_certificates_are_reissued_before_expiry() {
     .unwrap();
     c.write(
         &format!("{mount}/root/generate/internal"),
-        &json!({"common_name": "agents test CA", "ttl": "1h"}),
+        &json!({"common_name": ca_name, "ttl": "1h"}),
     )
     .unwrap();
     c.write(
@@ -526,6 +526,12 @@ fn short_lived_pki_certificates_are_reissued_before_expiry() {
         &json!({"allow_any_name": true, "max_ttl": "1h", "key_type": "ec", "key_bits": 256}),
     )
     .unwrap();
+}
+
+fn short_lived_pki_certificates_are_reissued_before_expiry() {
+    let Some(bao) = Bao::shared() else { return };
+    let mount = unique("pki");
+    pki_mount(bao, &mount, "agents test CA");
     let dir = common::tmpdir("agent-pki");
     let (cert, key, ca) = (
         dir.join("cert.pem"),

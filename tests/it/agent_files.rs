@@ -419,22 +419,7 @@ impl Drop for MovedTo {
 fn a_certificate_is_renamed_in_after_its_key_so_a_new_certificate_has_its_key() {
     let Some(bao) = Bao::shared() else { return };
     let mount = unique("pkiorder");
-    let c = bao.client();
-    c.write(
-        &format!("sys/mounts/{mount}"),
-        &json!({"type": "pki", "config": {"max_lease_ttl": "1h"}}),
-    )
-    .unwrap();
-    c.write(
-        &format!("{mount}/root/generate/internal"),
-        &json!({"common_name": "order test CA", "ttl": "1h"}),
-    )
-    .unwrap();
-    c.write(
-        &format!("{mount}/roles/agent"),
-        &json!({"allow_any_name": true, "max_ttl": "1h", "key_type": "ec", "key_bits": 256}),
-    )
-    .unwrap();
+    crate::agent::pki_mount(bao, &mount, "order test CA");
     let dir = common::tmpdir("agent-pki-order");
     let tls = dir.join("tls");
     fs::create_dir(&tls).unwrap();
