@@ -26,7 +26,10 @@ fuzz_target!(|data: &[u8]| {
         assert!(matches!(code, 0 | 1 | 3 | 5));
         for now in [0, 1_800_000_000, u64::MAX] {
             let text = human(&judged, now);
-            assert!(text.chars().all(|c| c == '\n' || !c.is_control()), "{text:?}");
+            assert!(
+                text.chars().all(|c| c == '\n' || !c.is_control()),
+                "{text:?}"
+            );
         }
     }
 });

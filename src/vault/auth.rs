@@ -470,7 +470,7 @@ impl Client {
     /// At about two thirds of the token's TTL (minus 10-20 % jitter) the
     /// token is renewed; when it is not renewable, a renewal is refused, or
     /// the maximum TTL is near, a login method logs in again. Failures are
-    /// retried after a backoff (see the [module docs](self)). A
+    /// retried after a backoff (see the module docs of `vault::auth`). A
     /// `token`-method token that cannot be renewed is left to expire, with
     /// a warning.
     pub fn start_renewer(self: &Arc<Self>) -> Renewer {
