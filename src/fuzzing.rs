@@ -82,7 +82,8 @@ pub mod hydra {
 /// Configuration grammar.
 pub mod config {
     pub use crate::config::grammar::{
-        check_kv_path, check_vault_path, parse_bool, parse_duration, Lookup, ProcessEnv,
+        check_kv_path, check_username, check_vault_path, parse_bool, parse_duration, Lookup,
+        ProcessEnv,
     };
 
     /// [`Config::from_lookup`](crate::Config): the settings from any source
