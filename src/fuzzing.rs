@@ -206,5 +206,5 @@ pub mod agent {
 /// The command line's argument grammar.
 #[cfg(feature = "cli")]
 pub mod cli {
-    pub use crate::cli::args::{multi, opt, switch, AfterDashes, Args, Flag};
+    pub use crate::cli::args::{boolean, multi, opt, switch, AfterDashes, Args, Flag, VAULT_FLAGS};
 }

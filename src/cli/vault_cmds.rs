@@ -1,15 +1,15 @@
-//! `kv`, `health`, `login`: the Vault client from the command line.
+//! `kv`: KV v2 from the command line.
 //!
 //! Paths name their mount first (`secret/app/db`, like `vault kv get`),
 //! unless `--mount` is given, in which case the path is inside that mount.
 
-use crate::config::{ProcessEnv, VaultConfig};
 use crate::input::{read_text, Source, MAX_DATA};
-use crate::vault::{Client, KvAdmin, MetadataUpdate};
+use crate::vault::{KvAdmin, MetadataUpdate};
 use crate::Error;
 use serde_json::{json, Map, Value};
 
-use super::{emit, multi, opt, parse_or_help, switch, Args, Flag};
+use super::connect::client;
+use super::{emit, multi, opt, switch, Args, Flag, VAULT_FLAGS};
 
 const COMMON: &[Flag] = &[
     opt("mount", "KV v2 mount; the path is then inside it"),
@@ -19,26 +19,12 @@ const COMMON: &[Flag] = &[
 ];
 
 fn spec(extra: &[Flag]) -> Vec<Flag> {
-    COMMON.iter().chain(extra).copied().collect()
-}
-
-/// Vault settings from the environment; Vault is required here.
-pub(crate) fn vault_config() -> Result<VaultConfig, Error> {
-    VaultConfig::from_lookup(&ProcessEnv)?.ok_or_else(|| {
-        Error::Config(
-            "this command needs Vault: set VAULT_ADDR (and VAULT_TOKEN or an auth method)".into(),
-        )
-    })
-}
-
-/// A client for the configured auth method; a login method logs in on
-/// the first request. Wrap its use in
-/// [`Client::revoke_own_token_on_drop`] so that a token it logs in for
-/// does not outlive the command.
-pub(crate) fn client() -> Result<Client, Error> {
-    let c = Client::new(&vault_config()?)?;
-    c.require_credentials()?;
-    Ok(c)
+    COMMON
+        .iter()
+        .chain(VAULT_FLAGS)
+        .chain(extra)
+        .copied()
+        .collect()
 }
 
 /// Split `mount/path` (or use `-mount`).
@@ -144,7 +130,10 @@ const KV_HELP: &str = "Usage: vaultid kv <get|put|patch|list|delete|undelete|des
            [-custom-metadata K=V]...
   subkeys MOUNT/PATH [-depth N]              the key structure without values
 
-Options: -mount M (the path is then inside M), -format json|table, --human, --help.
+Options: -mount M (the path is then inside M), -format json|table, --human, --help,
+and the Vault CLI's global flags (-address, -agent-address, -namespace, -ca-cert,
+-ca-path, -client-cert, -client-key, -tls-server-name, -tls-skip-verify,
+-non-interactive).
 Flags take one dash or two, and `=` or a space before the value, as the
 Vault CLI's do (-field=password, --field password); they may come before or
 after the path. Anything else is refused (exit 2).
@@ -238,6 +227,8 @@ pub(crate) fn kv(rest: &[String]) -> Result<u8, Error> {
         return Ok(0);
     }
     let human = a.human()?;
+    // Every client of this command uses its global flags (-address, ...).
+    let client = || client(&a);
     let usage = |u: &str| format!("vaultid kv {sub} {u}");
     match sub.as_str() {
         "get" => {
@@ -439,85 +430,4 @@ pub(crate) fn kv(rest: &[String]) -> Result<u8, Error> {
         }
     }
     Ok(0)
-}
-
-const LOGIN_ABOUT: &str =
-    "Log in with VAULT_AUTH_METHOD (approle, kubernetes, jwt; or token, which only
-looks the token up) and show the token's accessor, policies and TTL.
-
-A token it logged in for is stored in ~/.vault-token (created 0600, replaced
-atomically), as `bao login` does, where later vaultid (and bao/vault)
-commands find it when VAULT_TOKEN is unset and VAULT_AUTH_METHOD is token
-(the default). With -no-store it is revoked before login exits, unless
---print-token shows it. The token itself is printed only with --print-token.";
-
-/// Run `vaultid login`.
-pub(crate) fn login(rest: &[String]) -> Result<u8, Error> {
-    let usage = "vaultid login [-no-store] [--print-token] [-format json|table] [--human]";
-    let Some(a) = parse_or_help(
-        rest,
-        &[
-            switch("print-token", "also print the token itself"),
-            switch(
-                "no-store",
-                "do not write ~/.vault-token (the token is then revoked on exit unless printed)",
-            ),
-            opt("format", "json (default) or table (same as --human)"),
-            switch("human", "print a readable form instead of JSON"),
-            switch("help", "show this help"),
-        ],
-        usage,
-        LOGIN_ABOUT,
-    )?
-    else {
-        return Ok(0);
-    };
-    a.exactly(0, usage)?;
-    let human = a.human()?;
-    let c = Client::new(&vault_config()?)?;
-    c.require_credentials()?;
-    // Revoked on the way out unless stored or printed below (or on error).
-    let revoke = c.revoke_own_token_on_drop();
-    let info = c.lookup_self()?;
-    let mut v = serde_json::to_value(&info).unwrap_or(Value::Null);
-    let mut keep = false;
-    if c.owns_token() && !a.has("no-store") {
-        let token = c.token().unwrap_or_default();
-        let path = token_file()?;
-        crate::vault::store_token(&path, &token)?;
-        if let Value::Object(m) = &mut v {
-            m.insert(
-                "token_file".into(),
-                Value::String(path.display().to_string()),
-            );
-        }
-        keep = true;
-    }
-    if a.has("print-token") {
-        if let (Value::Object(m), Some(t)) = (&mut v, c.token()) {
-            m.insert("token".into(), Value::String(t.expose().to_string()));
-        }
-        keep = true;
-    }
-    if keep {
-        revoke.keep();
-    } else {
-        drop(revoke);
-    }
-    emit(&v, human);
-    Ok(0)
-}
-
-/// `~/.vault-token`: where `bao login` keeps its token and the
-/// configuration looks for one.
-fn token_file() -> Result<std::path::PathBuf, Error> {
-    let home = std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| {
-            Error::Config(
-                "HOME is not set: cannot store the token in ~/.vault-token (use -no-store --print-token)"
-                    .into(),
-            )
-        })?;
-    Ok(std::path::PathBuf::from(home).join(".vault-token"))
 }

@@ -13,6 +13,7 @@ mod agent;
 mod canary;
 mod cli_contract;
 mod cli_local;
+mod cli_migrate;
 mod cli_tokens;
 mod cli_vault;
 mod clock_tls;
