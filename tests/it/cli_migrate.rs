@@ -687,6 +687,101 @@ fn userpass_login_as_bao_does() {
     assert!(token_file(&vh).is_none());
 }
 
+/// Run `vaultid ARGS` on a pseudo-terminal (Python's `pty`): wait for
+/// `prompt`, type `typed` and a newline, and return (exit code, everything
+/// the terminal showed). Bounded: the script gives up after 20 s.
+fn on_terminal(
+    home: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+    prompt: &str,
+    typed: &str,
+) -> (i32, String) {
+    const SCRIPT: &str = r#"
+import os, pty, signal, sys
+signal.alarm(20)
+prompt, typed, argv = sys.argv[1].encode(), sys.argv[2].encode(), sys.argv[3:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(argv[0], argv)
+seen = b""
+def read():
+    global seen
+    try:
+        d = os.read(fd, 4096)
+    except OSError:
+        d = b""
+    seen += d
+    return d
+while prompt not in seen:
+    if not read():
+        break
+if prompt in seen:
+    os.write(fd, typed + b"\n")
+while read():
+    pass
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(seen.decode("utf-8", "replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+"#;
+    let mut cmd = Command::new("python3");
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .envs(env.iter().copied())
+        .args(["-c", SCRIPT, prompt, typed, env!("CARGO_BIN_EXE_vaultid")])
+        .args(args);
+    let o = output(cmd, None);
+    assert!(
+        o.status.code().is_some(),
+        "python3 pty: {}",
+        text(&o.stderr)
+    );
+    (o.status.code().unwrap(), text(&o.stdout) + &text(&o.stderr))
+}
+
+/// On a terminal, `login -method=userpass` without `password=` asks for
+/// the password with echo off (as `bao login` does): the terminal never
+/// shows it; `-non-interactive` refuses to ask.
+#[test]
+fn userpass_password_typed_on_a_terminal_is_not_echoed() {
+    let Some(bao) = Bao::shared() else { return };
+    let (mount, password) = userpass(bao);
+    let home = tmpdir("migrate-tty");
+    let env = [("VAULT_ADDR", bao.addr())];
+    let path_flag = format!("-path={mount}");
+    let args = [
+        "login",
+        "-method=userpass",
+        &path_flag,
+        "username=alice",
+        "-no-print",
+    ];
+    let prompt = "Password (will be hidden): ";
+    let (code, shown) = on_terminal(&home, &env, &args, prompt, &password);
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains(prompt), "{shown:?}");
+    assert!(
+        !shown.contains(&password),
+        "the password was echoed: {shown:?}"
+    );
+    assert_eq!(stored_token_info(bao, &home)["meta"]["username"], "alice");
+    // A wrong password typed: refused, nothing shown, nothing stored.
+    std::fs::remove_file(home.join(".vault-token")).unwrap();
+    let (code, shown) = on_terminal(&home, &env, &args, prompt, "wrong-canary-typed");
+    assert_eq!(code, 5, "{shown}");
+    assert!(!shown.contains("wrong-canary-typed"), "{shown:?}");
+    assert!(token_file(&home).is_none());
+    let mut quiet = args.to_vec();
+    quiet.push("-non-interactive");
+    let (code, shown) = on_terminal(&home, &env, &quiet, prompt, &password);
+    assert_eq!(code, 2, "{shown}");
+    assert!(
+        !shown.contains(prompt) && shown.contains("-non-interactive"),
+        "{shown:?}"
+    );
+}
+
 /// The library's userpass method (`VAULT_AUTH_METHOD=userpass`): a
 /// one-shot command logs in, reads, and revokes the token it logged in
 /// for; the password never reaches a child process. (A server of its own:
