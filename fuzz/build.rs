@@ -1,5 +1,7 @@
-//! Collects the environment variable names that `src/config.rs` reads, so
-//! the `config` target fuzzes exactly those and never drifts from them.
+//! Collects the environment variable names that `src/config.rs` reads
+//! (and the `BAO_` names `src/config/grammar.rs` reads before the `VAULT_`
+//! ones), so the `config` target fuzzes exactly those and never drifts
+//! from them.
 //!
 //! A name is any string literal in that file made of `A-Z`, `0-9` and `_`,
 //! containing an underscore (`"VAULT_ADDR"`, `"HYDRA__ADMIN_URL"`, ...).
@@ -8,9 +10,14 @@ use std::collections::BTreeSet;
 use std::{env, fs, path::PathBuf};
 
 fn main() {
-    let src = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).join("../src/config.rs");
-    println!("cargo:rerun-if-changed={}", src.display());
-    let text = fs::read_to_string(&src).expect("reading ../src/config.rs");
+    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).join("../src");
+    let mut text = String::new();
+    for file in ["config.rs", "config/grammar.rs"] {
+        let src = root.join(file);
+        println!("cargo:rerun-if-changed={}", src.display());
+        text.push_str(&fs::read_to_string(&src).expect("reading the config sources"));
+        text.push('\n');
+    }
     let mut names = BTreeSet::new();
     for (i, piece) in text.split('"').enumerate() {
         let is_literal = i % 2 == 1;

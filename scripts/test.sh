@@ -9,6 +9,9 @@
 #   test           cargo test --all-targets --no-fail-fast; prints how many tests ran
 #   doctest        cargo test --doc
 #   doc            cargo doc --no-deps with rustdoc warnings as errors
+#   package        cargo package: the file list holds only the library crate (no
+#                  repository-only file), and the unpacked .crate builds and passes
+#                  its unit tests and doctests offline, as crates.io would ship it
 #   fuzz-build     cargo +nightly fuzz build (every target, with sanitizers)
 #   fuzz           every fuzz target for FUZZ_SECONDS, seeded from fuzz/corpus/<target>
 #   musl-x86_64    static release binary: size budget, no dynamic linking, --help runs
@@ -180,6 +183,66 @@ st_doctest() { cargo test --doc; }
 
 st_doc() { RUSTDOCFLAGS="${RUSTDOCFLAGS:-} -Dwarnings" cargo doc --no-deps; }
 
+# The published crate: what `cargo package` puts in the .crate, unpacked
+# and tested on its own (offline, from the registry cache the other stages
+# filled), so that a file the package misses or a test that only builds in
+# the repository shows here and not after a release.
+PACKAGE_FILES='^(src/.+\.rs|examples/(quickstart|restart|edge)\.rs|docs/[^/]+\.(md|hcl|yaml|service)|README\.md|LICENSE-MIT|LICENSE-APACHE|Cargo\.toml|Cargo\.toml\.orig|Cargo\.lock|\.cargo_vcs_info\.json)$'
+REPO_ONLY='^(\.cargo/|\.ci/|\.gitignore$|scripts/|ld/|Containerfile$|packaging/|benches/|fuzz/|tests/|target/|size-budget\.txt$|ARCHITECTURE\.md$|BENCHMARKS\.md$|examples/bench_)'
+
+st_package() {
+    local list version crate dir rc=0 bad
+    list="$(cargo package --list --allow-dirty --offline 2>/dev/null)"
+    echo "$(echo "$list" | wc -l) files in the package"
+    bad="$(echo "$list" | grep -E "$REPO_ONLY" || true)"
+    if [ -n "$bad" ]; then
+        echo "repository-only files in the package:"
+        echo "$bad"
+        return 1
+    fi
+    bad="$(echo "$list" | grep -vE "$PACKAGE_FILES" || true)"
+    if [ -n "$bad" ]; then
+        echo "files outside the package's list (PACKAGE_FILES in scripts/test.sh):"
+        echo "$bad"
+        return 1
+    fi
+    for f in LICENSE-MIT LICENSE-APACHE README.md src/lib.rs src/main.rs docs/agent.md; do
+        echo "$list" | grep -qx "$f" || { echo "the package lacks $f"; return 1; }
+    done
+    # crates.io renders the README outside the repository: a relative link
+    # would point nowhere.
+    bad="$(grep -noE '\]\([^)]+\)' README.md | grep -vE '\]\((https?://|mailto:|#)' || true)"
+    if [ -n "$bad" ]; then
+        echo "README.md links to repository files by relative path (use absolute URLs):"
+        echo "$bad"
+        return 1
+    fi
+    version="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)"
+    cargo package --allow-dirty --no-verify --offline
+    crate="$TARGET_DIR/package/vaultid-$version.crate"
+    [ -f "$crate" ] || { echo "no $crate"; return 1; }
+    dir="$(mktemp -d)"
+    tar -xzf "$crate" -C "$dir"
+    # A .crate stores one fixed modification time for every file, which
+    # cargo would take for "older than the last build": touched, the copy
+    # is always built afresh.
+    find "$dir" -type f -exec touch {} +
+    for key in repository documentation homepage license; do
+        grep -qE "^$key = " "$dir/vaultid-$version/Cargo.toml" \
+            || { echo "the packaged Cargo.toml has no $key"; rm -rf "$dir"; return 1; }
+    done
+    # Same target directory: the dependencies built by the other stages
+    # are reused; the crate itself is built from the unpacked copy.
+    (
+        cd "$dir/vaultid-$version"
+        cargo test --offline
+        cargo test --offline --doc --features fuzzing
+        cargo build --offline --lib --no-default-features
+    ) || rc=$?
+    rm -rf "$dir"
+    return "$rc"
+}
+
 fuzz_targets() { cargo +nightly fuzz list; }
 
 st_fuzz_build() {
@@ -317,6 +380,7 @@ stage deps          ""           st_deps
 stage test          ""           st_test
 stage doctest       ""           st_doctest
 stage doc           SKIP_DOC     st_doc
+stage package       ""           st_package
 stage fuzz-build    SKIP_FUZZ    st_fuzz_build
 stage fuzz          SKIP_FUZZ    st_fuzz
 stage musl-x86_64   SKIP_MUSL    st_musl_x86_64

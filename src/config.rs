@@ -118,8 +118,10 @@ pub struct VaultConfig {
 
 pub use crate::http::TlsConfig;
 
-/// A Vault auth method (`VAULT_AUTH_METHOD`).
+/// A Vault auth method (`VAULT_AUTH_METHOD`). Methods may be added in
+/// minor releases (`#[non_exhaustive]`).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum AuthMethod {
     /// A ready token (`VAULT_TOKEN`); the default.
     Token,
@@ -153,15 +155,26 @@ pub enum AuthMethod {
         /// `VAULT_AUTH_JWT_FILE`.
         jwt_file: PathBuf,
     },
+    /// Username and password login (`auth/{mount}/login/{username}`).
+    UserPass {
+        /// Auth mount (`VAULT_AUTH_MOUNT`, default `userpass`).
+        mount: String,
+        /// `VAULT_AUTH_USERNAME`.
+        username: String,
+        /// The password: `VAULT_AUTH_PASSWORD`, or a file holding it
+        /// (`VAULT_AUTH_PASSWORD_FILE`, read at each login).
+        password: SecretSource,
+    },
 }
 
 /// Where a secret comes from: given directly, or read from a file when needed
 /// (so a rotated file is picked up at the next login).
 #[derive(Debug, Clone)]
 pub enum SecretSource {
-    /// The value itself (`VAULT_SECRET_ID`).
+    /// The value itself (`VAULT_SECRET_ID`, `VAULT_AUTH_PASSWORD`).
     Value(SecretString),
-    /// A file holding it (`VAULT_SECRET_ID_FILE`), trimmed when read.
+    /// A file holding it (`VAULT_SECRET_ID_FILE`,
+    /// `VAULT_AUTH_PASSWORD_FILE`), trimmed when read.
     File(PathBuf),
 }
 
@@ -403,7 +416,7 @@ fn vault_from(v: &Vars) -> Result<Option<VaultConfig>> {
 fn vault_settings(v: &Vars) -> Result<Option<VaultConfig>> {
     let mut addrs = Vec::new();
     if let Some((var, a)) = v.first(&["VAULT_AGENT_ADDR", "VAULT__URL", "VAULT_ADDR"])? {
-        addrs.push(check_url(var, &a)?);
+        addrs.push(check_url(&var, &a)?);
     }
     if let Some(list) = v.get(ADDRS_VAR)? {
         for a in list.split(',').map(str::trim).filter(|a| !a.is_empty()) {
@@ -420,7 +433,7 @@ fn vault_settings(v: &Vars) -> Result<Option<VaultConfig>> {
     // A token goes into the X-Vault-Token header: one an HTTP header
     // cannot carry is refused here, naming the variable (or the file).
     let token = match v.first(&["VAULT__TOKEN", "VAULT_TOKEN"])? {
-        Some((name, t)) => match grammar::header_problem(name, t.trim()) {
+        Some((name, t)) => match grammar::header_problem(&name, t.trim()) {
             Some(e) => return Err(e),
             None => Some(SecretString::new(t.trim())),
         },
@@ -554,9 +567,34 @@ fn auth_from(v: &Vars) -> Result<AuthMethod> {
                 Error::Config("VAULT_AUTH_JWT_FILE is required for VAULT_AUTH_METHOD=jwt".into())
             })?,
         },
+        "userpass" => AuthMethod::UserPass {
+            mount: mount("userpass"),
+            username: grammar::check_username(
+                "VAULT_AUTH_USERNAME",
+                &need("VAULT_AUTH_USERNAME", "VAULT_AUTH_METHOD=userpass")?,
+            )?,
+            password: match (
+                v.get("VAULT_AUTH_PASSWORD")?,
+                v.path("VAULT_AUTH_PASSWORD_FILE"),
+            ) {
+                (Some(p), None) => SecretSource::Value(SecretString::new(p)),
+                (None, Some(f)) => SecretSource::File(f),
+                (Some(_), Some(_)) => {
+                    return Err(Error::Config(
+                        "set only one of VAULT_AUTH_PASSWORD and VAULT_AUTH_PASSWORD_FILE".into(),
+                    ))
+                }
+                (None, None) => {
+                    return Err(Error::Config(
+                        "VAULT_AUTH_PASSWORD or VAULT_AUTH_PASSWORD_FILE is required for VAULT_AUTH_METHOD=userpass"
+                            .into(),
+                    ))
+                }
+            },
+        },
         other => {
             return Err(Error::Config(format!(
-                "VAULT_AUTH_METHOD={other:?} is not one of token, approle, kubernetes, jwt"
+                "VAULT_AUTH_METHOD={other:?} is not one of token, approle, kubernetes, jwt, userpass"
             )))
         }
     })

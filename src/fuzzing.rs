@@ -101,7 +101,8 @@ pub mod hydra {
 /// Configuration grammar.
 pub mod config {
     pub use crate::config::grammar::{
-        check_kv_path, check_vault_path, parse_bool, parse_duration, Lookup, ProcessEnv,
+        check_kv_path, check_username, check_vault_path, parse_bool, parse_duration, Lookup,
+        ProcessEnv,
     };
 
     /// [`Config::from_lookup`](crate::Config): the settings from any source
@@ -230,5 +231,5 @@ pub mod agent {
 /// The command line's argument grammar.
 #[cfg(feature = "cli")]
 pub mod cli {
-    pub use crate::cli::args::{multi, opt, switch, AfterDashes, Args, Flag};
+    pub use crate::cli::args::{boolean, multi, opt, switch, AfterDashes, Args, Flag, VAULT_FLAGS};
 }

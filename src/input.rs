@@ -108,6 +108,178 @@ pub(crate) fn read_secret(path: &Path, what: &str) -> Result<SecretString> {
     Ok(s)
 }
 
+/// Read one line typed on the terminal that is stdin, without echoing
+/// it, after writing `prompt` on stderr (`login -method=userpass` asking
+/// for a password, as `bao login` does). Echo is turned off for the read
+/// and restored after it, errors included. At most [`MAX_CREDENTIAL`]
+/// bytes; the line ending is dropped. An [`Error::Config`] when stdin is
+/// not a terminal, or where turning echo off is not supported.
+pub(crate) fn read_hidden_line(prompt: &str, what: &str) -> Result<SecretString> {
+    use std::io::{IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Config(format!(
+            "{what}: stdin is not a terminal to ask on"
+        )));
+    }
+    let _echo_off = tty::EchoOff::new().ok_or_else(|| {
+        Error::Config(format!(
+            "{what}: cannot turn off echo on this terminal, so it is not asked for; give it on stdin or as an argument"
+        ))
+    })?;
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(prompt.as_bytes()).and_then(|()| err.flush());
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    let mut stdin = std::io::stdin().lock();
+    let result = loop {
+        match stdin.read(&mut byte) {
+            Ok(0) => break Ok(()),
+            Ok(_) if byte[0] == b'\n' => break Ok(()),
+            Ok(_) if line.len() as u64 >= MAX_CREDENTIAL => {
+                break Err(Error::Config(format!(
+                    "{what}: more than {} typed",
+                    size(MAX_CREDENTIAL)
+                )))
+            }
+            Ok(_) => line.push(byte[0]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => break Err(Error::io(format!("reading {what} from the terminal"), e)),
+        }
+    };
+    let _ = err.write_all(b"\n");
+    if let Err(e) = result {
+        zeroize_bytes(&mut line);
+        return Err(e);
+    }
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    match String::from_utf8(line) {
+        Ok(mut text) => {
+            let s = SecretString::new(text.as_str());
+            crate::secret_string::zeroize_string(&mut text);
+            Ok(s)
+        }
+        Err(e) => {
+            let mut b = e.into_bytes();
+            zeroize_bytes(&mut b);
+            Err(Error::Config(format!(
+                "{what}: the terminal input is not UTF-8"
+            )))
+        }
+    }
+}
+
+/// Echo off on the terminal that is stdin, for as long as an [`EchoOff`]
+/// lives (`tcgetattr`/`tcsetattr`, on Linux for the architectures vaultid
+/// is built for, whose `struct termios` starts with four 32-bit flag
+/// words; elsewhere it is not done and nothing is asked).
+///
+/// [`EchoOff`]: tty::EchoOff
+mod tty {
+    #[cfg(all(
+        target_os = "linux",
+        any(
+            target_arch = "x86_64",
+            target_arch = "aarch64",
+            target_arch = "arm",
+            target_arch = "riscv64"
+        )
+    ))]
+    mod sys {
+        /// `struct termios`: `c_iflag`, `c_oflag`, `c_cflag`, `c_lflag`,
+        /// then `c_line`, `c_cc` and the speeds (60 bytes on glibc and
+        /// musl), with room to spare.
+        #[repr(C)]
+        #[derive(Clone, Copy)]
+        pub struct Termios {
+            iflag: u32,
+            oflag: u32,
+            cflag: u32,
+            pub lflag: u32,
+            rest: [u8; 64],
+        }
+
+        /// `ECHO` in `c_lflag`.
+        pub const ECHO: u32 = 0o10;
+        const TCSANOW: i32 = 0;
+
+        extern "C" {
+            fn tcgetattr(fd: i32, t: *mut Termios) -> i32;
+            fn tcsetattr(fd: i32, action: i32, t: *const Termios) -> i32;
+        }
+
+        /// The settings of terminal `fd`.
+        pub fn get(fd: i32) -> Option<Termios> {
+            let mut t = Termios {
+                iflag: 0,
+                oflag: 0,
+                cflag: 0,
+                lflag: 0,
+                rest: [0; 64],
+            };
+            // SAFETY: `t` is a writable `struct termios` with room to spare;
+            // tcgetattr writes at most that struct and keeps no pointer.
+            (unsafe { tcgetattr(fd, &mut t) } == 0).then_some(t)
+        }
+
+        /// Apply `t` to terminal `fd` now.
+        pub fn set(fd: i32, t: &Termios) -> bool {
+            // SAFETY: `t` points to a `struct termios` filled by tcgetattr;
+            // tcsetattr only reads it.
+            unsafe { tcsetattr(fd, TCSANOW, t) == 0 }
+        }
+    }
+
+    #[cfg(not(all(
+        target_os = "linux",
+        any(
+            target_arch = "x86_64",
+            target_arch = "aarch64",
+            target_arch = "arm",
+            target_arch = "riscv64"
+        )
+    )))]
+    mod sys {
+        /// No terminal settings here.
+        #[derive(Clone, Copy)]
+        pub struct Termios {
+            pub lflag: u32,
+        }
+
+        pub const ECHO: u32 = 0;
+
+        pub fn get(_fd: i32) -> Option<Termios> {
+            None
+        }
+
+        pub fn set(_fd: i32, _t: &Termios) -> bool {
+            false
+        }
+    }
+
+    /// Restores the terminal's settings when dropped.
+    pub(super) struct EchoOff {
+        saved: sys::Termios,
+    }
+
+    impl EchoOff {
+        /// Turn echo off on stdin; `None` when it cannot be done.
+        pub(super) fn new() -> Option<EchoOff> {
+            let saved = sys::get(0)?;
+            let mut quiet = saved;
+            quiet.lflag &= !sys::ECHO;
+            sys::set(0, &quiet).then_some(EchoOff { saved })
+        }
+    }
+
+    impl Drop for EchoOff {
+        fn drop(&mut self) {
+            sys::set(0, &self.saved);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

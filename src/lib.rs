@@ -49,7 +49,10 @@
 //!   only uses the library turns it off with `default-features = false`.
 //! - `fuzzing`: a hidden module with the parsers and internals the fuzz
 //!   targets and the crate's own tests reach. Not public API: it may change
-//!   in any release.
+//!   in any release. The doc examples of internal items go through it, so
+//!   they run only with the feature (`cargo test --doc --features fuzzing`);
+//!   the repository's tests turn it on through a dev-dependency on the
+//!   crate itself, which the published crate does not carry.
 #![deny(missing_docs)]
 // Without the `cli` feature the helpers only the command uses (input
 // readers, cluster health, the token file, argument grammar) are unused.

@@ -1,7 +1,8 @@
 //! `Config::from_lookup`, `VaultConfig::from_lookup`, `parse_duration`,
-//! `parse_bool`, `SecretSpec::parse` (the `path#key=NAME` specs given to
-//! `vaultid env`) and the proxy variables (`NoProxy::parse`,
-//! `ProxyPolicy::from_lookup`) on arbitrary variable values.
+//! `parse_bool`, `check_username` (a userpass login path's last segment),
+//! `SecretSpec::parse` (the `path#key=NAME` specs given to `vaultid env`)
+//! and the proxy variables (`NoProxy::parse`, `ProxyPolicy::from_lookup`)
+//! on arbitrary variable values.
 //!
 //! The input is read as lines `NAME=VALUE`. A NAME that is one of the
 //! variables `src/config.rs` reads is used as is (so seed files are plain
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use vaultid::fuzzing::config::{
-    config_from_lookup, parse_bool, parse_duration, vault_config_from_lookup,
+    check_username, config_from_lookup, parse_bool, parse_duration, vault_config_from_lookup,
 };
 use vaultid::fuzzing::http::{NoProxy, ProxyPolicy};
 use vaultid::secrets::SecretSpec;
@@ -39,6 +40,15 @@ fn check_value(v: &str) {
     if let Some(b) = parse_bool(v) {
         // Surrounding whitespace and case never change the answer.
         assert_eq!(parse_bool(&v.trim().to_ascii_uppercase()), Some(b), "{v:?}");
+    }
+    if let Ok(name) = check_username("u", v) {
+        // Nothing that would leave the login path's last segment.
+        assert!(!name.is_empty() && name != "." && name != "..", "{v:?}");
+        assert!(!name.contains(['/', '\\', '?', '#', '%']), "{v:?}");
+        assert!(
+            !name.chars().any(|c| c.is_control() || c.is_whitespace()),
+            "{v:?}"
+        );
     }
     if let Ok(spec) = SecretSpec::parse(v) {
         assert!(!spec.path.is_empty());

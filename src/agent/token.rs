@@ -124,6 +124,7 @@ impl TokenKeeper {
             AuthMethod::AppRole { .. } => ("approle", true),
             AuthMethod::Kubernetes { .. } => ("kubernetes", true),
             AuthMethod::Jwt { .. } => ("jwt", true),
+            AuthMethod::UserPass { .. } => ("userpass", true),
         };
         TokenKeeper {
             sink: config.sink.clone(),

@@ -23,6 +23,9 @@ pub struct Flag {
     pub takes_value: bool,
     /// Whether it may be given more than once (values accumulate).
     pub repeatable: bool,
+    /// A switch that also takes `=true` or `=false`, as Go's boolean flags
+    /// do (`-tls-skip-verify=false`); its value is then `true` or `false`.
+    pub boolean: bool,
     /// One line of help.
     pub help: &'static str,
 }
@@ -33,6 +36,19 @@ pub const fn switch(name: &'static str, help: &'static str) -> Flag {
         name,
         takes_value: false,
         repeatable: false,
+        boolean: false,
+        help,
+    }
+}
+
+/// A switch that may also be given `=true` or `=false` (the Vault CLI's
+/// boolean flags); never a value after a space.
+pub const fn boolean(name: &'static str, help: &'static str) -> Flag {
+    Flag {
+        name,
+        takes_value: false,
+        repeatable: false,
+        boolean: true,
         help,
     }
 }
@@ -43,6 +59,7 @@ pub const fn opt(name: &'static str, help: &'static str) -> Flag {
         name,
         takes_value: true,
         repeatable: false,
+        boolean: false,
         help,
     }
 }
@@ -53,9 +70,49 @@ pub const fn multi(name: &'static str, help: &'static str) -> Flag {
         name,
         takes_value: true,
         repeatable: true,
+        boolean: false,
         help,
     }
 }
+
+/// The Vault CLI's global flags (`bao`'s "HTTP options"), accepted by every
+/// command that talks to Vault. Each stands for the variable it names and
+/// wins over it; `-non-interactive` changes nothing (vaultid never prompts
+/// for a token; `login` asks for a password only on a terminal).
+pub const VAULT_FLAGS: &[Flag] = &[
+    opt("address", "Vault address (VAULT_ADDR; BAO_ADDR)"),
+    opt(
+        "agent-address",
+        "Vault Agent address, wins over -address (VAULT_AGENT_ADDR; BAO_AGENT_ADDR)",
+    ),
+    opt("namespace", "namespace (VAULT_NAMESPACE; BAO_NAMESPACE)"),
+    opt("ns", "same as -namespace"),
+    opt("ca-cert", "CA certificate file (VAULT_CACERT; BAO_CACERT)"),
+    opt(
+        "ca-path",
+        "directory of CA certificates (VAULT_CAPATH; BAO_CAPATH)",
+    ),
+    opt(
+        "client-cert",
+        "client certificate for mTLS (VAULT_CLIENT_CERT; BAO_CLIENT_CERT)",
+    ),
+    opt(
+        "client-key",
+        "client key for mTLS (VAULT_CLIENT_KEY; BAO_CLIENT_KEY)",
+    ),
+    opt(
+        "tls-server-name",
+        "name for SNI and the certificate check (VAULT_TLS_SERVER_NAME; BAO_TLS_SERVER_NAME)",
+    ),
+    boolean(
+        "tls-skip-verify",
+        "do not verify TLS certificates (VAULT_SKIP_VERIFY; BAO_SKIP_VERIFY)",
+    ),
+    boolean(
+        "non-interactive",
+        "accepted for the Vault CLI's sake: vaultid never prompts for a token",
+    ),
+];
 
 /// What a bare `--` means for a command.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -76,6 +133,9 @@ pub struct Args {
     /// Arguments after a bare `--`, if one was given (commands that run a
     /// command only).
     pub rest: Option<Vec<String>>,
+    /// Whether the command has `-format`: then `BAO_FORMAT`/`VAULT_FORMAT`
+    /// stand in for it when it is not given.
+    accepts_format: bool,
 }
 
 impl Args {
@@ -125,6 +185,16 @@ impl Args {
                         .cloned()
                         .ok_or_else(|| Error::Config(format!("option {shown} needs a value")))?,
                 }
+            } else if flag.boolean {
+                match inline.as_deref().map(crate::config::parse_bool) {
+                    None => "true".to_string(),
+                    Some(Some(b)) => b.to_string(),
+                    Some(None) => {
+                        return Err(Error::Config(format!(
+                            "option {shown} takes true or false after `=`"
+                        )))
+                    }
+                }
             } else {
                 if inline.is_some() {
                     return Err(Error::Config(format!("option {shown} takes no value")));
@@ -139,8 +209,12 @@ impl Args {
             }
             if flag.takes_value || values.is_empty() {
                 values.push(value);
+            } else if flag.boolean {
+                // The last spelling counts, as with Go's flags.
+                *values = vec![value];
             }
         }
+        out.accepts_format = spec.iter().any(|f| f.name == "format");
         Ok(out)
     }
 
@@ -213,16 +287,40 @@ impl Args {
     }
 
     /// `--human`, or `-format=table` (the Vault CLI's readable form);
-    /// `-format=json` is the default. Other formats are usage errors.
+    /// `-format=json` is the default. For a command with `-format`, the
+    /// process's `BAO_FORMAT`, else `VAULT_FORMAT`, is read when the flag is
+    /// not given, as `bao` does. Other formats are usage errors naming
+    /// where they came from.
     pub fn human(&self) -> Result<bool, Error> {
-        match self.value("format") {
-            None => Ok(self.has("human")),
-            Some("json") => Ok(self.has("human")),
-            Some("table") => Ok(true),
-            Some(other) => Err(Error::Config(format!(
-                "-format={other:?} is not supported: use json (the default) or table (same as --human)"
+        self.human_in(&crate::config::ProcessEnv)
+    }
+
+    /// [`Args::human`] with the variables from `env`.
+    pub fn human_in(&self, env: &dyn crate::config::Lookup) -> Result<bool, Error> {
+        let (source, format) = match self.value("format") {
+            Some(v) => ("-format".to_string(), v.to_string()),
+            None if self.accepts_format => {
+                match crate::config::grammar::lookup_named(env, "VAULT_FORMAT")? {
+                    Some(found) => found,
+                    None => return Ok(self.has("human")),
+                }
+            }
+            None => return Ok(self.has("human")),
+        };
+        match format.trim().to_ascii_lowercase().as_str() {
+            // An empty -format= is the default, as for `bao`.
+            "" | "json" => Ok(self.has("human")),
+            "table" => Ok(true),
+            _ => Err(Error::Config(format!(
+                "{source}={:?} is not supported: use json (the default) or table (same as --human)",
+                crate::util::escape_invisible(&format.chars().take(64).collect::<String>())
             ))),
         }
+    }
+
+    /// The value of a [`boolean`] flag: `None` when not given.
+    pub fn boolean(&self, name: &str) -> Option<bool> {
+        self.value(name).map(|v| v == "true")
     }
 }
 
@@ -234,18 +332,33 @@ fn display_name(arg: &str, name: &str) -> String {
     format!("{dashes}{name}")
 }
 
-/// Render a help text for a command.
+/// Render a help text for a command; the [`VAULT_FLAGS`] among its flags
+/// are listed in a section of their own.
 pub fn help(usage: &str, about: &str, spec: &[Flag]) -> String {
     let mut s = format!("{about}\n\nUsage: {usage}\n");
     if !spec.is_empty() {
-        s.push_str("\nOptions:\n");
-        for f in spec {
+        let global = |f: &Flag| VAULT_FLAGS.iter().any(|g| g.name == f.name);
+        let line = |f: &Flag| {
             let left = if f.takes_value {
                 format!("--{} <value>", f.name)
+            } else if f.boolean {
+                format!("--{}[=true|false]", f.name)
             } else {
                 format!("--{}", f.name)
             };
-            s.push_str(&format!("  {left:<28} {}\n", f.help));
+            format!("  {left:<28} {}\n", f.help)
+        };
+        s.push_str("\nOptions:\n");
+        for f in spec.iter().filter(|f| !global(f)) {
+            s.push_str(&line(f));
+        }
+        if spec.iter().any(global) {
+            s.push_str(
+                "\nVault connection (the Vault CLI's global flags; each wins over its variable):\n",
+            );
+            for f in spec.iter().filter(|f| global(f)) {
+                s.push_str(&line(f));
+            }
         }
         s.push_str(
             "\nFlags take one dash or two, and `=` or a space before the value\n\

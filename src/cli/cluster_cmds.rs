@@ -6,8 +6,8 @@ use crate::vault::cluster::{self, NodeState};
 use crate::{Error, SecretString};
 use serde_json::{json, Value};
 
-use super::vault_cmds::vault_config;
-use super::{emit, opt, parse_or_help, switch, Flag};
+use super::connect::vault_config;
+use super::{emit, opt, parse_or_help, switch, Flag, VAULT_FLAGS};
 
 /// Exit code of `health` when the cluster serves but not every node is
 /// well (a node sealed, unreachable or uninitialised, or no active node).
@@ -28,7 +28,7 @@ pub(crate) fn health(rest: &[String]) -> Result<u8, Error> {
     let usage = "vaultid health [-format json|table] [--human]";
     let Some(a) = parse_or_help(
         rest,
-        HEALTH_SPEC,
+        &[HEALTH_SPEC, VAULT_FLAGS].concat(),
         usage,
         "The health of every configured Vault node (VAULT_ADDR, VAULTID_VAULT_ADDRS): active, \
          standby, sealed, uninitialized or unreachable, and the leader as each node sees it. \
@@ -40,7 +40,7 @@ pub(crate) fn health(rest: &[String]) -> Result<u8, Error> {
     };
     a.exactly(0, usage)?;
     let human = a.human()?;
-    let config = vault_config()?;
+    let config = vault_config(&a)?;
     let nodes = cluster::survey(&config);
     if nodes.iter().all(|n| n.state == NodeState::Unreachable) {
         let why: Vec<String> = nodes
@@ -102,7 +102,7 @@ pub(crate) fn unseal(rest: &[String]) -> Result<u8, Error> {
     let usage = "vaultid unseal [--key-file PATH] [--node URL] [-format json|table] [--human]";
     let Some(a) = parse_or_help(
         rest,
-        UNSEAL_SPEC,
+        &[UNSEAL_SPEC, VAULT_FLAGS].concat(),
         usage,
         "Submit unseal key shares (one per line, from a 0600 file or stdin) to every configured \
          Vault node that is sealed, or to --node, until each reports unsealed; prints each \
@@ -114,7 +114,7 @@ pub(crate) fn unseal(rest: &[String]) -> Result<u8, Error> {
     };
     a.exactly(0, usage)?;
     let human = a.human()?;
-    let config = vault_config()?;
+    let config = vault_config(&a)?;
     let all = cluster::addresses(&config);
     let targets = match a.value("node") {
         Some(n) => {

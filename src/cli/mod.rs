@@ -10,8 +10,10 @@
 mod agent_cmds;
 pub(crate) mod args;
 mod cluster_cmds;
+mod connect;
 mod hints;
 mod identity_cmds;
+mod login_cmd;
 mod secrets_cmds;
 mod vault_cmds;
 
@@ -21,7 +23,7 @@ use std::process::ExitCode;
 use crate::{Config, Error};
 use serde_json::Value;
 
-pub(crate) use args::{help, multi, opt, switch, AfterDashes, Args, Flag};
+pub(crate) use args::{boolean, help, multi, opt, switch, AfterDashes, Args, Flag, VAULT_FLAGS};
 
 /// Options every identity-aware command accepts.
 pub(crate) const IDENTITY_FLAGS: &[Flag] = &[
@@ -128,7 +130,7 @@ fn run(argv: &[String]) -> Result<u8, Error> {
         "kv" => vault_cmds::kv(rest),
         "health" => cluster_cmds::health(rest),
         "unseal" => cluster_cmds::unseal(rest),
-        "login" => vault_cmds::login(rest),
+        "login" => login_cmd::login(rest),
         "env" | "rotate" | "cred" => secrets_cmds::run(cmd, rest),
         "agent" => agent_cmds::run(rest),
         other => Err(Error::Config(format!(

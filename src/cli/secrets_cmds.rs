@@ -13,7 +13,8 @@ use crate::vault::Client;
 use crate::{Error, SecretString};
 use serde_json::json;
 
-use super::{emit, opt, parse_or_help, parse_or_help_with, switch, AfterDashes, Flag};
+use super::VAULT_FLAGS;
+use super::{emit, opt, parse_or_help, parse_or_help_with, switch, AfterDashes, Args, Flag};
 
 /// Run `env`, `rotate` or `cred` with the arguments after the command name.
 pub(crate) fn run(cmd: &str, rest: &[String]) -> Result<u8, Error> {
@@ -27,9 +28,10 @@ pub(crate) fn run(cmd: &str, rest: &[String]) -> Result<u8, Error> {
     }
 }
 
-/// Vault settings from the environment; these commands always need Vault.
-fn vault_config(mount: Option<&str>) -> Result<VaultConfig, Error> {
-    let mut c = super::vault_cmds::vault_config()?;
+/// Vault settings from the environment and the command's global flags;
+/// these commands always need Vault.
+fn vault_config(a: &Args, mount: Option<&str>) -> Result<VaultConfig, Error> {
+    let mut c = super::connect::vault_config(a)?;
     if let Some(m) = mount {
         c.kv_mount = m.trim_matches('/').to_string();
     }
@@ -99,7 +101,8 @@ const ENV_FLAGS: &[Flag] = &[
 ];
 
 fn env(rest: &[String]) -> Result<u8, Error> {
-    let Some(a) = parse_or_help_with(rest, ENV_FLAGS, ENV_USAGE, ENV_ABOUT, AfterDashes::Command)?
+    let flags = [ENV_FLAGS, VAULT_FLAGS].concat();
+    let Some(a) = parse_or_help_with(rest, &flags, ENV_USAGE, ENV_ABOUT, AfterDashes::Command)?
     else {
         return Ok(0);
     };
@@ -123,7 +126,7 @@ fn env(rest: &[String]) -> Result<u8, Error> {
             return Err(Error::Config("no command given after --".into()));
         }
     }
-    let cfg = vault_config(a.value("mount"))?;
+    let cfg = vault_config(&a, a.value("mount"))?;
     let opts = EnvOptions {
         kv_mount: cfg.kv_mount.clone(),
         normalize: a.has("normalize"),
@@ -272,6 +275,7 @@ const ROTATE_FLAGS: &[Flag] = &[
         "attempts",
         "writes to try on check-and-set conflicts (default 5)",
     ),
+    opt("format", "json (default) or table (same as --human)"),
     switch("human", "print a readable form instead of JSON"),
     switch("help", "show this help"),
 ];
@@ -291,10 +295,12 @@ fn read_stdin_line(what: &str) -> Result<SecretString, Error> {
 }
 
 fn rotate(rest: &[String]) -> Result<u8, Error> {
-    let Some(a) = parse_or_help(rest, ROTATE_FLAGS, ROTATE_USAGE, ROTATE_ABOUT)? else {
+    let flags = [ROTATE_FLAGS, VAULT_FLAGS].concat();
+    let Some(a) = parse_or_help(rest, &flags, ROTATE_USAGE, ROTATE_ABOUT)? else {
         return Ok(0);
     };
     let pos = a.exactly(2, ROTATE_USAGE)?;
+    let human = a.human()?;
     let value = match (a.value("value"), a.number::<usize>("length")?) {
         (Some(_), Some(_)) => {
             return Err(Error::Config("give --value or --length, not both".into()))
@@ -306,7 +312,7 @@ fn rotate(rest: &[String]) -> Result<u8, Error> {
     let attempts = a
         .number::<u32>("attempts")?
         .unwrap_or(crate::secrets::rotate::DEFAULT_ATTEMPTS);
-    let cfg = vault_config(a.value("mount"))?;
+    let cfg = vault_config(&a, a.value("mount"))?;
     let (mount, path) = SecretSpec::parse(&pos[0])?.kv_location(&cfg.kv_mount);
     let client = client(&cfg)?;
     let _revoke = client.revoke_own_token_on_drop();
@@ -329,7 +335,7 @@ fn rotate(rest: &[String]) -> Result<u8, Error> {
     if a.has("print") {
         out["value"] = json!(r.value.expose());
     }
-    emit(&out, a.human()?);
+    emit(&out, human);
     Ok(0)
 }
 
@@ -357,12 +363,14 @@ const CRED_FLAGS: &[Flag] = &[
         "secret-env",
         "verify: read the secret from this environment variable instead of stdin",
     ),
+    opt("format", "json (default) or table (same as --human)"),
     switch("human", "print a readable form instead of JSON"),
     switch("help", "show this help"),
 ];
 
 fn cred(rest: &[String]) -> Result<u8, Error> {
-    let Some(a) = parse_or_help(rest, CRED_FLAGS, CRED_USAGE, CRED_ABOUT)? else {
+    let flags = [CRED_FLAGS, VAULT_FLAGS].concat();
+    let Some(a) = parse_or_help(rest, &flags, CRED_USAGE, CRED_ABOUT)? else {
         return Ok(0);
     };
     let Some((sub, args)) = a.positional.split_first() else {
@@ -401,7 +409,7 @@ fn cred(rest: &[String]) -> Result<u8, Error> {
     } else {
         None
     };
-    let mut cfg = vault_config(a.value("mount"))?;
+    let mut cfg = vault_config(&a, a.value("mount"))?;
     if let Some(p) = a.value("prefix") {
         cfg.prefix = p.trim_matches('/').to_string();
     }

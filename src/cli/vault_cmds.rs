@@ -8,13 +8,13 @@
 //! what KV v1 does not have (versions, metadata, check-and-set, patch,
 //! undelete, destroy, subkeys) is refused with exit 2.
 
-use crate::config::{ProcessEnv, VaultConfig};
 use crate::input::{read_text, Source, MAX_DATA};
 use crate::vault::{Client, KvAdmin, KvRead, KvVersion, MetadataUpdate};
 use crate::Error;
 use serde_json::{json, Map, Value};
 
-use super::{emit, multi, opt, parse_or_help, switch, Args, Flag};
+use super::connect::client;
+use super::{emit, multi, opt, switch, Args, Flag, VAULT_FLAGS};
 
 const COMMON: &[Flag] = &[
     opt("mount", "KV v2 mount; the path is then inside it"),
@@ -24,26 +24,12 @@ const COMMON: &[Flag] = &[
 ];
 
 fn spec(extra: &[Flag]) -> Vec<Flag> {
-    COMMON.iter().chain(extra).copied().collect()
-}
-
-/// Vault settings from the environment; Vault is required here.
-pub(crate) fn vault_config() -> Result<VaultConfig, Error> {
-    VaultConfig::from_lookup(&ProcessEnv)?.ok_or_else(|| {
-        Error::Config(
-            "this command needs Vault: set VAULT_ADDR (and VAULT_TOKEN or an auth method)".into(),
-        )
-    })
-}
-
-/// A client for the configured auth method; a login method logs in on
-/// the first request. Wrap its use in
-/// [`Client::revoke_own_token_on_drop`] so that a token it logs in for
-/// does not outlive the command.
-pub(crate) fn client() -> Result<Client, Error> {
-    let c = Client::new(&vault_config()?)?;
-    c.require_credentials()?;
-    Ok(c)
+    COMMON
+        .iter()
+        .chain(VAULT_FLAGS)
+        .chain(extra)
+        .copied()
+        .collect()
 }
 
 /// Split `mount/path` (or use `-mount`).
@@ -241,7 +227,10 @@ nested mounts work, and on a KV version 1 mount get, put, list and delete act
 on the plain path; what v1 does not have (versions, metadata, -cas, patch) is
 refused (exit 2).
 
-Options: -mount M (the path is then inside M), -format json|table, --human, --help.
+Options: -mount M (the path is then inside M), -format json|table, --human, --help,
+and the Vault CLI's global flags (-address, -agent-address, -namespace, -ca-cert,
+-ca-path, -client-cert, -client-key, -tls-server-name, -tls-skip-verify,
+-non-interactive).
 Flags take one dash or two, and `=` or a space before the value, as the
 Vault CLI's do (-field=password, --field password); they may come before or
 after the path. Anything else is refused (exit 2).
@@ -410,10 +399,15 @@ fn human_secret(data: Option<&Map<String, Value>>, meta: Option<&Value>) {
 
 /// `kv get MOUNT/PATH`.
 fn kv_get(a: &Args, arg: &str, human: bool) -> Result<(), Error> {
-    let c = client()?;
+    let c = client(a)?;
     let _revoke = c.revoke_own_token_on_drop();
     let t = &locate(&c, a, arg, true)?;
-    let json_field = a.value("format") == Some("json");
+    // -format=json (or VAULT_FORMAT=json) prints a -field as JSON.
+    let json_field = match a.value("format") {
+        Some(f) => f.trim().eq_ignore_ascii_case("json"),
+        None => crate::config::grammar::lookup_named(&crate::config::ProcessEnv, "VAULT_FORMAT")?
+            .is_some_and(|(_, f)| f.trim().eq_ignore_ascii_case("json")),
+    };
     if t.version == KvVersion::V1 {
         if a.has("version") {
             t.v1_refuses("which keeps no versions: -version does not apply to it")?;
@@ -497,6 +491,8 @@ pub(crate) fn kv(rest: &[String]) -> Result<u8, Error> {
         return Ok(0);
     }
     let human = a.human()?;
+    // Every client of this command uses its global flags (-address, ...).
+    let client = || client(&a);
     let usage = |u: &str| format!("vaultid kv {sub} {u}");
     match sub.as_str() {
         "get" => {
@@ -721,133 +717,4 @@ fn metadata_update(a: &Args) -> Result<MetadataUpdate, Error> {
         delete_version_after: a.value("delete-version-after").map(str::to_string),
         custom_metadata: if given.is_empty() { None } else { Some(custom) },
     })
-}
-
-const LOGIN_ABOUT: &str =
-    "Log in with VAULT_AUTH_METHOD (approle, kubernetes, jwt; or token, which only
-looks the token up) and show the token's accessor, policies and TTL.
-
-A token it logged in for is stored in ~/.vault-token (created 0600, replaced
-atomically), as `bao login` does, where later vaultid (and bao/vault)
-commands find it when VAULT_TOKEN is unset and VAULT_AUTH_METHOD is token
-(the default). With -no-store it is revoked before login exits, unless
---print-token shows it. The token itself is printed only with --print-token.";
-
-/// Run `vaultid login`.
-pub(crate) fn login(rest: &[String]) -> Result<u8, Error> {
-    let usage = "vaultid login [-no-store] [--print-token] [-format json|table] [--human]";
-    let Some(a) = parse_or_help(
-        rest,
-        &[
-            switch("print-token", "also print the token itself"),
-            switch(
-                "no-store",
-                "do not write ~/.vault-token (the token is then revoked on exit unless printed)",
-            ),
-            opt("format", "json (default) or table (same as --human)"),
-            switch("human", "print a readable form instead of JSON"),
-            switch("help", "show this help"),
-        ],
-        usage,
-        LOGIN_ABOUT,
-    )?
-    else {
-        return Ok(0);
-    };
-    a.exactly(0, usage)?;
-    let human = a.human()?;
-    let c = Client::new(&vault_config()?)?;
-    c.require_credentials()?;
-    // Revoked on the way out unless stored or printed below (or on error).
-    let revoke = c.revoke_own_token_on_drop();
-    let info = c.lookup_self()?;
-    let mut v = serde_json::to_value(&info).unwrap_or(Value::Null);
-    let mut keep = false;
-    if c.owns_token() && !a.has("no-store") {
-        let token = c.token().unwrap_or_default();
-        let path = token_file()?;
-        crate::vault::store_token(&path, &token)?;
-        if let Value::Object(m) = &mut v {
-            m.insert(
-                "token_file".into(),
-                Value::String(path.display().to_string()),
-            );
-        }
-        keep = true;
-    }
-    if a.has("print-token") {
-        if let (Value::Object(m), Some(t)) = (&mut v, c.token()) {
-            m.insert("token".into(), Value::String(t.expose().to_string()));
-        }
-        keep = true;
-    }
-    if keep {
-        revoke.keep();
-    } else {
-        drop(revoke);
-    }
-    emit(&v, human);
-    Ok(0)
-}
-
-/// `~/.vault-token`: where `bao login` keeps its token and the
-/// configuration looks for one.
-fn token_file() -> Result<std::path::PathBuf, Error> {
-    let home = std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| {
-            Error::Config(
-                "HOME is not set: cannot store the token in ~/.vault-token (use -no-store --print-token)"
-                    .into(),
-            )
-        })?;
-    Ok(std::path::PathBuf::from(home).join(".vault-token"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_field_as_json_is_written_as_the_bao_cli_writes_it() {
-        // The bytes `bao kv get -format=json -field=K` printed for these
-        // values (OpenBao 2.7.2), which the differential test checks
-        // against the real CLI.
-        assert_eq!(go_json(&json!("pw-2")), r#""pw-2""#);
-        assert_eq!(
-            go_json(&json!("a<b>&c é \u{1} \"q\"")),
-            r#""a\u003cb\u003e\u0026c é \u0001 \"q\"""#
-        );
-        assert_eq!(
-            go_json(&json!("\u{8}\u{c}\t\n\r\u{7f}\u{2028}\u{2029}é😀/\\")),
-            "\"\\b\\f\\t\\n\\r\u{7f}\\u2028\\u2029é😀/\\\\\""
-        );
-        assert_eq!(
-            go_json(&json!({"k": [1, 2, {"z": null}]})),
-            "{\n  \"k\": [\n    1,\n    2,\n    {\n      \"z\": null\n    }\n  ]\n}"
-        );
-        assert_eq!(go_json(&json!(1.5)), "1.5");
-        assert_eq!(go_json(&json!(true)), "true");
-        assert_eq!(go_json(&json!({})), "{}");
-        assert_eq!(go_json(&json!([])), "[]");
-    }
-
-    #[test]
-    fn floats_are_written_as_go_writes_a_float64() {
-        for (f, go) in [
-            (1e21, "1e+21"),
-            (1.5e-7, "1.5e-7"),
-            (1e20, "100000000000000000000"),
-            (0.000001, "0.000001"),
-            (-2.5, "-2.5"),
-            (0.0, "0"),
-        ] {
-            assert_eq!(go_json(&json!(f)), go, "{f}");
-        }
-        // Integers stay exact (bao rounds those past 2^53 through a float).
-        assert_eq!(
-            go_json(&json!(12345678901234567890u64)),
-            "12345678901234567890"
-        );
-    }
 }

@@ -1,6 +1,7 @@
 //! The grammar of settings as the environment spells them: booleans,
 //! durations (bare seconds or Go's `1m30s`), Vault mounts and paths, and
-//! where values come from ([`Lookup`]). Pure functions of strings: the
+//! where values come from ([`Lookup`]; the `bao` CLI's `BAO_` names before
+//! the `VAULT_` ones, [`BAO_NAMES`]). Pure functions of strings: the
 //! `config` fuzz target runs them on arbitrary values.
 
 use std::ffi::OsString;
@@ -18,6 +19,13 @@ pub trait Lookup {
     /// not be UTF-8; `None` when unset. By default, [`Lookup::get`]'s.
     fn get_os(&self, name: &str) -> Option<OsString> {
         self.get(name).map(OsString::from)
+    }
+
+    /// How to name where the value of `name` came from in an error: the
+    /// variable itself, unless the source stands in for it (a command-line
+    /// flag names itself).
+    fn source_of(&self, name: &str) -> String {
+        name.to_string()
     }
 }
 
@@ -59,17 +67,63 @@ pub(crate) fn header_problem(name: &str, value: &str) -> Option<Error> {
     })
 }
 
+/// The variables the `bao` CLI (OpenBao) reads under a `BAO_` name before
+/// the `VAULT_` one: `BAO_ADDR` wins over `VAULT_ADDR` when both are set
+/// (checked against `bao` 2.7.2). vaultid reads them the same way.
+pub(crate) const BAO_NAMES: &[(&str, &str)] = &[
+    ("VAULT_ADDR", "BAO_ADDR"),
+    ("VAULT_AGENT_ADDR", "BAO_AGENT_ADDR"),
+    ("VAULT_TOKEN", "BAO_TOKEN"),
+    ("VAULT_NAMESPACE", "BAO_NAMESPACE"),
+    ("VAULT_CACERT", "BAO_CACERT"),
+    ("VAULT_CAPATH", "BAO_CAPATH"),
+    ("VAULT_CLIENT_CERT", "BAO_CLIENT_CERT"),
+    ("VAULT_CLIENT_KEY", "BAO_CLIENT_KEY"),
+    ("VAULT_SKIP_VERIFY", "BAO_SKIP_VERIFY"),
+    ("VAULT_TLS_SERVER_NAME", "BAO_TLS_SERVER_NAME"),
+    ("VAULT_CLIENT_TIMEOUT", "BAO_CLIENT_TIMEOUT"),
+    ("VAULT_MAX_RETRIES", "BAO_MAX_RETRIES"),
+    ("VAULT_FORMAT", "BAO_FORMAT"),
+];
+
+/// The `BAO_` name read before the `VAULT_` variable `name`, if the `bao`
+/// CLI has one.
+pub(crate) fn bao_name(name: &str) -> Option<&'static str> {
+    BAO_NAMES.iter().find(|(v, _)| *v == name).map(|(_, b)| *b)
+}
+
+/// The value of `name` and the name it was found under (see
+/// [`Lookup::source_of`]), the `BAO_` spelling first ([`BAO_NAMES`]); a
+/// variable set but empty counts as unset.
+/// A value that is not valid UTF-8 is an error naming where it came from.
+pub(crate) fn lookup_named(env: &dyn Lookup, name: &str) -> Result<Option<(String, String)>> {
+    let one = |n: &str| match env.get_os(n).map(OsString::into_string) {
+        None => Ok(None),
+        Some(Ok(v)) if v.trim().is_empty() => Ok(None),
+        Some(Ok(v)) => Ok(Some((env.source_of(n), v))),
+        Some(Err(_)) => Err(not_utf8(&env.source_of(n))),
+    };
+    if let Some(b) = bao_name(name) {
+        if let Some(found) = one(b)? {
+            return Ok(Some(found));
+        }
+    }
+    one(name)
+}
+
 pub(super) struct Vars<'a>(pub(super) &'a dyn Lookup);
 
 impl Vars<'_> {
-    /// Value, treating set-but-empty as unset; a value that is not valid
-    /// UTF-8 is an error naming the variable, never "unset".
+    /// Value, treating set-but-empty as unset; `BAO_X` before `VAULT_X`; a
+    /// value that is not valid UTF-8 is an error naming the variable, never
+    /// "unset".
     pub(super) fn get(&self, name: &str) -> Result<Option<String>> {
-        match self.0.get_os(name).map(OsString::into_string) {
-            None => Ok(None),
-            Some(Ok(v)) => Ok(Some(v).filter(|v| !v.trim().is_empty())),
-            Some(Err(_)) => Err(not_utf8(name)),
-        }
+        Ok(self.named(name)?.map(|(_, v)| v))
+    }
+
+    /// [`Vars::get`] with the name the value was found under, for errors.
+    pub(super) fn named(&self, name: &str) -> Result<Option<(String, String)>> {
+        lookup_named(self.0, name)
     }
 
     /// [`Vars::get`] for a credential or a value sent in an HTTP header (a
@@ -77,29 +131,29 @@ impl Vars<'_> {
     /// one holding a control character is refused too, naming the variable
     /// and never showing the value.
     pub(super) fn header(&self, name: &str) -> Result<Option<String>> {
-        let Some(v) = self.get(name)? else {
+        let Some((source, v)) = self.named(name)? else {
             return Ok(None);
         };
-        match header_problem(name, v.trim()) {
+        match header_problem(&source, v.trim()) {
             Some(e) => Err(e),
             None => Ok(Some(v.trim().to_string())),
         }
     }
 
-    /// The first of `names` that is set, with its name.
-    pub(super) fn first(&self, names: &[&'static str]) -> Result<Option<(&'static str, String)>> {
+    /// The first of `names` that is set, with the name it was found under.
+    pub(super) fn first(&self, names: &[&str]) -> Result<Option<(String, String)>> {
         for n in names {
-            if let Some(v) = self.get(n)? {
-                return Ok(Some((n, v)));
+            if let Some(found) = self.named(n)? {
+                return Ok(Some(found));
             }
         }
         Ok(None)
     }
 
     pub(super) fn bool(&self, name: &str, default: bool) -> Result<bool> {
-        match self.get(name)? {
+        match self.named(name)? {
             None => Ok(default),
-            Some(v) => parse_bool(&v).ok_or_else(|| {
+            Some((name, v)) => parse_bool(&v).ok_or_else(|| {
                 Error::Config(format!(
                     "{name}={v:?} is not a boolean (use true/false, 1/0, yes/no, on/off)"
                 ))
@@ -108,9 +162,9 @@ impl Vars<'_> {
     }
 
     pub(super) fn duration(&self, name: &str, default: Duration) -> Result<Duration> {
-        match self.get(name)? {
+        match self.named(name)? {
             None => Ok(default),
-            Some(v) => parse_duration(&v).ok_or_else(|| {
+            Some((name, v)) => parse_duration(&v).ok_or_else(|| {
                 Error::Config(format!(
                     "{name}={v:?} is not a duration (e.g. 30, 30s, 500ms, 2m, 1m30s)"
                 ))
@@ -119,9 +173,9 @@ impl Vars<'_> {
     }
 
     pub(super) fn u32(&self, name: &str, default: u32) -> Result<u32> {
-        match self.get(name)? {
+        match self.named(name)? {
             None => Ok(default),
-            Some(v) => v
+            Some((name, v)) => v
                 .trim()
                 .parse()
                 .map_err(|_| Error::Config(format!("{name}={v:?} is not a non-negative integer"))),
@@ -130,10 +184,14 @@ impl Vars<'_> {
 
     /// A path: the operating system's bytes as they are (a path need not
     /// be UTF-8); set-but-blank counts as unset.
+    /// A path, which need not be UTF-8; `BAO_X` before `VAULT_X`.
     pub(super) fn path(&self, name: &str) -> Option<PathBuf> {
-        let v = self.0.get_os(name)?;
-        let blank = v.to_str().is_some_and(|s| s.trim().is_empty());
-        (!blank).then(|| PathBuf::from(v))
+        let one = |n: &str| {
+            let v = self.0.get_os(n)?;
+            let blank = v.to_str().is_some_and(|s| s.trim().is_empty());
+            (!blank).then(|| PathBuf::from(v))
+        };
+        bao_name(name).and_then(one).or_else(|| one(name))
     }
 }
 
@@ -246,4 +304,180 @@ fn check_path(source: &str, value: &str, allow_empty: bool, mount: bool) -> Resu
         return bad("has an empty, \".\" or \"..\" segment");
     }
     Ok(v.to_string())
+}
+
+/// Check a user name for a login path (`auth/{mount}/login/{name}`):
+/// `source` names where it came from. It must not be empty, `.` or `..`,
+/// and must hold no `/`, `\`, `?`, `#`, `%`, whitespace or control
+/// character, any of which would change the request's path or query.
+/// At most 256 bytes.
+pub fn check_username(source: &str, value: &str) -> Result<String> {
+    let bad = |why: &str| {
+        Err(Error::Config(format!(
+            "{source} {:?} {why}",
+            crate::util::escape_invisible(&value.chars().take(64).collect::<String>())
+        )))
+    };
+    if value.is_empty() || value == "." || value == ".." {
+        return bad("is not a user name");
+    }
+    if value.len() > 256 {
+        return bad("is longer than 256 bytes");
+    }
+    if value.chars().any(|c| {
+        matches!(c, '/' | '\\' | '?' | '#' | '%')
+            || c.is_whitespace()
+            || c.is_control()
+            || crate::identity::did::is_format_char(c)
+    }) {
+        return bad("holds a character a login path cannot carry (/, \\, ?, #, %, space or a control character)");
+    }
+    Ok(value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{AuthMethod, SecretSource};
+    use crate::Config;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(&move |n: &str| m.get(n).cloned())
+    }
+
+    #[test]
+    fn bao_names_come_before_vault_names() {
+        let v = cfg(&[
+            ("BAO_ADDR", "http://bao:1"),
+            ("VAULT_ADDR", "http://vault:1"),
+            ("BAO_TOKEN", "t-bao"),
+            ("VAULT_TOKEN", "t-vault"),
+            ("BAO_NAMESPACE", "ns-bao"),
+            ("BAO_SKIP_VERIFY", "true"),
+            ("VAULT_SKIP_VERIFY", "false"),
+            ("BAO_CLIENT_TIMEOUT", "7s"),
+            ("BAO_MAX_RETRIES", "5"),
+            ("BAO_CACERT", "/bao/ca.pem"),
+            ("BAO_TLS_SERVER_NAME", "bao.example"),
+        ])
+        .unwrap()
+        .vault
+        .unwrap();
+        assert_eq!(v.addr, "http://bao:1");
+        assert_eq!(v.token.unwrap().expose(), "t-bao");
+        assert_eq!(v.namespace.as_deref(), Some("ns-bao"));
+        assert!(v.tls.skip_verify);
+        assert_eq!(v.timeout, Duration::from_secs(7));
+        assert_eq!(v.max_retries, 5);
+        assert_eq!(v.tls.ca_cert.as_deref(), Some("/bao/ca.pem".as_ref()));
+        assert_eq!(v.tls.server_name.as_deref(), Some("bao.example"));
+        // BAO_ADDR alone turns Vault on, as VAULT_ADDR does; the agent
+        // address (either spelling) still wins over the address.
+        let v = cfg(&[("BAO_ADDR", "http://bao:1")]).unwrap().vault.unwrap();
+        assert_eq!(v.addr, "http://bao:1");
+        let v = cfg(&[
+            ("BAO_ADDR", "http://bao:1"),
+            ("BAO_AGENT_ADDR", "http://agent:1"),
+            ("VAULT_AGENT_ADDR", "http://vault-agent:1"),
+        ])
+        .unwrap()
+        .vault
+        .unwrap();
+        assert_eq!(v.addr, "http://agent:1");
+        // An empty BAO_ value counts as unset: the VAULT_ one is used.
+        let v = cfg(&[("BAO_ADDR", " "), ("VAULT_ADDR", "http://vault:1")])
+            .unwrap()
+            .vault
+            .unwrap();
+        assert_eq!(v.addr, "http://vault:1");
+        // Errors name the variable that held the value.
+        for (k, val) in [
+            ("BAO_SKIP_VERIFY", "maybe"),
+            ("BAO_MAX_RETRIES", "-1"),
+            ("BAO_CLIENT_TIMEOUT", "soon"),
+            ("BAO_ADDR", "ftp://x"),
+        ] {
+            let e = cfg(&[("VAULT_ADDR", "http://vault:1"), (k, val)])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(&format!("{k}=")), "{e}");
+        }
+    }
+
+    #[test]
+    fn userpass_settings() {
+        let base = [
+            ("VAULT_ADDR", "http://x"),
+            ("VAULT_AUTH_METHOD", "userpass"),
+            ("VAULT_AUTH_USERNAME", "alice"),
+        ];
+        let c = cfg(&[&base[..], &[("VAULT_AUTH_PASSWORD", "s3cret")]].concat()).unwrap();
+        match c.vault.unwrap().auth {
+            AuthMethod::UserPass {
+                mount,
+                username,
+                password: SecretSource::Value(p),
+            } => {
+                assert_eq!((mount.as_str(), username.as_str()), ("userpass", "alice"));
+                assert_eq!(p.expose(), "s3cret");
+            }
+            other => panic!("{other:?}"),
+        }
+        let c = cfg(&[
+            &base[..],
+            &[
+                ("VAULT_AUTH_PASSWORD_FILE", "/run/pw"),
+                ("VAULT_AUTH_MOUNT", "/people/"),
+            ],
+        ]
+        .concat())
+        .unwrap();
+        assert!(matches!(
+            c.vault.unwrap().auth,
+            AuthMethod::UserPass { ref mount, password: SecretSource::File(ref f), .. }
+                if mount == "people" && f.to_str() == Some("/run/pw")
+        ));
+        for (extra, named) in [
+            (&[][..], "VAULT_AUTH_PASSWORD"),
+            (
+                &[
+                    ("VAULT_AUTH_PASSWORD", "a"),
+                    ("VAULT_AUTH_PASSWORD_FILE", "/f"),
+                ][..],
+                "VAULT_AUTH_PASSWORD_FILE",
+            ),
+        ] {
+            let e = cfg(&[&base[..], extra].concat()).unwrap_err();
+            assert_eq!(e.exit_code(), 2);
+            assert!(e.to_string().contains(named), "{e}");
+        }
+        let e = cfg(&[
+            ("VAULT_ADDR", "http://x"),
+            ("VAULT_AUTH_METHOD", "userpass"),
+            ("VAULT_AUTH_PASSWORD", "s3cret"),
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("VAULT_AUTH_USERNAME"), "{e}");
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+    }
+
+    #[test]
+    fn user_names_cannot_change_the_login_path() {
+        for bad in [
+            "", ".", "..", "a/b", "../sys", "a?b", "a#b", "a%2f", "a b", "a\nb", "a\\b",
+        ] {
+            let e = check_username("username=", bad).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+            assert!(e.to_string().contains("username="), "{e}");
+        }
+        assert!(check_username("u", &"a".repeat(257)).is_err());
+        for good in ["alice", "a.b@example.com", "ÄLICE", "x-y_z"] {
+            assert_eq!(check_username("u", good).unwrap(), good);
+        }
+    }
 }

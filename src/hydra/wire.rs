@@ -16,8 +16,10 @@ use super::*;
 /// `:` becomes `%3A` and a `/` cannot split the segment.
 ///
 /// ```
+/// # #[cfg(feature = "fuzzing")] {
 /// use vaultid::fuzzing::hydra::encode_path_segment;
 /// assert_eq!(encode_path_segment("did:bindu:a_b:x"), "did%3Abindu%3Aa_b%3Ax");
+/// # }
 /// ```
 pub fn encode_path_segment(s: &str) -> String {
     percent_encode(s, false)
@@ -27,8 +29,10 @@ pub fn encode_path_segment(s: &str) -> String {
 /// like [`encode_path_segment`], with a space as `+`.
 ///
 /// ```
+/// # #[cfg(feature = "fuzzing")] {
 /// use vaultid::fuzzing::hydra::form_urlencode;
 /// assert_eq!(form_urlencode("a b+c:d"), "a+b%2Bc%3Ad");
+/// # }
 /// ```
 pub fn form_urlencode(s: &str) -> String {
     percent_encode(s, true)

@@ -39,9 +39,11 @@ impl std::error::Error for DecodeError {}
 /// Encode bytes as base58 (Bitcoin alphabet).
 ///
 /// ```
+/// # #[cfg(feature = "fuzzing")] {
 /// use vaultid::fuzzing::codec::base58;
 /// assert_eq!(base58::encode(b"hello world"), "StV1DL6CwTryKyV");
 /// assert_eq!(base58::encode(&[0, 0, 1]), "112");
+/// # }
 /// ```
 pub fn encode(data: &[u8]) -> String {
     let zeros = data.iter().take_while(|&&b| b == 0).count();
@@ -76,9 +78,11 @@ pub fn encode(data: &[u8]) -> String {
 /// Fails on any character outside the alphabet, including whitespace.
 ///
 /// ```
+/// # #[cfg(feature = "fuzzing")] {
 /// use vaultid::fuzzing::codec::base58;
 /// assert_eq!(base58::decode("StV1DL6CwTryKyV").unwrap(), b"hello world");
 /// assert!(base58::decode("0OIl").is_err());
+/// # }
 /// ```
 pub fn decode(s: &str) -> Result<Vec<u8>, DecodeError> {
     let zeros = s.bytes().take_while(|&b| b == b'1').count();

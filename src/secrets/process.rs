@@ -201,10 +201,13 @@ pub fn exit_code(status: ExitStatus) -> u8 {
 /// are among the variables given to it (`vaultid env --pass-credentials`).
 pub const CREDENTIAL_VARS: &[&str] = &[
     "VAULT_TOKEN",
+    "BAO_TOKEN",
     "VAULT__TOKEN",
     "VAULT_SECRET_ID",
     "VAULT_SECRET_ID_FILE",
     "VAULT_ROLE_ID",
+    "VAULT_AUTH_PASSWORD",
+    "VAULT_AUTH_PASSWORD_FILE",
 ];
 
 /// A [`Command`] for `program` that does not inherit [`CREDENTIAL_VARS`]:

@@ -1,5 +1,6 @@
 //! Authentication: the token itself (`auth/token/*-self`), logins
-//! (AppRole, Kubernetes, JWT) and keeping the token alive.
+//! (AppRole, Kubernetes, JWT, username and password) and keeping the token
+//! alive.
 //!
 //! With a login method the [`Client`] logs in on its first request that
 //! needs a token. A request refused with 403 whose token turns out to be no
@@ -278,9 +279,17 @@ impl Client {
     pub fn login(&self) -> Result<AuthInfo> {
         match &self.config().auth {
             AuthMethod::Token => Err(Error::Config(
-                "VAULT_AUTH_METHOD=token cannot log in: set VAULT_TOKEN, or choose approle, kubernetes or jwt"
+                "VAULT_AUTH_METHOD=token cannot log in: set VAULT_TOKEN, or choose approle, kubernetes, jwt or userpass"
                     .into(),
             )),
+            AuthMethod::UserPass {
+                mount,
+                username,
+                password,
+            } => {
+                let password = password.read()?;
+                self.login_userpass(mount, username, &password)
+            }
             AuthMethod::AppRole {
                 mount,
                 role_id,
@@ -334,8 +343,29 @@ impl Client {
         self.login_with(mount, body)
     }
 
-    fn login_with(&self, mount: &str, mut body: Value) -> Result<AuthInfo> {
-        let path = format!("auth/{}/login", mount.trim_matches('/'));
+    /// Username and password login (`auth/{mount}/login/{username}` with
+    /// `password`, as `bao login -method=userpass` sends it); the client
+    /// uses the new token. A user name that would change the request's path
+    /// (`/`, `?`, `..`, ...) is an [`Error::Config`].
+    pub(crate) fn login_userpass(
+        &self,
+        mount: &str,
+        username: &str,
+        password: &SecretString,
+    ) -> Result<AuthInfo> {
+        let username = crate::config::grammar::check_username("the user name", username)?;
+        let path = format!("auth/{}/login/{username}", mount.trim_matches('/'));
+        self.login_at(&path, json!({ "password": password.expose() }))
+    }
+
+    fn login_with(&self, mount: &str, body: Value) -> Result<AuthInfo> {
+        self.login_at(&format!("auth/{}/login", mount.trim_matches('/')), body)
+    }
+
+    /// POST `body` to the login endpoint `path`, zeroize the body's
+    /// strings, and adopt the token of the answer.
+    fn login_at(&self, path: &str, mut body: Value) -> Result<AuthInfo> {
+        let path = path.to_string();
         let answer = self.exchange_as("POST", &path, Some(&body), None);
         if let Some(m) = body.as_object_mut() {
             for v in m.values_mut() {

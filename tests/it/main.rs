@@ -16,6 +16,7 @@ mod bao_diff;
 mod canary;
 mod cli_contract;
 mod cli_local;
+mod cli_migrate;
 mod cli_tokens;
 mod cli_vault;
 mod clock_tls;

@@ -191,6 +191,12 @@ exit 0"#;
         }
     }
 
+    /// The `bao` binary the server runs (the real one, not a wrapper
+    /// script), for running the CLI side by side with vaultid.
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+
     /// The server's URL (`http://127.0.0.1:PORT` or `https://...`).
     pub fn addr(&self) -> &str {
         &self.addr
