@@ -468,6 +468,32 @@ fn vault_settings(v: &Vars) -> Result<Option<VaultConfig>> {
     }))
 }
 
+/// The settings of calls to other agents (`vaultid call`): the Vault
+/// client's timeouts and TLS variables, read whether or not Vault is in
+/// use: (timeout, connect timeout, TLS). `VAULT_TLS_SERVER_NAME` names
+/// Vault's certificate and is not read.
+pub(crate) fn peer_settings(env: &dyn Lookup) -> Result<(Duration, Duration, TlsConfig)> {
+    let v = Vars(env);
+    let tls = TlsConfig {
+        ca_cert: v.path("VAULT_CACERT"),
+        ca_path: v.path("VAULT_CAPATH"),
+        client_cert: v.path("VAULT_CLIENT_CERT"),
+        client_key: v.path("VAULT_CLIENT_KEY"),
+        skip_verify: v.bool("VAULT_SKIP_VERIFY", false)?,
+        server_name: None,
+    };
+    if tls.client_cert.is_some() != tls.client_key.is_some() {
+        return Err(Error::Config(
+            "VAULT_CLIENT_CERT and VAULT_CLIENT_KEY must be set together (mTLS needs both)".into(),
+        ));
+    }
+    Ok((
+        v.duration("VAULT_CLIENT_TIMEOUT", Duration::from_secs(60))?,
+        v.duration("VAULTID_CONNECT_TIMEOUT", Duration::from_secs(2))?,
+        tls,
+    ))
+}
+
 fn token_file(v: &Vars) -> Option<SecretString> {
     let home = v.get("HOME")?;
     let path = PathBuf::from(home).join(".vault-token");
