@@ -187,6 +187,18 @@ pub enum TokenAuth {
     Basic,
 }
 
+impl TokenAuth {
+    /// The client's `token_endpoint_auth_method` for this method: Hydra
+    /// accepts a token request only with the method the client was
+    /// registered with.
+    pub(crate) fn method_name(self) -> &'static str {
+        match self {
+            TokenAuth::Post => "client_secret_post",
+            TokenAuth::Basic => "client_secret_basic",
+        }
+    }
+}
+
 /// How to reach Hydra. Built by [`HydraConfig::new`] (or from the
 /// environment with [`Config::from_env`]); fields can be changed after.
 #[derive(Debug, Clone)]
@@ -207,6 +219,9 @@ pub struct HydraConfig {
     /// Scopes (`HYDRA__SCOPE`, space separated, default `openid offline agent:read agent:write`).
     pub scopes: Vec<String>,
     /// Token endpoint auth (`HYDRA__TOKEN_AUTH_METHOD` = `client_secret_post` | `client_secret_basic`).
+    /// The startup flow registers the client with this method (and updates
+    /// a client registered with another one in place): Hydra refuses a
+    /// token request made with a method the client was not registered for.
     pub token_auth: TokenAuth,
 }
 
