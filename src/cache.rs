@@ -28,7 +28,9 @@
 //!
 //! Layout (compatible with the Python agent framework):
 //! `{key_dir}/private.pem`, `{key_dir}/public.pem`,
-//! `{key_dir}/oauth_credentials.json`, `{key_dir}/.lock`.
+//! `{key_dir}/oauth_credentials.json`, `{key_dir}/.lock`; and vaultid's
+//! own `{key_dir}/hydra_token.json` (0600), the still-valid Hydra tokens
+//! that `vaultid token` and `vaultid call` reuse.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -42,6 +44,11 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::identity::KeyPair;
 use crate::secret_string::SecretString;
+
+mod token;
+pub(crate) use token::{
+    parse_token_cache, read_token_cache, update_token_cache, CachedToken, TOKEN_CACHE_FILE,
+};
 
 /// File name of the private key.
 pub(crate) const PRIVATE_PEM: &str = "private.pem";
@@ -461,7 +468,7 @@ impl KeyDir {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            let ours = [PRIVATE_PEM, PUBLIC_PEM, CREDENTIALS_FILE]
+            let ours = [PRIVATE_PEM, PUBLIC_PEM, CREDENTIALS_FILE, TOKEN_CACHE_FILE]
                 .iter()
                 .any(|f| name.starts_with(&format!(".{f}.tmp-")));
             if ours && fs::remove_file(entry.path()).is_ok() {

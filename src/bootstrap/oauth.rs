@@ -488,6 +488,11 @@ fn is_hydra_unavailable(e: &Error) -> bool {
 /// the secret from the local `oauth_credentials.json`, else from Vault.
 /// Needs Hydra configured with a public URL. Run [`super::ensure`] first
 /// so the client is registered.
+///
+/// Its tokens are shared with other processes of the agent through
+/// `{key_dir}/hydra_token.json` (0600, written atomically): a script that
+/// runs `vaultid token` or `vaultid call` many times asks Hydra for one
+/// token per token lifetime, not one per command.
 pub fn token_client(config: &crate::Config) -> Result<crate::hydra::TokenClient> {
     let hydra = config.hydra.as_ref().ok_or_else(|| {
         Error::Config("Hydra is not configured: set HYDRA__ADMIN_URL and HYDRA__PUBLIC_URL".into())
@@ -523,5 +528,8 @@ pub fn token_client(config: &crate::Config) -> Result<crate::hydra::TokenClient>
                 })?
         }
     };
-    crate::hydra::TokenClient::new(hydra, &creds.client_id, creds.client_secret.clone())
+    Ok(
+        crate::hydra::TokenClient::new(hydra, &creds.client_id, creds.client_secret.clone())?
+            .with_disk_cache(dir.file(crate::cache::TOKEN_CACHE_FILE)),
+    )
 }
