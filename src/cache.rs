@@ -46,6 +46,7 @@ use crate::identity::KeyPair;
 use crate::secret_string::SecretString;
 
 mod token;
+#[allow(unused_imports)] // parse_token_cache: for the fuzz targets
 pub(crate) use token::{
     parse_token_cache, read_token_cache, update_token_cache, CachedToken, TOKEN_CACHE_FILE,
 };

@@ -26,6 +26,14 @@ pub(crate) fn hint(e: &Error) -> Option<String> {
         ),
         Error::NoFieldToRotate { .. } => Some("check the name, or pass --create to add it".into()),
         Error::NotDynamic { .. } => Some("use a KV path without --dynamic".into()),
+        Error::Signature(crate::signing::Rejection::KeyUnavailable { .. }) => Some(
+            "`vaultid up` as that agent registers its key in the Hydra client's metadata".into(),
+        ),
+        Error::Signature(crate::signing::Rejection::SignatureMismatch) => Some(
+            "sign the exact bytes that are sent (`vaultid sign-request --file BODY`), or send \
+             with `vaultid call`, which does"
+                .into(),
+        ),
         _ => None,
     }
 }

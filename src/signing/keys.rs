@@ -169,9 +169,9 @@ impl HydraKeys {
             .admin
             .get_client(did)?
             .ok_or_else(|| unavailable("Hydra has no client with this id".into()))?;
-        let b58 = client.metadata_public_key().ok_or_else(|| {
-            unavailable("the Hydra client has no metadata.public_key (run `vaultid up`)".into())
-        })?;
+        let b58 = client
+            .metadata_public_key()
+            .ok_or_else(|| unavailable("the Hydra client has no metadata.public_key".into()))?;
         let key = PublicKey::from_base58(b58)
             .map_err(|e| unavailable(format!("the Hydra client's metadata.public_key: {e}")))?;
         if !self.ttl.is_zero() {

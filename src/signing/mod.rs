@@ -99,3 +99,5 @@ pub use keys::{
     DEFAULT_KEY_TTL, MAX_DID_DOCUMENT,
 };
 pub use replay::{ReplayGuard, DEFAULT_REPLAY_CAPACITY};
+
+pub(crate) use envelope::unix_now;
