@@ -568,6 +568,53 @@ mod tests {
         ),
     ];
 
+    /// The vectors of docs/signing.md: RFC 8032's first test key, signed
+    /// by the framework's code (create_signature_payload, json.dumps with
+    /// sort_keys, PyNaCl, base58).
+    #[test]
+    fn the_documented_vectors() {
+        let seed: Vec<u8> = (0..32)
+            .map(|i| {
+                u8::from_str_radix(
+                    &"9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
+                        [2 * i..2 * i + 2],
+                    16,
+                )
+                .unwrap()
+            })
+            .collect();
+        let keys = KeyPair::from_seed(seed.try_into().unwrap()).unwrap();
+        assert_eq!(
+            keys.public().base58(),
+            "FVen3X669xLzsi6N2V91DoiyzHzg1uAgqiT8jZ9nS96Z"
+        );
+        let did = "did:bindu:user_at_example_com:my-agent:fabb74f0-a028-4fe9-efd6-4efcbbd10d44";
+        for (body, signature) in [
+            ("", "3bxSqcz8mjkq8qCve6y4ffxwhPJ73X9yMUMbvyJ5EByRPhVfwqJphDPuZzWGJV3gtCBPK88b4r6TmwTroseyik2v"),
+            (
+                r#"{"jsonrpc":"2.0","method":"message/send","id":1}"#,
+                "5oEYukPCNdHS7Ydky7VxrnXqc6Z5SYB13KmTjiGdKr4gC27pMzrWt5JZEZku4No6C4EPcMbk6zyDQJpej9UyRqU9",
+            ),
+            (
+                "h\u{e9}llo \"w\\orld\"\n\t/\u{2028}\u{1F600}\u{7f}",
+                "xmeB8W5pLhjeyEuoT2ZHHaUNTktTFwNjLA5A4mKoiyNPnHfFDGJisMctieTXYeJzpwLdhtfwcUzdeRT7G15HqDP",
+            ),
+        ] {
+            let h = sign_request(&keys, did, body.as_bytes(), 1_700_000_000).unwrap();
+            assert_eq!(h.signature, signature, "{body:?}");
+        }
+        assert_eq!(
+            canonical_payload(
+                "h\u{e9}llo \"w\\orld\"\n\t/\u{2028}\u{1F600}\u{7f}",
+                did,
+                1_700_000_000
+            ),
+            format!(
+                r#"{{"body": "h\u00e9llo \"w\\orld\"\n\t/\u2028\ud83d\ude00\u007f", "did": "{did}", "timestamp": 1700000000}}"#
+            )
+        );
+    }
+
     #[test]
     fn matches_pythons_json_dumps() {
         for (body, did, ts, want) in PYTHON_VECTORS {

@@ -72,7 +72,7 @@
 //!
 //! let keys = KeyPair::generate();
 //! let did = "did:bindu:alice_at_example_com:bot:fabb74f0-a028-4fe9-efd6-4efcbbd10d44";
-//! let body = br#"{"jsonrpc":"2.0","method":"message/send","params":{"text":"héllo"},"id":1}"#;
+//! let body = r#"{"jsonrpc":"2.0","method":"message/send","params":{"text":"héllo"},"id":1}"#.as_bytes();
 //! let headers = sign_request(&keys, did, body, 1_700_000_000)?;
 //!
 //! let options = VerifyOptions::at(1_700_000_100).expecting(did);
