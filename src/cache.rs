@@ -35,7 +35,9 @@
 //!
 //! Layout (compatible with the Python agent framework):
 //! `{key_dir}/private.pem`, `{key_dir}/public.pem`,
-//! `{key_dir}/oauth_credentials.json`, `{key_dir}/.lock`.
+//! `{key_dir}/oauth_credentials.json`, `{key_dir}/.lock`; and vaultid's
+//! own `{key_dir}/hydra_token.json` (0600), the still-valid Hydra tokens
+//! that `vaultid token` and `vaultid call` reuse.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -49,6 +51,12 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::identity::KeyPair;
 use crate::secret_string::SecretString;
+
+mod token;
+#[allow(unused_imports)] // parse_token_cache: for the fuzz targets
+pub(crate) use token::{
+    parse_token_cache, read_token_cache, update_token_cache, CachedToken, TOKEN_CACHE_FILE,
+};
 
 /// File name of the private key.
 pub(crate) const PRIVATE_PEM: &str = "private.pem";
@@ -517,7 +525,10 @@ impl KeyDir {
     /// ([`remove_stale_temp_files`] for the key pair and the credentials
     /// file). Call it while holding the lock. Returns how many were removed.
     pub(crate) fn remove_stale_temp_files(&self) -> Result<usize> {
-        remove_stale_temp_files(&self.dir, &[PRIVATE_PEM, PUBLIC_PEM, CREDENTIALS_FILE])
+        remove_stale_temp_files(
+            &self.dir,
+            &[PRIVATE_PEM, PUBLIC_PEM, CREDENTIALS_FILE, TOKEN_CACHE_FILE],
+        )
     }
 
     /// Read and validate the local key pair. Writes nothing.

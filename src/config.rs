@@ -204,6 +204,18 @@ pub enum TokenAuth {
     Basic,
 }
 
+impl TokenAuth {
+    /// The client's `token_endpoint_auth_method` for this method: Hydra
+    /// accepts a token request only with the method the client was
+    /// registered with.
+    pub(crate) fn method_name(self) -> &'static str {
+        match self {
+            TokenAuth::Post => "client_secret_post",
+            TokenAuth::Basic => "client_secret_basic",
+        }
+    }
+}
+
 /// How to reach Hydra. Built by [`HydraConfig::new`] (or from the
 /// environment with [`Config::from_env`]); fields can be changed after.
 #[derive(Debug, Clone)]
@@ -224,6 +236,9 @@ pub struct HydraConfig {
     /// Scopes (`HYDRA__SCOPE`, space separated, default `openid offline agent:read agent:write`).
     pub scopes: Vec<String>,
     /// Token endpoint auth (`HYDRA__TOKEN_AUTH_METHOD` = `client_secret_post` | `client_secret_basic`).
+    /// The startup flow registers the client with this method (and updates
+    /// a client registered with another one in place): Hydra refuses a
+    /// token request made with a method the client was not registered for.
     pub token_auth: TokenAuth,
 }
 
@@ -485,6 +500,32 @@ fn vault_settings(v: &Vars) -> Result<Option<VaultConfig>> {
         wait: v.duration("VAULTID_VAULT_WAIT", DEFAULT_VAULT_WAIT)?,
         auth: auth_from(v)?,
     }))
+}
+
+/// The settings of calls to other agents (`vaultid call`): the Vault
+/// client's timeouts and TLS variables, read whether or not Vault is in
+/// use: (timeout, connect timeout, TLS). `VAULT_TLS_SERVER_NAME` names
+/// Vault's certificate and is not read.
+pub(crate) fn peer_settings(env: &dyn Lookup) -> Result<(Duration, Duration, TlsConfig)> {
+    let v = Vars(env);
+    let tls = TlsConfig {
+        ca_cert: v.path("VAULT_CACERT"),
+        ca_path: v.path("VAULT_CAPATH"),
+        client_cert: v.path("VAULT_CLIENT_CERT"),
+        client_key: v.path("VAULT_CLIENT_KEY"),
+        skip_verify: v.bool("VAULT_SKIP_VERIFY", false)?,
+        server_name: None,
+    };
+    if tls.client_cert.is_some() != tls.client_key.is_some() {
+        return Err(Error::Config(
+            "VAULT_CLIENT_CERT and VAULT_CLIENT_KEY must be set together (mTLS needs both)".into(),
+        ));
+    }
+    Ok((
+        v.duration("VAULT_CLIENT_TIMEOUT", Duration::from_secs(60))?,
+        v.duration("VAULTID_CONNECT_TIMEOUT", Duration::from_secs(2))?,
+        tls,
+    ))
 }
 
 /// `~/.vault-token`, when there is one. A file that cannot be read is

@@ -15,6 +15,8 @@ pub enum Service {
     Vault,
     /// Ory Hydra (admin or public API).
     Hydra,
+    /// Another agent, called with `vaultid call` / [`crate::signing::Caller`].
+    Peer,
 }
 
 impl fmt::Display for Service {
@@ -22,6 +24,7 @@ impl fmt::Display for Service {
         f.write_str(match self {
             Service::Vault => "Vault",
             Service::Hydra => "Hydra",
+            Service::Peer => "the called agent",
         })
     }
 }
@@ -260,6 +263,10 @@ pub enum Error {
         /// What was waited for, one line.
         waited: String,
     },
+    /// A DID-signed request was refused, or could not be signed: the
+    /// typed reason says why (outside the window, malformed input, DID
+    /// mismatch, signature mismatch, no key, replay). Exit code 4.
+    Signature(crate::signing::Rejection),
 }
 
 impl Error {
@@ -281,7 +288,10 @@ impl Error {
             | Error::Sealed { .. }
             | Error::Unavailable(_)
             | Error::WouldForkIdentity { .. } => 3,
-            Error::InvalidKey(_) | Error::Integrity(_) | Error::CasMismatch { .. } => 4,
+            Error::InvalidKey(_)
+            | Error::Integrity(_)
+            | Error::CasMismatch { .. }
+            | Error::Signature(_) => 4,
             Error::PermissionDenied { .. } => 5,
             _ => 1,
         }
@@ -437,6 +447,7 @@ impl fmt::Display for Raw<'_> {
                     }
                     Service::Vault => "check the token and the policy for this path",
                     Service::Hydra => "check the OAuth2 client id and secret, or the admin API's access rules",
+                    Service::Peer => "the agent refused the token or the signature",
                 };
                 write!(
                     f,
@@ -546,6 +557,7 @@ impl fmt::Display for Raw<'_> {
                 "unexpected response from Vault: {path} returned no lease: it is not a dynamic secret"
             ),
             Error::AfterWaiting { error, waited } => write!(f, "{}; {waited}", Raw(error)),
+            Error::Signature(r) => write!(f, "signature rejected ({r})"),
         }
     }
 }
@@ -556,8 +568,15 @@ impl std::error::Error for Error {
             Error::Io { source, .. } => Some(source),
             Error::WouldForkIdentity { cause, .. } => Some(cause.as_ref()),
             Error::AfterWaiting { error, .. } => Some(error.as_ref()),
+            Error::Signature(r) => Some(r),
             _ => None,
         }
+    }
+}
+
+impl From<crate::signing::Rejection> for Error {
+    fn from(r: crate::signing::Rejection) -> Error {
+        Error::Signature(r)
     }
 }
 

@@ -125,6 +125,11 @@ pub mod cache {
     use std::collections::BTreeMap;
     use std::path::Path;
 
+    /// `hydra_token.json` as read: how many usable entries it holds.
+    pub fn parse_token_cache(bytes: &[u8]) -> crate::Result<usize> {
+        crate::cache::parse_token_cache(bytes).map(|v| v.len())
+    }
+
     /// `oauth_credentials.json` as read: an object keyed by DID.
     pub fn parse_credentials_file(
         bytes: &[u8],

@@ -181,6 +181,12 @@ pub struct HttpConfig {
     /// Which requests go through a proxy; `None` reads the environment
     /// ([`ProxyPolicy::from_env`]) when the client is built.
     pub proxy: Option<ProxyPolicy>,
+    /// Follow a 307/308 only to a configured base URL's origin (scheme,
+    /// host and port); any other comes back as the [`Response`] it is.
+    /// For calls to other agents: the token and the signed body go to the
+    /// origin that was named, nowhere else. Default `false` (the redirect
+    /// rule of the [module docs](self)).
+    pub same_origin_redirects: bool,
 }
 
 /// What a clustered service's answer means for retrying (see
@@ -212,6 +218,7 @@ impl HttpConfig {
             tls: TlsConfig::default(),
             default_headers: Vec::new(),
             proxy: None,
+            same_origin_redirects: false,
         }
     }
 }
@@ -414,6 +421,7 @@ pub struct HttpClient {
     default_headers: Vec<(String, String)>,
     waited: Mutex<Waited>,
     proxy: ProxyPolicy,
+    same_origin_redirects: bool,
 }
 
 /// What the client waited for so far (see [`HttpClient::waited`]).
@@ -553,6 +561,7 @@ impl HttpClient {
             default_headers: config.default_headers.clone(),
             waited: Mutex::new(Waited::default()),
             proxy,
+            same_origin_redirects: config.same_origin_redirects,
         })
     }
 
@@ -929,6 +938,17 @@ impl HttpClient {
         // A configured node may get what the node itself gets: the
         // cross-origin rule guards origins outside the configured set.
         let configured = self.is_configured(&target);
+        if self.same_origin_redirects && !configured {
+            log::debug!(
+                "{} {} {}: {} to another origin ({}) not followed",
+                self.service,
+                req.method,
+                req.path_only(),
+                resp.status,
+                strip_query(&target)
+            );
+            return Attempt::Answer(resp);
+        }
         if let Some(why) = cross_origin_refusal(&url, &target, req).filter(|_| !configured) {
             log::debug!(
                 "{} {} {}: {} to another origin ({}) not followed: {why}",

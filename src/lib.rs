@@ -28,6 +28,7 @@
 //! | restore (or create) the identity at start-up | [`bootstrap::ensure`] with a [`Config`] |
 //! | sign and verify as the agent, read its DID | [`cache::KeyDir`] (the local pair), [`identity`] |
 //! | get an OAuth2 token for the agent's Hydra client | [`bootstrap::token_client`], [`hydra::TokenClient`] |
+//! | call another agent, or verify a caller, with the framework's DID-signed envelope | [`signing`] |
 //! | log in to Vault, keep the token renewed, use KV v2 | [`vault::Client`], [`vault::Kv2`] |
 //! | run a command with secrets in its environment | [`secrets::load_secrets`], [`secrets::Supervisor`], [`secrets::run_command`] |
 //! | keep a dynamic secret's lease alive | [`secrets::LeaseWatcher`] |
@@ -72,6 +73,7 @@ pub mod identity;
 pub(crate) mod input;
 mod secret_string;
 pub mod secrets;
+pub mod signing;
 mod util;
 pub mod vault;
 

@@ -192,7 +192,9 @@ impl Step<'_> {
             .unwrap_or_default()
     }
 
-    /// The registration body for `secret`.
+    /// The registration body for `secret`, with the configured token
+    /// endpoint authentication method (`HYDRA__TOKEN_AUTH_METHOD`): Hydra
+    /// refuses a token request made with any other.
     fn wanted(&self, public_key: &str, secret: &SecretString) -> OAuthClient {
         let agent = AgentRegistration {
             agent_id: &self.identity.agent_id,
@@ -201,7 +203,9 @@ impl Step<'_> {
             public_key_base58: public_key,
             agent_url: None,
         };
-        registration_body(&agent, secret, &self.config.scopes)
+        let mut c = registration_body(&agent, secret, &self.config.scopes);
+        c.token_endpoint_auth_method = self.config.token_auth.method_name().to_string();
+        c
     }
 
     /// Run the step: the outcome, and the lines written and warnings. Errors
@@ -321,17 +325,20 @@ impl Step<'_> {
     }
 
     /// The client exists and a secret is held: reuse it, bringing a stale
-    /// public key or scope up to date with `PUT` (the secret kept).
+    /// public key, scope or token endpoint authentication method up to
+    /// date with `PUT` (the secret kept).
     fn refresh(&mut self, existing: OAuthClient, held: &Held) -> Result<ClientAction> {
         let public_key = self.keys.public().base58();
         let wanted = self.wanted(&public_key, &held.creds.client_secret);
         let stale_key = existing.metadata_public_key() != Some(public_key.as_str());
-        if !stale_key && existing.scope == wanted.scope {
+        let stale_method = auth_method(&existing) != wanted.token_endpoint_auth_method;
+        if !stale_key && !stale_method && existing.scope == wanted.scope {
             return Ok(ClientAction::Reused);
         }
         let mut updated = existing;
         updated.client_secret = None; // keep the secret
         updated.scope = wanted.scope.clone();
+        updated.token_endpoint_auth_method = wanted.token_endpoint_auth_method.clone();
         match &mut updated.metadata {
             Value::Object(m) => {
                 m.insert("public_key".into(), public_key.into());
@@ -360,11 +367,11 @@ impl Step<'_> {
     /// client too: the last PUT is always the winner's.
     fn reset_secret(&mut self, existing: OAuthClient, held: &mut Held) -> Result<ClientAction> {
         let did = self.identity.did.clone();
+        let wanted = self.wanted(&self.keys.public().base58(), &held.creds.client_secret);
         let mut updated = existing;
         updated.scope = self.config.scopes.join(" ");
-        updated.metadata = self
-            .wanted(&self.keys.public().base58(), &held.creds.client_secret)
-            .metadata;
+        updated.token_endpoint_auth_method = wanted.token_endpoint_auth_method;
+        updated.metadata = wanted.metadata;
         updated.client_secret = Some(held.creds.client_secret.clone());
         self.hydra.replace_client(&did, &updated)?;
         match self.claim(&held.creds)? {
@@ -456,6 +463,15 @@ impl Step<'_> {
     }
 }
 
+/// The client's token endpoint authentication method as Hydra applies
+/// it: an empty one is Hydra's default, `client_secret_basic`.
+fn auth_method(c: &OAuthClient) -> &str {
+    match c.token_endpoint_auth_method.as_str() {
+        "" => "client_secret_basic",
+        m => m,
+    }
+}
+
 /// Errors after which the identity still comes up without Hydra.
 fn is_hydra_unavailable(e: &Error) -> bool {
     match e {
@@ -472,6 +488,11 @@ fn is_hydra_unavailable(e: &Error) -> bool {
 /// the secret from the local `oauth_credentials.json`, else from Vault.
 /// Needs Hydra configured with a public URL. Run [`super::ensure`] first
 /// so the client is registered.
+///
+/// Its tokens are shared with other processes of the agent through
+/// `{key_dir}/hydra_token.json` (0600, written atomically): a script that
+/// runs `vaultid token` or `vaultid call` many times asks Hydra for one
+/// token per token lifetime, not one per command.
 pub fn token_client(config: &crate::Config) -> Result<crate::hydra::TokenClient> {
     let hydra = config.hydra.as_ref().ok_or_else(|| {
         Error::Config("Hydra is not configured: set HYDRA__ADMIN_URL and HYDRA__PUBLIC_URL".into())
@@ -507,5 +528,8 @@ pub fn token_client(config: &crate::Config) -> Result<crate::hydra::TokenClient>
                 })?
         }
     };
-    crate::hydra::TokenClient::new(hydra, &creds.client_id, creds.client_secret.clone())
+    Ok(
+        crate::hydra::TokenClient::new(hydra, &creds.client_id, creds.client_secret.clone())?
+            .with_disk_cache(dir.file(crate::cache::TOKEN_CACHE_FILE)),
+    )
 }

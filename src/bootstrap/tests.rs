@@ -552,6 +552,9 @@ enum HydraClient {
     StaleKey,
     /// Registered with the held secret and another scope.
     StaleScope,
+    /// Registered with the held secret for another token endpoint
+    /// authentication method than the configured one.
+    StaleMethod,
     /// Missing at the GET; "another replica" creates it (secret R) before
     /// this run's create, which gets a 409.
     RacedCreate,
@@ -711,6 +714,12 @@ fn hydra_cases() -> Vec<HydraCase> {
             C::StaleScope,
             hok(A::Updated, S::Vault, Secret::V, &["GET", "PUT"], 0),
         ),
+        hcase(
+            "present with another token auth method: PUT, secret kept",
+            Held::Vault,
+            C::StaleMethod,
+            hok(A::Updated, S::Vault, Secret::V, &["GET", "PUT"], 0),
+        ),
         HydraCase {
             orphaned: true,
             ..hcase(
@@ -864,6 +873,11 @@ fn hydra_step_table() {
             HydraClient::StaleScope => {
                 Some(client(&id, &keys, held_secret, "agent:read agent:write"))
             }
+            HydraClient::StaleMethod => {
+                let mut c = client(&id, &keys, held_secret, "agent:read");
+                c.token_endpoint_auth_method = "client_secret_basic".into();
+                Some(c)
+            }
         };
         if let Some(r) = registered {
             hydra.clients.borrow_mut().insert(id.did.clone(), r);
@@ -998,6 +1012,13 @@ fn hydra_step_table() {
                         "{name}"
                     );
                     assert_eq!(c.scope, "agent:read", "{name}");
+                    assert_eq!(c.token_endpoint_auth_method, "client_secret_post", "{name}");
+                }
+                if let Some(c) = hydra.clients.borrow().get(&id.did) {
+                    assert_eq!(
+                        c.token_endpoint_auth_method, "client_secret_post",
+                        "{name}: registered with the configured method"
+                    );
                 }
                 let vault_lines = written.iter().filter(|w| w.place == Place::Vault).count();
                 assert_eq!(vault_lines, vault_writes, "{name}: {written:?}");
@@ -1008,4 +1029,70 @@ fn hydra_step_table() {
 
 fn registered_exists(c: &HydraCase) -> bool {
     !matches!(c.client, HydraClient::Missing | HydraClient::RacedCreate)
+}
+
+/// `HYDRA__TOKEN_AUTH_METHOD=client_secret_basic`: a new client is
+/// registered for Basic, and a client registered for `client_secret_post`
+/// is updated in place with `PUT`, its secret kept: never deleted and
+/// recreated. An empty method is Hydra's default, Basic: left alone.
+#[test]
+fn the_client_is_registered_with_the_configured_auth_method() {
+    let id = identity();
+    let keys = KeyPair::generate();
+    let mut cfg = hydra_config();
+    cfg.token_auth = TokenAuth::Basic;
+    let path = credentials_path("vaultid", &id.did);
+    for (existing, calls, action) in [
+        (None, &["GET", "POST"][..], ClientAction::Created),
+        (
+            Some("client_secret_post"),
+            &["GET", "PUT"][..],
+            ClientAction::Updated,
+        ),
+        // Empty: Hydra's default, which is Basic.
+        (Some(""), &["GET"][..], ClientAction::Reused),
+        (
+            Some("client_secret_basic"),
+            &["GET"][..],
+            ClientAction::Reused,
+        ),
+    ] {
+        let kv = Kv::default();
+        kv.put(&path, creds(&id, "vault-held-secret").to_json());
+        let dir = Dir::with_keys(&keys);
+        let hydra = Hydra::default();
+        if let Some(method) = existing {
+            let mut c = client(&id, &keys, "vault-held-secret", "agent:read");
+            c.token_endpoint_auth_method = method.into();
+            hydra.clients.borrow_mut().insert(id.did.clone(), c);
+        }
+        let step = Step {
+            config: &cfg,
+            identity: &id,
+            keys: &keys,
+            local: &dir,
+            hydra: &hydra,
+            vault: Some(VaultCreds {
+                kv: &kv,
+                path: path.clone(),
+            }),
+            vault_unavailable: false,
+            written: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let (o, ..) = step.run().unwrap();
+        assert_eq!(o.client, action, "{existing:?}");
+        assert_eq!(hydra.calls.borrow().as_slice(), calls, "{existing:?}");
+        let c = hydra.clients.borrow()[&id.did].clone();
+        let method = c.token_endpoint_auth_method.as_str();
+        assert!(
+            method == "client_secret_basic" || existing == Some(""),
+            "{existing:?}: {method}"
+        );
+        assert_eq!(
+            hydra.secret(&id.did).unwrap(),
+            "vault-held-secret",
+            "{existing:?}"
+        );
+    }
 }

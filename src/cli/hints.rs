@@ -40,8 +40,17 @@ pub(crate) fn hint(e: &Error) -> Option<String> {
                 }
                 Service::Hydra =>
                     "point HYDRA__ADMIN_URL or HYDRA__PUBLIC_URL at the server itself",
+                Service::Peer => "call the agent at the address it redirects to",
             }
         )),
+        Error::Signature(crate::signing::Rejection::KeyUnavailable { .. }) => Some(
+            "`vaultid up` as that agent registers its key in the Hydra client's metadata".into(),
+        ),
+        Error::Signature(crate::signing::Rejection::SignatureMismatch) => Some(
+            "sign the exact bytes that are sent (`vaultid sign-request --file BODY`), or send \
+             with `vaultid call`, which does"
+                .into(),
+        ),
         _ => None,
     }
 }

@@ -25,7 +25,7 @@ pub(crate) fn run(cmd: &str, rest: &[String]) -> Result<u8, Error> {
     }
 }
 
-fn identity(c: &Config) -> Result<Identity, Error> {
+pub(super) fn identity(c: &Config) -> Result<Identity, Error> {
     Identity::new(
         &c.identity.author,
         &c.identity.agent_name,
@@ -33,7 +33,7 @@ fn identity(c: &Config) -> Result<Identity, Error> {
     )
 }
 
-fn local_keys(c: &Config) -> Result<KeyPair, Error> {
+pub(super) fn local_keys(c: &Config) -> Result<KeyPair, Error> {
     match KeyDir::new(&c.key_dir).read_keys_locked_repair(c.lock_timeout)? {
         Some(l) => Ok(l.keys),
         None => Err(Error::Config(format!(

@@ -15,6 +15,7 @@ mod hints;
 mod identity_cmds;
 mod login_cmd;
 mod secrets_cmds;
+mod signing_cmds;
 mod vault_cmds;
 
 use std::io::Write;
@@ -51,6 +52,11 @@ Identity:
   sign            sign text with the agent's key
   verify          verify a signature
   token           an OAuth2 access token for the agent from Hydra
+
+Calling other agents (the framework's DID-signed envelope):
+  sign-request    the X-DID, X-DID-Signature, X-DID-Timestamp headers for a body
+  call            a curl-like request with the agent's Hydra token and the signature
+  verify-request  check a signed request as the framework's middleware does
 
 Vault:
   kv              KV v2: get, put, patch, list, delete, undelete, destroy, metadata, subkeys
@@ -127,6 +133,7 @@ fn run(argv: &[String]) -> Result<u8, Error> {
         "up" | "id" | "show" | "did-document" | "sign" | "verify" | "token" => {
             identity_cmds::run(cmd, rest)
         }
+        "sign-request" | "call" | "verify-request" => signing_cmds::run(cmd, rest),
         "kv" => vault_cmds::kv(rest),
         "health" => cluster_cmds::health(rest),
         "unseal" => cluster_cmds::unseal(rest),

@@ -48,7 +48,7 @@ pub(crate) fn connector(service: Service, tls: &TlsConfig) -> Result<impl Connec
 /// Names of the settings, for error messages.
 fn setting(service: Service, which: &str) -> String {
     match service {
-        Service::Vault => match which {
+        Service::Vault | Service::Peer => match which {
             "ca_cert" => "VAULT_CACERT".into(),
             "ca_path" => "VAULT_CAPATH".into(),
             "client_cert" => "VAULT_CLIENT_CERT".into(),

@@ -78,6 +78,8 @@ pub struct TokenClient {
     auth: TokenAuth,
     scopes: Vec<String>,
     cache: Mutex<Option<AccessToken>>,
+    /// The token cache file shared by processes (`{key_dir}/hydra_token.json`).
+    disk: Option<std::path::PathBuf>,
 }
 
 impl fmt::Debug for TokenClient {
@@ -131,6 +133,82 @@ impl TokenClient {
             auth,
             scopes: Vec::new(),
             cache: Mutex::new(None),
+            disk: None,
+        }
+    }
+
+    /// Share tokens with other processes through the file at `path` (the
+    /// key directory's `hydra_token.json`, 0600): [`TokenClient::token`]
+    /// reuses a token another process fetched while it is fresh.
+    pub(crate) fn with_disk_cache(mut self, path: std::path::PathBuf) -> TokenClient {
+        self.disk = Some(path);
+        self
+    }
+
+    /// What identifies this client's tokens in the disk cache: token URL,
+    /// client id, requested scope.
+    fn disk_key(&self) -> (String, String, String) {
+        (
+            format!("{}/oauth2/token", self.http.base_url()),
+            self.client_id.clone(),
+            self.scopes.join(" "),
+        )
+    }
+
+    /// A fresh token from the disk cache, if there is one.
+    fn disk_token(&self) -> Option<AccessToken> {
+        let path = self.disk.as_ref()?;
+        let (url, id, scope) = self.disk_key();
+        let now = crate::util::time::unix_secs();
+        let e = crate::cache::read_token_cache(path)
+            .into_iter()
+            .find(|e| e.is_for(&url, &id, &scope))?;
+        // Fresh by the rule of the memory cache, on the original lifetime.
+        let life = Duration::from_secs(e.expires_in);
+        let margin = TOKEN_REFRESH_MARGIN.min(life / 10);
+        let refresh_at = e.issued_at.checked_add((life - margin).as_secs())?;
+        if e.issued_at > now || now >= refresh_at {
+            return None;
+        }
+        let age = now - e.issued_at;
+        log::debug!(
+            "Hydra: token for {} reused from {}",
+            self.client_id,
+            path.display()
+        );
+        Some(AccessToken {
+            access_token: e.access_token,
+            token_type: e.token_type,
+            expires_in: Some(e.expires_in - age),
+            scope: e.scope,
+            received_at: Instant::now(),
+        })
+    }
+
+    /// Put `token` in the disk cache (or, with `None`, take this client's
+    /// entry out). A failure is logged, not returned: the cache only
+    /// saves requests.
+    fn store_on_disk(&self, token: Option<&AccessToken>) {
+        let Some(path) = &self.disk else { return };
+        let (url, id, scope) = self.disk_key();
+        let now = crate::util::time::unix_secs();
+        let entry = token.and_then(|t| {
+            Some(crate::cache::CachedToken {
+                token_url: url.clone(),
+                client_id: id.clone(),
+                requested_scope: scope.clone(),
+                access_token: t.access_token.clone(),
+                token_type: t.token_type.clone(),
+                scope: t.scope.clone(),
+                issued_at: now,
+                expires_in: t.expires_in?,
+            })
+        });
+        if token.is_some() && entry.is_none() {
+            return; // unknown lifetime: not cacheable
+        }
+        if let Err(e) = crate::cache::update_token_cache(path, (&url, &id, &scope), entry, now) {
+            log::debug!("token cache not written: {e}");
         }
     }
 
@@ -142,10 +220,16 @@ impl TokenClient {
 
     /// A token: the cached one until shortly before it expires (30 s,
     /// or a tenth of its lifetime when that is shorter), else a new one
-    /// from the token endpoint.
+    /// from the token endpoint. A client made by
+    /// [`crate::bootstrap::token_client`] also shares its tokens with
+    /// other processes through the key directory (`hydra_token.json`).
     pub fn token(&self) -> Result<AccessToken> {
         if let Some(t) = self.lock_cache().as_ref().filter(|t| t.is_fresh()) {
             return Ok(t.clone());
+        }
+        if let Some(t) = self.disk_token() {
+            *self.lock_cache() = Some(t.clone());
+            return Ok(t);
         }
         self.fetch_token()
     }
@@ -169,12 +253,14 @@ impl TokenClient {
             token.expires_in
         );
         *self.lock_cache() = Some(token.clone());
+        self.store_on_disk(Some(&token));
         Ok(token)
     }
 
-    /// Forget the cached token.
+    /// Forget the cached token (in memory and in the shared file).
     pub fn invalidate(&self) {
         *self.lock_cache() = None;
+        self.store_on_disk(None);
     }
 
     /// `POST /oauth2/revoke`: revoke `token` (authenticated as this client).
@@ -189,6 +275,8 @@ impl TokenClient {
         let mut cache = self.lock_cache();
         if cache.as_ref().is_some_and(|t| t.access_token == *token) {
             *cache = None;
+            drop(cache);
+            self.store_on_disk(None);
         }
         Ok(())
     }

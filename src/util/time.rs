@@ -26,6 +26,14 @@ fn civil(unix_secs: u64) -> (i64, u32, u32, u64, u64, u64) {
     (y, m, d, rem / 3600, rem / 60 % 60, rem % 60)
 }
 
+/// Seconds since the Unix epoch now (0 for a clock before 1970).
+pub(crate) fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 /// The current UTC time as Python's `datetime.now(timezone.utc).isoformat()`
 /// prints it: `2026-11-22T04:33:42.123456+00:00` (the fraction is left out
 /// when the microseconds are zero).

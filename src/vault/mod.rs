@@ -118,6 +118,7 @@ impl Client {
             tls: config.tls.clone(),
             default_headers,
             proxy: None,
+            same_origin_redirects: false,
         })?;
         let token = match config.auth {
             AuthMethod::Token => config.token.clone().filter(|t| !t.is_empty()),

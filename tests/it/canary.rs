@@ -312,15 +312,18 @@ fn no_command_shows_a_secret_it_does_not_exist_to_print() {
     assert_eq!(s.last_code(), Some(4));
 
     // --- token: prints the access token, which nothing else may show.
-    for (i, args) in [&["token"][..], &["token", "--introspect"][..]]
-        .iter()
-        .enumerate()
-    {
-        let t = json(&s.run("token", args, &[], None, &[]));
-        let name = format!("access token #{i}");
-        s.canary(&name, t["access_token"].as_str().unwrap());
-        s.allow_last(&name);
-    }
+    // The second command reuses the first one's token (hydra_token.json).
+    let t = json(&s.run("token", &["token"], &[], None, &[]));
+    let first = t["access_token"].as_str().unwrap().to_string();
+    s.canary("access token #0", &first);
+    s.allow_last("access token #0");
+    let t = json(&s.run("token", &["token", "--introspect"], &[], None, &[]));
+    assert_eq!(
+        t["access_token"],
+        first.as_str(),
+        "the cached token is reused"
+    );
+    s.allow_last("access token #0");
     // From Vault, with no local credentials.
     let dir_fresh = tmpdir("fresh");
     let fresh = dir_fresh.display().to_string();
@@ -333,6 +336,10 @@ fn no_command_shows_a_secret_it_does_not_exist_to_print() {
     ));
     s.canary("access token #2", t["access_token"].as_str().unwrap());
     s.allow_last("access token #2");
+    // The token is kept for the next command (0600); tests of Hydra
+    // failing below remove it, so that the endpoint is asked.
+    let cached = dir_a.join("hydra_token.json");
+    assert!(cached.exists(), "`vaultid token` caches its token");
 
     // --- kv
     json(&s.run(
@@ -713,6 +720,7 @@ fn no_command_shows_a_secret_it_does_not_exist_to_print() {
         assert_eq!(s.last_code(), Some(3), "{}", s.last_stderr());
         s.run(&format!("Hydra {status}, restart"), &["up"], &[], None, &[]);
         assert_eq!(s.last_code(), Some(0), "{}", s.last_stderr());
+        let _ = std::fs::remove_file(&cached);
         s.run(
             &format!("Hydra {status}, token"),
             &["token"],
@@ -754,13 +762,16 @@ fn no_command_shows_a_secret_it_does_not_exist_to_print() {
         &[],
     );
     assert_eq!(s.last_code(), Some(5), "{}", s.last_stderr());
-    // Hydra down (connection closed without an answer).
+    // Hydra down (connection closed without an answer). The still-valid
+    // token the runs above cached is removed, so the endpoint is asked.
     hydra.set_down(true);
+    let _ = std::fs::remove_file(&cached);
     s.run("Hydra down, token", &["token"], &[], None, &[]);
     assert_ne!(s.last_code(), Some(0));
     s.run("Hydra down, restart", &["up"], &[], None, &[]);
     hydra.clear_faults();
     hydra.shutdown();
+    let _ = std::fs::remove_file(&cached);
     s.run("Hydra gone, token", &["token"], &[], None, &[]);
     assert_eq!(s.last_code(), Some(3), "{}", s.last_stderr());
 

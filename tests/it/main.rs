@@ -40,6 +40,7 @@ mod secrets_cred;
 mod secrets_env;
 mod secrets_lease;
 mod secrets_rotate;
+mod signing;
 mod vault_auth;
 mod vault_http;
 mod vault_k8s;

@@ -482,3 +482,68 @@ fn sigkill_during_registration_never_splits_the_secret() {
     assert_eq!(hydra.count("deleteOAuth2Client"), 0);
     assert_all_valid(&hydra);
 }
+
+/// `HYDRA__TOKEN_AUTH_METHOD=client_secret_basic` (documented): `up`
+/// registers the client for Basic, so `vaultid token`, which then uses
+/// Basic, gets a token (Hydra, like the double, refuses a method the client
+/// was not registered with). A client registered for `client_secret_post`
+/// by an earlier run is updated in place (PUT), never deleted.
+#[test]
+fn the_configured_token_auth_method_is_the_registered_one() {
+    let Some(bao) = Bao::shared() else { return };
+    let hydra = HydraDouble::start();
+    let name = agent("basic");
+    let dir = tmpdir("basic");
+    // First with the default (post), then switched to Basic.
+    let first = json_ok(
+        &up(bao.addr(), bao.token(), &hydra, &name, &dir)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(first["hydra"]["client"], "created");
+    let c = hydra.client(&did(&name)).unwrap();
+    assert_eq!(c["token_endpoint_auth_method"], "client_secret_post");
+    let secret = hydra.client_secret(&did(&name)).unwrap();
+    let basic = |args: &[&str]| {
+        let mut c = vaultid(bao.addr(), bao.token(), &hydra, &name, &dir);
+        c.env("HYDRA__TOKEN_AUTH_METHOD", "client_secret_basic")
+            .args(args);
+        c.output().unwrap()
+    };
+    let second = json_ok(&basic(&["up"]));
+    assert_eq!(second["hydra"]["client"], "updated", "{second}");
+    let c = hydra.client(&did(&name)).unwrap();
+    assert_eq!(c["token_endpoint_auth_method"], "client_secret_basic");
+    assert_eq!(
+        hydra.client_secret(&did(&name)).unwrap(),
+        secret,
+        "secret kept"
+    );
+    assert_eq!(hydra.count("deleteOAuth2Client"), 0);
+    let t = json_ok(&basic(&["token"]));
+    assert_eq!(t["token_type"], "bearer");
+    let ex = hydra.exchanges();
+    let last = ex
+        .iter()
+        .rev()
+        .find(|e| e.operation == Some("oauth2TokenExchange"))
+        .unwrap();
+    assert_eq!(last.status, 200);
+    assert!(last.header("authorization").unwrap().starts_with("Basic "));
+    // A new agent configured for Basic from the start.
+    let other = agent("basic-new");
+    let dir2 = tmpdir("basic-new");
+    let mut c = vaultid(bao.addr(), bao.token(), &hydra, &other, &dir2);
+    c.env("HYDRA__TOKEN_AUTH_METHOD", "client_secret_basic")
+        .arg("up");
+    json_ok(&c.output().unwrap());
+    assert_eq!(
+        hydra.client(&did(&other)).unwrap()["token_endpoint_auth_method"],
+        "client_secret_basic"
+    );
+    let mut c = vaultid(bao.addr(), bao.token(), &hydra, &other, &dir2);
+    c.env("HYDRA__TOKEN_AUTH_METHOD", "client_secret_basic")
+        .arg("token");
+    json_ok(&c.output().unwrap());
+    assert_all_valid(&hydra);
+}

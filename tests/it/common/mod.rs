@@ -3,6 +3,7 @@
 //! a real server will not do on demand (5xx, 429, redirects).
 
 pub mod bao;
+pub mod bindu;
 pub mod cluster;
 pub mod connect_proxy;
 
