@@ -15,6 +15,8 @@ pub enum Service {
     Vault,
     /// Ory Hydra (admin or public API).
     Hydra,
+    /// Another agent, called through the gateway or `vaultid call`.
+    Peer,
 }
 
 impl fmt::Display for Service {
@@ -22,6 +24,7 @@ impl fmt::Display for Service {
         f.write_str(match self {
             Service::Vault => "Vault",
             Service::Hydra => "Hydra",
+            Service::Peer => "peer agent",
         })
     }
 }
@@ -394,6 +397,7 @@ impl fmt::Display for Raw<'_> {
                     }
                     Service::Vault => "check the token and the policy for this path",
                     Service::Hydra => "check the OAuth2 client id and secret, or the admin API's access rules",
+                    Service::Peer => "check that the peer knows this agent's DID and Hydra client",
                 };
                 write!(
                     f,

@@ -57,6 +57,7 @@ fn setting(service: Service, which: &str) -> String {
             other => other.into(),
         },
         Service::Hydra => format!("Hydra TLS {which}"),
+        Service::Peer => format!("peer TLS {which}"),
     }
 }
 
