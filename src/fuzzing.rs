@@ -207,3 +207,9 @@ pub mod agent {
 pub mod cli {
     pub use crate::cli::args::{multi, opt, switch, AfterDashes, Args, Flag};
 }
+
+/// The gateway's HTTP/1.1 request reader and router.
+pub mod gateway {
+    pub use crate::gateway::request::{parse_head, ChunkedDecoder, Framing, Head, Limits, Refusal};
+    pub use crate::gateway::route::percent_decode;
+}

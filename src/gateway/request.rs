@@ -31,13 +31,13 @@ use std::fmt;
 
 /// Caps on what one request may carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Limits {
+pub struct Limits {
     /// Bytes of the head: request line, fields and the empty line.
-    pub(crate) max_head: usize,
+    pub max_head: usize,
     /// Header fields.
-    pub(crate) max_fields: usize,
+    pub max_fields: usize,
     /// Bytes of the body (after chunked decoding).
-    pub(crate) max_body: u64,
+    pub max_body: u64,
 }
 
 impl Default for Limits {
@@ -54,11 +54,11 @@ impl Default for Limits {
 
 /// Why a request is refused: the status to answer with and a reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Refusal {
+pub struct Refusal {
     /// The HTTP status code of the answer.
-    pub(crate) status: u16,
+    pub status: u16,
     /// What was wrong, in a few words (no request bytes).
-    pub(crate) reason: &'static str,
+    pub reason: &'static str,
 }
 
 impl Refusal {
@@ -78,7 +78,7 @@ impl fmt::Display for Refusal {
 
 /// The protocol version of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Version {
+pub enum Version {
     /// HTTP/1.0: the connection closes after the answer unless the client
     /// asked for keep-alive.
     Http10,
@@ -88,7 +88,7 @@ pub(crate) enum Version {
 
 /// How the body of a request is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Framing {
+pub enum Framing {
     /// No body.
     None,
     /// `Content-Length` bytes follow the head.
@@ -99,24 +99,24 @@ pub(crate) enum Framing {
 
 /// A parsed request head.
 #[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Head {
+pub struct Head {
     /// The method, as sent (methods are case-sensitive).
-    pub(crate) method: String,
+    pub method: String,
     /// The path, starting with `/`, without the query.
-    pub(crate) path: String,
+    pub path: String,
     /// The query string after `?`, if any (without the `?`).
-    pub(crate) query: Option<String>,
+    pub query: Option<String>,
     /// The version.
-    pub(crate) version: Version,
+    pub version: Version,
     /// Header fields in order, names in lower case, values trimmed of
     /// surrounding whitespace.
-    pub(crate) fields: Vec<(String, Vec<u8>)>,
+    pub fields: Vec<(String, Vec<u8>)>,
     /// How the body is delimited.
-    pub(crate) framing: Framing,
+    pub framing: Framing,
     /// Whether the connection may carry another request after this one.
-    pub(crate) keep_alive: bool,
+    pub keep_alive: bool,
     /// The client sent `Expect: 100-continue`.
-    pub(crate) expect_continue: bool,
+    pub expect_continue: bool,
 }
 
 impl fmt::Debug for Head {
@@ -138,7 +138,7 @@ impl fmt::Debug for Head {
 
 impl Head {
     /// The value of the first field named `name` (lower case).
-    pub(crate) fn field(&self, name: &str) -> Option<&[u8]> {
+    pub fn field(&self, name: &str) -> Option<&[u8]> {
         self.fields
             .iter()
             .find(|(n, _)| n == name)
@@ -177,7 +177,7 @@ fn is_target_byte(b: u8) -> bool {
 /// already `limits.max_head` long, which is a refusal here).
 /// `Ok(Some((head, n)))`: the head is the first `n` bytes of `buf`; the
 /// body (if any) starts at `n`.
-pub(crate) fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<(Head, usize)>, Refusal> {
+pub fn parse_head(buf: &[u8], limits: &Limits) -> Result<Option<(Head, usize)>, Refusal> {
     // A client may send empty lines before a request (RFC 9112 §2.2); at
     // most a few are skipped.
     let mut start = 0;
@@ -460,7 +460,7 @@ fn keep_alive(fields: &[(String, Vec<u8>)], version: Version) -> bool {
 /// size line, the extensions and the trailers are capped, and so is the
 /// decoded total ([`Limits::max_body`]).
 #[derive(Debug)]
-pub(crate) struct ChunkedDecoder {
+pub struct ChunkedDecoder {
     state: ChunkState,
     total: u64,
     max_body: u64,
@@ -500,7 +500,7 @@ const MAX_TRAILERS: usize = 8 * 1024;
 
 impl ChunkedDecoder {
     /// A decoder for a body of at most `max_body` decoded bytes.
-    pub(crate) fn new(max_body: u64) -> ChunkedDecoder {
+    pub fn new(max_body: u64) -> ChunkedDecoder {
         ChunkedDecoder {
             state: ChunkState::Size,
             total: 0,
@@ -513,14 +513,14 @@ impl ChunkedDecoder {
     }
 
     /// Whether the final chunk and the trailers have been read.
-    pub(crate) fn is_done(&self) -> bool {
+    pub fn is_done(&self) -> bool {
         self.state == ChunkState::Done
     }
 
     /// Decodes `input`, appending chunk data to `out`. Returns how many
     /// bytes of `input` were used: all of them unless the body ended
     /// inside `input` (what follows belongs to the next request).
-    pub(crate) fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, Refusal> {
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, Refusal> {
         let mut i = 0;
         while i < input.len() {
             let b = input[i];

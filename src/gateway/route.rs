@@ -46,7 +46,7 @@ fn no(status: u16, message: impl Into<String>) -> NoRoute {
 
 /// Decodes `%XX` escapes; `None` for a malformed escape or a decoded byte
 /// that is a control character.
-pub(crate) fn percent_decode(path: &str) -> Option<String> {
+pub fn percent_decode(path: &str) -> Option<String> {
     let bytes = path.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -379,3 +379,124 @@ fn a_non_loopback_address_is_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a loopback address"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Python's `urllib` (no Vault library, no token) reads and writes KV
+/// through the gateway for a minute while the agent's AppRole token
+/// (10 s, at most 25 s) is renewed and then replaced by new logins: every
+/// request succeeds.
+#[test]
+fn an_unmodified_python_client_through_token_renewals_and_relogins() {
+    let Some(bao) = Bao::shared() else { return };
+    let _ = bao.bao(&["auth", "enable", "-path=approle-gw", "approle"]);
+    let policy = r#"path "secret/data/gw-soak/*" { capabilities = ["create", "read", "update"] }"#;
+    bao.bao_with_input(&["policy", "write", "gw-soak", "-"], Some(policy))
+        .unwrap();
+    bao.bao(&[
+        "write",
+        "auth/approle-gw/role/soak",
+        "token_policies=gw-soak",
+        "token_ttl=10s",
+        "token_max_ttl=25s",
+    ])
+    .unwrap();
+    let role_id = bao
+        .bao(&[
+            "read",
+            "-field=role_id",
+            "auth/approle-gw/role/soak/role-id",
+        ])
+        .unwrap();
+    let secret_id = bao
+        .bao(&[
+            "write",
+            "-f",
+            "-field=secret_id",
+            "auth/approle-gw/role/soak/secret-id",
+        ])
+        .unwrap();
+    let dir = scratch("soak");
+    let port = common::bao::free_port();
+    let cfg = dir.join("agent.json");
+    let sink = dir.join("token");
+    std::fs::write(
+        &cfg,
+        json!({"restore_identity": false, "token": {"sink": sink},
+               "listener": {"tcp": format!("127.0.0.1:{port}")}})
+        .to_string(),
+    )
+    .unwrap();
+    let log = dir.join("agent.log");
+    let mut c = common::agent_cmd(&dir, "gw@example.com", "gateway");
+    c.args(["agent", "--config"])
+        .arg(&cfg)
+        .env("VAULT_ADDR", bao.addr())
+        .env("VAULT_AUTH_METHOD", "approle")
+        .env("VAULT_AUTH_MOUNT", "approle-gw")
+        .env("VAULT_ROLE_ID", role_id.trim())
+        .env("VAULT_SECRET_ID", secret_id.trim())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let gw = Gw {
+        child: c.spawn().unwrap(),
+        log,
+        address: format!("127.0.0.1:{port}"),
+    };
+    let until = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&gw.log)
+        .unwrap_or_default()
+        .contains("gateway_listening")
+    {
+        assert!(Instant::now() < until, "no gateway");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let script = r#"
+import json, sys, time, urllib.request, urllib.error
+base, seconds = sys.argv[1], float(sys.argv[2])
+ok = errors = 0
+first_error = None
+end = time.time() + seconds
+i = 0
+while time.time() < end:
+    i += 1
+    try:
+        body = json.dumps({"data": {"n": str(i)}}).encode()
+        req = urllib.request.Request(base + "/v1/secret/data/gw-soak/app", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(req, timeout=10).read()
+        got = json.load(urllib.request.urlopen(base + "/v1/secret/data/gw-soak/app", timeout=10))
+        if got["data"]["data"]["n"] != str(i):
+            raise ValueError("read %r after writing %d" % (got["data"]["data"]["n"], i))
+        ok += 2
+    except Exception as e:
+        errors += 1
+        if first_error is None:
+            first_error = repr(e)
+    time.sleep(0.05)
+print(json.dumps({"ok": ok, "errors": errors, "first_error": first_error}))
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, &format!("http://{}", gw.address), "60"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["errors"], 0, "{summary}");
+    assert!(summary["ok"].as_u64().unwrap() > 200, "{summary}");
+    // The token was replaced by new logins (each one written to the sink).
+    let log = std::fs::read_to_string(&gw.log).unwrap();
+    let logins = log
+        .lines()
+        .filter(|l| l.contains("\"token_written\""))
+        .count();
+    assert!(
+        logins >= 3,
+        "{logins} tokens in 60 s with a 25 s maximum TTL:\n{log}"
+    );
+    drop(gw);
+    let _ = std::fs::remove_dir_all(&dir);
+}
