@@ -238,3 +238,9 @@ pub mod agent {
 pub mod cli {
     pub use crate::cli::args::{boolean, multi, opt, switch, AfterDashes, Args, Flag, VAULT_FLAGS};
 }
+
+/// The gateway's HTTP/1.1 request reader and router.
+pub mod gateway {
+    pub use crate::gateway::request::{parse_head, ChunkedDecoder, Framing, Head, Limits, Refusal};
+    pub use crate::gateway::route::percent_decode;
+}

@@ -67,6 +67,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 mod error;
+pub(crate) mod gateway;
 pub(crate) mod http;
 pub mod hydra;
 pub mod identity;

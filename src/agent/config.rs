@@ -60,6 +60,10 @@ pub struct AgentConfig {
     /// The secrets to keep.
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
+    /// The local gateway: the Vault API with the agent's token, signed
+    /// calls to peers, `/metrics` and `/healthz` (default: off).
+    #[serde(default)]
+    pub listener: Option<crate::gateway::ListenerConfig>,
 }
 
 /// The Vault token.

@@ -38,6 +38,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
+pub use crate::gateway::{ListenerConfig, PeerConfig, VaultRouteConfig};
 pub use config::AgentConfig;
 pub use signals::Waker;
 use signals::Wakeup;
@@ -104,6 +105,10 @@ pub struct Agent {
     pub(crate) status_digest: Option<[u8; 32]>,
     pub(crate) started_at: u64,
     pub(crate) wake: Wakeup,
+    /// The gateway's checked settings, when `listener` is configured.
+    pub(crate) listener: Option<crate::gateway::config::Settings>,
+    /// The gateway, once started.
+    pub(crate) gateway: Option<crate::gateway::Running>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -158,6 +163,10 @@ impl Agent {
             Some(e) => Some(notify::Supervised::new(e.command.clone())?),
             None => None,
         };
+        let listener = match &config.listener {
+            Some(l) => Some(l.resolve(&env.key_dir)?),
+            None => None,
+        };
         Ok(Agent {
             token: token::TokenKeeper::new(&config.token, &vault.auth),
             config,
@@ -170,6 +179,8 @@ impl Agent {
             status_digest: None,
             started_at: sources::unix_now(),
             wake: Wakeup::new()?,
+            listener,
+            gateway: None,
         })
     }
 

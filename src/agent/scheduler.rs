@@ -53,6 +53,17 @@ impl Agent {
             );
         }
         self.remove_stale_temp_files();
+        if let Some(settings) = self.listener.take() {
+            let gw = crate::gateway::Gateway::new(
+                settings,
+                self.client.clone(),
+                None,
+                &crate::http::TlsConfig::default(),
+            )?
+            .start()?;
+            self.event("gateway_listening", json!({"address": gw.address()}));
+            self.gateway = Some(gw);
+        }
         self.event(
             "started",
             json!({"pid": std::process::id(), "sources": self.sources.len(),
@@ -315,10 +326,16 @@ impl Agent {
     }
 
     fn write_status(&mut self, state: &str) {
+        if self.gateway.is_none() && self.config.status_file.is_none() {
+            return;
+        }
+        let doc = self.status_doc(state);
+        if let Some(gw) = &self.gateway {
+            gw.publish(&doc);
+        }
         let Some(path) = self.config.status_file.clone() else {
             return;
         };
-        let doc = self.status_doc(state);
         if let Err(e) = super::status::write(&path, &doc, &mut self.status_digest) {
             self.event("status_error", json!({"error": e.to_string()}));
         }
@@ -400,6 +417,9 @@ impl Agent {
             }
         }
         self.write_status("stopped");
+        if let Some(gw) = self.gateway.take() {
+            gw.stop(std::time::Duration::from_secs(1));
+        }
         self.event("stopped", json!({"exit_code": code}));
         code
     }

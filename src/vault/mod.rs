@@ -300,6 +300,51 @@ impl Client {
         Ok((parse_response(resp.status, &resp.body), resp.resent))
     }
 
+    /// Forward a request from the gateway to `/v1/{path}` as it came:
+    /// its method, the headers given, its body; with the agent's current
+    /// token (`token = None`, logging in again once when a login token
+    /// was refused as no longer valid) or with the application's own
+    /// (`Some(t)`, possibly no token at all). The answer is returned
+    /// whatever its status; the HA rules of the HTTP layer apply.
+    pub(crate) fn forward(
+        &self,
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        headers: &[(String, String)],
+        body: Option<(&[u8], &str)>,
+        token: Option<Option<SecretString>>,
+    ) -> Result<Response> {
+        let target = response::api_path_query(path, query);
+        let build = |token: Option<SecretString>| {
+            let mut req = Request::new(method, &target);
+            for (name, value) in headers {
+                req = req.header(name, value);
+            }
+            if let Some(t) = token {
+                req = req.secret_header(TOKEN_HEADER, t);
+            }
+            if let Some((bytes, content_type)) = body {
+                req = req.body(bytes.to_vec(), content_type);
+            }
+            req
+        };
+        let used = match token {
+            Some(given) => return self.http.request(build(given)),
+            None => self.token_or_login()?,
+        };
+        let resp = self.http.request(build(used.clone()))?;
+        if resp.status == 403 && self.can_login() {
+            if let Some(used) = used {
+                if !self.token_is_valid(&used)? {
+                    let fresh = self.relogin(&used)?;
+                    return self.http.request(build(Some(fresh)));
+                }
+            }
+        }
+        Ok(resp)
+    }
+
     fn send(
         &self,
         method: &str,

@@ -12,10 +12,15 @@ use crate::error::{Error, Result, Service};
 /// Turn a logical path (with an optional query string) into the request
 /// path `/v1/...`, percent-encoding what may not appear in a URL path.
 pub fn api_path(path: &str) -> String {
-    let (p, query) = match path.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (path, None),
-    };
+    match path.split_once('?') {
+        Some((p, q)) => api_path_query(p, Some(q)),
+        None => api_path_query(path, None),
+    }
+}
+
+/// Like [`api_path`] for a path that may itself hold a `?` (a decoded
+/// path, as the gateway forwards), with the query given apart.
+pub fn api_path_query(p: &str, query: Option<&str>) -> String {
     let mut out = String::from("/v1/");
     for b in p.trim_start_matches('/').bytes() {
         if b.is_ascii_alphanumeric() || b"-._~/:@!$&'()*+,;=".contains(&b) {

@@ -22,6 +22,7 @@ mod cli_vault;
 mod clock_tls;
 mod debug_redaction;
 mod fast_fallback;
+mod gateway;
 mod ha_cluster;
 mod hostile_env;
 mod hostile_identity;
