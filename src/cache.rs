@@ -80,18 +80,18 @@ mod oflags {
             target_arch = "powerpc64"
         ))
     ))]
-    pub const O_NOFOLLOW: i32 = 0o400000;
+    pub(super) const O_NOFOLLOW: i32 = 0o400000;
     #[cfg(any(target_os = "macos", target_os = "freebsd"))]
     pub const O_NOFOLLOW: i32 = 0x100;
 
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    pub const O_NONBLOCK: i32 = 0o4000;
+    pub(super) const O_NONBLOCK: i32 = 0o4000;
     #[cfg(any(target_os = "macos", target_os = "freebsd"))]
     pub const O_NONBLOCK: i32 = 0x4;
 
     /// `errno` for "is a symbolic link" under `O_NOFOLLOW`.
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    pub const ELOOP: i32 = 40;
+    pub(super) const ELOOP: i32 = 40;
     #[cfg(any(target_os = "macos", target_os = "freebsd"))]
     pub const ELOOP: i32 = 62;
 
@@ -100,7 +100,7 @@ mod oflags {
     }
 
     /// The effective user id.
-    pub fn euid() -> u32 {
+    pub(super) fn euid() -> u32 {
         // SAFETY: geteuid takes nothing, cannot fail and touches no memory.
         unsafe { geteuid() }
     }
@@ -233,6 +233,7 @@ impl Drop for LockGuard {
 
 /// What [`KeyDir::read_keys`] found.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct LocalKeys {
     /// The key pair.
     pub keys: KeyPair,
@@ -246,6 +247,7 @@ pub struct LocalKeys {
 
 /// One entry of `oauth_credentials.json`, keyed there by DID.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StoredCredentials {
     /// The agent id.
     pub agent_id: String,

@@ -116,6 +116,7 @@ pub use crate::http::TlsConfig;
 
 /// A Vault auth method (`VAULT_AUTH_METHOD`).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum AuthMethod {
     /// A ready token (`VAULT_TOKEN`); the default.
     Token,
@@ -154,6 +155,7 @@ pub enum AuthMethod {
 /// Where a secret comes from: given directly, or read from a file when needed
 /// (so a rotated file is picked up at the next login).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum SecretSource {
     /// The value itself (`VAULT_SECRET_ID`).
     Value(SecretString),
@@ -179,6 +181,7 @@ pub(crate) fn read_secret_file(p: &std::path::Path) -> Result<SecretString> {
 
 /// Token endpoint client authentication.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TokenAuth {
     /// `client_id` and `client_secret` in the form body (the default; DIDs
     /// contain colons, which `client_secret_basic` has to encode).

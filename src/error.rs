@@ -10,6 +10,7 @@ use std::time::Duration;
 
 /// Which remote service an error came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Service {
     /// HashiCorp Vault or OpenBao.
     Vault,

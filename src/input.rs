@@ -16,7 +16,7 @@ use crate::secret_string::{zeroize_bytes, SecretString};
 
 /// Cap for data (KV values, a message to sign, a JSON object on stdin):
 /// 32 MiB, Vault's own default `max_request_size`.
-pub const MAX_DATA: u64 = 32 * 1024 * 1024;
+pub(crate) const MAX_DATA: u64 = 32 * 1024 * 1024;
 
 /// Cap for a credential file (secret id, JWT, token): 64 KiB.
 pub(crate) const MAX_CREDENTIAL: u64 = 64 * 1024;
@@ -26,7 +26,7 @@ pub(crate) const MAX_PEM: u64 = 4 * 1024 * 1024;
 
 /// Where input comes from.
 #[derive(Debug, Clone, Copy)]
-pub enum Source<'a> {
+pub(crate) enum Source<'a> {
     /// A file (or FIFO, or device) by path.
     File(&'a Path),
     /// Standard input.
@@ -57,7 +57,7 @@ fn size(n: u64) -> String {
 /// is for (`"the value of KEY"`, `"VAULT_SECRET_ID_FILE"`) and is named in
 /// errors with the source. More than `cap` bytes is an [`Error::Config`]
 /// naming both; a failing open or read is an [`Error::Io`].
-pub fn read(source: Source<'_>, what: &str, cap: u64) -> Result<Vec<u8>> {
+pub(crate) fn read(source: Source<'_>, what: &str, cap: u64) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
     let result = match source {
         Source::File(p) => {
@@ -84,7 +84,7 @@ pub fn read(source: Source<'_>, what: &str, cap: u64) -> Result<Vec<u8>> {
 }
 
 /// [`read`] as UTF-8 text.
-pub fn read_text(source: Source<'_>, what: &str, cap: u64) -> Result<String> {
+pub(crate) fn read_text(source: Source<'_>, what: &str, cap: u64) -> Result<String> {
     let bytes = read(source, what, cap)?;
     String::from_utf8(bytes).map_err(|e| {
         let mut b = e.into_bytes();

@@ -4,8 +4,8 @@
 //! Internal to the crate.
 
 pub mod base64;
-pub mod random;
-pub mod time;
+pub(crate) mod random;
+pub(crate) mod time;
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -59,7 +59,7 @@ pub(crate) fn redact_url(url: &str) -> String {
 /// controls, zero-width characters) and line or paragraph separator shown
 /// as its escape (`\u{1b}`, `\n`, `\u{202e}`): one line, nothing a terminal
 /// or a reader would act on. Borrowed when there is nothing to escape.
-pub fn escape_invisible(s: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn escape_invisible(s: &str) -> std::borrow::Cow<'_, str> {
     let hidden = |c: char| {
         c.is_control()
             || matches!(c as u32, 0x2028 | 0x2029)

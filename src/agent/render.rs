@@ -26,11 +26,11 @@ use crate::secrets::env::{fields_to_vars, EnvBuilder, EnvOptions, FieldMap, Secr
 use crate::secrets::shell;
 
 /// A file's rendered bytes, zeroed when dropped.
-pub struct Rendered(Vec<u8>);
+pub(crate) struct Rendered(Vec<u8>);
 
 impl Rendered {
     /// The bytes.
-    pub fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         &self.0
     }
 }
@@ -48,7 +48,11 @@ impl std::fmt::Debug for Rendered {
 }
 
 /// Render `data` (the fields of source `label`) as `file` says.
-pub fn render(file: &FileConfig, label: &str, data: &Map<String, Value>) -> Result<Rendered> {
+pub(crate) fn render(
+    file: &FileConfig,
+    label: &str,
+    data: &Map<String, Value>,
+) -> Result<Rendered> {
     let pick = |key: &str| {
         data.get(key).ok_or_else(|| {
             Error::Config(format!(
@@ -142,12 +146,12 @@ fn raw_value(v: &Value) -> Vec<u8> {
 }
 
 /// The SHA-256 of some bytes (what is remembered of a written file).
-pub fn digest(bytes: &[u8]) -> [u8; 32] {
+pub(crate) fn digest(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
 /// Whether `path` holds exactly `bytes` (false when it cannot be read).
-pub fn file_holds(path: &Path, bytes: &[u8]) -> bool {
+pub(crate) fn file_holds(path: &Path, bytes: &[u8]) -> bool {
     let Ok(f) = std::fs::File::open(path) else {
         return false;
     };
@@ -166,7 +170,7 @@ pub fn file_holds(path: &Path, bytes: &[u8]) -> bool {
 /// Write `bytes` to `path` with `mode` unless it already holds them, as far
 /// as `last` (the digest of the last write, `None` before the first) and,
 /// before the first write, the file itself tell. Returns whether it wrote.
-pub fn write_if_changed(
+pub(crate) fn write_if_changed(
     path: &Path,
     bytes: &[u8],
     mode: u32,

@@ -29,7 +29,7 @@ use crate::secrets::lease::{DynamicSecret, LeaseBackend, LeasePolicy};
 use crate::vault::Client;
 
 /// What a source is.
-pub enum Kind {
+pub(crate) enum Kind {
     /// A KV v2 secret.
     Kv {
         /// Mount.
@@ -82,7 +82,7 @@ impl std::fmt::Debug for Kind {
 
 impl Kind {
     /// `kv`, `dynamic`, `pki` or `hydra_token`.
-    pub fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             Kind::Kv { .. } => "kv",
             Kind::Dynamic { .. } => "dynamic",
@@ -94,7 +94,7 @@ impl Kind {
 
 /// A rendered file's state.
 #[derive(Debug)]
-pub struct FileState {
+pub(crate) struct FileState {
     /// Its configuration.
     pub config: FileConfig,
     /// The digest of what was last written (or found in place).
@@ -103,7 +103,7 @@ pub struct FileState {
 
 /// One source and its files.
 #[derive(Debug)]
-pub struct Source {
+pub(crate) struct Source {
     /// Its name.
     pub name: String,
     /// What it is.
@@ -132,7 +132,7 @@ pub struct Source {
 }
 
 /// What a step produced.
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// New fields to render, with the action that produced them.
     Data(&'static str, Map<String, Value>),
     /// Nothing to render (`unchanged`, `renewed`, ...).
@@ -140,7 +140,7 @@ pub enum Outcome {
 }
 
 /// The seconds since the epoch.
-pub fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -155,7 +155,7 @@ impl Source {
     /// A source from its configuration. `default_mount` and `kv_interval`
     /// fill in what it leaves out; `agent_name` is the PKI common name
     /// default.
-    pub fn new(
+    pub(crate) fn new(
         c: &SourceConfig,
         default_mount: &str,
         kv_interval: Duration,
@@ -241,14 +241,14 @@ impl Source {
     }
 
     /// Make a KV source (or one that is failing) due now: `SIGHUP`.
-    pub fn reread_now(&mut self) {
+    pub(crate) fn reread_now(&mut self) {
         if matches!(self.kind, Kind::Kv { .. }) || self.failures > 0 {
             self.next = Instant::now();
         }
     }
 
     /// Do what is due. `hydra` makes the token client on first use.
-    pub fn step(
+    pub(crate) fn step(
         &mut self,
         client: &Client,
         policy: &LeasePolicy,
@@ -423,7 +423,7 @@ impl Source {
 
     /// A failed step: try again after a backoff (1 s doubling to `cap`, less
     /// up to 20 % jitter).
-    pub fn failed(&mut self, e: &Error, cap: Duration) {
+    pub(crate) fn failed(&mut self, e: &Error, cap: Duration) {
         self.failures = self.failures.saturating_add(1);
         let wait = backoff(self.failures, cap);
         self.next = Instant::now() + wait;
@@ -434,7 +434,7 @@ impl Source {
 
     /// The leases to revoke on exit: the current one and replaced ones
     /// still alive.
-    pub fn leases(&self) -> Vec<String> {
+    pub(crate) fn leases(&self) -> Vec<String> {
         match &self.kind {
             Kind::Dynamic {
                 current, retired, ..
@@ -448,7 +448,7 @@ impl Source {
     }
 
     /// A description for the status file (no secret values).
-    pub fn detail(&self) -> Value {
+    pub(crate) fn detail(&self) -> Value {
         match &self.kind {
             Kind::Kv {
                 mount,
@@ -476,13 +476,13 @@ impl Source {
 }
 
 /// A random number in `[0, 1)` (jitter only).
-pub fn jitter() -> f64 {
+pub(crate) fn jitter() -> f64 {
     crate::util::random::jitter()
 }
 
 /// The wait after `failures` failures in a row: 1 s doubling, capped, less
 /// up to 20 % jitter.
-pub fn backoff(failures: u32, cap: Duration) -> Duration {
+pub(crate) fn backoff(failures: u32, cap: Duration) -> Duration {
     let base = Duration::from_secs(1)
         .saturating_mul(1u32 << failures.saturating_sub(1).min(20))
         .min(cap);

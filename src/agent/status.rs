@@ -27,7 +27,7 @@ pub(crate) fn write(path: &Path, status: &Value, last: &mut Option<[u8; 32]>) ->
 
 /// Read a status file and judge it: (exit code, the status with a
 /// `healthy` summary).
-pub fn check(path: &Path) -> Result<(u8, Value)> {
+pub(crate) fn check(path: &Path) -> Result<(u8, Value)> {
     use std::io::Read;
     let what = || {
         format!(

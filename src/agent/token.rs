@@ -19,7 +19,7 @@ use crate::vault::Client;
 
 /// The token's part of the agent.
 #[derive(Debug)]
-pub struct TokenKeeper {
+pub(crate) struct TokenKeeper {
     sink: Option<PathBuf>,
     mode: u32,
     wrap_ttl: Option<Duration>,
@@ -34,7 +34,7 @@ pub struct TokenKeeper {
 
 impl TokenKeeper {
     /// A keeper for `config`.
-    pub fn new(config: &TokenConfig) -> TokenKeeper {
+    pub(crate) fn new(config: &TokenConfig) -> TokenKeeper {
         TokenKeeper {
             sink: config.sink.clone(),
             mode: mode_or_default(config.sink_mode.as_deref()),
@@ -47,18 +47,18 @@ impl TokenKeeper {
     }
 
     /// When the token needs attention next.
-    pub fn next(&self) -> Option<Instant> {
+    pub(crate) fn next(&self) -> Option<Instant> {
         self.next
     }
 
     /// The sink file, if any.
-    pub fn sink(&self) -> Option<&PathBuf> {
+    pub(crate) fn sink(&self) -> Option<&PathBuf> {
         self.sink.as_ref()
     }
 
     /// Run the renewer step if it is due; say whether the token is now a
     /// different one than the sink holds.
-    pub fn step(&mut self, client: &Client, now: Instant) {
+    pub(crate) fn step(&mut self, client: &Client, now: Instant) {
         if self.next.is_none_or(|n| n > now) {
             return;
         }
@@ -83,7 +83,7 @@ impl TokenKeeper {
 
     /// Write the current token to the sink when it differs from the one
     /// written last. Returns whether the sink was written.
-    pub fn sync_sink(&mut self, client: &Client) -> Result<bool> {
+    pub(crate) fn sync_sink(&mut self, client: &Client) -> Result<bool> {
         let Some(path) = self.sink.clone() else {
             return Ok(false);
         };
@@ -108,7 +108,7 @@ impl TokenKeeper {
     }
 
     /// Whether the sink holds a token written by this keeper.
-    pub fn has_written(&self) -> bool {
+    pub(crate) fn has_written(&self) -> bool {
         self.written.is_some()
     }
 }

@@ -201,7 +201,7 @@ pub(crate) mod memory {
 
     impl Kv {
         /// Store a version directly (setting up a test).
-        pub fn put(&self, path: &str, data: Map<String, Value>) {
+        pub(crate) fn put(&self, path: &str, data: Map<String, Value>) {
             self.data
                 .borrow_mut()
                 .entry(path.into())
@@ -210,12 +210,12 @@ pub(crate) mod memory {
         }
 
         /// The latest version's data at `path`.
-        pub fn latest(&self, path: &str) -> Option<Map<String, Value>> {
+        pub(crate) fn latest(&self, path: &str) -> Option<Map<String, Value>> {
             self.data.borrow().get(path)?.last().cloned()
         }
 
         /// The latest version number at `path` (0: none).
-        pub fn version(&self, path: &str) -> u64 {
+        pub(crate) fn version(&self, path: &str) -> u64 {
             self.data.borrow().get(path).map_or(0, |v| v.len() as u64)
         }
     }
@@ -296,14 +296,14 @@ pub(crate) mod memory {
 
     impl Dir {
         /// A directory holding `keys`.
-        pub fn with_keys(keys: &KeyPair) -> Dir {
+        pub(crate) fn with_keys(keys: &KeyPair) -> Dir {
             let d = Dir::default();
             *d.keys.borrow_mut() = Some(keys.clone());
             d
         }
 
         /// The public key held, base58.
-        pub fn public(&self) -> Option<String> {
+        pub(crate) fn public(&self) -> Option<String> {
             self.keys.borrow().as_ref().map(|k| k.public().base58())
         }
     }
@@ -381,7 +381,7 @@ pub(crate) mod memory {
 
     impl Hydra {
         /// The secret the stored client has.
-        pub fn secret(&self, id: &str) -> Option<String> {
+        pub(crate) fn secret(&self, id: &str) -> Option<String> {
             self.clients
                 .borrow()
                 .get(id)?

@@ -235,7 +235,7 @@ fn display_name(arg: &str, name: &str) -> String {
 }
 
 /// Render a help text for a command.
-pub fn help(usage: &str, about: &str, spec: &[Flag]) -> String {
+pub(crate) fn help(usage: &str, about: &str, spec: &[Flag]) -> String {
     let mut s = format!("{about}\n\nUsage: {usage}\n");
     if !spec.is_empty() {
         s.push_str("\nOptions:\n");

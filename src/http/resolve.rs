@@ -17,11 +17,11 @@ use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver
 use ureq::unversioned::transport::NextTimeout;
 
 /// How long a resolved name is reused.
-pub const CACHE_FOR: Duration = Duration::from_secs(30);
+pub(super) const CACHE_FOR: Duration = Duration::from_secs(30);
 
 /// A resolver that skips the lookup for IP literals and caches names.
 #[derive(Debug, Default)]
-pub struct Resolver {
+pub(super) struct Resolver {
     inner: DefaultResolver,
     cache: Mutex<HashMap<String, (Instant, ResolvedSocketAddrs)>>,
 }

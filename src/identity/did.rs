@@ -58,6 +58,7 @@ pub fn sanitize(v: &str) -> String {
 
 /// Who the agent is: author, name, agent id and the DID made from them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Identity {
     /// The author as configured (e.g. an e-mail address).
     pub author: String,
@@ -157,7 +158,7 @@ pub(crate) fn is_format_char(c: char) -> bool {
 /// KV path short), control characters, Unicode format characters (bidi
 /// controls, zero-width characters: they make a reader see something else)
 /// and the line and paragraph separators U+2028/U+2029.
-pub fn unsafe_char(c: char) -> Option<&'static str> {
+pub(crate) fn unsafe_char(c: char) -> Option<&'static str> {
     let n = c as u32;
     if matches!(c, '?' | '#') {
         Some("a URL query or fragment character")
@@ -212,6 +213,7 @@ fn normalise_uuid(s: &str) -> Option<String> {
 
 /// A parsed DID.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParsedDid {
     /// `did:bindu:{author}:{agent_name}:{agent_id}`. The parts are as they
     /// appear in the DID, i.e. already sanitized.
@@ -338,7 +340,7 @@ pub fn did_document(did: &str, public: &PublicKey, created: &str) -> serde_json:
     })
 }
 
-pub use crate::util::time::now_iso8601;
+pub(crate) use crate::util::time::now_iso8601;
 
 #[cfg(test)]
 mod tests {

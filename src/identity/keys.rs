@@ -220,7 +220,7 @@ impl KeyPair {
     }
 }
 
-pub use crate::util::random::random_secret_urlsafe;
+pub(crate) use crate::util::random::random_secret_urlsafe;
 
 #[cfg(test)]
 mod tests {

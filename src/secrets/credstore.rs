@@ -43,7 +43,7 @@ use crate::secret_string::SecretString;
 use crate::vault::{Client, KvAdmin};
 
 /// Random bytes in a credential secret.
-pub const SECRET_BYTES: usize = 32;
+pub(crate) const SECRET_BYTES: usize = 32;
 
 /// `true` when `a` and `b` are equal, in time that does not depend on their
 /// contents or lengths: both are hashed with SHA-256 and the two digests

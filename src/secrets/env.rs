@@ -55,6 +55,7 @@ pub struct FieldMap {
 /// The same syntax names the fields of a dynamic secret
 /// (`database/creds/app#username=PGUSER`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SecretSpec {
     /// The path as given (before the `#`), without surrounding slashes.
     pub path: String,

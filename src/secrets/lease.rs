@@ -50,6 +50,7 @@ use crate::vault::Client;
 /// `Debug` shows the field names, never their values; string values are
 /// overwritten with zeros when it is dropped.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct DynamicSecret {
     /// The logical path it was read from (`database/creds/app`).
     pub path: String,
@@ -206,6 +207,7 @@ impl LeasePolicy {
 
 /// What happened to the lease.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum LeaseEvent {
     /// The lease was renewed and now lasts `ttl`.
     Renewed {

@@ -18,12 +18,12 @@ use crate::secret_string::SecretString;
 use crate::vault::Client;
 
 /// Default number of random bytes in a generated value.
-pub const DEFAULT_RANDOM_BYTES: usize = 32;
+pub(crate) const DEFAULT_RANDOM_BYTES: usize = 32;
 /// Largest number of random bytes accepted.
 pub(crate) const MAX_RANDOM_BYTES: usize = 4096;
 /// Default number of write attempts (the first and the retries after a
 /// check-and-set conflict).
-pub const DEFAULT_ATTEMPTS: u32 = 5;
+pub(crate) const DEFAULT_ATTEMPTS: u32 = 5;
 
 /// The new value of the field.
 #[derive(Debug, Clone)]

@@ -41,6 +41,7 @@ pub(crate) struct TokenLease {
 /// What Vault says about the current token (`auth/token/lookup-self`).
 /// The token itself is not kept.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TokenInfo {
     /// The token's accessor (names the token without being it).
     #[serde(default)]
@@ -89,6 +90,7 @@ impl TokenInfo {
 
 /// The `auth` block of a login or renewal: a token and its lease.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct AuthInfo {
     /// The token.
     pub client_token: SecretString,
@@ -561,7 +563,7 @@ impl Client {
 
 /// When to act on a token of lifetime `ttl`: two thirds of it, less 10 to
 /// 20 % (`jitter` in `[0, 1)` picks where).
-pub fn renew_due(ttl: Duration, jitter: f64) -> Duration {
+pub(crate) fn renew_due(ttl: Duration, jitter: f64) -> Duration {
     let j = if jitter.is_finite() {
         jitter.clamp(0.0, 1.0)
     } else {
@@ -616,7 +618,7 @@ pub(crate) struct RevokeOnDrop<'a> {
 
 impl RevokeOnDrop<'_> {
     /// Keep the token: nothing is revoked (it was stored or handed out).
-    pub fn keep(mut self) {
+    pub(crate) fn keep(mut self) {
         self.armed = false;
     }
 }

@@ -20,6 +20,7 @@ use crate::secret_string::zeroize_json;
 /// `Debug` shows the keys only, never the values; string values are
 /// overwritten with zeros when it is dropped.
 #[derive(Clone, PartialEq)]
+#[non_exhaustive]
 pub struct KvSecret {
     /// The key/value pairs.
     pub data: Map<String, Value>,
@@ -44,6 +45,7 @@ impl fmt::Debug for KvSecret {
 
 /// Metadata of one version of a secret.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct VersionMetadata {
     /// The version number, from 1.
     #[serde(default)]
@@ -68,6 +70,7 @@ impl VersionMetadata {
 
 /// Metadata of a secret across its versions.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct KvMetadata {
     /// Every write must carry `cas`.
     #[serde(default)]

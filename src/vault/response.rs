@@ -225,7 +225,7 @@ fn truncate(mut s: String, max: usize) -> String {
 }
 
 /// `data.keys` of a LIST answer.
-pub fn list_keys(v: Option<&Value>) -> Vec<String> {
+pub(crate) fn list_keys(v: Option<&Value>) -> Vec<String> {
     v.and_then(|v| v.get("data"))
         .and_then(|d| d.get("keys"))
         .and_then(Value::as_array)
@@ -239,7 +239,7 @@ pub fn list_keys(v: Option<&Value>) -> Vec<String> {
 }
 
 /// `data` of an answer, as a typed value.
-pub fn data_as<T: serde::de::DeserializeOwned>(v: Option<Value>, what: &str) -> Result<T> {
+pub(crate) fn data_as<T: serde::de::DeserializeOwned>(v: Option<Value>, what: &str) -> Result<T> {
     let data = v
         .and_then(|mut v| v.get_mut("data").map(Value::take))
         .unwrap_or(Value::Null);

@@ -6,11 +6,12 @@ use super::Client;
 use crate::error::{Error, Result, Service};
 
 /// The request path: every state answers 200, so the body tells.
-pub const HEALTH_PATH: &str =
+pub(crate) const HEALTH_PATH: &str =
     "sys/health?standbyok=true&perfstandbyok=true&sealedcode=200&uninitcode=200";
 
 /// What `sys/health` says.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Health {
     /// The server has been initialised.
     #[serde(default)]
