@@ -9,6 +9,8 @@
 #   test           cargo test --all-targets --no-fail-fast; prints how many tests ran
 #   doctest        cargo test --doc
 #   doc            cargo doc --no-deps with rustdoc warnings as errors
+#   api            scripts/api-snapshot.sh --check: the public API (nightly
+#                  rustdoc JSON) against the reviewed api/public-api.txt
 #   fuzz-build     cargo +nightly fuzz build (every target, with sanitizers)
 #   fuzz           every fuzz target for FUZZ_SECONDS, seeded from fuzz/corpus/<target>
 #   musl-x86_64    static release binary: size budget, no dynamic linking, --help runs
@@ -24,7 +26,7 @@
 #
 # Knobs (environment):
 #   FUZZ_SECONDS=30      time per fuzz target
-#   SKIP_SETUP=1 SKIP_LINT=1 (fmt, clippy) SKIP_DOC=1 SKIP_FUZZ=1
+#   SKIP_SETUP=1 SKIP_LINT=1 (fmt, clippy) SKIP_DOC=1 (doc, api) SKIP_FUZZ=1
 #   SKIP_MUSL=1 (every static build, the image and the smoke tests)
 #   SKIP_AARCH64=1 SKIP_ARMV7=1 SKIP_RISCV64=1 SKIP_IMAGE=1
 #                        skip slow stages locally; ignored under CI=true,
@@ -180,6 +182,8 @@ st_doctest() { cargo test --doc; }
 
 st_doc() { RUSTDOCFLAGS="${RUSTDOCFLAGS:-} -Dwarnings" cargo doc --no-deps; }
 
+st_api() { "$ROOT/scripts/api-snapshot.sh" --check; }
+
 fuzz_targets() { cargo +nightly fuzz list; }
 
 st_fuzz_build() {
@@ -317,6 +321,7 @@ stage deps          ""           st_deps
 stage test          ""           st_test
 stage doctest       ""           st_doctest
 stage doc           SKIP_DOC     st_doc
+stage api           SKIP_DOC     st_api
 stage fuzz-build    SKIP_FUZZ    st_fuzz_build
 stage fuzz          SKIP_FUZZ    st_fuzz
 stage musl-x86_64   SKIP_MUSL    st_musl_x86_64
