@@ -91,7 +91,7 @@ use std::time::{Duration, Instant};
 
 use std::path::PathBuf;
 
-use crate::error::{Error, Result, Service};
+use crate::error::{Error, Result, Service, TransportKind};
 use crate::secret_string::{zeroize_bytes, SecretString};
 use crate::util::random::jitter;
 use crate::util::{lock, strip_query};
@@ -244,7 +244,7 @@ impl fmt::Debug for HeaderValue {
 /// The body is overwritten with zeros when the request is dropped; `Debug`
 /// shows only its length and hides secret headers.
 pub struct Request {
-    method: String,
+    method: &'static str,
     path: String,
     headers: Vec<(String, HeaderValue)>,
     body: Vec<u8>,
@@ -252,16 +252,17 @@ pub struct Request {
 }
 
 impl Request {
-    /// A request with the given method (`GET`, `POST`, `LIST`, ...) and path
-    /// (with its query string, if any), relative to the base URL.
-    pub fn new(method: &str, path: &str) -> Request {
+    /// A request with the given method (`GET`, `POST`, `LIST`, ...: upper
+    /// case, as sent) and path (with its query string, if any), relative to
+    /// the base URL.
+    pub fn new(method: &'static str, path: &str) -> Request {
         let path = if path.starts_with('/') {
             path.to_string()
         } else {
             format!("/{path}")
         };
         Request {
-            method: method.to_ascii_uppercase(),
+            method,
             path,
             headers: Vec::new(),
             body: Vec::new(),
@@ -306,7 +307,7 @@ impl Request {
     /// The method.
     #[cfg(test)]
     pub fn method(&self) -> &str {
-        &self.method
+        self.method
     }
 
     /// The path with its query string.
@@ -834,6 +835,7 @@ impl HttpClient {
                 service,
                 method,
                 path,
+                kind,
                 detail,
             } => {
                 let mut detail = detail;
@@ -847,6 +849,7 @@ impl HttpClient {
                     service,
                     method,
                     path,
+                    kind,
                     detail,
                 })
             }
@@ -997,8 +1000,9 @@ impl HttpClient {
             .unwrap_or_else(|| req.path_only().to_string());
         Error::Unreachable {
             service: self.service,
-            method: req.method.clone(),
+            method: req.method,
             path,
+            kind: transport_kind(e),
             detail: describe(e),
         }
     }
@@ -1120,6 +1124,19 @@ fn classify(e: &ureq::Error) -> Outcome {
             Outcome::Connection
         }
         _ => Outcome::Other,
+    }
+}
+
+/// The kind of a transport failure, as [`Error::Unreachable`] reports it:
+/// [`classify`]'s sorting, with a name that did not resolve told apart
+/// from a refused connection.
+fn transport_kind(e: &ureq::Error) -> TransportKind {
+    match classify(e) {
+        Outcome::Connection if resolve::is_lookup_failure(e) => TransportKind::Dns,
+        Outcome::Connection => TransportKind::Connection,
+        Outcome::Timeout => TransportKind::Timeout,
+        Outcome::Tls => TransportKind::Tls,
+        Outcome::Other => TransportKind::Other,
     }
 }
 
@@ -1286,7 +1303,7 @@ mod tests {
 
     #[test]
     fn debug_hides_secrets() {
-        let req = Request::new("post", "v1/x?list=true")
+        let req = Request::new("POST", "v1/x?list=true")
             .secret_header("X-Vault-Token", SecretString::new("hvs.canary"))
             .json(&serde_json::json!({"password": "canary-pw"}));
         let dbg = format!("{req:?}");

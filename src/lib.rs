@@ -92,7 +92,7 @@ pub mod vault;
 pub mod fuzzing;
 
 pub use config::Config;
-pub use error::{Error, Result, Service};
+pub use error::{Error, Result, Service, TransportKind};
 pub use secret_string::SecretString;
 pub(crate) use util::escape_invisible;
 

@@ -265,7 +265,7 @@ impl Source {
                 let kv = client.kv2(mount);
                 let meta = kv.read_metadata(path)?.ok_or_else(|| Error::NotFound {
                     service: Service::Vault,
-                    method: "GET".into(),
+                    method: "GET",
                     path: format!("{mount}/metadata/{path}"),
                 })?;
                 self.next = now + *interval;
@@ -276,7 +276,7 @@ impl Source {
                     kv.read(path, Some(meta.current_version))?
                         .ok_or_else(|| Error::NotFound {
                             service: Service::Vault,
-                            method: "GET".into(),
+                            method: "GET",
                             path: format!("{mount}/data/{path}"),
                         })?;
                 *version = secret.metadata.version;

@@ -173,11 +173,12 @@ pub(crate) mod memory {
     /// gives up (the real client reads for as long as its wait allows).
     pub(crate) const AFTER_CONFLICT_READS: usize = 3;
 
-    fn unreachable(service: Service, method: &str, path: &str) -> Error {
+    fn unreachable(service: Service, method: &'static str, path: &str) -> Error {
         Error::Unreachable {
             service,
-            method: method.into(),
+            method,
             path: path.into(),
+            kind: crate::TransportKind::Connection,
             detail: "connection refused (in-memory store)".into(),
         }
     }
@@ -430,7 +431,7 @@ pub(crate) mod memory {
             let Some(stored) = clients.get_mut(id) else {
                 return Err(Error::NotFound {
                     service: Service::Hydra,
-                    method: "PUT".into(),
+                    method: "PUT",
                     path: id.into(),
                 });
             };

@@ -232,7 +232,7 @@ fn env_human(
 fn spawn_failed(e: Error) -> Result<u8, Error> {
     match crate::secrets::spawn_failure_code(&e) {
         Some(code) => {
-            eprintln!("vaultid: {}", super::one_line(&e.to_string()));
+            eprintln!("vaultid: {}", super::one_line(&super::hints::whole(&e)));
             Ok(code)
         }
         None => Err(e),

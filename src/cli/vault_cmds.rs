@@ -250,7 +250,7 @@ pub(crate) fn kv(rest: &[String]) -> Result<u8, Error> {
                 .read(&path, a.number("version")?)?
                 .ok_or_else(|| Error::NotFound {
                     service: crate::Service::Vault,
-                    method: "GET".into(),
+                    method: "GET",
                     path: format!("{mount}/{path}"),
                 })?;
             if let Some(f) = a.value("field") {
@@ -384,7 +384,7 @@ pub(crate) fn kv(rest: &[String]) -> Result<u8, Error> {
                 "get" => {
                     let m = kv.read_metadata(&path)?.ok_or_else(|| Error::NotFound {
                         service: crate::Service::Vault,
-                        method: "GET".into(),
+                        method: "GET",
                         path: format!("{mount}/metadata/{path}"),
                     })?;
                     emit(&serde_json::to_value(&m).unwrap_or(Value::Null), human);

@@ -198,7 +198,7 @@ impl<'a> CredentialStore<'a> {
         let kv = self.client.kv2(&self.mount);
         let current = kv.read(&path, None)?.ok_or_else(|| Error::NotFound {
             service: Service::Vault,
-            method: "GET".into(),
+            method: "GET",
             path: format!("{}/{path}", self.mount),
         })?;
         self.store_new_secret(agent_id, credential_id, current.metadata.version)

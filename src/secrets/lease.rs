@@ -145,7 +145,7 @@ impl LeaseBackend for Client {
     fn fetch(&self, path: &str) -> Result<DynamicSecret> {
         let answer = self.read(path)?.ok_or_else(|| Error::NotFound {
             service: Service::Vault,
-            method: "GET".into(),
+            method: "GET",
             path: path.to_string(),
         })?;
         DynamicSecret::from_response(path, &answer)
@@ -601,8 +601,9 @@ mod tests {
             if self.offline.load(std::sync::atomic::Ordering::SeqCst) {
                 return Err(Error::Unreachable {
                     service: Service::Vault,
-                    method: "PUT".into(),
+                    method: "PUT",
                     path: "sys/leases/renew".into(),
+                    kind: crate::TransportKind::Connection,
                     detail: "connection refused".into(),
                 });
             }

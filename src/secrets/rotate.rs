@@ -107,7 +107,7 @@ pub fn rotate_field(
         };
         let current = current.ok_or_else(|| Error::NotFound {
             service: Service::Vault,
-            method: "GET".into(),
+            method: "GET",
             path: label.clone(),
         })?;
         let read_version = current.metadata.version;

@@ -580,7 +580,7 @@ fn login_error(e: super::ApiError, path: &str) -> Error {
     match e.status {
         400 | 401 | 403 if e.invalid.is_none() && !e.is_sealed() => Error::PermissionDenied {
             service: Service::Vault,
-            method: "POST".into(),
+            method: "POST",
             path: path.to_string(),
             status: e.status,
             errors: e.errors,

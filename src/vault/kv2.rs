@@ -373,7 +373,7 @@ impl<'a> Kv2<'a> {
         let Some(mut current) = self.read(path, None)? else {
             return Err(Error::NotFound {
                 service: Service::Vault,
-                method: "PATCH".into(),
+                method: "PATCH",
                 path: self.display(path),
             });
         };
@@ -423,7 +423,7 @@ impl<'a> Kv2<'a> {
         self.send("DELETE", &p, None)
     }
 
-    fn send(&self, method: &str, p: &str, body: Option<&Value>) -> Result<()> {
+    fn send(&self, method: &'static str, p: &str, body: Option<&Value>) -> Result<()> {
         match self.client.exchange(method, p, body)? {
             Ok(_) => Ok(()),
             Err(e) => Err(self.error(e, method, p)),
@@ -458,7 +458,7 @@ impl<'a> Kv2<'a> {
         }
     }
 
-    fn error(&self, e: ApiError, method: &str, p: &str) -> Error {
+    fn error(&self, e: ApiError, method: &'static str, p: &str) -> Error {
         e.into_error(method, p)
     }
 }

@@ -212,7 +212,7 @@ impl Client {
     /// Enterprise; servers without these headers ignore them).
     pub(crate) fn request(
         &self,
-        method: &str,
+        method: &'static str,
         path: &str,
         body: Option<&Value>,
     ) -> Result<Option<Value>> {
@@ -224,7 +224,7 @@ impl Client {
     /// error, Vault's refusals the inner one.
     pub(crate) fn exchange(
         &self,
-        method: &str,
+        method: &'static str,
         path: &str,
         body: Option<&Value>,
     ) -> Result<std::result::Result<Option<Value>, ApiError>> {
@@ -234,7 +234,7 @@ impl Client {
     /// Like [`Client::exchange`] with a body of any content type.
     pub(crate) fn exchange_bytes(
         &self,
-        method: &str,
+        method: &'static str,
         path: &str,
         body: &[u8],
         content_type: &str,
@@ -246,7 +246,7 @@ impl Client {
     /// Send a request with the given token, or none (login, unwrap).
     pub(crate) fn exchange_as(
         &self,
-        method: &str,
+        method: &'static str,
         path: &str,
         body: Option<&Value>,
         token: Option<&SecretString>,
@@ -268,7 +268,7 @@ impl Client {
     /// more than once (a write may have been applied by an earlier try).
     pub(crate) fn exchange_resent(
         &self,
-        method: &str,
+        method: &'static str,
         path: &str,
         body: Option<&Value>,
     ) -> Result<(std::result::Result<Option<Value>, ApiError>, bool)> {
@@ -279,7 +279,7 @@ impl Client {
     /// Vault's answer, and whether the request was sent more than once.
     fn exchange_with(
         &self,
-        method: &str,
+        method: &'static str,
         path: &str,
         body: Option<&Value>,
         token: TokenUse<'_>,
@@ -296,7 +296,7 @@ impl Client {
 
     fn send(
         &self,
-        method: &str,
+        method: &'static str,
         path: &str,
         body: Option<(&[u8], &str)>,
         token: TokenUse<'_>,
@@ -312,7 +312,7 @@ impl Client {
 
     fn send_inner(
         &self,
-        method: &str,
+        method: &'static str,
         path: &str,
         body: Option<(&[u8], &str)>,
         token: TokenUse<'_>,

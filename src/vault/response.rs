@@ -92,9 +92,8 @@ impl ApiError {
     }
 
     /// The [`Error`] for this answer to `method path`.
-    pub fn into_error(self, method: &str, path: &str) -> Error {
+    pub fn into_error(self, method: &'static str, path: &str) -> Error {
         let path = crate::util::strip_query(path).to_string();
-        let method = method.to_string();
         if let Some(detail) = self.invalid {
             return Error::Protocol {
                 service: Service::Vault,
@@ -110,7 +109,7 @@ impl ApiError {
         if self.is_missing_mount() {
             return Error::MountNotFound { method, path };
         }
-        Error::from_status(Service::Vault, self.status, &method, &path, self.errors)
+        Error::from_status(Service::Vault, self.status, method, &path, self.errors)
     }
 }
 

@@ -53,7 +53,7 @@ pub fn parse_health(status: u16, body: &[u8]) -> Result<Health> {
     if !matches!(status, 200 | 429 | 472 | 473 | 501 | 503) {
         return Err(Error::Http {
             service: Service::Vault,
-            method: "GET".into(),
+            method: "GET",
             path: "sys/health".into(),
             status,
             errors: Vec::new(),
