@@ -5,6 +5,7 @@
 #   setup          scripts/setup.sh: install what the tests need (idempotent)
 #   fmt            cargo fmt --check (main crate and fuzz crate)
 #   clippy         cargo clippy --all-targets -- -D warnings (and --no-default-features --lib)
+#   modules        scripts/module_graph.py: no circle among the crate's modules
 #   deps           no tokio, openssl, aws-lc, reqwest, hyper in the dependency tree
 #   test           cargo test --all-targets --no-fail-fast; prints how many tests ran
 #   doctest        cargo test --doc
@@ -26,7 +27,7 @@
 #
 # Knobs (environment):
 #   FUZZ_SECONDS=30      time per fuzz target
-#   SKIP_SETUP=1 SKIP_LINT=1 (fmt, clippy) SKIP_DOC=1 (doc, api) SKIP_FUZZ=1
+#   SKIP_SETUP=1 SKIP_LINT=1 (fmt, clippy, modules) SKIP_DOC=1 (doc, api) SKIP_FUZZ=1
 #   SKIP_MUSL=1 (every static build, the image and the smoke tests)
 #   SKIP_AARCH64=1 SKIP_ARMV7=1 SKIP_RISCV64=1 SKIP_IMAGE=1
 #                        skip slow stages locally; ignored under CI=true,
@@ -144,6 +145,8 @@ st_clippy() {
     # The library alone, as a program that only links it builds it.
     cargo clippy --no-default-features --lib -- -D warnings
 }
+
+st_modules() { python3 "$ROOT/scripts/module_graph.py"; }
 
 # The design card rules out an async runtime, OpenSSL and aws-lc in the
 # library and binary's dependency tree.
@@ -317,6 +320,7 @@ echo "${BOLD}vaultid test suite${RESET}: $(date -u '+%Y-%m-%dT%H:%M:%SZ'), CI=${
 stage setup         SKIP_SETUP   st_setup
 stage fmt           SKIP_LINT    st_fmt
 stage clippy        SKIP_LINT    st_clippy
+stage modules       SKIP_LINT    st_modules
 stage deps          ""           st_deps
 stage test          ""           st_test
 stage doctest       ""           st_doctest

@@ -174,7 +174,7 @@ fn check_path(source: &str, value: &str, allow_empty: bool, mount: bool) -> Resu
             || (mount && matches!(c, '#' | '%'))
             || c.is_control()
             || matches!(c as u32, 0x2028 | 0x2029)
-            || crate::identity::did::is_format_char(c)
+            || crate::util::is_format_char(c)
     }) {
         return bad(&format!(
             "holds {:?}, which a Vault path cannot carry",
