@@ -554,6 +554,7 @@ impl KeyDir {
     /// [`KeyDir::read_keys`] for commands that only use the key (`show`,
     /// `sign`): a missing `public.pem` is restored under the lock, waiting
     /// at most `lock_timeout` for it.
+    #[cfg(feature = "cli")]
     pub(crate) fn read_keys_locked_repair(
         &self,
         lock_timeout: Duration,

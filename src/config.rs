@@ -9,9 +9,9 @@
 pub(crate) mod grammar;
 
 use grammar::Vars;
-pub(crate) use grammar::{
-    check_kv_path, check_vault_path, parse_bool, parse_duration, Lookup, ProcessEnv,
-};
+#[cfg(feature = "cli")]
+pub(crate) use grammar::{check_kv_path, parse_bool};
+pub(crate) use grammar::{check_vault_path, parse_duration, Lookup, ProcessEnv};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -375,6 +375,7 @@ impl VaultConfig {
     /// Vault settings from any variable source, even when `VAULT__ENABLED`
     /// is off (for commands that always talk to Vault, like `kv`). `None`
     /// when no address is set.
+    #[cfg(feature = "cli")]
     pub(crate) fn from_lookup(env: &dyn Lookup) -> Result<Option<VaultConfig>> {
         vault_settings(&Vars(env))
     }

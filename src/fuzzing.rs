@@ -262,7 +262,6 @@ pub mod agent {
 }
 
 /// The command line's argument grammar.
-#[cfg(feature = "cli")]
 pub mod cli {
     pub use crate::cli::args::{multi, opt, switch, AfterDashes, Args, Flag};
 }

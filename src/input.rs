@@ -16,6 +16,7 @@ use crate::secret_string::{zeroize_bytes, SecretString};
 
 /// Cap for data (KV values, a message to sign, a JSON object on stdin):
 /// 32 MiB, Vault's own default `max_request_size`.
+#[cfg(feature = "cli")]
 pub(crate) const MAX_DATA: u64 = 32 * 1024 * 1024;
 
 /// Cap for a credential file (secret id, JWT, token): 64 KiB.
@@ -30,6 +31,7 @@ pub(crate) enum Source<'a> {
     /// A file (or FIFO, or device) by path.
     File(&'a Path),
     /// Standard input.
+    #[cfg(feature = "cli")]
     Stdin,
 }
 
@@ -37,6 +39,7 @@ impl std::fmt::Display for Source<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Source::File(p) => write!(f, "{}", p.display()),
+            #[cfg(feature = "cli")]
             Source::Stdin => f.write_str("stdin"),
         }
     }
@@ -63,6 +66,7 @@ pub(crate) fn read(source: Source<'_>, what: &str, cap: u64) -> Result<Vec<u8>> 
         Source::File(p) => {
             std::fs::File::open(p).and_then(|f| f.take(cap.saturating_add(1)).read_to_end(&mut buf))
         }
+        #[cfg(feature = "cli")]
         Source::Stdin => std::io::stdin()
             .lock()
             .take(cap.saturating_add(1))

@@ -50,12 +50,9 @@
 //! - `cli` (default): the `vaultid` command, [`cli::main`]. A program that
 //!   only uses the library turns it off with `default-features = false`.
 //! - `fuzzing`: a hidden module with the parsers and internals the fuzz
-//!   targets and the crate's own tests reach. Not public API: it may change
-//!   in any release.
+//!   targets and the crate's own tests reach (it turns on `cli`). Not
+//!   public API: it may change in any release.
 #![deny(missing_docs)]
-// Without the `cli` feature the helpers only the command uses (input
-// readers, cluster health, the token file, argument grammar) are unused.
-#![cfg_attr(not(feature = "cli"), allow(dead_code, unused_imports))]
 #![forbid(unsafe_op_in_unsafe_fn)]
 // The semver fence. `pub` means reachable from the crate root: through the
 // public API, or through `fuzzing`, which re-exports internals for the fuzz
@@ -94,6 +91,7 @@ pub mod fuzzing;
 pub use config::Config;
 pub use error::{Error, Result, Service, TransportKind};
 pub use secret_string::SecretString;
+#[cfg(feature = "cli")]
 pub(crate) use util::escape_invisible;
 
 /// The README's Rust examples, compiled as doc tests so they stay true.

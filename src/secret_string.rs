@@ -24,6 +24,7 @@ impl SecretString {
 
     /// Take bytes read from a file or stdin as a secret: `None` (the bytes
     /// overwritten with zeros) when they are not UTF-8.
+    #[cfg(feature = "cli")]
     pub(crate) fn from_utf8(bytes: Vec<u8>) -> Option<SecretString> {
         match String::from_utf8(bytes) {
             Ok(s) => Some(SecretString(s)),

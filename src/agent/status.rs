@@ -10,11 +10,16 @@
 
 use std::path::Path;
 
-use serde_json::{json, Value};
+#[cfg(feature = "cli")]
+use serde_json::json;
+use serde_json::Value;
 
-use crate::error::{Error, Result};
+#[cfg(feature = "cli")]
+use crate::error::Error;
+use crate::error::Result;
 
 /// Largest status file read (bytes).
+#[cfg(feature = "cli")]
 pub(crate) const MAX_STATUS_BYTES: u64 = 4 << 20;
 
 /// Write `status` to `path` when it differs from `last` (the bytes written
@@ -27,6 +32,7 @@ pub(crate) fn write(path: &Path, status: &Value, last: &mut Option<[u8; 32]>) ->
 
 /// Read a status file and judge it: (exit code, the status with a
 /// `healthy` summary).
+#[cfg(feature = "cli")]
 pub(crate) fn check(path: &Path) -> Result<(u8, Value)> {
     use std::io::Read;
     let what = || {
@@ -56,6 +62,7 @@ pub(crate) fn check(path: &Path) -> Result<(u8, Value)> {
 }
 
 /// The verdict on a status document (pure; never panics).
+#[cfg(feature = "cli")]
 pub(crate) fn judge(mut status: Value) -> (u8, Value) {
     let pid = status.get("pid").and_then(Value::as_u64).unwrap_or(0);
     let state = status.get("state").and_then(Value::as_str).unwrap_or("");

@@ -150,6 +150,7 @@ pub fn check_vault_path(source: &str, value: &str, allow_empty: bool) -> Result<
 /// [`check_vault_path`] for a secret's path inside a mount: `#` and `%`
 /// are allowed there (they are percent-encoded on the way), and it may be
 /// empty (the mount's root).
+#[cfg(feature = "cli")]
 pub fn check_kv_path(source: &str, value: &str) -> Result<String> {
     check_path(source, value, true, false)
 }

@@ -41,6 +41,7 @@ impl PublicKey {
     }
 
     /// Read a base58 public key (32 bytes once decoded).
+    #[cfg(feature = "cli")]
     pub(crate) fn from_base58(s: &str) -> Result<PublicKey> {
         // 32 bytes are at most 44 base58 characters; refuse long input
         // before doing quadratic work on it.
@@ -220,11 +221,10 @@ impl KeyPair {
     }
 }
 
-pub(crate) use crate::util::random::random_secret_urlsafe;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::random::random_secret_urlsafe;
 
     /// RFC 8032 section 7.1, test 1 (empty message).
     const RFC8032_SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";

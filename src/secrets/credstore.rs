@@ -38,8 +38,8 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result, Service};
-use crate::identity::keys::random_secret_urlsafe;
 use crate::secret_string::SecretString;
+use crate::util::random::random_secret_urlsafe;
 use crate::vault::{Client, KvAdmin};
 
 /// Random bytes in a credential secret.

@@ -13,8 +13,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::error::{Error, Result, Service};
-use crate::identity::keys::random_secret_urlsafe;
 use crate::secret_string::SecretString;
+use crate::util::random::random_secret_urlsafe;
 use crate::vault::Client;
 
 /// Default number of random bytes in a generated value.

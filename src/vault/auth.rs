@@ -618,6 +618,7 @@ pub(crate) struct RevokeOnDrop<'a> {
 
 impl RevokeOnDrop<'_> {
     /// Keep the token: nothing is revoked (it was stored or handed out).
+    #[cfg(feature = "cli")]
     pub(crate) fn keep(mut self) {
         self.armed = false;
     }

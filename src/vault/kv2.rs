@@ -110,6 +110,7 @@ where
 }
 
 /// Changes to a secret's metadata; `None` fields are left as they are.
+#[cfg(feature = "cli")]
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct MetadataUpdate {
     /// How many versions to keep (0: the mount's default).
@@ -467,6 +468,7 @@ impl<'a> Kv2<'a> {
 /// (delete, undelete, destroy), metadata settings and removal, subkeys.
 /// Internal: a program gets reads, writes, patches, lists, soft deletes
 /// and metadata reads on [`Kv2`] itself.
+#[cfg(feature = "cli")]
 pub trait KvAdmin {
     /// Change the secret's settings (kept versions, cas requirement,
     /// automatic deletion, custom metadata). Creates the metadata when the
@@ -493,6 +495,7 @@ pub trait KvAdmin {
     fn subkeys(&self, path: &str, depth: Option<u32>) -> Result<Option<Value>>;
 }
 
+#[cfg(feature = "cli")]
 impl KvAdmin for Kv2<'_> {
     fn write_metadata(&self, path: &str, update: &MetadataUpdate) -> Result<()> {
         let p = self.api("metadata", path)?;

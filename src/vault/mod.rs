@@ -31,6 +31,7 @@
 //! ```
 
 pub(crate) mod auth;
+#[cfg(feature = "cli")]
 pub(crate) mod cluster;
 pub(crate) mod kv2;
 pub(crate) mod lease;
@@ -50,6 +51,7 @@ use crate::util::lock;
 
 pub use auth::{AuthInfo, Renewer, TokenInfo};
 pub use kv2::{Kv2, KvMetadata, KvSecret, VersionMetadata};
+#[cfg(feature = "cli")]
 pub(crate) use kv2::{KvAdmin, MetadataUpdate};
 pub use lease::LeaseInfo;
 pub(crate) use response::{api_path, data_as, list_keys, parse_response, ApiError};
@@ -361,6 +363,7 @@ impl Client {
 /// Store a token where a later command finds it, as Vault's CLI keeps
 /// `~/.vault-token`: written atomically (temporary file, fsync, rename),
 /// created with mode 0600.
+#[cfg(feature = "cli")]
 pub(crate) fn store_token(path: &std::path::Path, token: &SecretString) -> Result<()> {
     crate::cache::write_atomic(path, token.expose().as_bytes(), 0o600)
 }
