@@ -363,7 +363,7 @@ impl Client {
 
     /// Unwrap a response-wrapping token (`sys/wrapping/unwrap`) and return
     /// the wrapped answer. A wrapping token works once.
-    pub fn unwrap(&self, wrapping_token: &SecretString) -> Result<Option<Value>> {
+    pub fn unwrap_response(&self, wrapping_token: &SecretString) -> Result<Option<Value>> {
         let path = "sys/wrapping/unwrap";
         self.exchange_as("POST", path, None, Some(wrapping_token))?
             .map_err(|e| login_error(e, path))
@@ -406,7 +406,7 @@ impl Client {
                 return Ok(s.clone());
             }
         }
-        let answer = self.unwrap(wrapping)?;
+        let answer = self.unwrap_response(wrapping)?;
         let secret = answer
             .as_ref()
             .and_then(|a| a.get("data"))

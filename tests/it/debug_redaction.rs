@@ -611,7 +611,7 @@ fn errors_from_real_refusals_hide_the_credentials() {
 
     // A wrapping token that does not exist.
     let wrapping = SecretString::new(canary("WRAPPINGTOKEN"));
-    let e = bao.client().unwrap(&wrapping).unwrap_err();
+    let e = bao.client().unwrap_response(&wrapping).unwrap_err();
     error_hides("unwrap refusal", &e, &[wrapping.expose()]);
 }
 
