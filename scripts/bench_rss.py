@@ -17,25 +17,21 @@ import argparse
 import json
 import os
 import shutil
+import ssl
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
-import ssl
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import bench_edge as be  # noqa: E402
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import bench_edge as be  # scripts/ is sys.path[0] when run as a script
+from benchlib import ROOT, Bao, Spawner, bare_env, die, free_port, median, wait_ready
 
 
-class TlsBao(be.Bao):
+class TlsBao(Bao):
     """`bao server -dev -dev-tls`: https on loopback with a generated CA."""
 
     def __init__(self, work):
-        bao = shutil.which("bao") or be.die("bao not found (scripts/setup.sh)")
-        self.port = be.free_port()
+        bao = shutil.which("bao") or die("bao not found (scripts/setup.sh)")
+        self.port = free_port(2)
         self.token = "bench-" + os.urandom(8).hex()
         self.addr = f"https://127.0.0.1:{self.port}"
         certs = os.path.join(work, "tls")
@@ -48,40 +44,37 @@ class TlsBao(be.Bao):
                 f"-dev-listen-address=127.0.0.1:{self.port}",
                 f"-dev-root-token-id={self.token}", "-dev-no-store-token",
             ],
-            env=be.child_env({"HOME": work}),
+            env=bare_env({"HOME": work}),
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
+        # The server writes its CA first, then listens.
         deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                ctx = ssl.create_default_context(cafile=self.ca)
-                with urllib.request.urlopen(f"{self.addr}/v1/sys/health", timeout=2, context=ctx) as r:
-                    if json.load(r).get("initialized"):
-                        return
-            except Exception:
-                time.sleep(0.1)
-        self.stop()
-        be.die("bao server -dev-tls did not become ready")
+        while not os.path.exists(self.ca) and self.proc.poll() is None and time.time() < deadline:
+            time.sleep(0.1)
+        ctx = ssl.create_default_context(cafile=self.ca) if os.path.exists(self.ca) else None
+        if ctx is None or not wait_ready(self.addr, ctx):
+            self.stop()
+            die("bao server -dev-tls did not become ready")
 
 
 def measure(sp, work, bins, runs, vault):
     agent = "rss-" + os.urandom(4).hex()
     first = bins[0][1]
-    code, _, _, out, err = sp.run([first, "up"], be.up_env(work, os.path.join(work, agent), agent, vault))
+    code, _, _, _, out, err = sp.run([first, "up"], be.up_env(work, os.path.join(work, agent), agent, vault))
     if code != 0:
-        be.die(f"seeding Vault: {err.strip()}")
+        die(f"seeding Vault: {err.strip()}")
     want = json.loads(out)["did"]
     res = {name: [] for name, _ in bins}
     for i in range(runs):
         for name, binary in bins[i % len(bins):] + bins[: i % len(bins)]:
             key_dir = tempfile.mkdtemp(dir=work)
-            code, wall, rss, out, err = sp.run([binary, "up"], be.up_env(work, key_dir, agent, vault))
+            code, wall, rss, _, out, err = sp.run([binary, "up"], be.up_env(work, key_dir, agent, vault))
             if code != 0:
-                be.die(f"{name}: exit {code}: {err.strip()}")
+                die(f"{name}: exit {code}: {err.strip()}")
             o = json.loads(out)
             if o["keys_source"] != "vault" or o["did"] != want:
-                be.die(f"{name}: not restored from Vault: {out}")
+                die(f"{name}: not restored from Vault: {out}")
             res[name].append((rss, wall))
             shutil.rmtree(key_dir)
     return res
@@ -95,9 +88,9 @@ def main():
     a = ap.parse_args()
     bins = [tuple(b.split("=", 1)) for b in a.bins]
     work = tempfile.mkdtemp(prefix="vaultid-rss-")
-    sp = be.Spawner(a.launcher, work)
+    sp = Spawner(a.launcher, work)
     rows = []
-    plain = be.Bao(work)
+    plain = Bao(work)
     try:
         tls = TlsBao(work)
         try:
@@ -111,8 +104,8 @@ def main():
                     r = [x[0] for x in res[name]]
                     w = [x[1] * 1000 for x in res[name]]
                     rows.append(
-                        f"| {label} | {name} | {be.median(r) / 1000:.2f} MB | {max(r) / 1000:.2f} MB "
-                        f"| {be.median(w):.1f} |"
+                        f"| {label} | {name} | {median(r) / 1000:.2f} MB | {max(r) / 1000:.2f} MB "
+                        f"| {median(w):.1f} |"
                     )
         finally:
             tls.stop()

@@ -5,6 +5,7 @@
 #   setup          scripts/setup.sh: install what the tests need (idempotent)
 #   fmt            cargo fmt --check (main crate and fuzz crate)
 #   clippy         cargo clippy --all-targets -- -D warnings (and --no-default-features --lib)
+#   modules        scripts/module_graph.py: no circle among the crate's modules
 #   deps           no tokio, openssl, aws-lc, reqwest, hyper in the dependency tree
 #   test           cargo test --all-targets --no-fail-fast; prints how many tests ran
 #   doctest        cargo test --doc
@@ -12,6 +13,8 @@
 #   package        cargo package: the file list holds only the library crate (no
 #                  repository-only file), and the unpacked .crate builds and passes
 #                  its unit tests and doctests offline, as crates.io would ship it
+#   api            scripts/api-snapshot.sh --check: the public API (nightly
+#                  rustdoc JSON) against the reviewed api/public-api.txt
 #   fuzz-build     cargo +nightly fuzz build (every target, with sanitizers)
 #   fuzz           every fuzz target for FUZZ_SECONDS, seeded from fuzz/corpus/<target>
 #   musl-x86_64    static release binary: size budget, no dynamic linking, --help runs
@@ -27,7 +30,7 @@
 #
 # Knobs (environment):
 #   FUZZ_SECONDS=30      time per fuzz target
-#   SKIP_SETUP=1 SKIP_LINT=1 (fmt, clippy) SKIP_DOC=1 SKIP_FUZZ=1
+#   SKIP_SETUP=1 SKIP_LINT=1 (fmt, clippy, modules) SKIP_DOC=1 (doc, api) SKIP_FUZZ=1
 #   SKIP_MUSL=1 (every static build, the image and the smoke tests)
 #   SKIP_AARCH64=1 SKIP_ARMV7=1 SKIP_RISCV64=1 SKIP_IMAGE=1
 #                        skip slow stages locally; ignored under CI=true,
@@ -146,6 +149,8 @@ st_clippy() {
     cargo clippy --no-default-features --lib -- -D warnings
 }
 
+st_modules() { python3 "$ROOT/scripts/module_graph.py"; }
+
 # The design card rules out an async runtime, OpenSSL and aws-lc in the
 # library and binary's dependency tree.
 st_deps() {
@@ -242,6 +247,7 @@ st_package() {
     rm -rf "$dir"
     return "$rc"
 }
+st_api() { "$ROOT/scripts/api-snapshot.sh" --check; }
 
 fuzz_targets() { cargo +nightly fuzz list; }
 
@@ -376,11 +382,13 @@ echo "${BOLD}vaultid test suite${RESET}: $(date -u '+%Y-%m-%dT%H:%M:%SZ'), CI=${
 stage setup         SKIP_SETUP   st_setup
 stage fmt           SKIP_LINT    st_fmt
 stage clippy        SKIP_LINT    st_clippy
+stage modules       SKIP_LINT    st_modules
 stage deps          ""           st_deps
 stage test          ""           st_test
 stage doctest       ""           st_doctest
 stage doc           SKIP_DOC     st_doc
 stage package       ""           st_package
+stage api           SKIP_DOC     st_api
 stage fuzz-build    SKIP_FUZZ    st_fuzz_build
 stage fuzz          SKIP_FUZZ    st_fuzz
 stage musl-x86_64   SKIP_MUSL    st_musl_x86_64

@@ -55,6 +55,7 @@ use store::{Local, Versioned};
 /// ([`HydraOutcome::credentials_source`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Source {
     /// Restored from (or confirmed by) Vault.
     Vault,
@@ -66,6 +67,7 @@ pub enum Source {
 
 /// Where a run wrote something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Place {
     /// Vault (KV v2).
     Vault,
@@ -76,6 +78,7 @@ pub enum Place {
 /// One thing a run wrote. Serialized (and displayed) as one line,
 /// `vault: {what}` or `local: {what}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Written {
     /// Where it went.
     pub place: Place,
@@ -118,6 +121,7 @@ impl Serialize for Written {
 /// The state of Vault as seen by this run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum VaultStatus {
     /// Vault is not configured.
     Disabled,
@@ -131,6 +135,7 @@ pub enum VaultStatus {
 
 /// What [`ensure`] did.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Outcome {
     /// The agent id.
     pub agent_id: String,

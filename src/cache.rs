@@ -95,18 +95,18 @@ mod oflags {
             target_arch = "powerpc64"
         ))
     ))]
-    pub const O_NOFOLLOW: i32 = 0o400000;
+    pub(super) const O_NOFOLLOW: i32 = 0o400000;
     #[cfg(any(target_os = "macos", target_os = "freebsd"))]
     pub const O_NOFOLLOW: i32 = 0x100;
 
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    pub const O_NONBLOCK: i32 = 0o4000;
+    pub(super) const O_NONBLOCK: i32 = 0o4000;
     #[cfg(any(target_os = "macos", target_os = "freebsd"))]
     pub const O_NONBLOCK: i32 = 0x4;
 
     /// `errno` for "is a symbolic link" under `O_NOFOLLOW`.
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    pub const ELOOP: i32 = 40;
+    pub(super) const ELOOP: i32 = 40;
     #[cfg(any(target_os = "macos", target_os = "freebsd"))]
     pub const ELOOP: i32 = 62;
 
@@ -115,7 +115,7 @@ mod oflags {
     }
 
     /// The effective user id.
-    pub fn euid() -> u32 {
+    pub(super) fn euid() -> u32 {
         // SAFETY: geteuid takes nothing, cannot fail and touches no memory.
         unsafe { geteuid() }
     }
@@ -304,6 +304,7 @@ impl Drop for LockGuard {
 
 /// What [`KeyDir::read_keys`] found.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct LocalKeys {
     /// The key pair.
     pub keys: KeyPair,
@@ -319,6 +320,7 @@ pub struct LocalKeys {
 
 /// One entry of `oauth_credentials.json`, keyed there by DID.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StoredCredentials {
     /// The agent id.
     pub agent_id: String,
@@ -673,6 +675,7 @@ impl KeyDir {
     /// at most `lock_timeout` for it. A pair that does not match is read
     /// again under the lock: a replacement running in another process
     /// (which holds the lock) may have been caught between its two renames.
+    #[cfg(feature = "cli")]
     pub(crate) fn read_keys_locked_repair(
         &self,
         lock_timeout: Duration,

@@ -13,9 +13,9 @@
 pub(crate) mod grammar;
 
 use grammar::Vars;
-pub(crate) use grammar::{
-    check_kv_path, check_vault_path, parse_bool, parse_duration, Lookup, ProcessEnv,
-};
+#[cfg(feature = "cli")]
+pub(crate) use grammar::{check_kv_path, parse_bool};
+pub(crate) use grammar::{check_vault_path, parse_duration, Lookup, ProcessEnv};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -170,6 +170,7 @@ pub enum AuthMethod {
 /// Where a secret comes from: given directly, or read from a file when needed
 /// (so a rotated file is picked up at the next login).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum SecretSource {
     /// The value itself (`VAULT_SECRET_ID`, `VAULT_AUTH_PASSWORD`).
     Value(SecretString),
@@ -196,6 +197,7 @@ pub(crate) fn read_secret_file(p: &std::path::Path) -> Result<SecretString> {
 
 /// Token endpoint client authentication.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TokenAuth {
     /// `client_id` and `client_secret` in the form body (the default; DIDs
     /// contain colons, which `client_secret_basic` has to encode).
@@ -404,6 +406,7 @@ impl VaultConfig {
     /// Vault settings from any variable source, even when `VAULT__ENABLED`
     /// is off (for commands that always talk to Vault, like `kv`). `None`
     /// when no address is set.
+    #[cfg(feature = "cli")]
     pub(crate) fn from_lookup(env: &dyn Lookup) -> Result<Option<VaultConfig>> {
         vault_settings(&Vars(env))
     }

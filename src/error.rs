@@ -3,13 +3,18 @@
 //! Every variant says what failed and where; none of them ever carries a
 //! token, a client secret or a private key. [`Error::exit_code`] maps each
 //! variant onto the CLI's exit codes (see the README).
+//! One rule for causes, the message and not `source()`: see [`Error`].
 
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod rejection;
+pub use rejection::Rejection;
+
 /// Which remote service an error came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Service {
     /// HashiCorp Vault or OpenBao.
     Vault,
@@ -29,7 +34,38 @@ impl fmt::Display for Service {
     }
 }
 
+/// What kind of transport failure made a server unreachable
+/// ([`Error::Unreachable`]), for a caller that handles them apart: a
+/// refused connection may be a server starting, a TLS failure needs an
+/// operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransportKind {
+    /// The connection was refused, reset or closed before an answer.
+    Connection,
+    /// The host name did not resolve (no such name, no address, the
+    /// resolver failed). A lookup that ran out of time is a
+    /// [`TransportKind::Timeout`].
+    Dns,
+    /// The connect, lookup or request timeout ran out.
+    Timeout,
+    /// TLS failed: an untrusted certificate or one outside its validity, a
+    /// wrong server name, a refused handshake.
+    Tls,
+    /// Anything else: a malformed URL or answer, a proxy that failed.
+    Other,
+}
+
 /// Everything that can go wrong in vaultid.
+///
+/// One rule for causes: the message is whole. A variant that wraps a cause
+/// (the [`std::io::Error`] of [`Error::Io`], the Vault failure behind
+/// [`Error::WouldForkIdentity`]) says it in its message and keeps it in a
+/// typed field to branch on; [`std::error::Error::source`] is `None`, so a
+/// reporter that walks the chain (anyhow's `{:#}`) shows each cause once,
+/// and the one line stays escaped. `std::io::Error` does the same for the
+/// errors it wraps. A transport failure's kind is typed too: the `kind` of
+/// [`Error::Unreachable`] is a [`TransportKind`].
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -55,7 +91,8 @@ pub enum Error {
     Io {
         /// What was being done, with the path, e.g. `writing .bindu/private.pem`.
         context: String,
-        /// The operating system's error.
+        /// The operating system's error, also in the message (the message
+        /// is whole: `source()` is `None`, see [`Error`]).
         source: std::io::Error,
     },
 
@@ -74,9 +111,11 @@ pub enum Error {
         /// Which service.
         service: Service,
         /// HTTP method of the request.
-        method: String,
+        method: &'static str,
         /// Path of the request (never a token or query secret).
         path: String,
+        /// What kind of failure it was.
+        kind: TransportKind,
         /// What the transport said.
         detail: String,
     },
@@ -85,7 +124,7 @@ pub enum Error {
     /// Exit code 3.
     Sealed {
         /// HTTP method of the request.
-        method: String,
+        method: &'static str,
         /// Path of the request.
         path: String,
     },
@@ -97,7 +136,7 @@ pub enum Error {
         /// Which service.
         service: Service,
         /// HTTP method of the request.
-        method: String,
+        method: &'static str,
         /// Path of the request.
         path: String,
         /// HTTP status (401 or 403).
@@ -111,7 +150,7 @@ pub enum Error {
         /// Which service.
         service: Service,
         /// HTTP method of the request.
-        method: String,
+        method: &'static str,
         /// Path of the request.
         path: String,
     },
@@ -121,7 +160,7 @@ pub enum Error {
     /// enabled. Exit code 2.
     MountNotFound {
         /// HTTP method of the request.
-        method: String,
+        method: &'static str,
         /// Path of the request.
         path: String,
     },
@@ -152,7 +191,7 @@ pub enum Error {
         /// Which service.
         service: Service,
         /// HTTP method of the request.
-        method: String,
+        method: &'static str,
         /// Path of the request.
         path: String,
         /// HTTP status.
@@ -183,7 +222,8 @@ pub enum Error {
     WouldForkIdentity {
         /// The local key directory that holds no keys, as shown in messages.
         key_dir: String,
-        /// Why Vault could not be used.
+        /// Why Vault could not be used, also in the message (`source()` is
+        /// `None`, see [`Error`]).
         cause: Box<Error>,
     },
 
@@ -266,10 +306,18 @@ pub enum Error {
     /// A DID-signed request was refused, or could not be signed: the
     /// typed reason says why (outside the window, malformed input, DID
     /// mismatch, signature mismatch, no key, replay). Exit code 4.
-    Signature(crate::signing::Rejection),
+    Signature(Rejection),
 }
 
 impl Error {
+    /// The error for a variable (or flag) `name` whose value is not valid
+    /// UTF-8. Its bytes are never shown: the variable may hold a secret.
+    pub(crate) fn not_utf8(name: &str) -> Error {
+        Error::Config(format!(
+            "{name} is not valid UTF-8: set it to text (its value is not shown)"
+        ))
+    }
+
     /// The CLI exit code for this error: 2 usage or configuration, 3 remote
     /// unreachable with no fallback, 4 integrity or conflict, 5 authentication
     /// or permission denied, 1 anything else.
@@ -344,14 +392,11 @@ impl Error {
     pub(crate) fn from_status(
         service: Service,
         status: u16,
-        method: &str,
+        method: &'static str,
         path: &str,
         errors: Vec<String>,
     ) -> Error {
-        let (method, path) = (
-            method.to_string(),
-            crate::util::strip_query(path).to_string(),
-        );
+        let path = crate::util::strip_query(path).to_string();
         match status {
             401 | 403 => Error::PermissionDenied {
                 service,
@@ -426,6 +471,7 @@ impl fmt::Display for Raw<'_> {
                 method,
                 path,
                 detail,
+                ..
             } => write!(
                 f,
                 "{service} unreachable ({method} {path}): {detail}; check the address and that the server is running"
@@ -562,20 +608,12 @@ impl fmt::Display for Raw<'_> {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Io { source, .. } => Some(source),
-            Error::WouldForkIdentity { cause, .. } => Some(cause.as_ref()),
-            Error::AfterWaiting { error, .. } => Some(error.as_ref()),
-            Error::Signature(r) => Some(r),
-            _ => None,
-        }
-    }
-}
+/// `source()` is `None` for every variant: each message already says its
+/// cause (see [`Error`]).
+impl std::error::Error for Error {}
 
-impl From<crate::signing::Rejection> for Error {
-    fn from(r: crate::signing::Rejection) -> Error {
+impl From<Rejection> for Error {
+    fn from(r: Rejection) -> Error {
         Error::Signature(r)
     }
 }
@@ -591,7 +629,7 @@ mod tests {
     fn server_text_is_shown_on_one_line_without_escapes_acting() {
         let e = Error::Http {
             service: Service::Vault,
-            method: "GET".into(),
+            method: "GET",
             path: "secret/data/x".into(),
             status: 500,
             errors: vec!["\u{1b}[31mred\r\nvaultid: info: forged line\u{202e}".into()],
@@ -610,8 +648,9 @@ mod tests {
     fn vault_down() -> Error {
         Error::Unreachable {
             service: Service::Vault,
-            method: "GET".into(),
+            method: "GET",
             path: "/v1/secret/data/x".into(),
+            kind: TransportKind::Connection,
             detail: "connection refused".into(),
         }
     }
@@ -641,8 +680,42 @@ mod tests {
                 vault_down()
             ),
         );
-        let cause = std::error::Error::source(&e).expect("the cause is the source");
-        assert_eq!(cause.to_string(), vault_down().to_string());
+    }
+
+    /// What a reporter that walks `source()` (anyhow's `{:#}`) prints.
+    fn chain(e: &dyn std::error::Error) -> String {
+        let mut out = e.to_string();
+        let mut next = e.source();
+        while let Some(cause) = next {
+            out.push_str(": ");
+            out.push_str(&cause.to_string());
+            next = cause.source();
+        }
+        out
+    }
+
+    #[test]
+    fn a_cause_is_said_once_in_the_message_and_not_again_as_the_source() {
+        let os = std::io::Error::from_raw_os_error(13);
+        let os_text = os.to_string();
+        let io = Error::io("writing .bindu/private.pem", os);
+        let fork = Error::WouldForkIdentity {
+            key_dir: ".bindu".into(),
+            cause: Box::new(vault_down()),
+        };
+        for (e, cause) in [(&io, os_text), (&fork, vault_down().to_string())] {
+            assert!(e.to_string().contains(&cause), "{e}");
+            assert!(std::error::Error::source(e).is_none(), "{e:?}");
+            let shown = chain(e);
+            assert_eq!(shown.matches(&cause).count(), 1, "{shown}");
+        }
+        // The typed cause stays reachable to branch on.
+        match &io {
+            Error::Io { source, .. } => {
+                assert_eq!(source.kind(), std::io::ErrorKind::PermissionDenied)
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -655,7 +728,7 @@ mod tests {
         assert_eq!(protocol.exit_code(), 1);
         let status = |status| Error::Http {
             service: Service::Vault,
-            method: "POST".into(),
+            method: "POST",
             path: "secret/data/x".into(),
             status,
             errors: Vec::new(),
@@ -691,8 +764,9 @@ mod tests {
         );
         assert!(matches!(e.root(), Error::WouldForkIdentity { .. }));
         assert!(matches!(fork().root(), Error::WouldForkIdentity { .. }));
-        let source = std::error::Error::source(&e).expect("the failure is the source");
-        assert_eq!(source.to_string(), fork().to_string());
+        // The message says the failure; source() does not say it again.
+        assert!(std::error::Error::source(&e).is_none());
+        assert!(e.to_string().starts_with(&fork().to_string()));
     }
 
     #[test]

@@ -41,6 +41,15 @@ pub mod vault {
     pub use crate::vault::response::{api_path, parse_response, ApiError};
     pub use crate::vault::sys::parse_health;
 
+    /// A [`KvSecret`](crate::vault::KvSecret) as a read returns it (the
+    /// struct is `#[non_exhaustive]`).
+    pub fn kv_secret(
+        data: serde_json::Map<String, serde_json::Value>,
+        metadata: crate::vault::VersionMetadata,
+    ) -> crate::vault::KvSecret {
+        crate::vault::KvSecret { data, metadata }
+    }
+
     /// How an answer from a cluster node is to be treated.
     pub fn cluster_verdict(status: u16, body: &[u8]) -> crate::http::Verdict {
         crate::vault::cluster_verdict(status, body)
@@ -86,6 +95,24 @@ pub mod hydra {
         encode_path_segment, form_urlencode, parse_client, parse_error, parse_introspection,
         parse_token_response,
     };
+
+    /// An [`AccessToken`](crate::hydra::AccessToken) as the token endpoint
+    /// parser returns it (the struct is `#[non_exhaustive]`).
+    pub fn access_token(
+        access_token: crate::SecretString,
+        token_type: &str,
+        expires_in: Option<u64>,
+        scope: &str,
+        received_at: std::time::Instant,
+    ) -> crate::hydra::AccessToken {
+        crate::hydra::AccessToken {
+            access_token,
+            token_type: token_type.into(),
+            expires_in,
+            scope: scope.into(),
+            received_at,
+        }
+    }
 
     /// Whether the token cache would still hand out `token`.
     pub fn is_fresh(token: &crate::hydra::AccessToken) -> bool {
@@ -135,6 +162,38 @@ pub mod cache {
         bytes: &[u8],
     ) -> crate::Result<BTreeMap<String, serde_json::Value>> {
         crate::cache::parse_credentials_file(bytes)
+    }
+
+    /// A [`LocalKeys`](crate::cache::LocalKeys) as `KeyDir::read_keys`
+    /// returns it (the struct is `#[non_exhaustive]`).
+    pub fn local_keys(
+        keys: crate::identity::KeyPair,
+        repaired: Vec<String>,
+        public_missing: bool,
+    ) -> crate::cache::LocalKeys {
+        crate::cache::LocalKeys {
+            keys,
+            repaired,
+            public_missing,
+        }
+    }
+
+    /// A [`StoredCredentials`](crate::cache::StoredCredentials) entry (the
+    /// struct is `#[non_exhaustive]`).
+    pub fn stored_credentials(
+        agent_id: &str,
+        client_id: &str,
+        client_secret: crate::SecretString,
+        created_at: &str,
+        scopes: Vec<String>,
+    ) -> crate::cache::StoredCredentials {
+        crate::cache::StoredCredentials {
+            agent_id: agent_id.into(),
+            client_id: client_id.into(),
+            client_secret,
+            created_at: created_at.into(),
+            scopes,
+        }
     }
 
     /// Take the key dir's startup lock, as `vaultid up` does.
@@ -234,7 +293,6 @@ pub mod agent {
 }
 
 /// The command line's argument grammar.
-#[cfg(feature = "cli")]
 pub mod cli {
     pub use crate::cli::args::{boolean, multi, opt, switch, AfterDashes, Args, Flag, VAULT_FLAGS};
 }

@@ -96,7 +96,7 @@ use std::time::{Duration, Instant};
 
 use std::path::PathBuf;
 
-use crate::error::{Error, Result, Service};
+use crate::error::{Error, Result, Service, TransportKind};
 use crate::secret_string::{zeroize_bytes, SecretString};
 use crate::util::random::jitter;
 use crate::util::{lock, strip_query};
@@ -256,7 +256,7 @@ impl fmt::Debug for HeaderValue {
 /// The body is overwritten with zeros when the request is dropped; `Debug`
 /// shows only its length and hides secret headers.
 pub struct Request {
-    method: String,
+    method: &'static str,
     path: String,
     headers: Vec<(String, HeaderValue)>,
     body: Vec<u8>,
@@ -264,16 +264,17 @@ pub struct Request {
 }
 
 impl Request {
-    /// A request with the given method (`GET`, `POST`, `LIST`, ...) and path
-    /// (with its query string, if any), relative to the base URL.
-    pub fn new(method: &str, path: &str) -> Request {
+    /// A request with the given method (`GET`, `POST`, `LIST`, ...: upper
+    /// case, as sent) and path (with its query string, if any), relative to
+    /// the base URL.
+    pub fn new(method: &'static str, path: &str) -> Request {
         let path = if path.starts_with('/') {
             path.to_string()
         } else {
             format!("/{path}")
         };
         Request {
-            method: method.to_ascii_uppercase(),
+            method,
             path,
             headers: Vec::new(),
             body: Vec::new(),
@@ -318,7 +319,7 @@ impl Request {
     /// The method.
     #[cfg(test)]
     pub fn method(&self) -> &str {
-        &self.method
+        self.method
     }
 
     /// The path with its query string.
@@ -893,6 +894,7 @@ impl HttpClient {
                 service,
                 method,
                 path,
+                kind,
                 detail,
             } => {
                 let mut detail = detail;
@@ -906,6 +908,7 @@ impl HttpClient {
                     service,
                     method,
                     path,
+                    kind,
                     detail,
                 })
             }
@@ -1069,8 +1072,9 @@ impl HttpClient {
             .unwrap_or_else(|| req.path_only().to_string());
         Error::Unreachable {
             service: self.service,
-            method: req.method.clone(),
+            method: req.method,
             path,
+            kind: transport_kind(e),
             detail: describe(e),
         }
     }
@@ -1180,6 +1184,16 @@ fn cross_origin_refusal(from: &str, target: &str, req: &Request) -> Option<&'sta
     None
 }
 
+/// The methods a [`Request`] can carry (errors name them as
+/// `&'static str`): the method's own spelling when it is one of them.
+/// Methods are case-sensitive (RFC 9110 §9.1), so `get` is not `GET`.
+pub(crate) fn known_method(method: &str) -> Option<&'static str> {
+    const KNOWN: &[&str] = &[
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "LIST",
+    ];
+    KNOWN.iter().find(|m| **m == method).copied()
+}
+
 /// `true` when `value` can be sent as an HTTP header value by this layer:
 /// it holds no control character (CR and LF would end the header, NUL and
 /// the others are refused by the HTTP stack). Tokens, namespaces and the
@@ -1225,6 +1239,19 @@ fn classify(e: &ureq::Error) -> Outcome {
             Outcome::Connection
         }
         _ => Outcome::Other,
+    }
+}
+
+/// The kind of a transport failure, as [`Error::Unreachable`] reports it:
+/// [`classify`]'s sorting, with a name that did not resolve told apart
+/// from a refused connection.
+fn transport_kind(e: &ureq::Error) -> TransportKind {
+    match classify(e) {
+        Outcome::Connection if resolve::is_lookup_failure(e) => TransportKind::Dns,
+        Outcome::Connection => TransportKind::Connection,
+        Outcome::Timeout => TransportKind::Timeout,
+        Outcome::Tls => TransportKind::Tls,
+        Outcome::Other => TransportKind::Other,
     }
 }
 
@@ -1483,7 +1510,7 @@ mod tests {
 
     #[test]
     fn debug_hides_secrets() {
-        let req = Request::new("post", "v1/x?list=true")
+        let req = Request::new("POST", "v1/x?list=true")
             .secret_header("X-Vault-Token", SecretString::new("hvs.canary"))
             .json(&serde_json::json!({"password": "canary-pw"}));
         let dbg = format!("{req:?}");

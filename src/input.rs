@@ -16,7 +16,8 @@ use crate::secret_string::{zeroize_bytes, SecretString};
 
 /// Cap for data (KV values, a message to sign, a JSON object on stdin):
 /// 32 MiB, Vault's own default `max_request_size`.
-pub const MAX_DATA: u64 = 32 * 1024 * 1024;
+#[cfg(feature = "cli")]
+pub(crate) const MAX_DATA: u64 = 32 * 1024 * 1024;
 
 /// Cap for a credential file (secret id, JWT, token): 64 KiB.
 pub(crate) const MAX_CREDENTIAL: u64 = 64 * 1024;
@@ -26,10 +27,11 @@ pub(crate) const MAX_PEM: u64 = 4 * 1024 * 1024;
 
 /// Where input comes from.
 #[derive(Debug, Clone, Copy)]
-pub enum Source<'a> {
+pub(crate) enum Source<'a> {
     /// A file (or FIFO, or device) by path.
     File(&'a Path),
     /// Standard input.
+    #[cfg(feature = "cli")]
     Stdin,
 }
 
@@ -37,6 +39,7 @@ impl std::fmt::Display for Source<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Source::File(p) => write!(f, "{}", p.display()),
+            #[cfg(feature = "cli")]
             Source::Stdin => f.write_str("stdin"),
         }
     }
@@ -57,12 +60,13 @@ fn size(n: u64) -> String {
 /// is for (`"the value of KEY"`, `"VAULT_SECRET_ID_FILE"`) and is named in
 /// errors with the source. More than `cap` bytes is an [`Error::Config`]
 /// naming both; a failing open or read is an [`Error::Io`].
-pub fn read(source: Source<'_>, what: &str, cap: u64) -> Result<Vec<u8>> {
+pub(crate) fn read(source: Source<'_>, what: &str, cap: u64) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
     let result = match source {
         Source::File(p) => {
             std::fs::File::open(p).and_then(|f| f.take(cap.saturating_add(1)).read_to_end(&mut buf))
         }
+        #[cfg(feature = "cli")]
         Source::Stdin => std::io::stdin()
             .lock()
             .take(cap.saturating_add(1))
@@ -84,7 +88,7 @@ pub fn read(source: Source<'_>, what: &str, cap: u64) -> Result<Vec<u8>> {
 }
 
 /// [`read`] as UTF-8 text.
-pub fn read_text(source: Source<'_>, what: &str, cap: u64) -> Result<String> {
+pub(crate) fn read_text(source: Source<'_>, what: &str, cap: u64) -> Result<String> {
     let bytes = read(source, what, cap)?;
     String::from_utf8(bytes).map_err(|e| {
         let mut b = e.into_bytes();
@@ -114,6 +118,7 @@ pub(crate) fn read_secret(path: &Path, what: &str) -> Result<SecretString> {
 /// and restored after it, errors included. At most [`MAX_CREDENTIAL`]
 /// bytes; the line ending is dropped. An [`Error::Config`] when stdin is
 /// not a terminal, or where turning echo off is not supported.
+#[cfg(feature = "cli")]
 pub(crate) fn read_hidden_line(prompt: &str, what: &str) -> Result<SecretString> {
     use std::io::{IsTerminal, Write};
     if !std::io::stdin().is_terminal() {
@@ -176,6 +181,7 @@ pub(crate) fn read_hidden_line(prompt: &str, what: &str) -> Result<SecretString>
 /// words; elsewhere it is not done and nothing is asked).
 ///
 /// [`EchoOff`]: tty::EchoOff
+#[cfg(feature = "cli")]
 mod tty {
     #[cfg(all(
         target_os = "linux",
@@ -192,7 +198,7 @@ mod tty {
         /// musl), with room to spare.
         #[repr(C)]
         #[derive(Clone, Copy)]
-        pub struct Termios {
+        pub(super) struct Termios {
             iflag: u32,
             oflag: u32,
             cflag: u32,
@@ -201,7 +207,7 @@ mod tty {
         }
 
         /// `ECHO` in `c_lflag`.
-        pub const ECHO: u32 = 0o10;
+        pub(super) const ECHO: u32 = 0o10;
         const TCSANOW: i32 = 0;
 
         extern "C" {
@@ -210,7 +216,7 @@ mod tty {
         }
 
         /// The settings of terminal `fd`.
-        pub fn get(fd: i32) -> Option<Termios> {
+        pub(super) fn get(fd: i32) -> Option<Termios> {
             let mut t = Termios {
                 iflag: 0,
                 oflag: 0,
@@ -224,7 +230,7 @@ mod tty {
         }
 
         /// Apply `t` to terminal `fd` now.
-        pub fn set(fd: i32, t: &Termios) -> bool {
+        pub(super) fn set(fd: i32, t: &Termios) -> bool {
             // SAFETY: `t` points to a `struct termios` filled by tcgetattr;
             // tcsetattr only reads it.
             unsafe { tcsetattr(fd, TCSANOW, t) == 0 }

@@ -36,8 +36,10 @@
 //!
 //! Settings come from the environment ([`Config::from_env`]; the variables
 //! are listed in the README) or are built in code ([`Config::local`],
-//! [`config::VaultConfig::new`]); the configuration structs are
-//! `#[non_exhaustive]`, so a new setting is not a breaking change.
+//! [`config::VaultConfig::new`]). Every public struct with public fields
+//! and every public enum is `#[non_exhaustive]`, so a new setting, answer
+//! field or variant is not a breaking change: a `match` on one of them
+//! ends in a `_` arm.
 //!
 //! Every call returns [`Error`], which says what failed and where and
 //! never carries a secret; [`Error::exit_code`] maps it onto the command's
@@ -49,16 +51,26 @@
 //! - `cli` (default): the `vaultid` command, [`cli::main`]. A program that
 //!   only uses the library turns it off with `default-features = false`.
 //! - `fuzzing`: a hidden module with the parsers and internals the fuzz
-//!   targets and the crate's own tests reach. Not public API: it may change
+//!   targets and the crate's own tests reach (it turns on `cli`). Not public API: it may change
 //!   in any release. The doc examples of internal items go through it, so
 //!   they run only with the feature (`cargo test --doc --features fuzzing`);
 //!   the repository's tests turn it on through a dev-dependency on the
 //!   crate itself, which the published crate does not carry.
 #![deny(missing_docs)]
-// Without the `cli` feature the helpers only the command uses (input
-// readers, cluster health, the token file, argument grammar) are unused.
-#![cfg_attr(not(feature = "cli"), allow(dead_code, unused_imports))]
 #![forbid(unsafe_op_in_unsafe_fn)]
+// The semver fence. `pub` means reachable from the crate root: through the
+// public API, or through `fuzzing`, which re-exports internals for the fuzz
+// targets and the integration tests; so `unreachable_pub` is judged with
+// that feature on (`cargo clippy --all-targets`), where those re-exports
+// exist. The exhaustive lints are judged on the public API alone, without
+// `fuzzing` (`cargo clippy --no-default-features --lib`): what only
+// `fuzzing` reaches carries no semver promise. A struct with public fields
+// or an enum is `#[non_exhaustive]`, or says on an `allow` why it is closed.
+#![cfg_attr(feature = "fuzzing", warn(unreachable_pub))]
+#![cfg_attr(
+    not(feature = "fuzzing"),
+    warn(clippy::exhaustive_enums, clippy::exhaustive_structs)
+)]
 
 pub mod agent;
 pub mod bootstrap;
@@ -83,8 +95,9 @@ pub mod vault;
 pub mod fuzzing;
 
 pub use config::Config;
-pub use error::{Error, Result, Service};
+pub use error::{Error, Result, Service, TransportKind};
 pub use secret_string::SecretString;
+#[cfg(feature = "cli")]
 pub(crate) use util::escape_invisible;
 
 /// The README's Rust examples, compiled as doc tests so they stay true.

@@ -21,19 +21,24 @@
 //! Secret values live in [`SecretString`](crate::SecretString)s: they never
 //! appear in `Debug` output, logs or error messages.
 
+#[cfg(feature = "cli")]
 pub(crate) mod credstore;
 pub(crate) mod env;
 pub(crate) mod lease;
 pub(crate) mod process;
+#[cfg(feature = "cli")]
 pub(crate) mod rotate;
 pub(crate) mod run;
 pub(crate) mod shell;
 pub(crate) mod supervisor;
 
+#[cfg(feature = "cli")]
 pub(crate) use credstore::CredentialStore;
 pub use env::{load_secrets, EnvOptions, SecretSpec};
 pub use lease::{DynamicSecret, LeaseEvent, LeasePolicy, LeaseWatcher};
+#[cfg(feature = "cli")]
 pub(crate) use process::CREDENTIAL_VARS;
+#[cfg(feature = "cli")]
 pub(crate) use rotate::{rotate_field, NewValue};
 pub use run::{run_command, OnRotate};
 pub(crate) use supervisor::spawn_failure_code;

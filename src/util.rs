@@ -4,8 +4,8 @@
 //! Internal to the crate.
 
 pub mod base64;
-pub mod random;
-pub mod time;
+pub(crate) mod random;
+pub(crate) mod time;
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -68,16 +68,46 @@ pub(crate) fn redact_url(url: &str) -> String {
     }
 }
 
+/// Unicode format characters (general category Cf, Unicode 15.1): they
+/// are invisible, and some reorder what a reader sees (bidi overrides
+/// U+202A-202E and isolates U+2066-2069) or hide text (zero-width ones).
+const FORMAT_CHARS: &[(u32, u32)] = &[
+    (0x00AD, 0x00AD),
+    (0x0600, 0x0605),
+    (0x061C, 0x061C),
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x1343F),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+];
+
+/// `true` for a Unicode format character (general category Cf).
+pub(crate) fn is_format_char(c: char) -> bool {
+    let n = c as u32;
+    FORMAT_CHARS.iter().any(|&(lo, hi)| (lo..=hi).contains(&n))
+}
+
 /// `s` with every control character, Unicode format character (bidi
 /// controls, zero-width characters) and line or paragraph separator shown
 /// as its escape (`\u{1b}`, `\n`, `\u{202e}`): one line, nothing a terminal
 /// or a reader would act on. Borrowed when there is nothing to escape.
-pub fn escape_invisible(s: &str) -> std::borrow::Cow<'_, str> {
-    let hidden = |c: char| {
-        c.is_control()
-            || matches!(c as u32, 0x2028 | 0x2029)
-            || crate::identity::did::is_format_char(c)
-    };
+pub(crate) fn escape_invisible(s: &str) -> std::borrow::Cow<'_, str> {
+    let hidden =
+        |c: char| c.is_control() || matches!(c as u32, 0x2028 | 0x2029) || is_format_char(c);
     if !s.chars().any(hidden) {
         return std::borrow::Cow::Borrowed(s);
     }
@@ -90,6 +120,12 @@ pub fn escape_invisible(s: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// An octal mode string (`"0600"`, `"640"`), permission bits only.
+pub(crate) fn parse_mode(s: &str) -> Option<u32> {
+    let m = u32::from_str_radix(s.trim(), 8).ok()?;
+    (m <= 0o777 && !s.trim().is_empty()).then_some(m)
 }
 
 #[cfg(test)]

@@ -16,11 +16,12 @@ use crate::config::parse_duration;
 use crate::error::{Error, Result};
 
 /// Largest configuration file read (bytes).
-pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+pub(crate) const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct AgentConfig {
     /// Run the `up` flow (restore or create the identity) before anything
     /// else (default true).
@@ -404,11 +405,7 @@ fn mode(v: Option<&str>, what: &str, origin: &str) -> Result<()> {
     }
 }
 
-/// An octal mode string (`"0600"`, `"640"`), permission bits only.
-pub fn parse_mode(s: &str) -> Option<u32> {
-    let m = u32::from_str_radix(s.trim(), 8).ok()?;
-    (m <= 0o777 && !s.trim().is_empty()).then_some(m)
-}
+pub(crate) use crate::util::parse_mode;
 
 /// A file's mode, 0600 unless given.
 pub fn mode_or_default(s: Option<&str>) -> u32 {
@@ -416,7 +413,7 @@ pub fn mode_or_default(s: Option<&str>) -> u32 {
 }
 
 /// A signal by name (`HUP`, `SIGHUP`) or number; `None` for anything else.
-pub fn signal_number(s: &str) -> Option<i32> {
+pub(crate) fn signal_number(s: &str) -> Option<i32> {
     let up = s.trim().to_ascii_uppercase();
     let name = up.strip_prefix("SIG").unwrap_or(&up);
     let n = match name {
@@ -435,7 +432,7 @@ pub fn signal_number(s: &str) -> Option<i32> {
 }
 
 /// A duration field, already checked by [`AgentConfig::parse`].
-pub fn duration_of(v: Option<&str>) -> Option<Duration> {
+pub(crate) fn duration_of(v: Option<&str>) -> Option<Duration> {
     parse_opt(v)
 }
 

@@ -13,7 +13,7 @@ use crate::secrets::Supervisor;
 /// The supervised command: a [`Supervisor`] without signal forwarding
 /// (the agent decides what reaches the child).
 #[derive(Debug)]
-pub struct Supervised {
+pub(crate) struct Supervised {
     sup: Supervisor,
     /// Restarts so far.
     pub restarts: u32,
@@ -21,7 +21,7 @@ pub struct Supervised {
 
 impl Supervised {
     /// A command, not started yet.
-    pub fn new(argv: Vec<String>) -> Result<Supervised> {
+    pub(crate) fn new(argv: Vec<String>) -> Result<Supervised> {
         Ok(Supervised {
             sup: Supervisor::without_forwarding(argv)?,
             restarts: 0,
@@ -29,38 +29,42 @@ impl Supervised {
     }
 
     /// Its pid while it runs.
-    pub fn pid(&self) -> Option<u32> {
+    pub(crate) fn pid(&self) -> Option<u32> {
         self.sup.pid()
     }
 
     /// Start it (its environment is the agent's: secrets reach it through
     /// the files).
-    pub fn start(&mut self) -> Result<u32> {
+    pub(crate) fn start(&mut self) -> Result<u32> {
         self.sup.spawn(&BTreeMap::new())?;
         Ok(self.sup.pid().unwrap_or(0))
     }
 
     /// Its exit code once it has exited on its own.
-    pub fn exited(&mut self) -> Option<u8> {
+    pub(crate) fn exited(&mut self) -> Option<u8> {
         self.sup.pid()?;
         self.sup.try_wait().ok().flatten()
     }
 
     /// Send it any signal; false when it is not running.
-    pub fn signal(&self, sig: i32) -> bool {
+    pub(crate) fn signal(&self, sig: i32) -> bool {
         self.pid().is_some_and(|p| send_signal(p, sig))
     }
 
     /// Stop it by `deadline`: `SIGTERM` unless `signal_first` is false (a
     /// stop signal's handler sent it), then `SIGKILL` at the deadline. Its
     /// exit code, if it ran.
-    pub fn stop_by(&mut self, deadline: std::time::Instant, signal_first: bool) -> Option<u8> {
+    pub(crate) fn stop_by(
+        &mut self,
+        deadline: std::time::Instant,
+        signal_first: bool,
+    ) -> Option<u8> {
         self.sup.pid()?;
         self.sup.stop_by(deadline, signal_first).ok()
     }
 
     /// Stop it and start it again.
-    pub fn restart(&mut self) -> Result<u32> {
+    pub(crate) fn restart(&mut self) -> Result<u32> {
         self.sup.restart(&BTreeMap::new())?;
         self.restarts += 1;
         Ok(self.sup.pid().unwrap_or(0))
@@ -69,13 +73,13 @@ impl Supervised {
 
 /// Notification commands still running (reaped as they exit).
 #[derive(Debug, Default)]
-pub struct Commands {
+pub(crate) struct Commands {
     running: Vec<Child>,
 }
 
 impl Commands {
     /// Start `argv` without waiting for it.
-    pub fn spawn(&mut self, argv: &[String]) -> Result<()> {
+    pub(crate) fn spawn(&mut self, argv: &[String]) -> Result<()> {
         self.reap();
         let (program, args) = argv
             .split_first()
@@ -90,14 +94,14 @@ impl Commands {
     }
 
     /// Collect the ones that exited.
-    pub fn reap(&mut self) {
+    pub(crate) fn reap(&mut self) {
         self.running
             .retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_)) | Err(_)));
     }
 }
 
 /// The pid in a pid file.
-pub fn read_pid_file(path: &Path) -> Result<u32> {
+pub(crate) fn read_pid_file(path: &Path) -> Result<u32> {
     let text = crate::config::read_secret_file(path)?;
     text.expose()
         .trim()
@@ -109,7 +113,7 @@ pub fn read_pid_file(path: &Path) -> Result<u32> {
 
 /// What one notification did, for the log.
 #[derive(Debug, Default)]
-pub struct Done {
+pub(crate) struct Done {
     /// Signals sent (`"HUP to child 123"`).
     pub actions: Vec<String>,
     /// Whether the child must be restarted.
@@ -117,7 +121,7 @@ pub struct Done {
 }
 
 /// Carry out `n` (restart is only noted: the loop does it once).
-pub fn notify(
+pub(crate) fn notify(
     n: &NotifyConfig,
     child: Option<&Supervised>,
     commands: &mut Commands,

@@ -46,11 +46,11 @@ use crate::secrets::env::{fields_to_vars, EnvBuilder, EnvOptions, FieldMap, Secr
 use crate::secrets::shell;
 
 /// A file's rendered bytes, zeroed when dropped.
-pub struct Rendered(Vec<u8>);
+pub(crate) struct Rendered(Vec<u8>);
 
 impl Rendered {
     /// The bytes.
-    pub fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         &self.0
     }
 }
@@ -68,7 +68,11 @@ impl std::fmt::Debug for Rendered {
 }
 
 /// Render `data` (the fields of source `label`) as `file` says.
-pub fn render(file: &FileConfig, label: &str, data: &Map<String, Value>) -> Result<Rendered> {
+pub(crate) fn render(
+    file: &FileConfig,
+    label: &str,
+    data: &Map<String, Value>,
+) -> Result<Rendered> {
     let pick = |key: &str| {
         data.get(key).ok_or_else(|| {
             Error::Config(format!(
@@ -162,7 +166,7 @@ fn raw_value(v: &Value) -> Vec<u8> {
 }
 
 /// The SHA-256 of some bytes (what is remembered of a written file).
-pub fn digest(bytes: &[u8]) -> [u8; 32] {
+pub(crate) fn digest(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
@@ -203,7 +207,7 @@ fn check_destination(path: &Path) -> Result<()> {
 /// ([`cache::open_no_follow`]: no link followed, non-blocking, regular
 /// files only) and read no further than `bytes` plus one; a link, FIFO,
 /// directory or device is an error naming the path.
-pub fn file_holds(path: &Path, bytes: &[u8]) -> Result<bool> {
+pub(crate) fn file_holds(path: &Path, bytes: &[u8]) -> Result<bool> {
     let opened = match cache::open_no_follow(path, OpenMode::Read) {
         Ok(Some(o)) => o,
         Ok(None) | Err(OpenError::Io(_)) => return Ok(false),
@@ -230,7 +234,7 @@ pub fn file_holds(path: &Path, bytes: &[u8]) -> Result<bool> {
 /// A file's new content in its temporary file beside it, not yet renamed
 /// in; the temporary file is removed when this is dropped unrenamed.
 #[derive(Debug)]
-pub struct Staged {
+pub(crate) struct Staged {
     tmp: std::path::PathBuf,
     path: std::path::PathBuf,
     digest: [u8; 32],
@@ -241,7 +245,7 @@ impl Staged {
     /// Rename the temporary file over the destination (refused if the
     /// destination became a link or special file meanwhile) and fsync the
     /// directory. Returns the digest of what the file now holds.
-    pub fn rename_in(mut self) -> Result<[u8; 32]> {
+    pub(crate) fn rename_in(mut self) -> Result<[u8; 32]> {
         check_destination(&self.path)?;
         cache::rename_in(&self.tmp, &self.path)?;
         self.renamed = true;
@@ -261,7 +265,7 @@ impl Drop for Staged {
 /// ([`cache::remove_stale_temp_files`]: exact name, regular files only),
 /// logging what went. Failures to list a directory are logged, not
 /// returned: they must not stop a write.
-pub fn remove_stale_temp_files<'a>(paths: impl IntoIterator<Item = &'a Path>) -> usize {
+pub(crate) fn remove_stale_temp_files<'a>(paths: impl IntoIterator<Item = &'a Path>) -> usize {
     let mut by_dir: std::collections::BTreeMap<&Path, Vec<&str>> = Default::default();
     for p in paths {
         if let Some(name) = p.file_name().and_then(|n| n.to_str()) {
@@ -295,7 +299,7 @@ pub fn remove_stale_temp_files<'a>(paths: impl IntoIterator<Item = &'a Path>) ->
 /// `None`: nothing to write (`last` is set). A destination that is not a
 /// regular file is an error naming it, before anything is written. The
 /// stale temporary files of `path` are removed first.
-pub fn stage_if_changed(
+pub(crate) fn stage_if_changed(
     path: &Path,
     bytes: &[u8],
     mode: u32,
@@ -331,7 +335,7 @@ pub fn stage_if_changed(
 
 /// Write `bytes` to `path` with `mode` unless it already holds them
 /// ([`stage_if_changed`], then the rename). Returns whether it wrote.
-pub fn write_if_changed(
+pub(crate) fn write_if_changed(
     path: &Path,
     bytes: &[u8],
     mode: u32,
@@ -360,7 +364,7 @@ fn holds_field(file: &FileConfig, data: &Map<String, Value>, key: &str) -> bool 
 /// that hold a `private_key` field first, then the others, each in the
 /// order of the configuration. So a certificate is never on disk before
 /// its key: a reader that finds the new certificate finds the new key.
-pub fn rename_order(files: &[&FileConfig], data: &Map<String, Value>) -> Vec<usize> {
+pub(crate) fn rename_order(files: &[&FileConfig], data: &Map<String, Value>) -> Vec<usize> {
     let key = |i: &usize| holds_field(files[*i], data, "private_key");
     let (mut first, rest): (Vec<usize>, Vec<usize>) = (0..files.len()).partition(key);
     first.extend(rest);
@@ -369,12 +373,12 @@ pub fn rename_order(files: &[&FileConfig], data: &Map<String, Value>) -> Vec<usi
 
 /// A source's files rendered, in rename order, not yet written.
 #[derive(Debug)]
-pub struct SourceRendering(Vec<(usize, Rendered)>);
+pub(crate) struct SourceRendering(Vec<(usize, Rendered)>);
 
 /// Render every file of a source (`label`) from `data`, in rename order
 /// ([`rename_order`]). One failure (a missing field, a bad name) fails
 /// the whole source: nothing is written.
-pub fn render_source(
+pub(crate) fn render_source(
     label: &str,
     files: &[FileState],
     data: &Map<String, Value>,
@@ -394,7 +398,10 @@ pub fn render_source(
 /// file is left; files renamed before it (a rename failing is rare: the
 /// bytes are on disk by then) hold the new content, and the error names
 /// them.
-pub fn write_source(files: &mut [FileState], rendered: SourceRendering) -> Result<Vec<String>> {
+pub(crate) fn write_source(
+    files: &mut [FileState],
+    rendered: SourceRendering,
+) -> Result<Vec<String>> {
     let mut staged = Vec::new();
     for (i, r) in &rendered.0 {
         let f = &mut files[*i];

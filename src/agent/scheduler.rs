@@ -331,7 +331,7 @@ impl Agent {
         }
         let doc = self.status_doc(state);
         if let Some(gw) = &self.gateway {
-            gw.publish(&doc);
+            gw.publish(&doc, super::status::judge(doc.clone()));
         }
         let Some(path) = self.config.status_file.clone() else {
             return;

@@ -32,13 +32,13 @@ use crate::error::{Error, Result};
 
 /// `SIGCHLD` (17 on Linux, 20 on the BSDs and macOS).
 #[cfg(target_os = "linux")]
-pub const SIGCHLD: i32 = 17;
+pub(crate) const SIGCHLD: i32 = 17;
 /// `SIGCHLD` (17 on Linux, 20 on the BSDs and macOS).
 #[cfg(not(target_os = "linux"))]
 pub const SIGCHLD: i32 = 20;
 
 /// The signals the agent handles.
-pub const HANDLED: [i32; 4] = [
+pub(crate) const HANDLED: [i32; 4] = [
     crate::secrets::process::SIGHUP,
     crate::secrets::process::SIGINT,
     crate::secrets::process::SIGTERM,
@@ -49,20 +49,20 @@ mod ffi {
     use std::os::raw::{c_int, c_short, c_ulong};
 
     #[repr(C)]
-    pub struct PollFd {
+    pub(super) struct PollFd {
         pub fd: c_int,
         pub events: c_short,
         pub revents: c_short,
     }
 
-    pub const POLLIN: c_short = 1;
-    pub const SIG_ERR: usize = usize::MAX;
+    pub(super) const POLLIN: c_short = 1;
+    pub(super) const SIG_ERR: usize = usize::MAX;
 
     extern "C" {
-        pub fn poll(fds: *mut PollFd, nfds: c_ulong, timeout: c_int) -> c_int;
-        pub fn write(fd: c_int, buf: *const u8, count: usize) -> isize;
-        pub fn signal(signum: c_int, handler: usize) -> usize;
-        pub fn kill(pid: c_int, sig: c_int) -> c_int;
+        pub(super) fn poll(fds: *mut PollFd, nfds: c_ulong, timeout: c_int) -> c_int;
+        pub(super) fn write(fd: c_int, buf: *const u8, count: usize) -> isize;
+        pub(super) fn signal(signum: c_int, handler: usize) -> usize;
+        pub(super) fn kill(pid: c_int, sig: c_int) -> c_int;
     }
 }
 
@@ -89,7 +89,7 @@ const STOP_BITS: u64 =
 
 /// Whether a stop has arrived that the loop has not taken yet: the loop
 /// leaves the rest of its pass for it.
-pub fn stop_pending() -> bool {
+pub(crate) fn stop_pending() -> bool {
     MASK.load(Ordering::SeqCst) & STOP_BITS != 0
 }
 
@@ -134,7 +134,7 @@ extern "C" fn on_signal(sig: c_int) {
 }
 
 /// The loop's side of the self-pipe.
-pub struct Wakeup {
+pub(crate) struct Wakeup {
     reader: std::io::PipeReader,
     writer: Arc<std::io::PipeWriter>,
     previous: Vec<(i32, usize)>,
@@ -179,7 +179,7 @@ impl Waker {
 
 impl Wakeup {
     /// A new self-pipe (no handlers yet).
-    pub fn new() -> Result<Wakeup> {
+    pub(crate) fn new() -> Result<Wakeup> {
         BASE.get_or_init(Instant::now);
         let (reader, writer) =
             std::io::pipe().map_err(|e| Error::io("creating the agent's wake-up pipe", e))?;
@@ -192,7 +192,7 @@ impl Wakeup {
     }
 
     /// A handle other threads use to wake the loop.
-    pub fn waker(&self) -> Waker {
+    pub(crate) fn waker(&self) -> Waker {
         Waker {
             writer: Arc::clone(&self.writer),
         }
@@ -200,7 +200,7 @@ impl Wakeup {
 
     /// Route `SIGTERM`, `SIGINT`, `SIGHUP` and `SIGCHLD` to this pipe until
     /// dropped. Waits while another [`Wakeup`] holds the handlers.
-    pub fn install_signal_handlers(&mut self) -> Result<()> {
+    pub(crate) fn install_signal_handlers(&mut self) -> Result<()> {
         if self._active.is_some() {
             return Ok(());
         }
@@ -224,20 +224,20 @@ impl Wakeup {
 
     /// Register the supervised command (`None`: none runs), which a stop
     /// tells `SIGTERM` at once.
-    pub fn set_child(&self, pid: Option<u32>) {
+    pub(crate) fn set_child(&self, pid: Option<u32>) {
         let pid = pid.and_then(|p| i32::try_from(p).ok()).unwrap_or(0);
         CHILD_TOLD.store(false, Ordering::SeqCst);
         CHILD.store(pid, Ordering::SeqCst);
     }
 
     /// Whether a stop already told the command `SIGTERM`.
-    pub fn child_told(&self) -> bool {
+    pub(crate) fn child_told(&self) -> bool {
         CHILD.load(Ordering::SeqCst) > 0 && CHILD_TOLD.load(Ordering::SeqCst)
     }
 
     /// When the stop being handled arrived (taken: the next call says
     /// `None` until another one arrives).
-    pub fn stop_requested_at(&self) -> Option<Instant> {
+    pub(crate) fn stop_requested_at(&self) -> Option<Instant> {
         let ns = STOP_AT.swap(0, Ordering::SeqCst);
         let base = BASE.get()?;
         (ns > 0).then(|| *base + Duration::from_nanos(ns - 1))
@@ -246,7 +246,7 @@ impl Wakeup {
     /// Sleep until woken or `timeout` passes (`None`: until woken); return
     /// the signals received since the last call (empty on a timeout). Bit 0
     /// is never returned.
-    pub fn wait(&mut self, timeout: Option<Duration>) -> Vec<i32> {
+    pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> Vec<i32> {
         if MASK.load(Ordering::SeqCst) == 0 {
             let ms: c_int = match timeout {
                 None => -1,

@@ -33,7 +33,7 @@ use crate::secrets::lease::{DynamicSecret, LeaseBackend, LeasePolicy};
 use crate::vault::Client;
 
 /// What a source is.
-pub enum Kind {
+pub(crate) enum Kind {
     /// A KV v2 secret.
     Kv {
         /// Mount.
@@ -86,7 +86,7 @@ impl std::fmt::Debug for Kind {
 
 impl Kind {
     /// `kv`, `dynamic`, `pki` or `hydra_token`.
-    pub fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             Kind::Kv { .. } => "kv",
             Kind::Dynamic { .. } => "dynamic",
@@ -98,7 +98,7 @@ impl Kind {
 
 /// A rendered file's state.
 #[derive(Debug)]
-pub struct FileState {
+pub(crate) struct FileState {
     /// Its configuration.
     pub config: FileConfig,
     /// The digest of what was last written (or found in place).
@@ -107,7 +107,7 @@ pub struct FileState {
 
 /// One source and its files.
 #[derive(Debug)]
-pub struct Source {
+pub(crate) struct Source {
     /// Its name.
     pub name: String,
     /// What it is.
@@ -142,7 +142,7 @@ pub struct Source {
 }
 
 /// What a step produced.
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// New content to write ([`Source::apply`]).
     Data(Fresh),
     /// Nothing to render (`unchanged`, `renewed`, ...).
@@ -150,7 +150,7 @@ pub enum Outcome {
 }
 
 /// A secret's fields, zeroed when dropped.
-pub struct Fields(pub Map<String, Value>);
+pub(crate) struct Fields(pub Map<String, Value>);
 
 impl Drop for Fields {
     fn drop(&mut self) {
@@ -164,7 +164,7 @@ impl Drop for Fields {
 /// (version, lease, serial, times), applied to the source only once every
 /// file holds the content ([`Source::apply`]): what the source reports is
 /// always what is on disk.
-pub struct Fresh {
+pub(crate) struct Fresh {
     /// The action that produced it (`read`, `issued`, ...).
     pub action: &'static str,
     /// The fields to render.
@@ -207,7 +207,7 @@ enum FreshState {
 }
 
 /// The seconds since the epoch.
-pub fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -222,7 +222,7 @@ impl Source {
     /// A source from its configuration. `default_mount` and `kv_interval`
     /// fill in what it leaves out; `agent_name` is the PKI common name
     /// default.
-    pub fn new(
+    pub(crate) fn new(
         c: &SourceConfig,
         default_mount: &str,
         kv_interval: Duration,
@@ -310,7 +310,7 @@ impl Source {
     }
 
     /// Make a KV source (or one that is failing) due now: `SIGHUP`.
-    pub fn reread_now(&mut self) {
+    pub(crate) fn reread_now(&mut self) {
         if matches!(self.kind, Kind::Kv { .. }) || self.failures > 0 {
             self.next = Instant::now();
         }
@@ -324,7 +324,7 @@ impl Source {
     /// content comes back as a [`Fresh`] for [`Source::apply`]. Content
     /// whose write failed is handed out again, without a request, until it
     /// is written (or runs out).
-    pub fn step(
+    pub(crate) fn step(
         &mut self,
         client: &Client,
         policy: &LeasePolicy,
@@ -347,7 +347,7 @@ impl Source {
                 let kv = client.kv2(mount);
                 let meta = kv.read_metadata(path)?.ok_or_else(|| Error::NotFound {
                     service: Service::Vault,
-                    method: "GET".into(),
+                    method: "GET",
                     path: format!("{mount}/metadata/{path}"),
                 })?;
                 self.next = now + *interval;
@@ -358,7 +358,7 @@ impl Source {
                     kv.read(path, Some(meta.current_version))?
                         .ok_or_else(|| Error::NotFound {
                             service: Service::Vault,
-                            method: "GET".into(),
+                            method: "GET",
                             path: format!("{mount}/data/{path}"),
                         })?;
                 Ok(Outcome::Data(Fresh {
@@ -512,7 +512,7 @@ impl Source {
     /// it: the next try asks Vault again. A write that fails keeps it for
     /// the next try ([`Source::step`] hands it out again): the source keeps
     /// describing what the files hold.
-    pub fn apply(&mut self, fresh: Fresh) -> Result<Vec<String>> {
+    pub(crate) fn apply(&mut self, fresh: Fresh) -> Result<Vec<String>> {
         let rendered = match super::render::render_source(&self.name, &self.files, &fresh.data.0) {
             Ok(r) => r,
             Err(e) => {
@@ -595,7 +595,7 @@ impl Source {
 
     /// A failed step: try again after a backoff (1 s doubling to `cap`, less
     /// up to 20 % jitter).
-    pub fn failed(&mut self, e: &Error, cap: Duration) {
+    pub(crate) fn failed(&mut self, e: &Error, cap: Duration) {
         self.failures = self.failures.saturating_add(1);
         let wait = crate::util::backoff(self.failures, cap);
         self.next = Instant::now() + wait;
@@ -606,7 +606,7 @@ impl Source {
 
     /// The leases to revoke on exit: the current one and replaced ones
     /// still alive.
-    pub fn leases(&self) -> Vec<String> {
+    pub(crate) fn leases(&self) -> Vec<String> {
         match &self.kind {
             Kind::Dynamic {
                 current, retired, ..
@@ -624,7 +624,7 @@ impl Source {
     }
 
     /// A description for the status file (no secret values).
-    pub fn detail(&self) -> Value {
+    pub(crate) fn detail(&self) -> Value {
         match &self.kind {
             Kind::Kv {
                 mount,
@@ -652,7 +652,7 @@ impl Source {
 }
 
 /// A random number in `[0, 1)` (jitter only).
-pub fn jitter() -> f64 {
+pub(crate) fn jitter() -> f64 {
     crate::util::random::jitter()
 }
 

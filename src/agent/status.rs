@@ -12,11 +12,14 @@
 
 use std::path::Path;
 
-use serde_json::{json, Value};
+use serde_json::json;
+use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::error::Error;
+use crate::error::Result;
 
 /// Largest status file read (bytes).
+#[cfg(feature = "cli")]
 pub(crate) const MAX_STATUS_BYTES: u64 = 4 << 20;
 
 /// Write `status` to `path` when it differs from `last` (the bytes written
@@ -29,7 +32,8 @@ pub(crate) fn write(path: &Path, status: &Value, last: &mut Option<[u8; 32]>) ->
 
 /// Read a status file and judge it: (exit code, the status with a
 /// `healthy` summary).
-pub fn check(path: &Path) -> Result<(u8, Value)> {
+#[cfg(feature = "cli")]
+pub(crate) fn check(path: &Path) -> Result<(u8, Value)> {
     use std::io::Read;
     let what = || {
         format!(
@@ -137,6 +141,7 @@ pub(crate) fn judge(mut status: Value) -> (u8, Value) {
 /// the verdict, the token, each source, the command. `now` is the time
 /// (Unix seconds) the relative times are counted from. Pure; never panics
 /// on any document.
+#[cfg(feature = "cli")]
 pub(crate) fn human(status: &Value, now: u64) -> String {
     let mut out = String::new();
     let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
@@ -284,6 +289,7 @@ pub(crate) fn human(status: &Value, now: u64) -> String {
 
 /// A duration in seconds as a short text: `42 s`, `3 m 20 s`, `5 h 2 m`,
 /// `2 d 3 h`.
+#[cfg(feature = "cli")]
 fn span(s: u64) -> String {
     match s {
         0..60 => format!("{s} s"),

@@ -43,7 +43,7 @@ use crate::vault::Client;
 
 /// What the token keeper found last (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenState {
+pub(crate) enum TokenState {
     /// No step has run yet.
     Starting,
     /// The token works.
@@ -60,7 +60,7 @@ pub enum TokenState {
 
 impl TokenState {
     /// The name in the status file and events.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             TokenState::Starting => "starting",
             TokenState::Ok => "ok",
@@ -73,11 +73,11 @@ impl TokenState {
 }
 
 /// One event for the agent to emit: its name and fields.
-pub type Event = (&'static str, Value);
+pub(crate) type Event = (&'static str, Value);
 
 /// The token's part of the agent.
 #[derive(Debug)]
-pub struct TokenKeeper {
+pub(crate) struct TokenKeeper {
     sink: Option<PathBuf>,
     mode: u32,
     wrap_ttl: Option<Duration>,
@@ -118,7 +118,7 @@ pub struct TokenKeeper {
 
 impl TokenKeeper {
     /// A keeper for `config`, with the client's auth `method`.
-    pub fn new(config: &TokenConfig, method: &AuthMethod) -> TokenKeeper {
+    pub(crate) fn new(config: &TokenConfig, method: &AuthMethod) -> TokenKeeper {
         let (method, can_login) = match method {
             AuthMethod::Token => ("token", false),
             AuthMethod::AppRole { .. } => ("approle", true),
@@ -150,7 +150,7 @@ impl TokenKeeper {
     }
 
     /// When the token needs attention next.
-    pub fn next(&self) -> Option<Instant> {
+    pub(crate) fn next(&self) -> Option<Instant> {
         if self.check {
             return Some(Instant::now());
         }
@@ -158,13 +158,13 @@ impl TokenKeeper {
     }
 
     /// The sink file, if any.
-    pub fn sink(&self) -> Option<&PathBuf> {
+    pub(crate) fn sink(&self) -> Option<&PathBuf> {
         self.sink.as_ref()
     }
 
     /// One of the agent's requests was refused: look the token up at the
     /// next pass, unless a failed step is already being retried.
-    pub fn check_soon(&mut self) {
+    pub(crate) fn check_soon(&mut self) {
         if matches!(self.state, TokenState::Ok | TokenState::Starting) {
             self.check = true;
         }
@@ -173,7 +173,12 @@ impl TokenKeeper {
     /// Run the renewer step (or a check) if it is due, with `cap` as the
     /// longest backoff; `stop` says whether to leave at once (a signal to
     /// stop arrived). Returns the events to emit.
-    pub fn step(&mut self, client: &Client, cap: Duration, stop: &dyn Fn() -> bool) -> Vec<Event> {
+    pub(crate) fn step(
+        &mut self,
+        client: &Client,
+        cap: Duration,
+        stop: &dyn Fn() -> bool,
+    ) -> Vec<Event> {
         let mut events = Vec::new();
         self.notice_login(client, &mut events);
         let now = Instant::now();
@@ -329,7 +334,7 @@ impl TokenKeeper {
     }
 
     /// The token's part of the status file (no secret).
-    pub fn status(&self) -> Value {
+    pub(crate) fn status(&self) -> Value {
         json!({
             "state": self.state.label(),
             "method": self.method,
@@ -348,7 +353,7 @@ impl TokenKeeper {
 
     /// Write the current token to the sink when it differs from the one
     /// written last. Returns whether the sink was written.
-    pub fn sync_sink(&mut self, client: &Client) -> Result<bool> {
+    pub(crate) fn sync_sink(&mut self, client: &Client) -> Result<bool> {
         let Some(path) = self.sink.clone() else {
             return Ok(false);
         };
@@ -393,7 +398,7 @@ mod tests {
     fn denied() -> Error {
         Error::PermissionDenied {
             service: Service::Vault,
-            method: "GET".into(),
+            method: "GET",
             path: "auth/token/lookup-self".into(),
             status: 403,
             errors: vec!["permission denied".into()],
@@ -404,12 +409,13 @@ mod tests {
     fn a_refusal_is_not_an_outage() {
         let unreachable = Error::Unreachable {
             service: Service::Vault,
-            method: "GET".into(),
+            method: "GET",
             path: "auth/token/lookup-self".into(),
+            kind: crate::error::TransportKind::Connection,
             detail: "connection refused".into(),
         };
         let sealed = Error::Sealed {
-            method: "GET".into(),
+            method: "GET",
             path: "x".into(),
         };
         for can_login in [false, true] {

@@ -38,6 +38,7 @@ use crate::util::random::random_secret_urlsafe;
 /// Whether Hydra could be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum HydraStatus {
     /// The client is registered and its secret held.
     Ok,
@@ -49,6 +50,7 @@ pub enum HydraStatus {
 /// What happened to the client in Hydra.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ClientAction {
     /// It existed and was used as it was.
     Reused,
@@ -66,6 +68,7 @@ pub enum ClientAction {
 
 /// The Hydra part of the outcome.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct HydraOutcome {
     /// Whether the registration completed.
     pub status: HydraStatus,
@@ -211,7 +214,7 @@ impl Step<'_> {
     /// Run the step: the outcome, and the lines written and warnings. Errors
     /// that mean "Hydra is unreachable" become an `unavailable` outcome;
     /// others (integrity, configuration) are errors.
-    pub fn run(mut self) -> Result<(HydraOutcome, Vec<Written>, Vec<String>)> {
+    pub(super) fn run(mut self) -> Result<(HydraOutcome, Vec<Written>, Vec<String>)> {
         let did = self.identity.did.clone();
         let outcome = match self.register() {
             Ok((client, source)) => HydraOutcome {

@@ -173,11 +173,12 @@ pub(crate) mod memory {
     /// gives up (the real client reads for as long as its wait allows).
     pub(crate) const AFTER_CONFLICT_READS: usize = 3;
 
-    fn unreachable(service: Service, method: &str, path: &str) -> Error {
+    fn unreachable(service: Service, method: &'static str, path: &str) -> Error {
         Error::Unreachable {
             service,
-            method: method.into(),
+            method,
             path: path.into(),
+            kind: crate::TransportKind::Connection,
             detail: "connection refused (in-memory store)".into(),
         }
     }
@@ -201,7 +202,7 @@ pub(crate) mod memory {
 
     impl Kv {
         /// Store a version directly (setting up a test).
-        pub fn put(&self, path: &str, data: Map<String, Value>) {
+        pub(crate) fn put(&self, path: &str, data: Map<String, Value>) {
             self.data
                 .borrow_mut()
                 .entry(path.into())
@@ -210,12 +211,12 @@ pub(crate) mod memory {
         }
 
         /// The latest version's data at `path`.
-        pub fn latest(&self, path: &str) -> Option<Map<String, Value>> {
+        pub(crate) fn latest(&self, path: &str) -> Option<Map<String, Value>> {
             self.data.borrow().get(path)?.last().cloned()
         }
 
         /// The latest version number at `path` (0: none).
-        pub fn version(&self, path: &str) -> u64 {
+        pub(crate) fn version(&self, path: &str) -> u64 {
             self.data.borrow().get(path).map_or(0, |v| v.len() as u64)
         }
     }
@@ -296,14 +297,14 @@ pub(crate) mod memory {
 
     impl Dir {
         /// A directory holding `keys`.
-        pub fn with_keys(keys: &KeyPair) -> Dir {
+        pub(crate) fn with_keys(keys: &KeyPair) -> Dir {
             let d = Dir::default();
             *d.keys.borrow_mut() = Some(keys.clone());
             d
         }
 
         /// The public key held, base58.
-        pub fn public(&self) -> Option<String> {
+        pub(crate) fn public(&self) -> Option<String> {
             self.keys.borrow().as_ref().map(|k| k.public().base58())
         }
     }
@@ -381,7 +382,7 @@ pub(crate) mod memory {
 
     impl Hydra {
         /// The secret the stored client has.
-        pub fn secret(&self, id: &str) -> Option<String> {
+        pub(crate) fn secret(&self, id: &str) -> Option<String> {
             self.clients
                 .borrow()
                 .get(id)?
@@ -430,7 +431,7 @@ pub(crate) mod memory {
             let Some(stored) = clients.get_mut(id) else {
                 return Err(Error::NotFound {
                     service: Service::Hydra,
-                    method: "PUT".into(),
+                    method: "PUT",
                     path: id.into(),
                 });
             };

@@ -334,7 +334,7 @@ fn display_name(arg: &str, name: &str) -> String {
 
 /// Render a help text for a command; the [`VAULT_FLAGS`] among its flags
 /// are listed in a section of their own.
-pub fn help(usage: &str, about: &str, spec: &[Flag]) -> String {
+pub(crate) fn help(usage: &str, about: &str, spec: &[Flag]) -> String {
     let mut s = format!("{about}\n\nUsage: {usage}\n");
     if !spec.is_empty() {
         let global = |f: &Flag| VAULT_FLAGS.iter().any(|g| g.name == f.name);

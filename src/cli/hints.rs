@@ -61,15 +61,63 @@ pub(crate) fn with_hint(e: &Error) -> String {
     if let Error::AfterWaiting { error, waited } = e {
         return format!("{}; {}", with_hint(error), crate::escape_invisible(waited));
     }
+    let msg = whole(e);
     match hint(e) {
-        Some(h) => format!("{e}; {h}"),
-        None => e.to_string(),
+        Some(h) => format!("{msg}; {h}"),
+        None => msg,
     }
+}
+
+/// `e`'s message followed by each cause down its `source()` chain, joined
+/// by `: `. The crate's own errors say their cause in the message and have
+/// no source (see `crate::error`), so for them this is the message; an
+/// error that keeps its cause only as a source still shows all of it.
+pub(crate) fn whole(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_line_shows_every_cause_once() {
+        // The crate's errors: the message, whole.
+        let io = Error::io(
+            "writing .bindu/private.pem",
+            std::io::Error::from_raw_os_error(13),
+        );
+        assert_eq!(whole(&io), io.to_string());
+        assert_eq!(
+            with_hint(&io).matches("os error 13").count(),
+            1,
+            "{}",
+            with_hint(&io)
+        );
+        // An error that keeps its cause only as a source.
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl std::fmt::Display for Outer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("reading the file")
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let e = Outer(std::io::Error::other("disk on fire"));
+        assert_eq!(whole(&e), "reading the file: disk on fire");
+    }
+    use crate::Service;
 
     /// The line ends with `hint`, and the library's own message names no flag.
     fn assert_hint(e: Error, hint: &str) {
@@ -120,8 +168,9 @@ mod tests {
                 key_dir: ".bindu".into(),
                 cause: Box::new(Error::Unreachable {
                     service: Service::Vault,
-                    method: "GET".into(),
+                    method: "GET",
                     path: "/v1/secret/data/x".into(),
+                    kind: crate::TransportKind::Connection,
                     detail: "connection refused".into(),
                 }),
             },
@@ -152,7 +201,7 @@ mod tests {
     fn a_redirect_not_followed_names_the_node_list() {
         let e = |service, status| Error::Http {
             service,
-            method: "POST".into(),
+            method: "POST",
             path: "secret/data/x".into(),
             status,
             errors: Vec::new(),
@@ -220,7 +269,7 @@ mod tests {
     fn a_missing_mount_names_the_mount_option() {
         assert_hint(
             Error::MountNotFound {
-                method: "GET".into(),
+                method: "GET",
                 path: "/v1/nope/data/x".into(),
             },
             "check the mount name (the path's first segment, -mount or VAULT_KV_MOUNT) \

@@ -146,9 +146,7 @@ fn env(rest: &[String]) -> Result<u8, Error> {
                         .entry(name.to_string())
                         .or_insert_with(|| crate::SecretString::new(v));
                 }
-                Err(std::env::VarError::NotUnicode(_)) => {
-                    return Err(crate::config::grammar::not_utf8(name))
-                }
+                Err(std::env::VarError::NotUnicode(_)) => return Err(crate::Error::not_utf8(name)),
                 Err(std::env::VarError::NotPresent) => {}
             }
         }
@@ -241,7 +239,7 @@ fn env_human(
 fn spawn_failed(e: Error) -> Result<u8, Error> {
     match crate::secrets::spawn_failure_code(&e) {
         Some(code) => {
-            eprintln!("vaultid: {}", super::one_line(&e.to_string()));
+            eprintln!("vaultid: {}", super::one_line(&super::hints::whole(&e)));
             Ok(code)
         }
         None => Err(e),
@@ -402,7 +400,7 @@ fn cred(rest: &[String]) -> Result<u8, Error> {
                 std::env::VarError::NotPresent => {
                     Error::Config(format!("--secret-env: {var} is not set"))
                 }
-                std::env::VarError::NotUnicode(_) => crate::config::grammar::not_utf8(var),
+                std::env::VarError::NotUnicode(_) => crate::Error::not_utf8(var),
             })?),
             None => read_stdin_line("the secret")?,
         })

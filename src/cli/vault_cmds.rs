@@ -81,10 +81,10 @@ impl Target {
         }
     }
 
-    fn not_found(&self, method: &str) -> Error {
+    fn not_found(&self, method: &'static str) -> Error {
         Error::NotFound {
             service: crate::Service::Vault,
-            method: method.into(),
+            method,
             path: self.display(),
         }
     }
@@ -665,7 +665,7 @@ pub(crate) fn kv(rest: &[String]) -> Result<u8, Error> {
                         .metadata_answer(&t.path)?
                         .ok_or_else(|| Error::NotFound {
                             service: crate::Service::Vault,
-                            method: "GET".into(),
+                            method: "GET",
                             path: format!("{}/metadata/{}", t.mount, t.path),
                         })?;
                     emit(&m, human);

@@ -48,14 +48,6 @@ impl Lookup for ProcessEnv {
     }
 }
 
-/// The error for a variable whose value is not valid UTF-8. Its bytes are
-/// never shown: the variable may hold a secret.
-pub(crate) fn not_utf8(name: &str) -> Error {
-    Error::Config(format!(
-        "{name} is not valid UTF-8: set it to text (its value is not shown)"
-    ))
-}
-
 /// Why a value cannot go into an HTTP header (a token, a secret id, a
 /// namespace), or `None` when it can. Its characters are never shown.
 pub(crate) fn header_problem(name: &str, value: &str) -> Option<Error> {
@@ -101,7 +93,7 @@ pub(crate) fn lookup_named(env: &dyn Lookup, name: &str) -> Result<Option<(Strin
         None => Ok(None),
         Some(Ok(v)) if v.trim().is_empty() => Ok(None),
         Some(Ok(v)) => Ok(Some((env.source_of(n), v))),
-        Some(Err(_)) => Err(not_utf8(&env.source_of(n))),
+        Some(Err(_)) => Err(Error::not_utf8(&env.source_of(n))),
     };
     if let Some(b) = bao_name(name) {
         if let Some(found) = one(b)? {
@@ -267,6 +259,7 @@ pub fn check_vault_path(source: &str, value: &str, allow_empty: bool) -> Result<
 /// [`check_vault_path`] for a secret's path inside a mount: `#` and `%`
 /// are allowed there (they are percent-encoded on the way), and it may be
 /// empty (the mount's root).
+#[cfg(feature = "cli")]
 pub fn check_kv_path(source: &str, value: &str) -> Result<String> {
     check_path(source, value, true, false)
 }
@@ -291,7 +284,7 @@ fn check_path(source: &str, value: &str, allow_empty: bool, mount: bool) -> Resu
             || (mount && matches!(c, '#' | '%'))
             || c.is_control()
             || matches!(c as u32, 0x2028 | 0x2029)
-            || crate::identity::did::is_format_char(c)
+            || crate::util::is_format_char(c)
     }) {
         return bad(&format!(
             "holds {:?}, which a Vault path cannot carry",
@@ -328,7 +321,7 @@ pub fn check_username(source: &str, value: &str) -> Result<String> {
         matches!(c, '/' | '\\' | '?' | '#' | '%')
             || c.is_whitespace()
             || c.is_control()
-            || crate::identity::did::is_format_char(c)
+            || crate::util::is_format_char(c)
     }) {
         return bad("holds a character a login path cannot carry (/, \\, ?, #, %, space or a control character)");
     }

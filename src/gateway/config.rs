@@ -145,7 +145,7 @@ impl ListenerConfig {
             (socket, None) => {
                 let mode = match &self.mode {
                     None => 0o600,
-                    Some(m) => crate::agent::config::parse_mode(m).ok_or_else(|| {
+                    Some(m) => crate::util::parse_mode(m).ok_or_else(|| {
                         bad(format!("mode: {m:?} is not an octal mode (e.g. \"0600\")"))
                     })?,
                 };

@@ -118,6 +118,9 @@ pub(crate) struct Gateway {
     peers: BTreeMap<String, HttpClient>,
     peer_auth: Option<Box<dyn PeerAuth>>,
     status: Mutex<Value>,
+    /// The agent's verdict on that document (`vaultid agent status`'s exit
+    /// code and summary), for `/healthz`.
+    health: Mutex<(u8, Value)>,
     metrics: Metrics,
     stop: AtomicBool,
 }
@@ -171,6 +174,11 @@ impl Gateway {
             peers,
             peer_auth,
             status: Mutex::new(json!({})),
+            health: Mutex::new((
+                1,
+                json!({"healthy": false, "exit_code": 1,
+                       "problems": ["the agent has not published its status yet"]}),
+            )),
             metrics: Metrics::default(),
             stop: AtomicBool::new(false),
         })
@@ -239,8 +247,7 @@ impl Gateway {
     }
 
     fn health_reply(&self) -> Reply {
-        let status = lock(&self.status).clone();
-        let (code, verdict) = crate::agent::status::judge(status);
+        let (code, verdict) = lock(&self.health).clone();
         Reply {
             status: if code == 0 { 200 } else { 503 },
             headers: vec![("Content-Type".into(), "application/json".into())],
@@ -309,7 +316,11 @@ impl Gateway {
         } else {
             target
         };
-        let mut req = Request::new(&head.method, &target);
+        let Some(method) = crate::http::known_method(&head.method) else {
+            zeroize_bytes(&mut body);
+            return Reply::error(501, "gateway: method not implemented");
+        };
+        let mut req = Request::new(method, &target);
         for name in PEER_REQUEST_HEADERS {
             if let Some(v) = head.field(name).and_then(|v| std::str::from_utf8(v).ok()) {
                 if name != "content-type" {
@@ -365,9 +376,12 @@ impl Running {
         &self.address
     }
 
-    /// Publishes the agent's status document for `/healthz` and `/metrics`.
-    pub(crate) fn publish(&self, status: &Value) {
+    /// Publishes the agent's status document (for `/metrics`) and its
+    /// verdict on it (exit code and summary, for `/healthz`: 200 when the
+    /// code is 0, else 503).
+    pub(crate) fn publish(&self, status: &Value, health: (u8, Value)) {
         *lock(&self.gateway.status) = status.clone();
+        *lock(&self.gateway.health) = health;
     }
 
     /// Stops accepting, lets open requests finish (up to `grace`), removes

@@ -252,14 +252,11 @@ impl ProxyPolicy {
         let no_proxy = match first(&["NO_PROXY", "no_proxy"]) {
             None => NoProxy::default(),
             Some((_, Some(v))) => NoProxy::parse(&v),
-            Some((name, None)) => return Err(crate::config::grammar::not_utf8(name)),
+            Some((name, None)) => return Err(crate::Error::not_utf8(name)),
         };
         let split = |v: Option<Found>| match v {
             None => (None, None),
-            Some((name, None)) => (
-                None,
-                Some(crate::config::grammar::not_utf8(name).to_string()),
-            ),
+            Some((name, None)) => (None, Some(crate::Error::not_utf8(name).to_string())),
             Some((name, Some(value))) => match chosen((name, value)) {
                 Ok(None) => (None, None),
                 Ok(Some(c)) => (Some(c), None),

@@ -103,7 +103,7 @@ pub(super) fn client_path(client_id: &str) -> String {
 }
 
 /// Turn a non-2xx response into the crate's error, keeping Hydra's words.
-pub(super) fn check(resp: Response, method: &str, path: &str) -> Result<Response> {
+pub(super) fn check(resp: Response, method: &'static str, path: &str) -> Result<Response> {
     if resp.is_success() {
         return Ok(resp);
     }

@@ -182,7 +182,7 @@ pub fn registration_body(
 }
 
 /// [`registration_body`] with a given `registered_at` timestamp.
-pub fn registration_body_at(
+pub(crate) fn registration_body_at(
     agent: &AgentRegistration<'_>,
     secret: &SecretString,
     scopes: &[String],

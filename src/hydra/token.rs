@@ -13,6 +13,7 @@ use super::*;
 
 /// An access token from the token endpoint. `Debug` hides the token.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct AccessToken {
     /// The token itself.
     pub access_token: SecretString,
@@ -51,6 +52,7 @@ impl AccessToken {
 
 /// What `POST /admin/oauth2/introspect` says about a token.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Introspection {
     /// `true` when the token is neither expired nor revoked.
     pub active: bool,

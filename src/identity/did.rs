@@ -58,6 +58,7 @@ pub fn sanitize(v: &str) -> String {
 
 /// Who the agent is: author, name, agent id and the DID made from them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Identity {
     /// The author as configured (e.g. an e-mail address).
     pub author: String,
@@ -119,45 +120,12 @@ impl Identity {
     }
 }
 
-/// Unicode format characters (general category Cf, Unicode 15.1): they
-/// are invisible, and some reorder what a reader sees (bidi overrides
-/// U+202A-202E and isolates U+2066-2069) or hide text (zero-width ones).
-const FORMAT_CHARS: &[(u32, u32)] = &[
-    (0x00AD, 0x00AD),
-    (0x0600, 0x0605),
-    (0x061C, 0x061C),
-    (0x06DD, 0x06DD),
-    (0x070F, 0x070F),
-    (0x0890, 0x0891),
-    (0x08E2, 0x08E2),
-    (0x180E, 0x180E),
-    (0x200B, 0x200F),
-    (0x202A, 0x202E),
-    (0x2060, 0x2064),
-    (0x2066, 0x206F),
-    (0xFEFF, 0xFEFF),
-    (0xFFF9, 0xFFFB),
-    (0x110BD, 0x110BD),
-    (0x110CD, 0x110CD),
-    (0x13430, 0x1343F),
-    (0x1BCA0, 0x1BCA3),
-    (0x1D173, 0x1D17A),
-    (0xE0001, 0xE0001),
-    (0xE0020, 0xE007F),
-];
-
-/// `true` for a Unicode format character (general category Cf).
-pub(crate) fn is_format_char(c: char) -> bool {
-    let n = c as u32;
-    FORMAT_CHARS.iter().any(|&(lo, hi)| (lo..=hi).contains(&n))
-}
-
 /// Why `c` cannot be in a DID part or a KV path, or `None` when it can.
 /// Refused: `?` and `#` (a URL's query and fragment: they cut a DID or a
 /// KV path short), control characters, Unicode format characters (bidi
 /// controls, zero-width characters: they make a reader see something else)
 /// and the line and paragraph separators U+2028/U+2029.
-pub fn unsafe_char(c: char) -> Option<&'static str> {
+pub(crate) fn unsafe_char(c: char) -> Option<&'static str> {
     let n = c as u32;
     if matches!(c, '?' | '#') {
         Some("a URL query or fragment character")
@@ -165,7 +133,7 @@ pub fn unsafe_char(c: char) -> Option<&'static str> {
         Some("a control character")
     } else if matches!(n, 0x2028 | 0x2029) {
         Some("a line or paragraph separator")
-    } else if is_format_char(c) {
+    } else if crate::util::is_format_char(c) {
         Some("an invisible Unicode format character (bidi control, zero-width or similar)")
     } else {
         None
@@ -212,6 +180,7 @@ fn normalise_uuid(s: &str) -> Option<String> {
 
 /// A parsed DID.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParsedDid {
     /// `did:bindu:{author}:{agent_name}:{agent_id}`. The parts are as they
     /// appear in the DID, i.e. already sanitized.
@@ -338,7 +307,7 @@ pub fn did_document(did: &str, public: &PublicKey, created: &str) -> serde_json:
     })
 }
 
-pub use crate::util::time::now_iso8601;
+pub(crate) use crate::util::time::now_iso8601;
 
 #[cfg(test)]
 mod tests {

@@ -220,11 +220,10 @@ impl KeyPair {
     }
 }
 
-pub use crate::util::random::random_secret_urlsafe;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::random::random_secret_urlsafe;
 
     /// RFC 8032 section 7.1, test 1 (empty message).
     const RFC8032_SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";

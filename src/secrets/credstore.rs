@@ -38,12 +38,12 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result, Service};
-use crate::identity::keys::random_secret_urlsafe;
 use crate::secret_string::SecretString;
+use crate::util::random::random_secret_urlsafe;
 use crate::vault::{Client, KvAdmin};
 
 /// Random bytes in a credential secret.
-pub const SECRET_BYTES: usize = 32;
+pub(crate) const SECRET_BYTES: usize = 32;
 
 /// `true` when `a` and `b` are equal, in time that does not depend on their
 /// contents or lengths: both are hashed with SHA-256 and the two digests
@@ -198,7 +198,7 @@ impl<'a> CredentialStore<'a> {
         let kv = self.client.kv2(&self.mount);
         let current = kv.read(&path, None)?.ok_or_else(|| Error::NotFound {
             service: Service::Vault,
-            method: "GET".into(),
+            method: "GET",
             path: format!("{}/{path}", self.mount),
         })?;
         self.store_new_secret(agent_id, credential_id, current.metadata.version)

@@ -55,6 +55,7 @@ pub struct FieldMap {
 /// The same syntax names the fields of a dynamic secret
 /// (`database/creds/app#username=PGUSER`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SecretSpec {
     /// The path as given (before the `#`), without surrounding slashes.
     pub path: String,
@@ -235,7 +236,7 @@ pub fn fields_to_vars(
         for f in &spec.fields {
             let value = data.get(&f.key).ok_or_else(|| Error::NotFound {
                 service: Service::Vault,
-                method: "GET".into(),
+                method: "GET",
                 path: format!("{label}#{}", f.key),
             })?;
             out.push((name_for(&f.key, f.name.as_deref())?, value_to_secret(value)));
@@ -338,7 +339,7 @@ pub fn load_secrets(
             .read(&path, None)?
             .ok_or_else(|| Error::NotFound {
                 service: Service::Vault,
-                method: "GET".into(),
+                method: "GET",
                 path: label.clone(),
             })?;
         let vars = fields_to_vars(&label, &secret.data, spec, opts)?;

@@ -50,6 +50,7 @@ use crate::vault::Client;
 /// `Debug` shows the field names, never their values; string values are
 /// overwritten with zeros when it is dropped.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct DynamicSecret {
     /// The logical path it was read from (`database/creds/app`).
     pub path: String,
@@ -144,7 +145,7 @@ impl LeaseBackend for Client {
     fn fetch(&self, path: &str) -> Result<DynamicSecret> {
         let answer = self.read(path)?.ok_or_else(|| Error::NotFound {
             service: Service::Vault,
-            method: "GET".into(),
+            method: "GET",
             path: path.to_string(),
         })?;
         DynamicSecret::from_response(path, &answer)
@@ -206,6 +207,7 @@ impl LeasePolicy {
 
 /// What happened to the lease.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum LeaseEvent {
     /// The lease was renewed and now lasts `ttl`.
     Renewed {
@@ -599,8 +601,9 @@ mod tests {
             if self.offline.load(std::sync::atomic::Ordering::SeqCst) {
                 return Err(Error::Unreachable {
                     service: Service::Vault,
-                    method: "PUT".into(),
+                    method: "PUT",
                     path: "sys/leases/renew".into(),
+                    kind: crate::TransportKind::Connection,
                     detail: "connection refused".into(),
                 });
             }

@@ -34,16 +34,16 @@ use crate::error::{Error, Result};
 use crate::secret_string::SecretString;
 
 /// `SIGHUP` (1 on Linux and the BSDs, macOS included).
-pub const SIGHUP: i32 = 1;
+pub(crate) const SIGHUP: i32 = 1;
 /// `SIGINT` (2 on Linux and the BSDs).
-pub const SIGINT: i32 = 2;
+pub(crate) const SIGINT: i32 = 2;
 /// `SIGKILL` (9 on Linux and the BSDs).
-pub const SIGKILL: i32 = 9;
+pub(crate) const SIGKILL: i32 = 9;
 /// `SIGTERM` (15 on Linux and the BSDs).
-pub const SIGTERM: i32 = 15;
+pub(crate) const SIGTERM: i32 = 15;
 
 /// The signals forwarded to the child.
-pub const FORWARDED: [i32; 3] = [SIGHUP, SIGINT, SIGTERM];
+pub(crate) const FORWARDED: [i32; 3] = [SIGHUP, SIGINT, SIGTERM];
 
 mod ffi {
     use std::os::raw::c_int;
@@ -55,13 +55,13 @@ mod ffi {
         /// the previous one (or `SIG_ERR`). glibc, musl and the BSD libcs
         /// give BSD semantics: the handler stays installed and interrupted
         /// system calls are restarted.
-        pub fn signal(signum: c_int, handler: usize) -> usize;
+        pub(super) fn signal(signum: c_int, handler: usize) -> usize;
         /// `kill(2)`: send `sig` to process `pid`.
-        pub fn kill(pid: i32, sig: c_int) -> c_int;
+        pub(super) fn kill(pid: i32, sig: c_int) -> c_int;
     }
 
     /// `SIG_ERR`.
-    pub const SIG_ERR: usize = usize::MAX;
+    pub(super) const SIG_ERR: usize = usize::MAX;
 }
 
 /// The child signals go to (0: none yet).
@@ -87,7 +87,7 @@ extern "C" fn forward(sig: c_int) {
 
 /// Send signal `sig` to process `pid` (`kill(2)`). Errors (no such process)
 /// are returned as `false`.
-pub fn send_signal(pid: u32, sig: i32) -> bool {
+pub(crate) fn send_signal(pid: u32, sig: i32) -> bool {
     let Ok(pid) = i32::try_from(pid) else {
         return false;
     };
@@ -106,7 +106,7 @@ pub fn send_signal(pid: u32, sig: i32) -> bool {
 /// ([`SignalForwarding::install`] waits for an earlier one to be dropped, so
 /// do not install twice on one thread), and it replaces whatever handlers
 /// the embedding program had for these three signals until it is dropped.
-pub struct SignalForwarding {
+pub(crate) struct SignalForwarding {
     previous: Vec<(i32, usize)>,
     _active: MutexGuard<'static, ()>,
 }
@@ -122,7 +122,7 @@ impl std::fmt::Debug for SignalForwarding {
 impl SignalForwarding {
     /// Install the handlers, first waiting until no other guard is alive.
     /// Fails when the C library refuses a handler.
-    pub fn install() -> Result<SignalForwarding> {
+    pub(crate) fn install() -> Result<SignalForwarding> {
         let active = ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
         CHILD_PID.store(0, Ordering::SeqCst);
         PENDING.store(0, Ordering::SeqCst);
@@ -150,7 +150,7 @@ impl SignalForwarding {
 
     /// Forward signals to `pid` from now on; a signal that arrived while no
     /// child was set is delivered now.
-    pub fn set_child(&self, pid: u32) {
+    pub(crate) fn set_child(&self, pid: u32) {
         let pid = i32::try_from(pid).unwrap_or(0);
         CHILD_PID.store(pid, Ordering::SeqCst);
         let pending = PENDING.swap(0, Ordering::SeqCst);
@@ -162,12 +162,12 @@ impl SignalForwarding {
 
     /// Stop forwarding to the current child (it exited); later signals are
     /// held for the next child.
-    pub fn clear_child(&self) {
+    pub(crate) fn clear_child(&self) {
         CHILD_PID.store(0, Ordering::SeqCst);
     }
 
     /// The last forwarded signal received, if any.
-    pub fn last_signal(&self) -> Option<i32> {
+    pub(crate) fn last_signal(&self) -> Option<i32> {
         match LAST_SIGNAL.load(Ordering::SeqCst) {
             0 => None,
             s => Some(s),
@@ -186,7 +186,7 @@ impl Drop for SignalForwarding {
 }
 
 /// The shell's view of an exit status: the code, or `128 + signal`.
-pub fn exit_code(status: ExitStatus) -> u8 {
+pub(crate) fn exit_code(status: ExitStatus) -> u8 {
     if let Some(code) = status.code() {
         (code & 0xff) as u8
     } else if let Some(sig) = status.signal() {
@@ -199,7 +199,7 @@ pub fn exit_code(status: ExitStatus) -> u8 {
 /// The variables holding vaultid's own Vault credentials. A child started
 /// by `spawn_with_env` does not inherit them: it gets them only when they
 /// are among the variables given to it (`vaultid env --pass-credentials`).
-pub const CREDENTIAL_VARS: &[&str] = &[
+pub(crate) const CREDENTIAL_VARS: &[&str] = &[
     "VAULT_TOKEN",
     "BAO_TOKEN",
     "VAULT__TOKEN",
@@ -225,7 +225,10 @@ pub(crate) fn command_without_credentials(program: &str) -> Command {
 /// [`CREDENTIAL_VARS`], plus `vars`. The secrets are handed to the
 /// operating system and go nowhere else. A NUL byte in a name or value is
 /// an error naming the variable.
-pub fn spawn_with_env(argv: &[String], vars: &BTreeMap<String, SecretString>) -> Result<Child> {
+pub(crate) fn spawn_with_env(
+    argv: &[String],
+    vars: &BTreeMap<String, SecretString>,
+) -> Result<Child> {
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| Error::Config("no command given after --".into()))?;

@@ -13,17 +13,17 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::error::{Error, Result, Service};
-use crate::identity::keys::random_secret_urlsafe;
 use crate::secret_string::SecretString;
+use crate::util::random::random_secret_urlsafe;
 use crate::vault::Client;
 
 /// Default number of random bytes in a generated value.
-pub const DEFAULT_RANDOM_BYTES: usize = 32;
+pub(crate) const DEFAULT_RANDOM_BYTES: usize = 32;
 /// Largest number of random bytes accepted.
 pub(crate) const MAX_RANDOM_BYTES: usize = 4096;
 /// Default number of write attempts (the first and the retries after a
 /// check-and-set conflict).
-pub const DEFAULT_ATTEMPTS: u32 = 5;
+pub(crate) const DEFAULT_ATTEMPTS: u32 = 5;
 
 /// The new value of the field.
 #[derive(Debug, Clone)]
@@ -107,7 +107,7 @@ pub fn rotate_field(
         };
         let current = current.ok_or_else(|| Error::NotFound {
             service: Service::Vault,
-            method: "GET".into(),
+            method: "GET",
             path: label.clone(),
         })?;
         let read_version = current.metadata.version;

@@ -8,7 +8,7 @@
 
 /// Quote `value` for a POSIX shell: `'...'`, with each `'` as `'\''`
 /// (`it's` becomes `'it'\''s'`, the empty string `''`).
-pub fn quote(value: &str) -> String {
+pub(crate) fn quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('\'');
     for c in value.chars() {
@@ -26,7 +26,7 @@ pub fn quote(value: &str) -> String {
 ///
 /// `name` must already be a valid environment name (see
 /// `crate::secrets::env::validate_name`); it is written as is.
-pub fn export_line(name: &str, value: &str) -> String {
+pub(crate) fn export_line(name: &str, value: &str) -> String {
     format!("export {name}={}\n", quote(value))
 }
 

@@ -37,7 +37,7 @@ use crate::error::{Error, Result};
 use crate::secret_string::SecretString;
 
 /// How long [`Supervisor::stop`] waits after `SIGTERM` before `SIGKILL`.
-pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// How often a wait looks at the child.
 const POLL: Duration = Duration::from_millis(50);
@@ -278,7 +278,7 @@ impl Drop for Supervisor {
 
 /// Run `argv` once with `vars` added to its environment, forwarding
 /// termination signals to it, and return its exit code.
-pub fn run_with_env(argv: &[String], vars: &BTreeMap<String, SecretString>) -> Result<u8> {
+pub(crate) fn run_with_env(argv: &[String], vars: &BTreeMap<String, SecretString>) -> Result<u8> {
     let mut sup = Supervisor::new(argv.to_vec())?;
     sup.spawn(vars)?;
     sup.wait()
@@ -286,7 +286,7 @@ pub fn run_with_env(argv: &[String], vars: &BTreeMap<String, SecretString>) -> R
 
 /// The exit code a shell uses when it cannot start a command: 127 when it
 /// does not exist, 126 when it cannot be executed, `None` for other errors.
-pub fn spawn_failure_code(err: &Error) -> Option<u8> {
+pub(crate) fn spawn_failure_code(err: &Error) -> Option<u8> {
     match err {
         Error::Io { source, .. } => match source.kind() {
             std::io::ErrorKind::NotFound => Some(127),

@@ -128,6 +128,11 @@ impl Caller {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<CallResponse> {
+        let method = crate::http::known_method(method).ok_or_else(|| {
+            Error::Config(format!(
+                "HTTP method {method:?} is not supported: use GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS"
+            ))
+        })?;
         let (origin, target) = split_call_url(url)?;
         let mut content_type = None;
         let mut extra = Vec::new();

@@ -100,4 +100,5 @@ pub use keys::{
 };
 pub use replay::{ReplayGuard, DEFAULT_REPLAY_CAPACITY};
 
+#[cfg(feature = "cli")]
 pub(crate) use envelope::unix_now;

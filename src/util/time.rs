@@ -37,7 +37,7 @@ pub(crate) fn unix_secs() -> u64 {
 /// The current UTC time as Python's `datetime.now(timezone.utc).isoformat()`
 /// prints it: `2026-11-22T04:33:42.123456+00:00` (the fraction is left out
 /// when the microseconds are zero).
-pub fn now_iso8601() -> String {
+pub(crate) fn now_iso8601() -> String {
     let since = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();

@@ -46,6 +46,7 @@ pub(crate) struct TokenLease {
 /// What Vault says about the current token (`auth/token/lookup-self`).
 /// The token itself is not kept.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TokenInfo {
     /// The token's accessor (names the token without being it).
     #[serde(default)]
@@ -94,6 +95,7 @@ impl TokenInfo {
 
 /// The `auth` block of a login or renewal: a token and its lease.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct AuthInfo {
     /// The token.
     pub client_token: SecretString,
@@ -401,7 +403,7 @@ impl Client {
 
     /// Unwrap a response-wrapping token (`sys/wrapping/unwrap`) and return
     /// the wrapped answer. A wrapping token works once.
-    pub fn unwrap(&self, wrapping_token: &SecretString) -> Result<Option<Value>> {
+    pub fn unwrap_response(&self, wrapping_token: &SecretString) -> Result<Option<Value>> {
         let path = "sys/wrapping/unwrap";
         self.exchange_as("POST", path, None, Some(wrapping_token))?
             .map_err(|e| login_error(e, path))
@@ -444,7 +446,7 @@ impl Client {
                 return Ok(s.clone());
             }
         }
-        let answer = self.unwrap(wrapping)?;
+        let answer = self.unwrap_response(wrapping)?;
         let secret = answer
             .as_ref()
             .and_then(|a| a.get("data"))
@@ -726,7 +728,7 @@ pub(crate) fn retry_wait(
 
 /// When to act on a token of lifetime `ttl`: two thirds of it, less 10 to
 /// 20 % (`jitter` in `[0, 1)` picks where).
-pub fn renew_due(ttl: Duration, jitter: f64) -> Duration {
+pub(crate) fn renew_due(ttl: Duration, jitter: f64) -> Duration {
     let j = if jitter.is_finite() {
         jitter.clamp(0.0, 1.0)
     } else {
@@ -743,7 +745,7 @@ fn login_error(e: super::ApiError, path: &str) -> Error {
     match e.status {
         400 | 401 | 403 if e.invalid.is_none() && !e.is_sealed() => Error::PermissionDenied {
             service: Service::Vault,
-            method: "POST".into(),
+            method: "POST",
             path: path.to_string(),
             status: e.status,
             errors: e.errors,
@@ -819,7 +821,8 @@ pub(crate) struct RevokeOnDrop<'a> {
 
 impl RevokeOnDrop<'_> {
     /// Keep the token: nothing is revoked (it was stored or handed out).
-    pub fn keep(mut self) {
+    #[cfg(feature = "cli")]
+    pub(crate) fn keep(mut self) {
         self.armed = false;
     }
 }

@@ -21,7 +21,7 @@ use crate::secret_string::{zeroize_json, SecretString};
 /// What one node is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum NodeState {
+pub(crate) enum NodeState {
     /// Unsealed and active: serves reads and writes.
     Active,
     /// Unsealed standby: serves reads, forwards writes.
@@ -36,7 +36,7 @@ pub enum NodeState {
 
 /// One node's answer to [`survey`].
 #[derive(Debug, Clone, Serialize)]
-pub struct NodeReport {
+pub(crate) struct NodeReport {
     /// The configured address.
     pub addr: String,
     /// Its state.
@@ -105,7 +105,7 @@ fn node_client(config: &VaultConfig, addr: &str) -> Result<Client> {
 }
 
 /// Every configured address, `addr` first.
-pub fn addresses(config: &VaultConfig) -> Vec<String> {
+pub(crate) fn addresses(config: &VaultConfig) -> Vec<String> {
     let mut all = vec![config.addr.clone()];
     for a in &config.other_addrs {
         if !all.contains(a) {
@@ -152,7 +152,7 @@ fn parse_seal_status(v: Option<serde_json::Value>) -> Result<SealStatus> {
 }
 
 /// Ask every configured node for its state and its view of the leader.
-pub fn survey(config: &VaultConfig) -> Vec<NodeReport> {
+pub(crate) fn survey(config: &VaultConfig) -> Vec<NodeReport> {
     let addrs = addresses(config);
     let handles: Vec<_> = addrs
         .into_iter()
@@ -212,7 +212,7 @@ fn survey_one(config: &VaultConfig, addr: &str) -> NodeReport {
 
 /// One node's answer to [`unseal`].
 #[derive(Debug, Clone, Serialize)]
-pub struct UnsealReport {
+pub(crate) struct UnsealReport {
     /// The configured address.
     pub addr: String,
     /// Sealed after the shares were submitted (`None`: unknown).
@@ -233,7 +233,7 @@ pub struct UnsealReport {
 /// unseal themselves a moment later (a Raft node joining its cluster).
 /// A node that is not initialised yet (still joining) is asked again
 /// until the wait ends.
-pub fn unseal(
+pub(crate) fn unseal(
     config: &VaultConfig,
     addrs: &[String],
     shares: &[SecretString],

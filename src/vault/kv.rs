@@ -23,6 +23,10 @@
 //! Internal: the `kv` command uses [`Client::kv_mount`] and [`Kv1`]; a
 //! program gets [`Kv2`](super::Kv2).
 
+// The `kv` command is the one user of the mount detection and of KV v1;
+// the library keeps the per-client cache of mounts it fills.
+#![cfg_attr(not(feature = "cli"), allow(dead_code))]
+
 use serde_json::{Map, Value};
 
 use super::{kv2::clean, Client, KvSecret, VersionMetadata};

@@ -20,6 +20,7 @@ use crate::secret_string::zeroize_json;
 /// `Debug` shows the keys only, never the values; string values are
 /// overwritten with zeros when it is dropped.
 #[derive(Clone, PartialEq)]
+#[non_exhaustive]
 pub struct KvSecret {
     /// The key/value pairs.
     pub data: Map<String, Value>,
@@ -82,6 +83,7 @@ impl VersionMetadata {
 
 /// Metadata of a secret across its versions.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct KvMetadata {
     /// Every write must carry `cas`.
     #[serde(default)]
@@ -121,6 +123,7 @@ where
 }
 
 /// Changes to a secret's metadata; `None` fields are left as they are.
+#[cfg(feature = "cli")]
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct MetadataUpdate {
     /// How many versions to keep (0: the mount's default).
@@ -398,7 +401,7 @@ impl<'a> Kv2<'a> {
         let Some(mut current) = self.read(path, None)? else {
             return Err(Error::NotFound {
                 service: Service::Vault,
-                method: "PATCH".into(),
+                method: "PATCH",
                 path: self.display(path),
             });
         };
@@ -445,6 +448,7 @@ impl<'a> Kv2<'a> {
     /// The secret's metadata as the server sent it (the `data` of
     /// `GET {mount}/metadata/{path}`, every field the server has, as `bao kv
     /// metadata get` shows it); `None` when the secret does not exist.
+    #[cfg(feature = "cli")]
     pub(crate) fn metadata_answer(&self, path: &str) -> Result<Option<Value>> {
         let p = self.api("metadata", path)?;
         match self.client.exchange("GET", &p, None)? {
@@ -463,7 +467,7 @@ impl<'a> Kv2<'a> {
         self.send("DELETE", &p, None)
     }
 
-    fn send(&self, method: &str, p: &str, body: Option<&Value>) -> Result<()> {
+    fn send(&self, method: &'static str, p: &str, body: Option<&Value>) -> Result<()> {
         match self.client.exchange(method, p, body)? {
             Ok(_) => Ok(()),
             Err(e) => Err(self.error(e, method, p)),
@@ -498,7 +502,7 @@ impl<'a> Kv2<'a> {
         }
     }
 
-    fn error(&self, e: ApiError, method: &str, p: &str) -> Error {
+    fn error(&self, e: ApiError, method: &'static str, p: &str) -> Error {
         e.into_error(method, p)
     }
 }
@@ -507,6 +511,7 @@ impl<'a> Kv2<'a> {
 /// (delete, undelete, destroy), metadata settings and removal, subkeys.
 /// Internal: a program gets reads, writes, patches, lists, soft deletes
 /// and metadata reads on [`Kv2`] itself.
+#[cfg(feature = "cli")]
 pub trait KvAdmin {
     /// Change the secret's settings (kept versions, cas requirement,
     /// automatic deletion, custom metadata). Creates the metadata when the
@@ -533,6 +538,7 @@ pub trait KvAdmin {
     fn subkeys(&self, path: &str, depth: Option<u32>) -> Result<Option<Value>>;
 }
 
+#[cfg(feature = "cli")]
 impl KvAdmin for Kv2<'_> {
     fn write_metadata(&self, path: &str, update: &MetadataUpdate) -> Result<()> {
         let p = self.api("metadata", path)?;

@@ -10,6 +10,7 @@ use crate::error::{Error, Result, Service};
 
 /// A lease as Vault reports it after a renewal.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct LeaseInfo {
     /// The lease id.
     #[serde(default)]

@@ -31,6 +31,7 @@
 //! ```
 
 pub(crate) mod auth;
+#[cfg(feature = "cli")]
 pub(crate) mod cluster;
 pub(crate) mod kv;
 pub(crate) mod kv2;
@@ -50,8 +51,10 @@ use crate::secret_string::{zeroize_bytes, SecretString};
 use crate::util::lock;
 
 pub use auth::{AuthInfo, Renewer, TokenInfo};
+#[cfg(feature = "cli")]
 pub(crate) use kv::{holds, KvMount, KvVersion};
 pub use kv2::{Kv2, KvMetadata, KvSecret, VersionMetadata};
+#[cfg(feature = "cli")]
 pub(crate) use kv2::{KvAdmin, KvRead, MetadataUpdate};
 pub use lease::LeaseInfo;
 pub(crate) use response::{api_path, data_as, list_keys, parse_response, ApiError};
@@ -218,7 +221,7 @@ impl Client {
     /// Enterprise; servers without these headers ignore them).
     pub(crate) fn request(
         &self,
-        method: &str,
+        method: &'static str,
         path: &str,
         body: Option<&Value>,
     ) -> Result<Option<Value>> {
@@ -230,7 +233,7 @@ impl Client {
     /// error, Vault's refusals the inner one.
     pub(crate) fn exchange(
         &self,
-        method: &str,
+        method: &'static str,
         path: &str,
         body: Option<&Value>,
     ) -> Result<std::result::Result<Option<Value>, ApiError>> {
@@ -240,7 +243,7 @@ impl Client {
     /// Like [`Client::exchange`] with a body of any content type.
     pub(crate) fn exchange_bytes(
         &self,
-        method: &str,
+        method: &'static str,
         path: &str,
         body: &[u8],
         content_type: &str,
@@ -252,7 +255,7 @@ impl Client {
     /// Send a request with the given token, or none (login, unwrap).
     pub(crate) fn exchange_as(
         &self,
-        method: &str,
+        method: &'static str,
         path: &str,
         body: Option<&Value>,
         token: Option<&SecretString>,
@@ -274,7 +277,7 @@ impl Client {
     /// more than once (a write may have been applied by an earlier try).
     pub(crate) fn exchange_resent(
         &self,
-        method: &str,
+        method: &'static str,
         path: &str,
         body: Option<&Value>,
     ) -> Result<(std::result::Result<Option<Value>, ApiError>, bool)> {
@@ -285,7 +288,7 @@ impl Client {
     /// Vault's answer, and whether the request was sent more than once.
     fn exchange_with(
         &self,
-        method: &str,
+        method: &'static str,
         path: &str,
         body: Option<&Value>,
         token: TokenUse<'_>,
@@ -315,6 +318,11 @@ impl Client {
         body: Option<(&[u8], &str)>,
         token: Option<Option<SecretString>>,
     ) -> Result<Response> {
+        let method = crate::http::known_method(method).ok_or_else(|| {
+            crate::Error::Config(format!(
+                "HTTP method {method:?} is not one Vault serves (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, LIST)"
+            ))
+        })?;
         let target = response::api_path_query(path, query);
         let build = |token: Option<SecretString>| {
             let mut req = Request::new(method, &target);
@@ -347,7 +355,7 @@ impl Client {
 
     fn send(
         &self,
-        method: &str,
+        method: &'static str,
         path: &str,
         body: Option<(&[u8], &str)>,
         token: TokenUse<'_>,
@@ -363,7 +371,7 @@ impl Client {
 
     fn send_inner(
         &self,
-        method: &str,
+        method: &'static str,
         path: &str,
         body: Option<(&[u8], &str)>,
         token: TokenUse<'_>,
@@ -412,6 +420,7 @@ impl Client {
 /// Store a token where a later command finds it, as Vault's CLI keeps
 /// `~/.vault-token`: written atomically (temporary file, fsync, rename),
 /// created with mode 0600.
+#[cfg(feature = "cli")]
 pub(crate) fn store_token(path: &std::path::Path, token: &SecretString) -> Result<()> {
     crate::cache::write_atomic(path, token.expose().as_bytes(), 0o600)
 }

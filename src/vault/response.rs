@@ -20,7 +20,7 @@ pub fn api_path(path: &str) -> String {
 
 /// Like [`api_path`] for a path that may itself hold a `?` (a decoded
 /// path, as the gateway forwards), with the query given apart.
-pub fn api_path_query(p: &str, query: Option<&str>) -> String {
+pub(crate) fn api_path_query(p: &str, query: Option<&str>) -> String {
     let mut out = String::from("/v1/");
     for b in p.trim_start_matches('/').bytes() {
         if b.is_ascii_alphanumeric() || b"-._~/:@!$&'()*+,;=".contains(&b) {
@@ -97,9 +97,8 @@ impl ApiError {
     }
 
     /// The [`Error`] for this answer to `method path`.
-    pub fn into_error(self, method: &str, path: &str) -> Error {
+    pub fn into_error(self, method: &'static str, path: &str) -> Error {
         let path = crate::util::strip_query(path).to_string();
-        let method = method.to_string();
         if let Some(detail) = self.invalid {
             return Error::Protocol {
                 service: Service::Vault,
@@ -115,7 +114,7 @@ impl ApiError {
         if self.is_missing_mount() {
             return Error::MountNotFound { method, path };
         }
-        Error::from_status(Service::Vault, self.status, &method, &path, self.errors)
+        Error::from_status(Service::Vault, self.status, method, &path, self.errors)
     }
 }
 
@@ -230,7 +229,7 @@ fn truncate(mut s: String, max: usize) -> String {
 }
 
 /// `data.keys` of a LIST answer.
-pub fn list_keys(v: Option<&Value>) -> Vec<String> {
+pub(crate) fn list_keys(v: Option<&Value>) -> Vec<String> {
     v.and_then(|v| v.get("data"))
         .and_then(|d| d.get("keys"))
         .and_then(Value::as_array)
@@ -244,7 +243,7 @@ pub fn list_keys(v: Option<&Value>) -> Vec<String> {
 }
 
 /// `data` of an answer, as a typed value.
-pub fn data_as<T: serde::de::DeserializeOwned>(v: Option<Value>, what: &str) -> Result<T> {
+pub(crate) fn data_as<T: serde::de::DeserializeOwned>(v: Option<Value>, what: &str) -> Result<T> {
     let data = v
         .and_then(|mut v| v.get_mut("data").map(Value::take))
         .unwrap_or(Value::Null);

@@ -6,11 +6,12 @@ use super::Client;
 use crate::error::{Error, Result, Service};
 
 /// The request path: every state answers 200, so the body tells.
-pub const HEALTH_PATH: &str =
+pub(crate) const HEALTH_PATH: &str =
     "sys/health?standbyok=true&perfstandbyok=true&sealedcode=200&uninitcode=200";
 
 /// What `sys/health` says.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Health {
     /// The server has been initialised.
     #[serde(default)]
@@ -52,7 +53,7 @@ pub fn parse_health(status: u16, body: &[u8]) -> Result<Health> {
     if !matches!(status, 200 | 429 | 472 | 473 | 501 | 503) {
         return Err(Error::Http {
             service: Service::Vault,
-            method: "GET".into(),
+            method: "GET",
             path: "sys/health".into(),
             status,
             errors: Vec::new(),

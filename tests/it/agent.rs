@@ -899,9 +899,12 @@ fn a_wrapped_token_sink_unwraps_once_to_the_token() {
     assert_ne!(wrapping.trim(), bao.token());
     let c = bao.client();
     let w = vaultid::SecretString::new(wrapping.trim());
-    let answer = c.unwrap(&w).unwrap().unwrap();
+    let answer = c.unwrap_response(&w).unwrap().unwrap();
     assert_eq!(answer["data"]["token"], bao.token());
-    assert!(c.unwrap(&w).is_err(), "a wrapping token works once");
+    assert!(
+        c.unwrap_response(&w).is_err(),
+        "a wrapping token works once"
+    );
     let (code, log) = agent.stop();
     assert_eq!(code, 0);
     assert!(!log.contains(bao.token()));

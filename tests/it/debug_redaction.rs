@@ -24,10 +24,10 @@ use vaultid::fuzzing::http::{HeaderValue, Request};
 use vaultid::fuzzing::hydra::OAuthClient;
 use vaultid::fuzzing::secrets::{EnvBuilder, Precedence};
 use vaultid::fuzzing::secrets::{NewCredential, NewValue, Rotated};
-use vaultid::hydra::{AccessToken, TokenClient};
+use vaultid::hydra::TokenClient;
 use vaultid::identity::KeyPair;
 use vaultid::secrets::LeaseEvent;
-use vaultid::vault::{Client, KvMetadata, KvSecret, VersionMetadata};
+use vaultid::vault::{Client, KvMetadata, VersionMetadata};
 use vaultid::{Error, SecretString};
 
 /// A distinctive value.
@@ -129,11 +129,7 @@ fn key_pair_and_pem_types() {
             &der_dec[der_dec.len() - 60..],
         ],
     );
-    let local = vaultid::cache::LocalKeys {
-        keys: keys.clone(),
-        repaired: vec![],
-        public_missing: false,
-    };
+    let local = vaultid::fuzzing::cache::local_keys(keys.clone(), vec![], false);
     debug_hides("cache::LocalKeys", &local, &secrets);
     debug_hides(
         "Ok(KeyPair)",
@@ -332,10 +328,7 @@ fn kv_secrets_and_runtime_secret_types() {
     let mut data = Map::new();
     data.insert("password".into(), value.clone().into());
     data.insert("nested".into(), json!({"deep": value}));
-    let kv = KvSecret {
-        data: data.clone(),
-        metadata: VersionMetadata::default(),
-    };
+    let kv = vaultid::fuzzing::vault::kv_secret(data.clone(), VersionMetadata::default());
     let shown = debug_hides("KvSecret", &kv, &[&value]);
     assert!(shown.contains("password"), "the keys show: {shown}");
     debug_hides("Option<KvSecret>", &Some(kv.clone()), &[&value]);
@@ -447,13 +440,13 @@ fn cached_and_hydra_credentials() {
     );
 
     let access = canary("ACCESSTOKEN");
-    let token = AccessToken {
-        access_token: SecretString::new(&*access),
-        token_type: "bearer".into(),
-        expires_in: Some(3600),
-        scope: "agent:read".into(),
-        received_at: Instant::now(),
-    };
+    let token = vaultid::fuzzing::hydra::access_token(
+        SecretString::new(&*access),
+        "bearer",
+        Some(3600),
+        "agent:read",
+        Instant::now(),
+    );
     debug_hides("hydra::AccessToken", &token, &[&access]);
     let parsed = vaultid::fuzzing::hydra::parse_token_response(
         format!(r#"{{"access_token":"{access}","token_type":"bearer","expires_in":3600}}"#)
@@ -618,7 +611,7 @@ fn errors_from_real_refusals_hide_the_credentials() {
 
     // A wrapping token that does not exist.
     let wrapping = SecretString::new(canary("WRAPPINGTOKEN"));
-    let e = bao.client().unwrap(&wrapping).unwrap_err();
+    let e = bao.client().unwrap_response(&wrapping).unwrap_err();
     error_hides("unwrap refusal", &e, &[wrapping.expose()]);
 }
 

@@ -345,13 +345,13 @@ fn a_corrupt_credentials_file_is_kept_aside_with_other_agents_entries() {
     let kd = vaultid::cache::KeyDir::new(&dir);
     let corrupt = r#"{"did:other":{"client_secret":"other-agents-secret"} trailing"#;
     fs::write(dir.join("oauth_credentials.json"), corrupt).unwrap();
-    let creds = vaultid::cache::StoredCredentials {
-        agent_id: "a".into(),
-        client_id: "did:me".into(),
-        client_secret: vaultid::SecretString::new("mine"),
-        created_at: String::new(),
-        scopes: vec![],
-    };
+    let creds = vaultid::fuzzing::cache::stored_credentials(
+        "a",
+        "did:me",
+        vaultid::SecretString::new("mine"),
+        "",
+        vec![],
+    );
     let w = vaultid::fuzzing::cache::write_credentials(&kd, "did:me", &creds)
         .unwrap()
         .unwrap();

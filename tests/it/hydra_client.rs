@@ -155,7 +155,7 @@ fn short_secret_is_refused_with_hydras_words() {
             method,
             path,
         } => {
-            assert_eq!((method.as_str(), path.as_str()), ("POST", "/admin/clients"));
+            assert_eq!((*method, path.as_str()), ("POST", "/admin/clients"));
             assert!(
                 errors[0].starts_with("invalid_client_metadata: "),
                 "{errors:?}"

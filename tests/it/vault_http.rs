@@ -11,7 +11,7 @@ use serde_json::json;
 use vaultid::config::VaultConfig;
 use vaultid::fuzzing::http::{HttpClient, HttpConfig, Request};
 use vaultid::vault::Client;
-use vaultid::{Error, SecretString, Service};
+use vaultid::{Error, SecretString, Service, TransportKind};
 
 const SECRET_OK: &str = r#"{"data":{"data":{"k":"v"},"metadata":{"version":1,"created_time":"t","deletion_time":"","destroyed":false}}}"#;
 
@@ -188,15 +188,44 @@ fn stopped_server_is_unreachable_fast() {
             service: Service::Vault,
             method,
             path,
+            kind,
             ..
         } => {
-            assert_eq!(method, "GET");
+            assert_eq!(*method, "GET");
+            assert_eq!(*kind, TransportKind::Connection);
             assert_eq!(path, "/v1/secret/data/x");
         }
         other => panic!("{other:?}"),
     }
     assert_eq!(err.exit_code(), 3);
     assert!(took < Duration::from_secs(3), "{took:?}");
+}
+
+#[test]
+fn a_name_that_does_not_resolve_is_unreachable_by_dns() {
+    // A label longer than 63 bytes: the system resolver refuses the name
+    // without sending a query, so nothing leaves the machine.
+    let addr = format!("http://{}.invalid:8200", "a".repeat(64));
+    let mut cfg = vault_config(&addr);
+    cfg.max_retries = 0;
+    let start = Instant::now();
+    let e = Client::new(&cfg)
+        .unwrap()
+        .kv2("secret")
+        .read("x", None)
+        .unwrap_err();
+    match &e {
+        Error::Unreachable { kind, detail, .. } => {
+            assert_eq!(*kind, TransportKind::Dns, "{detail}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(e.exit_code(), 3);
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[test]
@@ -212,7 +241,10 @@ fn slow_server_times_out_without_retry() {
     let err = client.kv2("secret").read("x", None).unwrap_err();
     let took = start.elapsed();
     match &err {
-        Error::Unreachable { detail, .. } => assert!(detail.contains("timed out"), "{detail}"),
+        Error::Unreachable { detail, kind, .. } => {
+            assert!(detail.contains("timed out"), "{detail}");
+            assert_eq!(*kind, TransportKind::Timeout);
+        }
         other => panic!("{other:?}"),
     }
     assert!(took < Duration::from_millis(1500), "{took:?}");
@@ -248,7 +280,10 @@ fn tls_with_the_dev_ca() {
     cfg.tls.ca_cert = None;
     let start = Instant::now();
     match Client::new(&cfg).unwrap().health() {
-        Err(Error::Unreachable { detail, .. }) => assert!(detail.contains("TLS"), "{detail}"),
+        Err(Error::Unreachable { detail, kind, .. }) => {
+            assert!(detail.contains("TLS"), "{detail}");
+            assert_eq!(kind, TransportKind::Tls);
+        }
         other => panic!("{other:?}"),
     }
     assert!(
