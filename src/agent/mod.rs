@@ -25,6 +25,8 @@
 //! thread of its own and stop it with a [`signals::Waker`].
 
 pub(crate) mod config;
+pub(crate) mod hcl;
+pub(crate) mod hcl_config;
 pub(crate) mod notify;
 pub(crate) mod render;
 pub(crate) mod scheduler;

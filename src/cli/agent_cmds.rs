@@ -21,7 +21,10 @@ SIGHUP re-reads now; SIGTERM/SIGINT stop cleanly. See docs/agent.md.
 every source rendered yet).";
 
 const FLAGS: &[Flag] = &[
-    opt("config", "the agent's JSON configuration file"),
+    opt(
+        "config",
+        "the agent's configuration: JSON, or Vault Agent HCL (.hcl)",
+    ),
     opt("status-file", "status: the status file to read"),
     switch(
         "human",
@@ -91,7 +94,9 @@ pub(crate) fn run(rest: &[String]) -> Result<u8, Error> {
             if !a.has("human") {
                 super::json_logging();
             }
-            let mut agent = Agent::new(config, Config::from_env()?)?;
+            let mut env = Config::from_env()?;
+            crate::agent::hcl_config::apply_vault(&config, &mut env)?;
+            let mut agent = Agent::new(config, env)?;
             agent.handle_signals()?;
             if a.has("human") {
                 agent = agent.with_events(human_events());
