@@ -69,7 +69,6 @@ pub mod identity;
 pub(crate) mod input;
 mod secret_string;
 pub mod secrets;
-#[allow(dead_code)] // the agent's template sources use it
 pub(crate) mod template;
 mod util;
 pub mod vault;

@@ -308,7 +308,6 @@ impl AgentConfig {
     }
 
     /// `template_config.static_secret_render_interval` (default 5 min).
-    #[allow(dead_code)] // read by the template sources
     pub(crate) fn static_secret_render_interval(&self) -> Duration {
         parse_opt(
             self.template_config

@@ -33,6 +33,7 @@ pub(crate) mod scheduler;
 pub(crate) mod signals;
 pub(crate) mod sources;
 pub(crate) mod status;
+pub(crate) mod templates;
 pub(crate) mod token;
 
 use std::sync::Arc;
@@ -67,6 +68,7 @@ pub struct Agent {
     pub(crate) client: Arc<Client>,
     pub(crate) token: token::TokenKeeper,
     pub(crate) sources: Vec<sources::Source>,
+    pub(crate) templates: templates::Templates,
     pub(crate) child: Option<notify::Supervised>,
     pub(crate) commands: notify::Commands,
     pub(crate) events: EventSink,
@@ -124,7 +126,9 @@ impl Agent {
             Some(e) => Some(notify::Supervised::new(e.command.clone())?),
             None => None,
         };
+        let templates = templates::Templates::new(&config)?;
         Ok(Agent {
+            templates,
             token: token::TokenKeeper::new(&config.token),
             config,
             env,

@@ -35,6 +35,8 @@ pub(crate) struct State<'a> {
     steps: u64,
     depth: usize,
     line: u32,
+    /// The action being run, for error messages.
+    at: String,
 }
 
 type R<T> = Result<T, TemplateError>;
@@ -57,6 +59,7 @@ pub(crate) fn run(
         steps: 0,
         depth: 0,
         line: 1,
+        at: String::new(),
     };
     s.walk(&tree.main, &Val::Nil)?;
     Ok(s.out)
@@ -64,7 +67,13 @@ pub(crate) fn run(
 
 impl State<'_> {
     fn err<T>(&self, msg: impl Into<String>) -> R<T> {
-        Err(TemplateError::exec(self.name, self.line, msg.into()))
+        let msg = msg.into();
+        let msg = if self.at.is_empty() {
+            msg
+        } else {
+            format!("at <{}>: {msg}", self.at)
+        };
+        Err(TemplateError::exec(self.name, self.line, msg))
     }
 
     fn step(&mut self) -> R<()> {
@@ -102,6 +111,7 @@ impl State<'_> {
                 Node::Text(t) => self.write(t)?,
                 Node::Action(p) => {
                     self.line = p.line;
+                    self.at.clone_from(&p.text);
                     let v = self.pipe(p, dot)?;
                     if p.decl.is_empty() {
                         let mut s = String::new();
@@ -116,6 +126,7 @@ impl State<'_> {
                     else_list,
                 } => {
                     self.line = pipe.line;
+                    self.at.clone_from(&pipe.text);
                     let mark = self.vars.len();
                     let flow = match kind {
                         BranchKind::Range => self.range(pipe, list, else_list.as_ref(), dot)?,

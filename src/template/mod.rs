@@ -42,9 +42,8 @@ mod value;
 
 use std::fmt;
 
-pub(crate) use value::Secret;
-#[cfg(test)]
-pub(crate) use value::Val;
+pub(crate) use funcs::secret_from_answer;
+pub(crate) use value::{Secret, Val};
 
 /// The deepest nesting of control structures and parentheses.
 pub(crate) const MAX_NESTING: usize = 100;

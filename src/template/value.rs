@@ -587,12 +587,19 @@ fn yaml_scalar(v: &Val, depth: usize) -> String {
                 yaml_scalar_str(n)
             }
         }
-        Val::Str(s) if s.contains('\n') && !s.chars().any(|c| c.is_control() && c != '\n') => {
-            // A literal block.
-            let chomp = if s.ends_with('\n') { "" } else { "-" };
-            let keep = if s.ends_with("\n\n") { "+" } else { chomp };
+        Val::Str(s) if block_allowed(s) => {
+            // A literal block; an indentation indicator when the text
+            // starts with white space.
+            let keep = if s.ends_with("\n\n") {
+                "+"
+            } else if s.ends_with('\n') {
+                ""
+            } else {
+                "-"
+            };
+            let hint = if s.starts_with([' ', '\n']) { "2" } else { "" };
             let ind = "  ".repeat(depth + 1);
-            let mut out = format!("|{keep}");
+            let mut out = format!("|{hint}{keep}");
             for line in s.strip_suffix('\n').unwrap_or(s).split('\n') {
                 out.push('\n');
                 if !line.is_empty() {
@@ -607,6 +614,16 @@ fn yaml_scalar(v: &Val, depth: usize) -> String {
         Val::Map(..) => "{}".into(),
         Val::Secret(_) => "{}".into(),
     }
+}
+
+/// Whether libyaml may write `s` as a literal block (yaml.v2 asks for one
+/// for every string with a line break): no space before a line break, no
+/// trailing space, nothing unprintable.
+fn block_allowed(s: &str) -> bool {
+    s.contains('\n')
+        && !s.contains(" \n")
+        && !s.ends_with(' ')
+        && !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
 }
 
 fn yaml_float(f: f64) -> String {

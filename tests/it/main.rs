@@ -10,6 +10,7 @@ mod common;
 mod hydra_double;
 
 mod agent;
+mod agent_templates;
 mod canary;
 mod cli_contract;
 mod cli_local;
