@@ -222,14 +222,6 @@ fn files(dir: &Path) -> BTreeMap<String, (Vec<u8>, u32)> {
         .collect()
 }
 
-fn bao_binary() -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("bao"))
-            .find(|p| p.is_file())
-    })
-}
-
 #[test]
 fn bao_agent_and_vaultid_agent_render_the_same_bytes() {
     let Some(bao) = Bao::start() else { return };
@@ -249,8 +241,8 @@ fn bao_agent_and_vaultid_agent_render_the_same_bytes() {
         .count();
     assert!(templates >= 40, "only {templates} templates");
 
-    // The oracle: the `bao` the test server runs is the one on PATH.
-    let oracle = bao_binary().expect("bao on PATH");
+    // The oracle: the `bao` the test server runs.
+    let oracle = bao.bin().to_path_buf();
     let out_bao = dir.join("bao");
     let out_vaultid = dir.join("vaultid");
     std::fs::create_dir_all(&out_bao).unwrap();
@@ -328,4 +320,159 @@ fn structure_masks_only_what_changes() {
         structure(a),
         structure(&b.replace("CERTIFICATE", "PRIVATE KEY"))
     );
+}
+
+fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn lines(p: &Path) -> Vec<String> {
+    std::fs::read_to_string(p)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The loop: a static secret re-read every second writes nothing while it
+/// is unchanged; a new version reaches the file, runs the template's
+/// command once more, and restarts the supervised command with the new
+/// `env_template` value in its environment.
+#[test]
+fn static_secrets_rerender_on_change_only() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(bao) = Bao::shared() else { return };
+    let dir = common::tmpdir("agent-templates-loop");
+    let path = format!("secret/data/loop-{}", uuid::Uuid::new_v4());
+    let c = bao.client();
+    c.write(&path, &json!({"data": {"v": "one"}})).unwrap();
+    std::fs::write(dir.join("token"), bao.token()).unwrap();
+    let d = dir.display();
+    let hcl = format!(
+        r#"
+vault {{ address = "{addr}" }}
+auto_auth {{
+  method "token_file" {{ config = {{ token_file_path = "{d}/token" }} }}
+}}
+template_config {{ static_secret_render_interval = "1s" }}
+template {{
+  contents    = "{{{{ with secret \"{path}\" }}}}{{{{ .Data.data.v }}}}{{{{ end }}}}"
+  destination = "{d}/out/value"
+  command     = "echo ran >> {d}/commands"
+}}
+env_template "LOOP_V" {{
+  contents = "{{{{ with secret \"{path}\" }}}}{{{{ .Data.data.v }}}}{{{{ end }}}}"
+}}
+exec {{
+  command                   = ["sh", "-c", "echo \"$LOOP_V\" >> {d}/child; exec sleep 60"]
+  restart_on_secret_changes = "always"
+}}
+"#,
+        addr = bao.addr()
+    );
+    let cfg = dir.join("agent.hcl");
+    std::fs::write(&cfg, hcl).unwrap();
+    let log = dir.join("agent.log");
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_vaultid"))
+        .arg("agent")
+        .arg(format!("--config={}", cfg.display()))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", &dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let out = dir.join("out/value");
+    let show = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_for("the first rendering", Duration::from_secs(15), || {
+        std::fs::read_to_string(&out).is_ok_and(|s| s == "one")
+            && lines(&dir.join("child")) == ["one"]
+    });
+    // The default mode is Vault Agent's 0644; the command ran once.
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+    wait_for("the command", Duration::from_secs(5), || {
+        lines(&dir.join("commands")).len() == 1
+    });
+    let inode = std::fs::metadata(&out).unwrap().ino();
+    // Three re-reads of the unchanged secret: no write, no command, no restart.
+    std::thread::sleep(Duration::from_millis(3200));
+    assert_eq!(std::fs::metadata(&out).unwrap().ino(), inode, "{}", show());
+    assert_eq!(lines(&dir.join("commands")).len(), 1, "{}", show());
+    assert_eq!(lines(&dir.join("child")), ["one"]);
+    // A new version: the file, one more command, a restart with the new value.
+    c.write(&path, &json!({"data": {"v": "two"}})).unwrap();
+    wait_for("the new version", Duration::from_secs(10), || {
+        std::fs::read_to_string(&out).is_ok_and(|s| s == "two")
+    });
+    wait_for("the restart", Duration::from_secs(15), || {
+        lines(&dir.join("child")) == ["one", "two"]
+    });
+    wait_for("the second command", Duration::from_secs(5), || {
+        lines(&dir.join("commands")).len() == 2
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(lines(&dir.join("commands")).len(), 2, "{}", show());
+    let killed = Command::new("kill")
+        .args(["-TERM", &agent.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while agent.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "agent did not stop: {}", show());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Mistakes are found before any request, named with their line.
+#[test]
+fn bad_configurations_and_templates_are_refused_at_start() {
+    let dir = common::tmpdir("agent-templates-bad");
+    let unreachable = common::stalling_listener();
+    let cases = [
+        ("listener \"tcp\" {\n  address = \"127.0.0.1:8100\"\n}\n", "line 1, column 1: `listener`"),
+        (
+            "vault {\n  address = \"http://127.0.0.1:1\"\n  retry { num_retries = 2 }\n}\n",
+            "line 3, column 3: `retry` in `vault`",
+        ),
+        (
+            "vault { address = \"ADDR\" }\nauto_auth {\n  method \"token_file\" { config = { token_file_path = \"TOKEN\" } }\n}\ntemplate {\n  contents = \"{{ writeToFile \\\"x\\\" }}\"\n  destination = \"DIR/x\"\n}\n",
+            "function \"writeToFile\" not defined",
+        ),
+    ];
+    std::fs::write(dir.join("token"), "s.none").unwrap();
+    for (k, (text, want)) in cases.iter().enumerate() {
+        let cfg = dir.join(format!("bad{k}.hcl"));
+        let text = text
+            .replace("ADDR", &unreachable)
+            .replace("TOKEN", &dir.join("token").display().to_string())
+            .replace("DIR", &dir.display().to_string());
+        std::fs::write(&cfg, &text).unwrap();
+        let t0 = Instant::now();
+        let o = Command::new(env!("CARGO_BIN_EXE_vaultid"))
+            .arg("agent")
+            .arg(format!("-config={}", cfg.display()))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &dir)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{text}");
+        assert!(err.contains(want), "{text}: {err}");
+        assert!(err.contains(&cfg.display().to_string()) || k == 2, "{err}");
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "no request is waited for"
+        );
+    }
 }

@@ -191,6 +191,11 @@ exit 0"#;
         }
     }
 
+    /// The `bao` binary this server runs (also the CLI and agent oracle).
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+
     /// The server's URL (`http://127.0.0.1:PORT` or `https://...`).
     pub fn addr(&self) -> &str {
         &self.addr
