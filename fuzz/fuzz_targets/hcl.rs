@@ -17,7 +17,13 @@ fn depth(b: &Body) -> usize {
 fn value_depth(v: &Value) -> usize {
     match v {
         Value::Object(b) => depth(b),
-        Value::List(items) => 1 + items.iter().map(|n| value_depth(&n.value)).max().unwrap_or(0),
+        Value::List(items) => {
+            1 + items
+                .iter()
+                .map(|n| value_depth(&n.value))
+                .max()
+                .unwrap_or(0)
+        }
         _ => 0,
     }
 }

@@ -504,6 +504,12 @@ impl Mapper<'_> {
                 );
             }
         }
+        if kind == "jwt" && a.config.get("remove_jwt_after_reading") == Some(&Json::Bool(true)) {
+            return self.err(
+                config_at,
+                "`remove_jwt_after_reading = true` is not supported: vaultid agent reads the JWT file again at every login and never removes it",
+            );
+        }
         if kind == "jwt" && !a.config.contains_key("path") {
             return self.err(
                 config_at,
@@ -970,6 +976,30 @@ exec {
         );
         assert!(err("exit_after_auth = 3").contains("true or false"));
         assert!(err("template {\n contents = \"a\"\n destination = \"/x\"\n}\ntemplate {\n contents = \"b\"\n destination = \"/x\"\n}").contains("twice"));
+    }
+
+    #[test]
+    fn the_migration_example_is_refused_then_runs_without_cache_and_listener() {
+        let doc = include_str!("../../docs/migrating-from-vault-agent.md");
+        let start = doc.find("```hcl\npid_file").unwrap() + 7;
+        let end = start + doc[start..].find("```").unwrap();
+        let hcl = &doc[start..end];
+        let e = parse(hcl.as_bytes(), "agent.hcl").unwrap_err().to_string();
+        assert!(e.contains("line 17, column 1: `cache`"), "{e}");
+        let kept: String = {
+            let a = hcl.find("cache {").unwrap();
+            let b = hcl.find("vault {").unwrap();
+            format!("{}{}", &hcl[..a], &hcl[b..])
+        };
+        let c = parse(kept.as_bytes(), "agent.hcl").unwrap();
+        assert_eq!(c.templates.len(), 2);
+        assert_eq!(c.auto_auth.as_ref().unwrap().method, "kubernetes");
+        assert_eq!(
+            c.static_secret_render_interval(),
+            std::time::Duration::from_secs(600)
+        );
+        // The templates parse (every function is known).
+        super::super::templates::Templates::new(&c).unwrap();
     }
 
     #[test]
