@@ -293,20 +293,10 @@ fn jittered(d: Duration, from: f64, to: f64) -> Duration {
 }
 
 impl VaultFetch<'_> {
-    /// When an answer is due again, and what renewals ask for.
     fn schedule(&self, s: &Secret, is_kv: bool) -> (Instant, Duration, bool) {
-        let lease = Duration::from_secs(s.lease_duration.max(0) as u64);
-        if let Some(exp) = cert_expiry(s).filter(|_| s.lease_id.is_empty()) {
-            let left = Duration::from_secs(exp.saturating_sub(super::sources::unix_now()));
-            return (self.now + jittered(left, 0.85, 0.95), Duration::ZERO, true);
-        }
-        if is_kv || lease.is_zero() {
-            return (self.now + self.static_interval, Duration::ZERO, true);
-        }
-        if s.renewable && !s.lease_id.is_empty() {
-            return (self.now + lease / 3 * 2, lease, false);
-        }
-        (self.now + jittered(lease, 0.85, 0.95), Duration::ZERO, true)
+        let (wait, asked, capped) =
+            schedule(s, is_kv, self.static_interval, super::sources::unix_now());
+        (self.now + wait, asked, capped)
     }
 
     /// The path a read goes to: `data/` inserted for a KV v2 mount, as
@@ -443,6 +433,31 @@ impl VaultFetch<'_> {
     }
 }
 
+/// When a fetched secret is due again (from now), what renewals ask for,
+/// and whether it is fetched anew (not renewed) when due: certificates at
+/// 85-95 % of their validity left, static secrets (KV, no lease) every
+/// `static_interval`, renewable leases renewed at 2/3, other leases
+/// fetched again at 85-95 %.
+fn schedule(
+    s: &Secret,
+    is_kv: bool,
+    static_interval: Duration,
+    unix_now: u64,
+) -> (Duration, Duration, bool) {
+    let lease = Duration::from_secs(s.lease_duration.max(0) as u64);
+    if let Some(exp) = cert_expiry(s).filter(|_| s.lease_id.is_empty()) {
+        let left = Duration::from_secs(exp.saturating_sub(unix_now));
+        return (jittered(left, 0.85, 0.95), Duration::ZERO, true);
+    }
+    if is_kv || lease.is_zero() {
+        return (static_interval, Duration::ZERO, true);
+    }
+    if s.renewable && !s.lease_id.is_empty() {
+        return (lease / 3 * 2, lease, false);
+    }
+    (jittered(lease, 0.85, 0.95), Duration::ZERO, true)
+}
+
 /// `pkiCert`'s `.Data`: `Cert`, `Key`, `CA`, `CAChain`.
 fn pki_data(s: &Secret) -> BTreeMap<String, crate::template::Val> {
     use crate::template::Val;
@@ -458,10 +473,10 @@ fn pki_data(s: &Secret) -> BTreeMap<String, crate::template::Val> {
     m.insert("CA".to_string(), get("issuing_ca"));
     m.insert(
         "CAChain".to_string(),
-        s.data
-            .get("ca_chain")
-            .cloned()
-            .unwrap_or(Val::strings(Vec::new())),
+        match s.data.get("ca_chain") {
+            Some(Val::List(l, _)) => Val::List(std::rc::Rc::new(l.iter().map(pem).collect()), true),
+            _ => Val::strings(Vec::new()),
+        },
     );
     m
 }
@@ -560,3 +575,89 @@ impl super::Agent {
 /// Failed passes in a row after which `exit_on_retry_failure` stops the
 /// agent.
 pub(crate) const TEMPLATE_ATTEMPTS: u32 = 4;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::Val;
+
+    fn secret(lease: i64, renewable: bool, lease_id: &str, data: &[(&str, Val)]) -> Secret {
+        Secret {
+            lease_duration: lease,
+            renewable,
+            lease_id: lease_id.into(),
+            data: data
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            ..Secret::default()
+        }
+    }
+
+    #[test]
+    fn each_kind_of_secret_is_due_on_its_own_schedule() {
+        let five = Duration::from_secs(300);
+        // KV v1 has a lease duration, but it is static: the interval.
+        let kv1 = secret(2_764_800, false, "", &[("a", Val::str("x"))]);
+        assert_eq!(schedule(&kv1, true, five, 0), (five, Duration::ZERO, true));
+        // No lease: static.
+        assert_eq!(schedule(&secret(0, false, "", &[]), false, five, 0).0, five);
+        // A renewable lease: renewed at two thirds, asking for the lease.
+        let db = secret(3600, true, "database/creds/app/x", &[]);
+        assert_eq!(
+            schedule(&db, false, five, 0),
+            (Duration::from_secs(2400), Duration::from_secs(3600), false)
+        );
+        // A lease that cannot be renewed: fetched again at 85-95 %.
+        let (w, _, anew) = schedule(&secret(1000, false, "ssh/creds/otp/x", &[]), false, five, 0);
+        assert!(
+            anew && w >= Duration::from_secs(850) && w <= Duration::from_secs(950),
+            "{w:?}"
+        );
+        // A certificate: 85-95 % of the validity left.
+        let cert = secret(
+            0,
+            false,
+            "",
+            &[
+                ("certificate", Val::str("PEM")),
+                ("expiration", Val::Number("11000".into())),
+            ],
+        );
+        let (w, _, anew) = schedule(&cert, false, five, 1000);
+        assert!(
+            anew && w >= Duration::from_secs(8500) && w <= Duration::from_secs(9500),
+            "{w:?}"
+        );
+        // One that has expired is due at once (at least a second from now).
+        assert_eq!(
+            schedule(&cert, false, five, 20_000).0,
+            Duration::from_secs(1)
+        );
+    }
+
+    #[test]
+    fn pki_cert_data_ends_each_pem_with_a_newline() {
+        let s = secret(
+            0,
+            false,
+            "",
+            &[
+                ("certificate", Val::str("C")),
+                ("private_key", Val::str("K\n")),
+                ("issuing_ca", Val::str("A")),
+                (
+                    "ca_chain",
+                    Val::List(std::rc::Rc::new(vec![Val::str("A")]), false),
+                ),
+            ],
+        );
+        let d = pki_data(&s);
+        let text = |k: &str| d[k].as_str().unwrap().to_string();
+        assert_eq!(
+            (text("Cert"), text("Key"), text("CA")),
+            ("C\n".into(), "K\n".into(), "A\n".into())
+        );
+        assert!(matches!(&d["CAChain"], Val::List(l, true) if l[0].as_str() == Some("A\n")));
+    }
+}
