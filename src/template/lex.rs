@@ -268,12 +268,12 @@ pub(crate) fn lex(
                     }
                     push(&mut out, Tok::Number(text[i..i + n].to_string()));
                     i += n;
-                    if text[i..].starts_with(|c: char| is_alnum(c)) {
+                    if let Some(next) = text[i..].chars().next().filter(|c| is_alnum(*c)) {
                         return Err(err(
                             line,
                             format!(
                                 "bad number syntax: {:?}",
-                                &text[i - n..(i + 1).min(text.len())]
+                                format!("{}{next}", &text[i - n..i])
                             ),
                         ));
                     }
@@ -514,6 +514,7 @@ mod tests {
             ("{{ a: }}", ":="),
             ("{{ .A# }}", "bad character"),
             ("{{ 3x }}", "bad number"),
+            ("{{ 3é }}", "bad number"),
             ("{{ @ }}", "unrecognized"),
         ] {
             let e = lex("t", s, "{{", "}}").unwrap_err().to_string();
