@@ -307,6 +307,11 @@ impl Agent {
             },
             "child": self.child.as_ref().map(|c| json!({"pid": c.pid(), "restarts": c.restarts})),
             "sources": sources,
+            "templates": self.templates.files.iter().map(|f| json!({
+                "destination": f.config.destination.display().to_string(),
+                "rendered": f.rendered,
+                "last_error": f.last_error,
+            })).collect::<Vec<_>>(),
         })
     }
 
