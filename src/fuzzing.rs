@@ -292,6 +292,81 @@ pub mod agent {
     }
 }
 
+/// Vault Agent's HCL configuration.
+pub mod hcl {
+    pub use crate::agent::hcl::{parse, Body, Entry, HclError, Node, Pos, Value, MAX_DEPTH};
+
+    /// HCL bytes onto the agent's model, as `vaultid agent -config=x.hcl`
+    /// reads them.
+    pub fn agent_config(bytes: &[u8]) -> crate::Result<crate::agent::AgentConfig> {
+        crate::agent::hcl_config::parse(bytes, "fuzz.hcl")
+    }
+}
+
+/// The template engine, on secrets from a table.
+pub mod template {
+    use crate::template::{Fetch, Limits, Options, Secret, Template};
+
+    /// Secrets for a template from one JSON document: `secret PATH` is the
+    /// answer at key PATH (or a small fixed one), `secrets` lists its keys.
+    pub struct TableFetch(pub serde_json::Value);
+
+    impl Fetch for TableFetch {
+        fn secret(&mut self, path: &str, _p: &[(String, String)]) -> Result<Secret, String> {
+            let answer = self.0.get(path).cloned().unwrap_or_else(|| {
+                serde_json::json!({"lease_duration": 60, "data": {"data": {"a": 1, "b": [1, "x"], "c": {"d": null}}, "k": "v"}})
+            });
+            Ok(crate::template::secret_from_answer(&answer))
+        }
+        fn secrets(&mut self, _path: &str) -> Result<Vec<String>, String> {
+            Ok(self
+                .0
+                .as_object()
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default())
+        }
+        fn pki_cert(&mut self, path: &str, p: &[(String, String)]) -> Result<Secret, String> {
+            self.secret(path, p)
+        }
+        fn env(&mut self, name: &str) -> String {
+            name.to_lowercase()
+        }
+        fn now(&mut self) -> u64 {
+            0
+        }
+    }
+
+    /// Parse `text` (delimiters and missing-key rule as given) and, when it
+    /// parses, render it within `limits`: `Ok(Some(output))`, `Ok(None)`
+    /// for a template that does not parse, `Err` for one that fails.
+    pub fn render(
+        text: &str,
+        left: Option<&str>,
+        right: Option<&str>,
+        missing_key_error: bool,
+        data: serde_json::Value,
+        output: usize,
+        steps: u64,
+    ) -> Result<Option<String>, String> {
+        let opts = Options {
+            left: left.map(str::to_string),
+            right: right.map(str::to_string),
+            missing_key_error,
+        };
+        let Ok(t) = Template::parse("fuzz", text, &opts) else {
+            return Ok(None);
+        };
+        let limits = Limits {
+            output,
+            steps,
+            depth: 16,
+        };
+        t.render(&mut TableFetch(data), limits)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// The command line's argument grammar.
 pub mod cli {
     pub use crate::cli::args::{boolean, multi, opt, switch, AfterDashes, Args, Flag, VAULT_FLAGS};

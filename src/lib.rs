@@ -87,6 +87,7 @@ pub(crate) mod input;
 mod secret_string;
 pub mod secrets;
 pub mod signing;
+pub(crate) mod template;
 mod util;
 pub mod vault;
 

@@ -12,6 +12,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub(crate) use super::hcl_config::{
+    AutoAuthConfig, EnvTemplateConfig, TemplateConfig, TemplateSettings, VaultStanza,
+};
 use crate::config::parse_duration;
 use crate::error::{Error, Result};
 
@@ -65,6 +68,27 @@ pub struct AgentConfig {
     /// calls to peers, `/metrics` and `/healthz` (default: off).
     #[serde(default)]
     pub listener: Option<crate::gateway::ListenerConfig>,
+    /// Where Vault is (Vault Agent's `vault` stanza; over the environment).
+    #[serde(default)]
+    pub vault: Option<VaultStanza>,
+    /// How to log in (Vault Agent's `auto_auth` method; over the environment).
+    #[serde(default)]
+    pub auto_auth: Option<AutoAuthConfig>,
+    /// Files rendered from consul-template templates.
+    #[serde(default)]
+    pub templates: Vec<TemplateConfig>,
+    /// Settings of every template.
+    #[serde(default)]
+    pub template_config: TemplateSettings,
+    /// Variables of the supervised command's environment, from templates.
+    #[serde(default)]
+    pub env_templates: Vec<EnvTemplateConfig>,
+    /// Write the agent's own process id here (removed on exit).
+    #[serde(default)]
+    pub pid_file: Option<PathBuf>,
+    /// Log in, write the sink and render every template once, then exit.
+    #[serde(default)]
+    pub exit_after_auth: bool,
 }
 
 /// The Vault token.
@@ -95,6 +119,13 @@ pub struct ExecConfig {
     /// Started once every source has rendered (default true); otherwise at once.
     #[serde(default = "yes")]
     pub wait_for_sources: bool,
+    /// Restart it when a template it depends on changes: `"always"` (the
+    /// default) or `"never"` (Vault Agent's exec stanza).
+    #[serde(default)]
+    pub restart_on_secret_changes: Option<String>,
+    /// The signal that stops it for a restart (default `SIGTERM`).
+    #[serde(default)]
+    pub restart_stop_signal: Option<String>,
 }
 
 /// What to do on a real change.
@@ -245,7 +276,51 @@ impl AgentConfig {
                 path.display()
             )));
         }
+        if super::hcl_config::is_hcl(path, &bytes) {
+            return super::hcl_config::parse(&bytes, &path.display().to_string());
+        }
         AgentConfig::parse(&bytes, &path.display().to_string())
+    }
+
+    /// A configuration with nothing in it (what an HCL file starts from:
+    /// no identity to restore, as Vault Agent has none).
+    pub(crate) fn empty() -> AgentConfig {
+        AgentConfig {
+            restore_identity: false,
+            token: TokenConfig::default(),
+            status_file: None,
+            kv_interval: None,
+            backoff_max: None,
+            vault_wait: None,
+            remove_files_on_exit: false,
+            revoke_leases_on_exit: true,
+            exec: None,
+            notify: None,
+            sources: Vec::new(),
+            listener: None,
+            vault: None,
+            auto_auth: None,
+            templates: Vec::new(),
+            template_config: TemplateSettings::default(),
+            env_templates: Vec::new(),
+            pid_file: None,
+            exit_after_auth: false,
+        }
+    }
+
+    /// The checks every configuration passes, JSON or HCL.
+    pub(crate) fn check_model(&self, origin: &str) -> Result<()> {
+        self.check(origin)
+    }
+
+    /// `template_config.static_secret_render_interval` (default 5 min).
+    pub(crate) fn static_secret_render_interval(&self) -> Duration {
+        parse_opt(
+            self.template_config
+                .static_secret_render_interval
+                .as_deref(),
+        )
+        .unwrap_or(Duration::from_secs(300))
     }
 
     /// Parse and check configuration bytes; `origin` names them in errors.
@@ -268,6 +343,33 @@ impl AgentConfig {
             if e.command.is_empty() || e.command[0].is_empty() {
                 return bad("exec.command is empty".into());
             }
+            if let Some(r) = &e.restart_on_secret_changes {
+                if r != "always" && r != "never" {
+                    return bad(format!(
+                        "exec.restart_on_secret_changes is \"always\" or \"never\", not {r:?}"
+                    ));
+                }
+            }
+            if let Some(s) = &e.restart_stop_signal {
+                if signal_number(s).is_none() {
+                    return bad(format!("exec.restart_stop_signal: unknown signal {s:?}"));
+                }
+            }
+        }
+        duration(
+            self.template_config
+                .static_secret_render_interval
+                .as_deref(),
+            "template_config.static_secret_render_interval",
+            origin,
+        )?;
+        if let Some(a) = &self.auto_auth {
+            if !matches!(
+                a.method.as_str(),
+                "approle" | "token_file" | "kubernetes" | "jwt"
+            ) {
+                return bad(format!("auto_auth method {:?} is not supported", a.method));
+            }
         }
         if let Some(n) = &self.notify {
             n.check("notify", origin, self.exec.is_some())?;
@@ -276,6 +378,42 @@ impl AgentConfig {
         let mut paths = std::collections::BTreeSet::new();
         if let Some(p) = &self.token.sink {
             paths.insert(p.clone());
+        }
+        for t in &self.templates {
+            let at = format!("template for {}", t.destination.display());
+            if t.destination.as_os_str().is_empty() {
+                return bad("a template has no destination".into());
+            }
+            if t.source.is_some() == t.contents.is_some() {
+                return bad(format!("{at} needs exactly one of `source` and `contents`"));
+            }
+            if !paths.insert(t.destination.clone()) {
+                return bad(format!(
+                    "{at}: {} is written twice",
+                    t.destination.display()
+                ));
+            }
+            mode(t.perms.as_deref(), &format!("{at}: perms"), origin)?;
+            if t.left_delimiter.as_deref() == Some("") || t.right_delimiter.as_deref() == Some("") {
+                return bad(format!("{at}: a delimiter is empty"));
+            }
+            if t.command
+                .as_ref()
+                .is_some_and(|c| c.first().is_none_or(String::is_empty))
+            {
+                return bad(format!("{at}: command is empty"));
+            }
+        }
+        let mut vars = std::collections::BTreeSet::new();
+        for t in &self.env_templates {
+            crate::secrets::env::validate_name(&t.name)
+                .map_err(|e| Error::Config(format!("{origin}: env_template: {e}")))?;
+            if !vars.insert(t.name.clone()) {
+                return bad(format!("env_template {:?} is given twice", t.name));
+            }
+        }
+        if !self.env_templates.is_empty() && self.exec.is_none() {
+            return bad("env_template needs an `exec` command to hand the variables to".into());
         }
         for s in &self.sources {
             let at = format!("source {:?}", s.name);

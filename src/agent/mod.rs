@@ -26,12 +26,15 @@
 //! thread of its own and stop it with a [`signals::Waker`].
 
 pub(crate) mod config;
+pub(crate) mod hcl;
+pub(crate) mod hcl_config;
 pub(crate) mod notify;
 pub(crate) mod render;
 pub(crate) mod scheduler;
 pub(crate) mod signals;
 pub(crate) mod sources;
 pub(crate) mod status;
+pub(crate) mod templates;
 pub(crate) mod token;
 
 use std::sync::Arc;
@@ -99,6 +102,7 @@ pub struct Agent {
     pub(crate) client: Arc<Client>,
     pub(crate) token: token::TokenKeeper,
     pub(crate) sources: Vec<sources::Source>,
+    pub(crate) templates: templates::Templates,
     pub(crate) child: Option<notify::Supervised>,
     pub(crate) commands: notify::Commands,
     pub(crate) events: EventSink,
@@ -126,7 +130,10 @@ impl Agent {
     /// source that could never work is refused here ([`Error::Config`]): a
     /// `hydra_token` source without Hydra's public URL or the identity, a
     /// `pki` source without a common name. No request is made yet.
-    pub fn new(config: AgentConfig, env: Config) -> Result<Agent> {
+    pub fn new(config: AgentConfig, mut env: Config) -> Result<Agent> {
+        // An HCL file's `vault` stanza and `auto_auth` method win over the
+        // environment, as they do for Vault Agent.
+        hcl_config::apply_vault(&config, &mut env)?;
         let vault = env.vault.as_ref().ok_or_else(|| {
             Error::Config(
                 "vaultid agent needs Vault: set VAULT_ADDR (and VAULT_TOKEN or an auth method)"
@@ -167,7 +174,9 @@ impl Agent {
             Some(l) => Some(l.resolve(&env.key_dir)?),
             None => None,
         };
+        let templates = templates::Templates::new(&config)?;
         Ok(Agent {
+            templates,
             token: token::TokenKeeper::new(&config.token, &vault.auth),
             config,
             env,

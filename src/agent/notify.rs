@@ -33,10 +33,33 @@ impl Supervised {
         self.sup.pid()
     }
 
-    /// Start it (its environment is the agent's: secrets reach it through
-    /// the files).
-    pub(crate) fn start(&mut self) -> Result<u32> {
-        self.sup.spawn(&BTreeMap::new())?;
+    /// Start it with `vars` added to the agent's environment (the
+    /// `env_template` variables; other secrets reach it through the files).
+    pub(crate) fn start_with(
+        &mut self,
+        vars: &BTreeMap<String, crate::SecretString>,
+    ) -> Result<u32> {
+        self.sup.spawn(vars)?;
+        Ok(self.sup.pid().unwrap_or(0))
+    }
+
+    /// Stop it (with `stop_signal` first when given, up to 10 s, then as
+    /// [`Supervised::stop`]) and start it again with `vars`.
+    pub(crate) fn restart_with(
+        &mut self,
+        vars: &BTreeMap<String, crate::SecretString>,
+        stop_signal: Option<i32>,
+    ) -> Result<u32> {
+        if let Some(s) = stop_signal {
+            if self.signal(s) {
+                let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                while std::time::Instant::now() < until && self.exited().is_none() {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            }
+        }
+        self.sup.restart(vars)?;
+        self.restarts += 1;
         Ok(self.sup.pid().unwrap_or(0))
     }
 
@@ -61,13 +84,6 @@ impl Supervised {
     ) -> Option<u8> {
         self.sup.pid()?;
         self.sup.stop_by(deadline, signal_first).ok()
-    }
-
-    /// Stop it and start it again.
-    pub(crate) fn restart(&mut self) -> Result<u32> {
-        self.sup.restart(&BTreeMap::new())?;
-        self.restarts += 1;
-        Ok(self.sup.pid().unwrap_or(0))
     }
 }
 

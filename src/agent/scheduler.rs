@@ -45,6 +45,9 @@ impl Agent {
     /// after [`Agent::handle_signals`]), or until the supervised command
     /// exits; returns the exit code to leave with (the command's, else 0).
     pub fn run(&mut self) -> Result<u8> {
+        if let Some(p) = self.config.pid_file.clone() {
+            crate::cache::write_atomic(&p, format!("{}\n", std::process::id()).as_bytes(), 0o644)?;
+        }
         if self.config.restore_identity {
             let out = crate::bootstrap::ensure(&self.env)?;
             self.event(
@@ -102,6 +105,11 @@ impl Agent {
                 any_changed |= c.changed;
                 restart |= c.restart;
             }
+            let (r, exit) = self.step_templates(cap);
+            restart |= r;
+            if let Some(code) = exit {
+                return Ok(self.shutdown(code));
+            }
             // A request may have logged in again.
             self.sync_token_sink();
 
@@ -110,13 +118,13 @@ impl Agent {
                     restart |= self.run_notify(&n, "*");
                 }
             }
-            let all_rendered = self.sources.iter().all(|s| s.rendered);
+            let all_rendered = self.sources.iter().all(|s| s.rendered) && self.templates.rendered;
             if let Some(child) = self.child.as_mut().filter(|_| !stopping()) {
                 if child.pid().is_none()
                     && child.restarts == 0
                     && (all_rendered || !wait_for_sources)
                 {
-                    match child.start() {
+                    match child.start_with(&self.templates.env_values) {
                         Ok(pid) => {
                             self.wake.set_child(Some(pid));
                             let argv0 = self.config.exec.as_ref().map(|e| e.command[0].clone());
@@ -130,7 +138,13 @@ impl Agent {
                     }
                 } else if restart && child.pid().is_some() {
                     self.wake.set_child(None);
-                    match child.restart() {
+                    let stop = self
+                        .config
+                        .exec
+                        .as_ref()
+                        .and_then(|e| e.restart_stop_signal.as_deref())
+                        .and_then(super::config::signal_number);
+                    match child.restart_with(&self.templates.env_values, stop) {
                         Ok(pid) => {
                             self.wake.set_child(Some(pid));
                             let n = child.restarts;
@@ -145,12 +159,19 @@ impl Agent {
             }
             self.commands.reap();
             self.write_status("running");
+            if self.config.exit_after_auth
+                && all_rendered
+                && (self.token.sink().is_none() || self.token.has_written())
+            {
+                return Ok(self.shutdown(0));
+            }
 
             let next = self
                 .sources
                 .iter()
                 .map(|s| s.next)
                 .chain(self.token.next())
+                .chain(self.templates.next)
                 .min();
             let timeout = next.map(|n| n.saturating_duration_since(Instant::now()));
             for sig in self.wake.wait(timeout) {
@@ -322,6 +343,11 @@ impl Agent {
             "token": self.token.status(),
             "child": self.child.as_ref().map(|c| json!({"pid": c.pid(), "restarts": c.restarts})),
             "sources": sources,
+            "templates": self.templates.files.iter().map(|f| json!({
+                "destination": f.config.destination.display().to_string(),
+                "rendered": f.rendered,
+                "last_error": f.last_error,
+            })).collect::<Vec<_>>(),
         })
     }
 
@@ -415,6 +441,9 @@ impl Agent {
                     self.event("removed", json!({"file": p.display().to_string()}));
                 }
             }
+        }
+        if let Some(p) = &self.config.pid_file {
+            let _ = std::fs::remove_file(p);
         }
         self.write_status("stopped");
         if let Some(gw) = self.gateway.take() {

@@ -333,6 +333,11 @@ impl TokenKeeper {
         }
     }
 
+    /// Whether the sink holds a token written by this keeper.
+    pub(crate) fn has_written(&self) -> bool {
+        self.written.is_some()
+    }
+
     /// The token's part of the status file (no secret).
     pub(crate) fn status(&self) -> Value {
         json!({

@@ -23,7 +23,10 @@ running, or not every source rendered yet). With --human it prints a
 readable summary: the token, each source, the command.";
 
 const FLAGS: &[Flag] = &[
-    opt("config", "the agent's JSON configuration file"),
+    opt(
+        "config",
+        "the agent's configuration: JSON, or Vault Agent HCL (.hcl)",
+    ),
     opt("status-file", "status: the status file to read"),
     switch(
         "human",
@@ -99,7 +102,8 @@ pub(crate) fn run(rest: &[String]) -> Result<u8, Error> {
             if !a.has("human") {
                 super::json_logging();
             }
-            let mut agent = Agent::new(config, Config::from_env()?)?;
+            let env = Config::from_env()?;
+            let mut agent = Agent::new(config, env)?;
             agent.handle_signals()?;
             if a.has("human") {
                 agent = agent.with_events(human_events());

@@ -12,6 +12,7 @@ mod hydra_double;
 mod agent;
 mod agent_files;
 mod agent_health;
+mod agent_templates;
 mod bao_diff;
 mod canary;
 mod cli_contract;

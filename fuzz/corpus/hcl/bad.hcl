@@ -1,0 +1,3 @@
+vault {
+  address = http://x
+}
