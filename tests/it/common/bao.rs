@@ -37,13 +37,29 @@ static PORTS: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
 
 /// A loopback port `p` with `p + 1` free too (the dev server's cluster
 /// listener), never handed out twice in this process.
+///
+/// Chosen below the kernel's ephemeral range
+/// (`/proc/sys/net/ipv4/ip_local_port_range`), not by binding port 0: a
+/// port from that range can be taken as the source port of any outgoing
+/// connection on the host while a server that owns it restarts (a cluster
+/// node stopped and started again on its ports), and the server then
+/// cannot listen on it again.
 pub fn free_port() -> u16 {
-    for _ in 0..200 {
-        let Ok(l) = TcpListener::bind("127.0.0.1:0") else {
-            continue;
-        };
-        let p = l.local_addr().unwrap().port();
-        if p == u16::MAX || TcpListener::bind(("127.0.0.1", p + 1)).is_err() {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (first, last) = if low > 12_000 {
+        (10_000, low - 2)
+    } else {
+        (1_025, 9_998)
+    };
+    let span = u32::from(last - first);
+    let seed = uuid::Uuid::new_v4().as_u128();
+    for i in 0..2_000u128 {
+        let p = first + ((seed.wrapping_add(i.wrapping_mul(7_919)) % u128::from(span)) as u16);
+        let free = |port: u16| TcpListener::bind(("127.0.0.1", port)).is_ok();
+        if !free(p) || !free(p + 1) {
             continue;
         }
         let mut used = PORTS.lock().unwrap();
@@ -55,7 +71,7 @@ pub fn free_port() -> u16 {
         used.insert(p + 1);
         return p;
     }
-    panic!("no free loopback port pair found");
+    panic!("no free loopback port pair found below the ephemeral range");
 }
 
 /// The `bao` binary: `$BAO_BIN`, else `bao` on the PATH.
