@@ -25,7 +25,11 @@ fuzz_target!(|data: &[u8]| {
         if head.framing == Framing::Chunked {
             let rest = &data[n..];
             let whole = decode(rest, &[rest.len()], limits.max_body);
-            let split = decode(rest, &[rest.len() / 3, rest.len() / 2, rest.len()], limits.max_body);
+            let split = decode(
+                rest,
+                &[rest.len() / 3, rest.len() / 2, rest.len()],
+                limits.max_body,
+            );
             assert_eq!(whole, split, "the decoder depends on how input is split");
         }
     }
