@@ -78,7 +78,28 @@ pub(crate) trait PeerAuth: Send + Sync {
     /// `Authorization` and the DID signature headers for `body`, as
     /// (name, secret value) pairs.
     fn headers(&self, body: &[u8]) -> Result<Vec<(String, SecretString)>>;
+
+    /// A peer answered `401`: the token may have been revoked, so the next
+    /// [`PeerAuth::headers`] should carry a new one.
+    fn token_refused(&self) {}
 }
+
+/// The agent's own signer: its Hydra token and the DID signature with the
+/// key pair of its key directory ([`crate::signing::Signer`]).
+impl PeerAuth for crate::signing::Signer {
+    fn headers(&self, body: &[u8]) -> Result<Vec<(String, SecretString)>> {
+        crate::signing::Signer::headers(self, body)
+    }
+
+    fn token_refused(&self) {
+        crate::signing::Signer::token_refused(self);
+    }
+}
+
+/// The largest body sent to a peer, whatever `max_body` says: the
+/// framework's verifier reads at most 2 MiB, so a larger signed body could
+/// never be accepted (`413` before any of it is read).
+pub(crate) const PEER_MAX_BODY: u64 = 2 * 1024 * 1024;
 
 /// Request headers an application may pass on to Vault (besides the
 /// token, which depends on the token mode).
@@ -166,6 +187,8 @@ impl Gateway {
             c.tls = peer_tls.clone();
             c.max_retries = 0;
             c.deadline = Duration::from_secs(30);
+            // The token and the signed body never go to another origin.
+            c.same_origin_redirects = true;
             peers.insert(name.clone(), HttpClient::new(&c)?);
         }
         Ok(Gateway {
@@ -294,18 +317,28 @@ impl Gateway {
     }
 
     fn forward_peer(&self, head: &Head, name: &str, rest: &str, mut body: Vec<u8>) -> Reply {
-        let (Some(client), Some(auth)) = (self.peers.get(name), self.peer_auth.as_ref()) else {
+        let reply = self.forward_peer_inner(head, name, rest, &body);
+        zeroize_bytes(&mut body);
+        reply
+    }
+
+    /// Sends `body` to the peer `name`, signed; once more with a new token
+    /// when the peer answers `401` (the token may have been revoked).
+    fn forward_peer_inner(&self, head: &Head, name: &str, rest: &str, body: &[u8]) -> Reply {
+        let Some(client) = self.peers.get(name) else {
+            return Reply::error(404, "no such peer in the gateway's configuration");
+        };
+        let Some(auth) = self.peer_auth.as_ref() else {
             return Reply::error(
                 503,
                 "gateway: calls to peers need Hydra (HYDRA__ADMIN_URL, HYDRA__PUBLIC_URL) and the agent's identity",
             );
         };
-        let signed = match auth.headers(&body) {
-            Ok(h) => h,
-            Err(e) => {
-                zeroize_bytes(&mut body);
-                return Reply::error(502, &format!("gateway: signing the call failed: {e}"));
-            }
+        if body.len() as u64 > PEER_MAX_BODY {
+            return Reply::error(413, "request body too large for a signed call (2 MiB)");
+        }
+        let Some(method) = crate::http::known_method(&head.method) else {
+            return Reply::error(501, "gateway: method not implemented");
         };
         let target = match &head.query {
             Some(q) => format!("{rest}?{q}"),
@@ -316,36 +349,54 @@ impl Gateway {
         } else {
             target
         };
-        let Some(method) = crate::http::known_method(&head.method) else {
-            zeroize_bytes(&mut body);
-            return Reply::error(501, "gateway: method not implemented");
-        };
-        let mut req = Request::new(method, &target);
-        for name in PEER_REQUEST_HEADERS {
-            if let Some(v) = head.field(name).and_then(|v| std::str::from_utf8(v).ok()) {
-                if name != "content-type" {
-                    req = req.header(name, v);
+        let content_type = head
+            .field("content-type")
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .unwrap_or("application/json");
+        for attempt in 0..2 {
+            let signed = match auth.headers(body) {
+                Ok(h) => h,
+                Err(Error::Signature(r)) => {
+                    return Reply::error(
+                        400,
+                        &format!("gateway: the body cannot be signed ({r}): the framework's signature covers UTF-8 text only"),
+                    )
+                }
+                Err(e) => {
+                    return Reply::error(502, &format!("gateway: signing the call failed: {e}"))
+                }
+            };
+            let mut req = Request::new(method, &target);
+            for name in PEER_REQUEST_HEADERS {
+                if let Some(v) = head.field(name).and_then(|v| std::str::from_utf8(v).ok()) {
+                    if name != "content-type" {
+                        req = req.header(name, v);
+                    }
                 }
             }
+            for (name, value) in signed {
+                req = req.secret_header(&name, value);
+            }
+            if !body.is_empty() {
+                req = req.body(body.to_vec(), content_type);
+            }
+            match client.request(req) {
+                Ok(resp) if resp.status == 401 && attempt == 0 => {
+                    log::debug!("gateway: peer {name} answered 401; once more with a new token");
+                    auth.token_refused();
+                }
+                Ok(mut resp) => {
+                    return Reply {
+                        status: resp.status,
+                        headers: pass_headers(&resp.headers),
+                        body: std::mem::take(&mut resp.body),
+                    }
+                }
+                Err(e) => return Reply::error(502, &format!("gateway: {e}")),
+            }
         }
-        for (name, value) in signed {
-            req = req.secret_header(&name, value);
-        }
-        if !body.is_empty() {
-            let ct = head
-                .field("content-type")
-                .and_then(|v| std::str::from_utf8(v).ok())
-                .unwrap_or("application/json");
-            req = req.body(std::mem::take(&mut body), ct);
-        }
-        match client.request(req) {
-            Ok(mut resp) => Reply {
-                status: resp.status,
-                headers: pass_headers(&resp.headers),
-                body: std::mem::take(&mut resp.body),
-            },
-            Err(e) => Reply::error(502, &format!("gateway: {e}")),
-        }
+        // The second attempt always returns above.
+        Reply::error(502, "gateway: no answer from the peer")
     }
 }
 

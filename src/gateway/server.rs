@@ -338,6 +338,19 @@ fn read_request(gw: &Gateway, conn: &mut Conn, buf: &mut Vec<u8>) -> Got {
         }
     };
     buf.drain(..used);
+    // A signed call to a peer carries at most what the framework's
+    // verifier reads, whatever `max_body` allows for Vault.
+    let max_body = if head.path.starts_with("/peers/") {
+        limits.max_body.min(super::PEER_MAX_BODY)
+    } else {
+        limits.max_body
+    };
+    if matches!(head.framing, Framing::Length(n) if n > max_body) {
+        return Got::Refused(Refusal {
+            status: 413,
+            reason: "request body too large",
+        });
+    }
     if head.expect_continue
         && head.framing != Framing::None
         && buf.is_empty()
@@ -367,7 +380,7 @@ fn read_request(gw: &Gateway, conn: &mut Conn, buf: &mut Vec<u8>) -> Got {
             body = buf.drain(..n).collect();
         }
         Framing::Chunked => {
-            let mut decoder = ChunkedDecoder::new(limits.max_body);
+            let mut decoder = ChunkedDecoder::new(max_body);
             loop {
                 match decoder.feed(buf, &mut body) {
                     Err(r) => return Got::Refused(r),
