@@ -22,6 +22,7 @@
 
 pub(crate) mod config;
 pub(crate) mod metrics;
+mod pool;
 pub(crate) mod request;
 pub(crate) mod route;
 mod server;
@@ -144,7 +145,17 @@ pub(crate) struct Gateway {
     health: Mutex<(u8, Value)>,
     metrics: Metrics,
     stop: AtomicBool,
+    /// The threads that call Vault, and the ones that call peers (apart,
+    /// so that slow peers never hold up Vault).
+    vault_pool: pool::Pool,
+    peer_pool: pool::Pool,
 }
+
+/// Calls to Vault forwarded at once; more wait their turn.
+const VAULT_FORWARDS: usize = 32;
+
+/// Calls to peers forwarded at once.
+const PEER_FORWARDS: usize = 16;
 
 impl std::fmt::Debug for Gateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -181,6 +192,7 @@ impl Gateway {
         peer_auth: Option<Box<dyn PeerAuth>>,
         peer_tls: &crate::http::TlsConfig,
     ) -> Result<Gateway> {
+        let max_connections = settings.max_connections;
         let mut peers = BTreeMap::new();
         for (name, base) in &settings.peers {
             let mut c = HttpConfig::new(Service::Peer, base);
@@ -204,6 +216,8 @@ impl Gateway {
             )),
             metrics: Metrics::default(),
             stop: AtomicBool::new(false),
+            vault_pool: pool::Pool::new("gateway-vault", VAULT_FORWARDS.min(max_connections)),
+            peer_pool: pool::Pool::new("gateway-peer", PEER_FORWARDS.min(max_connections)),
         })
     }
 
@@ -241,19 +255,35 @@ impl Gateway {
         })
     }
 
-    /// Answers one request; also names its route for the metrics.
-    fn answer(&self, head: &Head, body: Vec<u8>) -> (&'static str, Reply) {
+    /// Answers one request; also names its route for the metrics. Calls
+    /// to Vault and to peers run on the forwarding threads ([`pool`]).
+    fn answer(self: &Arc<Self>, head: &Head, body: Vec<u8>) -> (&'static str, Reply) {
         let route = match route::route(&head.path, &self.settings) {
             Ok(r) => r,
             Err(no) => return ("other", Reply::error(no.status, &no.message)),
         };
+        let (gw, owned) = (self.clone(), head.clone());
+        let busy = || {
+            Reply::error(
+                503,
+                "gateway: no thread to forward the request; retry later",
+            )
+        };
         match route {
             Route::Metrics => ("metrics", self.metrics_reply()),
             Route::Healthz => ("healthz", self.health_reply()),
-            Route::Vault(path) => ("vault", self.forward_vault(head, &path, body)),
-            Route::Peer { name, rest, .. } => {
-                ("peers", self.forward_peer(head, &name, &rest, body))
-            }
+            Route::Vault(path) => (
+                "vault",
+                self.vault_pool
+                    .run(move || gw.forward_vault(&owned, &path, body))
+                    .unwrap_or_else(busy),
+            ),
+            Route::Peer { name, rest, .. } => (
+                "peers",
+                self.peer_pool
+                    .run(move || gw.forward_peer(&owned, &name, &rest, body))
+                    .unwrap_or_else(busy),
+            ),
         }
     }
 
@@ -279,6 +309,10 @@ impl Gateway {
     }
 
     fn forward_vault(&self, head: &Head, path: &str, mut body: Vec<u8>) -> Reply {
+        if crate::http::known_method(&head.method).is_none() {
+            zeroize_bytes(&mut body);
+            return Reply::error(501, "gateway: method not implemented");
+        }
         let mut headers = Vec::new();
         for name in VAULT_REQUEST_HEADERS {
             if let Some(v) = head.field(name).and_then(|v| std::str::from_utf8(v).ok()) {

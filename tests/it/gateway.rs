@@ -4,7 +4,11 @@
 //! cases (slowloris, huge heads, bad chunking, request smuggling,
 //! absolute-form targets, CONNECT, unknown peers, oversize bodies) are
 //! each refused with their status while the gateway keeps serving the
-//! others; `/metrics` and `/healthz` say what happened.
+//! others; `/metrics` and `/healthz` say what happened. Through
+//! `/peers/NAME/`, `urllib` calls a server that decides as the framework's
+//! middleware (`common::framework`: the Hydra double's introspection and
+//! the framework's own signature code): accepted at first start, after a
+//! restart on an empty key dir and after `vaultid up --recreate-keys`.
 
 use crate::common;
 
