@@ -117,8 +117,7 @@ fn main() {
         .get(5)
         .map(|t| format!("X-Vault-Token: {t}\r\n"))
         .unwrap_or_default();
-    let request =
-        format!("GET {} HTTP/1.1\r\nHost: {addr}\r\n{token}\r\n", args[1]).into_bytes();
+    let request = format!("GET {} HTTP/1.1\r\nHost: {addr}\r\n{token}\r\n", args[1]).into_bytes();
     let connections: usize = args[2].parse().expect("CONNECTIONS");
     let total: usize = args[3].parse().expect("REQUESTS");
     let expect = args[4].clone().into_bytes();
