@@ -627,12 +627,21 @@ fn peers_are_called_signed_across_restarts_and_recreated_keys() {
     let target = format!("{}/stolen", elsewhere.addr());
     let mover =
         TestServer::start(move |_, _| common::answer(307, &[("Location", target.as_str())], ""));
+    // A peer that refuses the first token it sees (as after a revocation).
+    let flaky = TestServer::start(|_, i| {
+        if i == 0 {
+            common::answer(401, &[], "{\"error\":\"token_not_active\"}")
+        } else {
+            common::answer(200, &[], "{}")
+        }
+    });
     let name = format!("gw-peer-{}", &uuid::Uuid::new_v4().to_string()[..8]);
     let did = Identity::new(PEER_AUTHOR, &name, None).unwrap().did;
     let port = common::bao::free_port();
     // max_body allows 8 MiB for Vault; a signed call still stops at 2 MiB.
     let listener = json!({"tcp": format!("127.0.0.1:{port}"), "max_body": 8 << 20,
-        "peers": {"bindu": {"url": peer.url("/agent")}, "mover": {"url": mover.addr()}}});
+        "peers": {"bindu": {"url": peer.url("/agent")}, "mover": {"url": mover.addr()},
+                  "flaky": {"url": flaky.addr()}}});
     let body = "{\"jsonrpc\":\"2.0\",\"method\":\"message/send\",\"params\":{\"text\":\"h\u{e9}llo \u{1F600} \\n\"},\"id\":1}";
     let accepted = |gw: &Gw, what: &str| {
         let (status, answer) = urllib(
@@ -718,6 +727,17 @@ fn peers_are_called_signed_across_restarts_and_recreated_keys() {
     let (s, v) = urllib(&gw, "POST", "/peers/bindu/a2a", b"\xff\xfe", &[]);
     assert_eq!(s, 400, "{}", String::from_utf8_lossy(&v));
     assert_eq!(peer.count(), sent, "nothing reached the peer");
+    // A 401 is answered once more, with a new token.
+    let exchanges = hydra.count("oauth2TokenExchange");
+    let (s, _) = urllib(&gw, "POST", "/peers/flaky/a2a", b"{}", &[]);
+    assert_eq!(s, 200);
+    let seen = flaky.seen();
+    assert_eq!(seen.len(), 2);
+    assert_ne!(
+        seen[0].header("authorization"),
+        seen[1].header("authorization")
+    );
+    assert_eq!(hydra.count("oauth2TokenExchange"), exchanges + 1);
     // A redirect to another origin is passed back, not followed.
     let (s, _) = urllib(&gw, "POST", "/peers/mover/a2a", b"{\"secret\":1}", &[]);
     assert_eq!(s, 307);
