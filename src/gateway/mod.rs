@@ -17,8 +17,14 @@
 //!
 //! Layout: [`config`] (the `listener` object), [`request`] (the parser, pure),
 //! [`route`] (where a path goes, pure), [`metrics`] (counters and the
-//! exposition text), `server` (sockets, threads, deadlines), and this file:
+//! exposition text), `server` (sockets, threads, deadlines), `pool` (the
+//! few threads that make the calls to Vault and to peers), and this file:
 //! what each route answers.
+//!
+//! A call to a peer carries at most 2 MiB ([`PEER_MAX_BODY`], the
+//! framework's verifier cap; `413` before the body is read), follows a
+//! redirect only to the same origin, and is answered `401` only after one
+//! more try with a new token.
 
 pub(crate) mod config;
 pub(crate) mod metrics;
