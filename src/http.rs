@@ -545,6 +545,19 @@ impl HttpClient {
             .timeout_global(Some(config.timeout))
             .timeout_connect(Some(config.connect_timeout))
             .user_agent(concat!("vaultid/", env!("CARGO_PKG_VERSION")))
+            // ureq fills each connection's buffers with zeros (128 KiB
+            // each way by default): 256 KiB resident per connection, 50 MB
+            // for the gateway's 200 concurrent forwards. 16 KiB holds the
+            // heads vaultid sends (the gateway reads at most 16 KiB) and
+            // the heads Vault and Hydra answer; bodies stream through it
+            // (a response head above 16 KiB is an error).
+            .input_buffer_size(16 * 1024)
+            .output_buffer_size(16 * 1024)
+            // Connections kept for reuse (ureq keeps 3 per host): a
+            // gateway under load reuses them instead of opening one per
+            // request.
+            .max_idle_connections(32)
+            .max_idle_connections_per_host(16)
             .build();
         let agent = ureq::Agent::with_parts(agent_config, connector, resolve::Resolver::default());
         Ok(HttpClient {

@@ -17,11 +17,18 @@
 //!
 //! Layout: [`config`] (the `listener` object), [`request`] (the parser, pure),
 //! [`route`] (where a path goes, pure), [`metrics`] (counters and the
-//! exposition text), `server` (sockets, threads, deadlines), and this file:
+//! exposition text), `server` (sockets, threads, deadlines), `pool` (the
+//! few threads that make the calls to Vault and to peers), and this file:
 //! what each route answers.
+//!
+//! A call to a peer carries at most 2 MiB ([`PEER_MAX_BODY`], the
+//! framework's verifier cap; `413` before the body is read), follows a
+//! redirect only to the same origin, and is answered `401` only after one
+//! more try with a new token.
 
 pub(crate) mod config;
 pub(crate) mod metrics;
+mod pool;
 pub(crate) mod request;
 pub(crate) mod route;
 mod server;
@@ -78,7 +85,28 @@ pub(crate) trait PeerAuth: Send + Sync {
     /// `Authorization` and the DID signature headers for `body`, as
     /// (name, secret value) pairs.
     fn headers(&self, body: &[u8]) -> Result<Vec<(String, SecretString)>>;
+
+    /// A peer answered `401`: the token may have been revoked, so the next
+    /// [`PeerAuth::headers`] should carry a new one.
+    fn token_refused(&self) {}
 }
+
+/// The agent's own signer: its Hydra token and the DID signature with the
+/// key pair of its key directory ([`crate::signing::Signer`]).
+impl PeerAuth for crate::signing::Signer {
+    fn headers(&self, body: &[u8]) -> Result<Vec<(String, SecretString)>> {
+        crate::signing::Signer::headers(self, body)
+    }
+
+    fn token_refused(&self) {
+        crate::signing::Signer::token_refused(self);
+    }
+}
+
+/// The largest body sent to a peer, whatever `max_body` says: the
+/// framework's verifier reads at most 2 MiB, so a larger signed body could
+/// never be accepted (`413` before any of it is read).
+pub(crate) const PEER_MAX_BODY: u64 = 2 * 1024 * 1024;
 
 /// Request headers an application may pass on to Vault (besides the
 /// token, which depends on the token mode).
@@ -123,7 +151,17 @@ pub(crate) struct Gateway {
     health: Mutex<(u8, Value)>,
     metrics: Metrics,
     stop: AtomicBool,
+    /// The threads that call Vault, and the ones that call peers (apart,
+    /// so that slow peers never hold up Vault).
+    vault_pool: pool::Pool,
+    peer_pool: pool::Pool,
 }
+
+/// Calls to Vault forwarded at once; more wait their turn.
+const VAULT_FORWARDS: usize = 32;
+
+/// Calls to peers forwarded at once.
+const PEER_FORWARDS: usize = 16;
 
 impl std::fmt::Debug for Gateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -160,12 +198,15 @@ impl Gateway {
         peer_auth: Option<Box<dyn PeerAuth>>,
         peer_tls: &crate::http::TlsConfig,
     ) -> Result<Gateway> {
+        let max_connections = settings.max_connections;
         let mut peers = BTreeMap::new();
         for (name, base) in &settings.peers {
             let mut c = HttpConfig::new(Service::Peer, base);
             c.tls = peer_tls.clone();
             c.max_retries = 0;
             c.deadline = Duration::from_secs(30);
+            // The token and the signed body never go to another origin.
+            c.same_origin_redirects = true;
             peers.insert(name.clone(), HttpClient::new(&c)?);
         }
         Ok(Gateway {
@@ -181,6 +222,8 @@ impl Gateway {
             )),
             metrics: Metrics::default(),
             stop: AtomicBool::new(false),
+            vault_pool: pool::Pool::new("gateway-vault", VAULT_FORWARDS.min(max_connections)),
+            peer_pool: pool::Pool::new("gateway-peer", PEER_FORWARDS.min(max_connections)),
         })
     }
 
@@ -218,19 +261,35 @@ impl Gateway {
         })
     }
 
-    /// Answers one request; also names its route for the metrics.
-    fn answer(&self, head: &Head, body: Vec<u8>) -> (&'static str, Reply) {
+    /// Answers one request; also names its route for the metrics. Calls
+    /// to Vault and to peers run on the forwarding threads ([`pool`]).
+    fn answer(self: &Arc<Self>, head: &Head, body: Vec<u8>) -> (&'static str, Reply) {
         let route = match route::route(&head.path, &self.settings) {
             Ok(r) => r,
             Err(no) => return ("other", Reply::error(no.status, &no.message)),
         };
+        let (gw, owned) = (self.clone(), head.clone());
+        let busy = || {
+            Reply::error(
+                503,
+                "gateway: no thread to forward the request; retry later",
+            )
+        };
         match route {
             Route::Metrics => ("metrics", self.metrics_reply()),
             Route::Healthz => ("healthz", self.health_reply()),
-            Route::Vault(path) => ("vault", self.forward_vault(head, &path, body)),
-            Route::Peer { name, rest, .. } => {
-                ("peers", self.forward_peer(head, &name, &rest, body))
-            }
+            Route::Vault(path) => (
+                "vault",
+                self.vault_pool
+                    .run(move || gw.forward_vault(&owned, &path, body))
+                    .unwrap_or_else(busy),
+            ),
+            Route::Peer { name, rest, .. } => (
+                "peers",
+                self.peer_pool
+                    .run(move || gw.forward_peer(&owned, &name, &rest, body))
+                    .unwrap_or_else(busy),
+            ),
         }
     }
 
@@ -256,6 +315,10 @@ impl Gateway {
     }
 
     fn forward_vault(&self, head: &Head, path: &str, mut body: Vec<u8>) -> Reply {
+        if crate::http::known_method(&head.method).is_none() {
+            zeroize_bytes(&mut body);
+            return Reply::error(501, "gateway: method not implemented");
+        }
         let mut headers = Vec::new();
         for name in VAULT_REQUEST_HEADERS {
             if let Some(v) = head.field(name).and_then(|v| std::str::from_utf8(v).ok()) {
@@ -294,18 +357,28 @@ impl Gateway {
     }
 
     fn forward_peer(&self, head: &Head, name: &str, rest: &str, mut body: Vec<u8>) -> Reply {
-        let (Some(client), Some(auth)) = (self.peers.get(name), self.peer_auth.as_ref()) else {
+        let reply = self.forward_peer_inner(head, name, rest, &body);
+        zeroize_bytes(&mut body);
+        reply
+    }
+
+    /// Sends `body` to the peer `name`, signed; once more with a new token
+    /// when the peer answers `401` (the token may have been revoked).
+    fn forward_peer_inner(&self, head: &Head, name: &str, rest: &str, body: &[u8]) -> Reply {
+        let Some(client) = self.peers.get(name) else {
+            return Reply::error(404, "no such peer in the gateway's configuration");
+        };
+        let Some(auth) = self.peer_auth.as_ref() else {
             return Reply::error(
                 503,
                 "gateway: calls to peers need Hydra (HYDRA__ADMIN_URL, HYDRA__PUBLIC_URL) and the agent's identity",
             );
         };
-        let signed = match auth.headers(&body) {
-            Ok(h) => h,
-            Err(e) => {
-                zeroize_bytes(&mut body);
-                return Reply::error(502, &format!("gateway: signing the call failed: {e}"));
-            }
+        if body.len() as u64 > PEER_MAX_BODY {
+            return Reply::error(413, "request body too large for a signed call (2 MiB)");
+        }
+        let Some(method) = crate::http::known_method(&head.method) else {
+            return Reply::error(501, "gateway: method not implemented");
         };
         let target = match &head.query {
             Some(q) => format!("{rest}?{q}"),
@@ -316,36 +389,54 @@ impl Gateway {
         } else {
             target
         };
-        let Some(method) = crate::http::known_method(&head.method) else {
-            zeroize_bytes(&mut body);
-            return Reply::error(501, "gateway: method not implemented");
-        };
-        let mut req = Request::new(method, &target);
-        for name in PEER_REQUEST_HEADERS {
-            if let Some(v) = head.field(name).and_then(|v| std::str::from_utf8(v).ok()) {
-                if name != "content-type" {
-                    req = req.header(name, v);
+        let content_type = head
+            .field("content-type")
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .unwrap_or("application/json");
+        for attempt in 0..2 {
+            let signed = match auth.headers(body) {
+                Ok(h) => h,
+                Err(Error::Signature(r)) => {
+                    return Reply::error(
+                        400,
+                        &format!("gateway: the body cannot be signed ({r}): the framework's signature covers UTF-8 text only"),
+                    )
+                }
+                Err(e) => {
+                    return Reply::error(502, &format!("gateway: signing the call failed: {e}"))
+                }
+            };
+            let mut req = Request::new(method, &target);
+            for name in PEER_REQUEST_HEADERS {
+                if let Some(v) = head.field(name).and_then(|v| std::str::from_utf8(v).ok()) {
+                    if name != "content-type" {
+                        req = req.header(name, v);
+                    }
                 }
             }
+            for (name, value) in signed {
+                req = req.secret_header(&name, value);
+            }
+            if !body.is_empty() {
+                req = req.body(body.to_vec(), content_type);
+            }
+            match client.request(req) {
+                Ok(resp) if resp.status == 401 && attempt == 0 => {
+                    log::debug!("gateway: peer {name} answered 401; once more with a new token");
+                    auth.token_refused();
+                }
+                Ok(mut resp) => {
+                    return Reply {
+                        status: resp.status,
+                        headers: pass_headers(&resp.headers),
+                        body: std::mem::take(&mut resp.body),
+                    }
+                }
+                Err(e) => return Reply::error(502, &format!("gateway: {e}")),
+            }
         }
-        for (name, value) in signed {
-            req = req.secret_header(&name, value);
-        }
-        if !body.is_empty() {
-            let ct = head
-                .field("content-type")
-                .and_then(|v| std::str::from_utf8(v).ok())
-                .unwrap_or("application/json");
-            req = req.body(std::mem::take(&mut body), ct);
-        }
-        match client.request(req) {
-            Ok(mut resp) => Reply {
-                status: resp.status,
-                headers: pass_headers(&resp.headers),
-                body: std::mem::take(&mut resp.body),
-            },
-            Err(e) => Reply::error(502, &format!("gateway: {e}")),
-        }
+        // The second attempt always returns above.
+        Reply::error(502, "gateway: no answer from the peer")
     }
 }
 

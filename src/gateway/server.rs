@@ -242,7 +242,7 @@ enum Got {
     Refused(Refusal),
 }
 
-fn connection(gw: &Gateway, mut conn: Conn) {
+fn connection(gw: &Arc<Gateway>, mut conn: Conn) {
     let _ = conn.set_write_timeout(gw.settings.body_timeout);
     let mut buf: Vec<u8> = Vec::new();
     loop {
@@ -276,6 +276,10 @@ fn connection(gw: &Gateway, mut conn: Conn) {
         if wrote.is_err() || !keep {
             break;
         }
+        // A large body's buffer is not kept for the next request.
+        if buf.capacity() > 64 * 1024 {
+            buf.shrink_to(16 * 1024);
+        }
     }
     conn.close();
 }
@@ -289,9 +293,10 @@ fn linger(conn: &mut Conn) {
         Conn::Unix(s) => s.shutdown(Shutdown::Write),
     };
     let until = Instant::now() + Duration::from_millis(500);
-    let mut sink = [0u8; 8192];
+    let mut sink = Vec::new();
     let mut total = 0usize;
     while total < 4 << 20 {
+        sink.clear();
         match read_some(conn, &mut sink, until) {
             Some(n) if n > 0 => total += n,
             _ => break,
@@ -302,7 +307,6 @@ fn linger(conn: &mut Conn) {
 fn read_request(gw: &Gateway, conn: &mut Conn, buf: &mut Vec<u8>) -> Got {
     let settings = &gw.settings;
     let limits = &settings.limits;
-    let mut chunk = [0u8; 8192];
     // The head.
     let mut head_deadline = (!buf.is_empty()).then(|| Instant::now() + settings.header_timeout);
     let idle_deadline = Instant::now() + settings.idle_timeout;
@@ -325,19 +329,31 @@ fn read_request(gw: &Gateway, conn: &mut Conn, buf: &mut Vec<u8>) -> Got {
         }
         // Wake at least once a second to notice a stop.
         let _ = conn.set_read_timeout(left.min(Duration::from_secs(1)));
-        match conn.read(&mut chunk) {
+        match read_into(conn, buf) {
             Ok(0) => return Got::Closed,
-            Ok(n) => {
+            Ok(_) => {
                 if head_deadline.is_none() {
                     head_deadline = Some(Instant::now() + settings.header_timeout);
                 }
-                buf.extend_from_slice(&chunk[..n]);
             }
             Err(e) if is_timeout(&e) => {}
             Err(_) => return Got::Closed,
         }
     };
     buf.drain(..used);
+    // A signed call to a peer carries at most what the framework's
+    // verifier reads, whatever `max_body` allows for Vault.
+    let max_body = if head.path.starts_with("/peers/") {
+        limits.max_body.min(super::PEER_MAX_BODY)
+    } else {
+        limits.max_body
+    };
+    if matches!(head.framing, Framing::Length(n) if n > max_body) {
+        return Got::Refused(Refusal {
+            status: 413,
+            reason: "request body too large",
+        });
+    }
     if head.expect_continue
         && head.framing != Framing::None
         && buf.is_empty()
@@ -357,17 +373,17 @@ fn read_request(gw: &Gateway, conn: &mut Conn, buf: &mut Vec<u8>) -> Got {
         Framing::Length(n) => {
             let n = n as usize;
             while buf.len() < n {
-                match read_some(conn, &mut chunk, body_deadline) {
+                match read_some(conn, buf, body_deadline) {
                     Some(0) | None if Instant::now() >= body_deadline => return Got::Refused(late),
                     Some(0) => return Got::Closed,
-                    Some(k) => buf.extend_from_slice(&chunk[..k]),
+                    Some(_) => {}
                     None => return Got::Closed,
                 }
             }
             body = buf.drain(..n).collect();
         }
         Framing::Chunked => {
-            let mut decoder = ChunkedDecoder::new(limits.max_body);
+            let mut decoder = ChunkedDecoder::new(max_body);
             loop {
                 match decoder.feed(buf, &mut body) {
                     Err(r) => return Got::Refused(r),
@@ -378,10 +394,10 @@ fn read_request(gw: &Gateway, conn: &mut Conn, buf: &mut Vec<u8>) -> Got {
                 if decoder.is_done() {
                     break;
                 }
-                match read_some(conn, &mut chunk, body_deadline) {
+                match read_some(conn, buf, body_deadline) {
                     Some(0) | None if Instant::now() >= body_deadline => return Got::Refused(late),
                     Some(0) => return Got::Closed,
-                    Some(k) => buf.extend_from_slice(&chunk[..k]),
+                    Some(_) => {}
                     None => return Got::Closed,
                 }
             }
@@ -390,16 +406,30 @@ fn read_request(gw: &Gateway, conn: &mut Conn, buf: &mut Vec<u8>) -> Got {
     Got::Request(head, body)
 }
 
-/// One read before `deadline`: `Some(n)` bytes (0 at end of stream),
-/// `None` on an error or when the deadline passed.
-fn read_some(conn: &mut Conn, chunk: &mut [u8], deadline: Instant) -> Option<usize> {
+/// Bytes read at a time, into the connection's own buffer: a connection
+/// thread keeps no read buffer on its stack (see `pool`: its stack is
+/// what a connection costs).
+const READ_CHUNK: usize = 4096;
+
+/// One read, appended to `buf`.
+fn read_into(conn: &mut Conn, buf: &mut Vec<u8>) -> io::Result<usize> {
+    let old = buf.len();
+    buf.resize(old + READ_CHUNK, 0);
+    let r = conn.read(&mut buf[old..]);
+    buf.truncate(old + r.as_ref().map_or(0, |n| *n));
+    r
+}
+
+/// One read before `deadline`, appended to `buf`: `Some(n)` bytes (0 at
+/// end of stream), `None` on an error or when the deadline passed.
+fn read_some(conn: &mut Conn, buf: &mut Vec<u8>, deadline: Instant) -> Option<usize> {
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return None;
         }
         let _ = conn.set_read_timeout(left);
-        match conn.read(chunk) {
+        match read_into(conn, buf) {
             Ok(n) => return Some(n),
             Err(e) if is_timeout(&e) => continue,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

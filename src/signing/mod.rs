@@ -88,6 +88,7 @@ mod call;
 mod envelope;
 mod keys;
 mod replay;
+mod signer;
 
 pub use call::{CallConfig, CallResponse, Caller};
 pub use envelope::{
@@ -99,6 +100,7 @@ pub use keys::{
     DEFAULT_KEY_TTL, MAX_DID_DOCUMENT,
 };
 pub use replay::{ReplayGuard, DEFAULT_REPLAY_CAPACITY};
+pub(crate) use signer::Signer;
 
 #[cfg(feature = "cli")]
 pub(crate) use envelope::unix_now;

@@ -4,7 +4,11 @@
 //! cases (slowloris, huge heads, bad chunking, request smuggling,
 //! absolute-form targets, CONNECT, unknown peers, oversize bodies) are
 //! each refused with their status while the gateway keeps serving the
-//! others; `/metrics` and `/healthz` say what happened.
+//! others; `/metrics` and `/healthz` say what happened. Through
+//! `/peers/NAME/`, `urllib` calls a server that decides as the framework's
+//! middleware (`common::framework`: the Hydra double's introspection and
+//! the framework's own signature code): accepted at first start, after a
+//! restart on an empty key dir and after `vaultid up --recreate-keys`.
 
 use crate::common;
 
@@ -16,8 +20,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::hydra_double::HydraDouble;
 use common::bao::Bao;
+use common::bindu::Oracle;
+use common::framework::FrameworkServer;
+use common::{json_ok, TestServer};
 use serde_json::{json, Value};
+use vaultid::identity::{Identity, KeyPair};
+use vaultid::signing::sign_request;
 
 /// An agent with a listener, stopped (SIGTERM, then waited for) on drop.
 struct Gw {
@@ -499,4 +509,308 @@ print(json.dumps({"ok": ok, "errors": errors, "first_error": first_error}))
     );
     drop(gw);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------------------
+// `/peers/NAME/...`: signed calls to a server that decides as the framework
+
+const PEER_AUTHOR: &str = "peers@example.com";
+
+/// `vaultid agent` with the identity restored at start (`restore_identity`),
+/// Hydra (the double) and Vault (OpenBao) configured, and `listener`.
+fn start_signed(bao: &Bao, hydra: &HydraDouble, name: &str, dir: &Path, listener: &Value) -> Gw {
+    let cfg = dir.join("agent.json");
+    std::fs::write(
+        &cfg,
+        json!({"restore_identity": true, "listener": listener}).to_string(),
+    )
+    .unwrap();
+    let log = dir.join("agent.log");
+    let mut c = peer_env(common::agent_cmd(dir, PEER_AUTHOR, name), bao, hydra);
+    c.args(["agent", "--config"])
+        .arg(&cfg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut gw = Gw {
+        child: c.spawn().unwrap(),
+        log,
+        address: String::new(),
+    };
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&gw.log).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.contains("\"gateway_listening\"")) {
+            let v: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(v["peers_signed"], true, "{line}");
+            gw.address = v["address"].as_str().unwrap().to_string();
+            return gw;
+        }
+        assert!(
+            gw.child.try_wait().unwrap().is_none() && Instant::now() < until,
+            "the gateway did not start:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn peer_env(mut c: Command, bao: &Bao, hydra: &HydraDouble) -> Command {
+    c.env("HYDRA__ADMIN_URL", hydra.admin_url())
+        .env("HYDRA__PUBLIC_URL", hydra.public_url())
+        .env("HYDRA__MAX_RETRIES", "0")
+        .env("HYDRA__TIMEOUT", "3s")
+        .env("VAULT_ADDR", bao.addr())
+        .env("VAULT_TOKEN", bao.token());
+    c
+}
+
+/// One request with Python's `urllib` (an unmodified client: no token, no
+/// signature of its own): (status, body).
+fn urllib(
+    gw: &Gw,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    headers: &[(&str, &str)],
+) -> (u16, Vec<u8>) {
+    let script = r#"
+import base64, json, sys, urllib.request, urllib.error
+url, method, headers = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+data = sys.stdin.buffer.read()
+req = urllib.request.Request(url, data=data if data else None, method=method, headers=headers)
+try:
+    with urllib.request.urlopen(req, timeout=20) as r:
+        status, body = r.status, r.read()
+except urllib.error.HTTPError as e:
+    status, body = e.code, e.read()
+print(json.dumps({"status": status, "body_b64": base64.b64encode(body).decode()}))
+"#;
+    let hs: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    let mut child = Command::new("python3")
+        .args([
+            "-c",
+            script,
+            &format!("http://{}{path}", gw.address),
+            method,
+            &Value::Object(hs).to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let body = vaultid::fuzzing::codec::base64::decode(v["body_b64"].as_str().unwrap()).unwrap();
+    (v["status"].as_u64().unwrap() as u16, body)
+}
+
+#[test]
+fn peers_are_called_signed_across_restarts_and_recreated_keys() {
+    let Some(bao) = Bao::shared() else { return };
+    let Some(oracle) = Oracle::start() else {
+        return;
+    };
+    let hydra = HydraDouble::start();
+    let peer = FrameworkServer::start(&hydra, oracle);
+    // A peer that redirects to another origin, which must see nothing.
+    let elsewhere = TestServer::start(|_, _| common::answer(200, &[], "{}"));
+    let target = format!("{}/stolen", elsewhere.addr());
+    let mover =
+        TestServer::start(move |_, _| common::answer(307, &[("Location", target.as_str())], ""));
+    // A peer that refuses the first token it sees (as after a revocation).
+    let flaky = TestServer::start(|_, i| {
+        if i == 0 {
+            common::answer(401, &[], "{\"error\":\"token_not_active\"}")
+        } else {
+            common::answer(200, &[], "{}")
+        }
+    });
+    let name = format!("gw-peer-{}", &uuid::Uuid::new_v4().to_string()[..8]);
+    let did = Identity::new(PEER_AUTHOR, &name, None).unwrap().did;
+    let port = common::bao::free_port();
+    // max_body allows 8 MiB for Vault; a signed call still stops at 2 MiB.
+    let listener = json!({"tcp": format!("127.0.0.1:{port}"), "max_body": 8 << 20,
+        "peers": {"bindu": {"url": peer.url("/agent")}, "mover": {"url": mover.addr()},
+                  "flaky": {"url": flaky.addr()}}});
+    let body = "{\"jsonrpc\":\"2.0\",\"method\":\"message/send\",\"params\":{\"text\":\"h\u{e9}llo \u{1F600} \\n\"},\"id\":1}";
+    let accepted = |gw: &Gw, what: &str| {
+        let (status, answer) = urllib(
+            gw,
+            "POST",
+            "/peers/bindu/a2a?x=1",
+            body.as_bytes(),
+            // What the application sends of its own is not what goes.
+            &[
+                ("Content-Type", "application/json"),
+                ("Authorization", "Bearer not-the-agents"),
+                ("X-DID", "did:bindu:someone:else:1"),
+            ],
+        );
+        assert_eq!(
+            status,
+            200,
+            "{what}: {} / {}",
+            peer.last(),
+            String::from_utf8_lossy(&answer)
+        );
+        let v: Value = serde_json::from_slice(&answer).unwrap();
+        assert_eq!(v["echo"], body, "{what}: the exact bytes were sent");
+        assert_eq!(v["path"], "/agent/a2a?x=1", "{what}");
+        let seen = peer.server.seen().pop().unwrap();
+        assert_eq!(seen.body, body.as_bytes(), "{what}");
+        assert_eq!(seen.header("x-did"), Some(did.as_str()), "{what}");
+        assert!(
+            seen.header("authorization")
+                .unwrap()
+                .starts_with("Bearer ory_at_"),
+            "{what}"
+        );
+    };
+
+    // First start, on an empty key dir: the agent makes the identity.
+    let a = scratch("peer-a");
+    let mut gw = start_signed(bao, &hydra, &name, &a, &listener);
+    let before = hydra.count("oauth2TokenExchange");
+    accepted(&gw, "first start");
+    // A GET without a body signs the empty body; the token is reused.
+    let (s, _) = urllib(&gw, "GET", "/peers/bindu/status", b"", &[]);
+    assert_eq!(s, 200, "{}", peer.last());
+    for i in 0..3 {
+        let (s, _) = urllib(&gw, "PUT", "/peers/bindu/x", b"{}", &[]);
+        assert_eq!(s, 200, "call {i}: {}", peer.last());
+    }
+    assert_eq!(
+        hydra.count("oauth2TokenExchange") - before,
+        1,
+        "five calls, one token"
+    );
+
+    // Refused, and nothing sent: a peer not configured, a route with dot
+    // segments, a body above the framework's 2 MiB, a body the framework
+    // could not check (not UTF-8).
+    let sent = peer.count();
+    let raw_to = |req: &[u8]| raw(&gw.address, req).0;
+    assert_eq!(
+        raw_to(b"POST /peers/billing/a2a HTTP/1.1\r\nHost: gw\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"),
+        404
+    );
+    assert_eq!(
+        raw_to(b"GET /peers/bindu/../../v1/sys/mounts HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n"),
+        400
+    );
+    assert_eq!(
+        raw_to(b"GET /peers/bindu/%2e%2e/admin HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n"),
+        400
+    );
+    assert_eq!(
+        raw_to(b"GET /peers/bindu%2fx/a HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n"),
+        404
+    );
+    let (s, _) = urllib(
+        &gw,
+        "POST",
+        "/peers/bindu/big",
+        &vec![b'a'; (2 << 20) + 1],
+        &[],
+    );
+    assert_eq!(s, 413);
+    let (s, v) = urllib(&gw, "POST", "/peers/bindu/a2a", b"\xff\xfe", &[]);
+    assert_eq!(s, 400, "{}", String::from_utf8_lossy(&v));
+    assert_eq!(peer.count(), sent, "nothing reached the peer");
+    // A 401 is answered once more, with a new token.
+    let exchanges = hydra.count("oauth2TokenExchange");
+    let (s, _) = urllib(&gw, "POST", "/peers/flaky/a2a", b"{}", &[]);
+    assert_eq!(s, 200);
+    let seen = flaky.seen();
+    assert_eq!(seen.len(), 2);
+    assert_ne!(
+        seen[0].header("authorization"),
+        seen[1].header("authorization")
+    );
+    assert_eq!(hydra.count("oauth2TokenExchange"), exchanges + 1);
+    // A redirect to another origin is passed back, not followed.
+    let (s, _) = urllib(&gw, "POST", "/peers/mover/a2a", b"{\"secret\":1}", &[]);
+    assert_eq!(s, 307);
+    assert!(elsewhere.seen().is_empty(), "another origin was contacted");
+    assert_eq!(mover.seen().len(), 1);
+    agent_alive(&mut gw);
+    let first_key = KeyPair::from_pem(&std::fs::read_to_string(a.join("private.pem")).unwrap())
+        .unwrap()
+        .public()
+        .base58();
+    drop(gw);
+
+    // A restart on an empty key dir: the identity comes back from OpenBao.
+    let b = scratch("peer-b");
+    let mut gw = start_signed(bao, &hydra, &name, &b, &listener);
+    let log = std::fs::read_to_string(&gw.log).unwrap();
+    let restored = log
+        .lines()
+        .find(|l| l.contains("\"identity_restored\""))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(restored.contains("\"keys_source\":\"vault\""), "{restored}");
+    accepted(&gw, "after a restart on an empty disk");
+    let old_keys =
+        KeyPair::from_pem(&std::fs::read_to_string(b.join("private.pem")).unwrap()).unwrap();
+    assert_eq!(old_keys.public().base58(), first_key);
+
+    // `vaultid up --recreate-keys` beside the running agent: the next call
+    // is signed with the new key, and the old key is refused.
+    let re = json_ok(
+        &peer_env(common::agent_cmd(&b, PEER_AUTHOR, &name), bao, &hydra)
+            .args(["up", "--recreate-keys"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap(),
+    );
+    assert_ne!(re["public_key_base58"], first_key.as_str());
+    assert_eq!(
+        hydra.client(&did).unwrap()["metadata"]["public_key"],
+        re["public_key_base58"]
+    );
+    accepted(&gw, "after --recreate-keys");
+    let t = json_ok(
+        &peer_env(common::agent_cmd(&b, PEER_AUTHOR, &name), bao, &hydra)
+            .arg("token")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap(),
+    );
+    let token = t["access_token"].as_str().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let by_old = sign_request(&old_keys, &did, body.as_bytes(), now).unwrap();
+    let mut req = format!(
+        "POST /agent/a2a HTTP/1.1\r\nHost: peer\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (n, v) in by_old.to_pairs() {
+        req.push_str(&format!("{n}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    let peer_addr = peer.server.addr().trim_start_matches("http://").to_string();
+    assert_eq!(raw(&peer_addr, req.as_bytes()).0, 403);
+    assert_eq!(peer.last(), "crypto_mismatch");
+
+    // Nothing secret reached the agent's log.
+    agent_alive(&mut gw);
+    let log = std::fs::read_to_string(&gw.log).unwrap();
+    assert!(!log.contains(token), "token in the log");
+    assert!(!log.contains(bao.token()), "Vault token in the log");
+    drop(gw);
+    let _ = std::fs::remove_dir_all(&a);
+    let _ = std::fs::remove_dir_all(&b);
 }

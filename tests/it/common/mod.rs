@@ -6,6 +6,7 @@ pub mod bao;
 pub mod bindu;
 pub mod cluster;
 pub mod connect_proxy;
+pub mod framework;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
