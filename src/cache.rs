@@ -51,6 +51,7 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::identity::KeyPair;
 use crate::secret_string::SecretString;
+use crate::sys;
 
 mod token;
 #[allow(unused_imports)] // parse_token_cache: for the fuzz targets
@@ -70,56 +71,6 @@ pub(crate) const LOCK_FILE: &str = ".lock";
 /// Largest file read from the key directory (1 MiB): a PEM key is a few
 /// hundred bytes, a credentials file for thousands of agents fits easily.
 pub(crate) const MAX_FILE: u64 = 1024 * 1024;
-
-/// `open(2)` flags std does not name.
-mod oflags {
-    #[cfg(any(
-        all(
-            target_os = "linux",
-            any(
-                target_arch = "arm",
-                target_arch = "aarch64",
-                target_arch = "powerpc",
-                target_arch = "powerpc64"
-            )
-        ),
-        target_os = "android"
-    ))]
-    pub const O_NOFOLLOW: i32 = 0o100000;
-    #[cfg(all(
-        target_os = "linux",
-        not(any(
-            target_arch = "arm",
-            target_arch = "aarch64",
-            target_arch = "powerpc",
-            target_arch = "powerpc64"
-        ))
-    ))]
-    pub(super) const O_NOFOLLOW: i32 = 0o400000;
-    #[cfg(any(target_os = "macos", target_os = "freebsd"))]
-    pub const O_NOFOLLOW: i32 = 0x100;
-
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    pub(super) const O_NONBLOCK: i32 = 0o4000;
-    #[cfg(any(target_os = "macos", target_os = "freebsd"))]
-    pub const O_NONBLOCK: i32 = 0x4;
-
-    /// `errno` for "is a symbolic link" under `O_NOFOLLOW`.
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    pub(super) const ELOOP: i32 = 40;
-    #[cfg(any(target_os = "macos", target_os = "freebsd"))]
-    pub const ELOOP: i32 = 62;
-
-    extern "C" {
-        fn geteuid() -> u32;
-    }
-
-    /// The effective user id.
-    pub(super) fn euid() -> u32 {
-        // SAFETY: geteuid takes nothing, cannot fail and touches no memory.
-        unsafe { geteuid() }
-    }
-}
 
 /// How [`open_in_dir`] opens a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,15 +142,14 @@ pub(crate) fn open_no_follow(
         Err(e) => return Err(OpenError::Io(e)),
     }
     let mut o = OpenOptions::new();
-    o.read(true)
-        .custom_flags(oflags::O_NOFOLLOW | oflags::O_NONBLOCK);
+    o.read(true).custom_flags(sys::O_NOFOLLOW | sys::O_NONBLOCK);
     if mode == OpenMode::Lock {
         o.write(true).create(true).truncate(false).mode(0o600);
     }
     let file = match o.open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) if e.raw_os_error() == Some(oflags::ELOOP) => return Err(OpenError::Link),
+        Err(e) if e.raw_os_error() == Some(sys::ELOOP) => return Err(OpenError::Link),
         Err(e) => return Err(OpenError::Io(e)),
     };
     let meta = file.metadata().map_err(OpenError::Io)?;
@@ -453,7 +403,7 @@ impl KeyDir {
         };
         let mut out = Vec::new();
         let mode = md.permissions().mode() & 0o7777;
-        let (owner, me) = (md.uid(), oflags::euid());
+        let (owner, me) = (md.uid(), sys::euid());
         if owner != me && owner != 0 {
             out.push(format!(
                 "key directory {} is owned by uid {owner}, not by this user (uid {me}): \
@@ -982,7 +932,7 @@ pub(crate) fn write_temp(path: &Path, bytes: &[u8], mode: u32) -> Result<PathBuf
             .write(true)
             .create_new(true)
             .mode(mode)
-            .custom_flags(oflags::O_NOFOLLOW)
+            .custom_flags(sys::O_NOFOLLOW)
             .open(&tmp)
             .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
         f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| {
@@ -1059,7 +1009,7 @@ fn copy_aside(from: &Path, to: &Path, mode: u32) -> std::io::Result<()> {
             .write(true)
             .create_new(true)
             .mode(mode)
-            .custom_flags(oflags::O_NOFOLLOW)
+            .custom_flags(sys::O_NOFOLLOW)
             .open(to)?;
         f.write_all(&buf)?;
         f.sync_all()
@@ -1105,15 +1055,7 @@ mod fault {
     #[cfg(feature = "fuzzing")]
     pub(super) fn at(step: SwapStep) {
         if std::env::var_os("VAULTID_FAULT_KILL_AT").is_some_and(|v| v == step.name()) {
-            extern "C" {
-                fn getpid() -> i32;
-                fn kill(pid: i32, sig: i32) -> i32;
-            }
-            const SIGKILL: i32 = 9;
-            // SAFETY: kill and getpid touch no memory of this process.
-            unsafe {
-                kill(getpid(), SIGKILL);
-            }
+            crate::sys::kill_self(crate::sys::SIGKILL);
             // Nothing of this process runs on once the signal lands.
             loop {
                 std::thread::park();

@@ -121,12 +121,13 @@ pub(crate) fn read_secret(path: &Path, what: &str) -> Result<SecretString> {
 #[cfg(feature = "cli")]
 pub(crate) fn read_hidden_line(prompt: &str, what: &str) -> Result<SecretString> {
     use std::io::{IsTerminal, Write};
+    use std::os::fd::AsFd;
     if !std::io::stdin().is_terminal() {
         return Err(Error::Config(format!(
             "{what}: stdin is not a terminal to ask on"
         )));
     }
-    let _echo_off = tty::EchoOff::new().ok_or_else(|| {
+    let _echo_off = crate::sys::EchoOff::new(std::io::stdin().as_fd()).ok_or_else(|| {
         Error::Config(format!(
             "{what}: cannot turn off echo on this terminal, so it is not asked for; give it on stdin or as an argument"
         ))
@@ -171,117 +172,6 @@ pub(crate) fn read_hidden_line(prompt: &str, what: &str) -> Result<SecretString>
             Err(Error::Config(format!(
                 "{what}: the terminal input is not UTF-8"
             )))
-        }
-    }
-}
-
-/// Echo off on the terminal that is stdin, for as long as an [`EchoOff`]
-/// lives (`tcgetattr`/`tcsetattr`, on Linux for the architectures vaultid
-/// is built for, whose `struct termios` starts with four 32-bit flag
-/// words; elsewhere it is not done and nothing is asked).
-///
-/// [`EchoOff`]: tty::EchoOff
-#[cfg(feature = "cli")]
-mod tty {
-    #[cfg(all(
-        target_os = "linux",
-        any(
-            target_arch = "x86_64",
-            target_arch = "aarch64",
-            target_arch = "arm",
-            target_arch = "riscv64"
-        )
-    ))]
-    mod sys {
-        /// `struct termios`: `c_iflag`, `c_oflag`, `c_cflag`, `c_lflag`,
-        /// then `c_line`, `c_cc` and the speeds (60 bytes on glibc and
-        /// musl), with room to spare.
-        #[repr(C)]
-        #[derive(Clone, Copy)]
-        pub(super) struct Termios {
-            iflag: u32,
-            oflag: u32,
-            cflag: u32,
-            pub lflag: u32,
-            rest: [u8; 64],
-        }
-
-        /// `ECHO` in `c_lflag`.
-        pub(super) const ECHO: u32 = 0o10;
-        const TCSANOW: i32 = 0;
-
-        extern "C" {
-            fn tcgetattr(fd: i32, t: *mut Termios) -> i32;
-            fn tcsetattr(fd: i32, action: i32, t: *const Termios) -> i32;
-        }
-
-        /// The settings of terminal `fd`.
-        pub(super) fn get(fd: i32) -> Option<Termios> {
-            let mut t = Termios {
-                iflag: 0,
-                oflag: 0,
-                cflag: 0,
-                lflag: 0,
-                rest: [0; 64],
-            };
-            // SAFETY: `t` is a writable `struct termios` with room to spare;
-            // tcgetattr writes at most that struct and keeps no pointer.
-            (unsafe { tcgetattr(fd, &mut t) } == 0).then_some(t)
-        }
-
-        /// Apply `t` to terminal `fd` now.
-        pub(super) fn set(fd: i32, t: &Termios) -> bool {
-            // SAFETY: `t` points to a `struct termios` filled by tcgetattr;
-            // tcsetattr only reads it.
-            unsafe { tcsetattr(fd, TCSANOW, t) == 0 }
-        }
-    }
-
-    #[cfg(not(all(
-        target_os = "linux",
-        any(
-            target_arch = "x86_64",
-            target_arch = "aarch64",
-            target_arch = "arm",
-            target_arch = "riscv64"
-        )
-    )))]
-    mod sys {
-        /// No terminal settings here.
-        #[derive(Clone, Copy)]
-        pub struct Termios {
-            pub lflag: u32,
-        }
-
-        pub const ECHO: u32 = 0;
-
-        pub fn get(_fd: i32) -> Option<Termios> {
-            None
-        }
-
-        pub fn set(_fd: i32, _t: &Termios) -> bool {
-            false
-        }
-    }
-
-    /// Restores the terminal's settings when dropped.
-    pub(super) struct EchoOff {
-        saved: sys::Termios,
-    }
-
-    impl EchoOff {
-        /// Turn echo off on stdin; `None` when it cannot be done.
-        pub(super) fn new() -> Option<EchoOff> {
-            let saved = sys::get(0)?;
-            let mut quiet = saved;
-            quiet.lflag &= !sys::ECHO;
-            sys::set(0, &quiet).then_some(EchoOff { saved })
-        }
-    }
-
-    impl Drop for EchoOff {
-        fn drop(&mut self) {
-            sys::set(0, &self.saved);
         }
     }
 }

@@ -26,12 +26,12 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::notify::{self, Supervised};
-use super::signals::{self, SIGCHLD};
+use super::signals;
 use super::sources::Outcome;
 use super::Agent;
 use crate::error::{Error, Result};
 use crate::secrets::lease::{LeaseBackend, LeasePolicy};
-use crate::secrets::process::{SIGHUP, SIGINT, SIGTERM};
+use crate::sys::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 use crate::vault::Client;
 
 /// How a step ended for the loop.
