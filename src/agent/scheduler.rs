@@ -46,7 +46,11 @@ impl Agent {
     /// exits; returns the exit code to leave with (the command's, else 0).
     pub fn run(&mut self) -> Result<u8> {
         if let Some(p) = self.config.pid_file.clone() {
-            crate::cache::write_atomic(&p, format!("{}\n", std::process::id()).as_bytes(), 0o644)?;
+            crate::util::fs::write_atomic(
+                &p,
+                format!("{}\n", std::process::id()).as_bytes(),
+                0o644,
+            )?;
         }
         if self.config.restore_identity {
             let out = crate::bootstrap::ensure(&self.env)?;
