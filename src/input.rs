@@ -27,7 +27,7 @@ pub(crate) const MAX_PEM: u64 = 4 * 1024 * 1024;
 
 /// Where input comes from.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Source<'a> {
+pub(crate) enum Input<'a> {
     /// A file (or FIFO, or device) by path.
     File(&'a Path),
     /// Standard input.
@@ -35,12 +35,12 @@ pub(crate) enum Source<'a> {
     Stdin,
 }
 
-impl std::fmt::Display for Source<'_> {
+impl std::fmt::Display for Input<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Source::File(p) => write!(f, "{}", p.display()),
+            Input::File(p) => write!(f, "{}", p.display()),
             #[cfg(feature = "cli")]
-            Source::Stdin => f.write_str("stdin"),
+            Input::Stdin => f.write_str("stdin"),
         }
     }
 }
@@ -60,14 +60,14 @@ fn size(n: u64) -> String {
 /// is for (`"the value of KEY"`, `"VAULT_SECRET_ID_FILE"`) and is named in
 /// errors with the source. More than `cap` bytes is an [`Error::Config`]
 /// naming both; a failing open or read is an [`Error::Io`].
-pub(crate) fn read(source: Source<'_>, what: &str, cap: u64) -> Result<Vec<u8>> {
+pub(crate) fn read(source: Input<'_>, what: &str, cap: u64) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
     let result = match source {
-        Source::File(p) => {
+        Input::File(p) => {
             std::fs::File::open(p).and_then(|f| f.take(cap.saturating_add(1)).read_to_end(&mut buf))
         }
         #[cfg(feature = "cli")]
-        Source::Stdin => std::io::stdin()
+        Input::Stdin => std::io::stdin()
             .lock()
             .take(cap.saturating_add(1))
             .read_to_end(&mut buf),
@@ -88,7 +88,7 @@ pub(crate) fn read(source: Source<'_>, what: &str, cap: u64) -> Result<Vec<u8>> 
 }
 
 /// [`read`] as UTF-8 text.
-pub(crate) fn read_text(source: Source<'_>, what: &str, cap: u64) -> Result<String> {
+pub(crate) fn read_text(source: Input<'_>, what: &str, cap: u64) -> Result<String> {
     let bytes = read(source, what, cap)?;
     String::from_utf8(bytes).map_err(|e| {
         let mut b = e.into_bytes();
@@ -100,7 +100,7 @@ pub(crate) fn read_text(source: Source<'_>, what: &str, cap: u64) -> Result<Stri
 /// A secret from a file ([`MAX_CREDENTIAL`]), surrounding whitespace
 /// trimmed; an empty one is an error.
 pub(crate) fn read_secret(path: &Path, what: &str) -> Result<SecretString> {
-    let mut raw = read_text(Source::File(path), what, MAX_CREDENTIAL)?;
+    let mut raw = read_text(Input::File(path), what, MAX_CREDENTIAL)?;
     let s = SecretString::new(raw.trim());
     crate::secret_string::zeroize_string(&mut raw);
     if s.is_empty() {
@@ -183,7 +183,7 @@ mod tests {
     #[test]
     fn endless_and_oversized_inputs_stop_at_the_cap() {
         let t = std::time::Instant::now();
-        let e = read(Source::File(Path::new("/dev/zero")), "the value of K", 1024)
+        let e = read(Input::File(Path::new("/dev/zero")), "the value of K", 1024)
             .unwrap_err()
             .to_string();
         assert!(
@@ -205,17 +205,17 @@ mod tests {
         let p = std::env::temp_dir().join(format!("vaultid-input-{}", std::process::id()));
         std::fs::write(&p, "  s3cret\n").unwrap();
         assert_eq!(read_secret(&p, "X").unwrap().expose(), "s3cret");
-        assert_eq!(read(Source::File(&p), "X", 9).unwrap().len(), 9);
-        assert!(read(Source::File(&p), "X", 8).is_err());
+        assert_eq!(read(Input::File(&p), "X", 9).unwrap().len(), 9);
+        assert!(read(Input::File(&p), "X", 8).is_err());
         std::fs::write(&p, " \n").unwrap();
         assert!(read_secret(&p, "X")
             .unwrap_err()
             .to_string()
             .contains("empty"));
         std::fs::write(&p, b"\xff\xfe").unwrap();
-        assert!(read_text(Source::File(&p), "X", 10).is_err());
+        assert!(read_text(Input::File(&p), "X", 10).is_err());
         std::fs::remove_file(&p).unwrap();
-        let e = read(Source::File(Path::new("/nonexistent/x")), "X", 1).unwrap_err();
+        let e = read(Input::File(Path::new("/nonexistent/x")), "X", 1).unwrap_err();
         assert_eq!(e.exit_code(), 1, "{e}");
     }
 }

@@ -27,7 +27,7 @@ use serde_json::{json, Value};
 
 use super::notify::{self, Supervised};
 use super::signals;
-use super::sources::Outcome;
+use super::sources::StepOutput;
 use super::Agent;
 use crate::error::{Error, Result};
 use crate::secrets::lease::{LeaseBackend, LeasePolicy};
@@ -235,7 +235,7 @@ impl Agent {
         };
         let name = self.sources[i].name.clone();
         match outcome {
-            Ok(Outcome::Nothing(action)) => {
+            Ok(StepOutput::Nothing(action)) => {
                 let s = &mut self.sources[i];
                 let recovered = s.failures > 0;
                 s.failures = 0;
@@ -247,7 +247,7 @@ impl Agent {
                 let next = s.next_renewal;
                 self.event(action, json!({"source": name, "next_renewal": next}));
             }
-            Ok(Outcome::Data(fresh)) => {
+            Ok(StepOutput::Data(fresh)) => {
                 let action = fresh.action;
                 match self.sources[i].apply(fresh) {
                     Ok(written) => {

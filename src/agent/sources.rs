@@ -1,4 +1,4 @@
-//! The secrets the agent keeps, one [`Source`] each, and when each needs
+//! The secrets the agent keeps, one [`SourceState`] each, and when each needs
 //! attention:
 //!
 //! - **KV v2**: one metadata read per interval (and on `SIGHUP`) compares
@@ -19,7 +19,7 @@
 //! again after an exponential backoff with jitter, capped. A step's new
 //! content ([`Fresh`]) changes the source's state (KV version, lease,
 //! certificate serial, renewal times) only once every file holds it
-//! ([`Source::apply`]); a write that failed (a full disk) is a failed step
+//! ([`SourceState::apply`]); a write that failed (a full disk) is a failed step
 //! whose content is written by the retry, without another request.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -105,9 +105,10 @@ pub(crate) struct FileState {
     pub last: Option<[u8; 32]>,
 }
 
-/// One source and its files.
+/// One source and its files, as the running agent keeps them (its
+/// configuration is a [`SourceConfig`](super::config::SourceConfig)).
 #[derive(Debug)]
-pub(crate) struct Source {
+pub(crate) struct SourceState {
     /// Its name.
     pub name: String,
     /// What it is.
@@ -142,8 +143,8 @@ pub(crate) struct Source {
 }
 
 /// What a step produced.
-pub(crate) enum Outcome {
-    /// New content to write ([`Source::apply`]).
+pub(crate) enum StepOutput {
+    /// New content to write ([`SourceState::apply`]).
     Data(Fresh),
     /// Nothing to render (`unchanged`, `renewed`, ...).
     Nothing(&'static str),
@@ -162,7 +163,7 @@ impl Drop for Fields {
 
 /// New content for a source's files and the state that comes with it
 /// (version, lease, serial, times), applied to the source only once every
-/// file holds the content ([`Source::apply`]): what the source reports is
+/// file holds the content ([`SourceState::apply`]): what the source reports is
 /// always what is on disk.
 pub(crate) struct Fresh {
     /// The action that produced it (`read`, `issued`, ...).
@@ -218,7 +219,7 @@ fn unix_in(d: Duration) -> u64 {
     unix_now().saturating_add(d.as_secs())
 }
 
-impl Source {
+impl SourceState {
     /// A source from its configuration. `default_mount` and `kv_interval`
     /// fill in what it leaves out; `agent_name` is the PKI common name
     /// default.
@@ -227,7 +228,7 @@ impl Source {
         default_mount: &str,
         kv_interval: Duration,
         agent_name: Option<&str>,
-    ) -> Result<Source> {
+    ) -> Result<SourceState> {
         let kind = if let Some(spec) = &c.kv {
             let (mount, path) = match &c.mount {
                 Some(m) => (
@@ -284,7 +285,7 @@ impl Source {
                     .unwrap_or_default(),
             }
         };
-        Ok(Source {
+        Ok(SourceState {
             name: c.name.clone(),
             kind,
             files: c
@@ -321,7 +322,7 @@ impl Source {
     /// State that describes the files (KV version, current lease,
     /// certificate serial, renewal and expiry times) changes here only for
     /// what needs no file written (an unchanged version, a renewal); new
-    /// content comes back as a [`Fresh`] for [`Source::apply`]. Content
+    /// content comes back as a [`Fresh`] for [`SourceState::apply`]. Content
     /// whose write failed is handed out again, without a request, until it
     /// is written (or runs out).
     pub(crate) fn step(
@@ -329,10 +330,10 @@ impl Source {
         client: &Client,
         policy: &LeasePolicy,
         hydra: &dyn Fn() -> Result<TokenClient>,
-    ) -> Result<Outcome> {
+    ) -> Result<StepOutput> {
         if let Some(p) = self.pending.take() {
             if !p.ran_out() {
-                return Ok(Outcome::Data(p));
+                return Ok(StepOutput::Data(p));
             }
             self.discard(p);
         }
@@ -352,7 +353,7 @@ impl Source {
                 })?;
                 self.next = now + *interval;
                 if meta.current_version == *version && self.rendered {
-                    return Ok(Outcome::Nothing("unchanged"));
+                    return Ok(StepOutput::Nothing("unchanged"));
                 }
                 let secret =
                     kv.read(path, Some(meta.current_version))?
@@ -361,7 +362,7 @@ impl Source {
                             method: "GET",
                             path: format!("{mount}/data/{path}"),
                         })?;
-                Ok(Outcome::Data(Fresh {
+                Ok(StepOutput::Data(Fresh {
                     action: "read",
                     data: Fields(secret.data.clone()),
                     state: FreshState::Kv {
@@ -397,9 +398,9 @@ impl Source {
                             self.next_renewal = Some(unix_in(wait));
                             if granted < wanted {
                                 *capped = true;
-                                return Ok(Outcome::Nothing("renewed_capped"));
+                                return Ok(StepOutput::Nothing("renewed_capped"));
                             }
-                            return Ok(Outcome::Nothing("renewed"));
+                            return Ok(StepOutput::Nothing("renewed"));
                         }
                         Err(e) if e.is_unavailable() => return Err(e),
                         // The lease is gone (revoked, expired during an
@@ -409,7 +410,7 @@ impl Source {
                 }
                 let fresh = client.fetch(path)?;
                 let wait = policy.wait_for(fresh.lease_duration);
-                Ok(Outcome::Data(Fresh {
+                Ok(StepOutput::Data(Fresh {
                     action: if self.rendered { "reissued" } else { "issued" },
                     data: Fields(fresh.data.clone()),
                     next: Instant::now() + wait,
@@ -457,7 +458,7 @@ impl Source {
                     .get("serial_number")
                     .and_then(Value::as_str)
                     .map(str::to_string);
-                Ok(Outcome::Data(Fresh {
+                Ok(StepOutput::Data(Fresh {
                     action: if self.rendered { "reissued" } else { "issued" },
                     data: Fields(data),
                     state: FreshState::Pki {
@@ -493,7 +494,7 @@ impl Source {
                 );
                 data.insert("token_type".into(), Value::String(t.token_type.clone()));
                 data.insert("scope".into(), Value::String(t.scope.clone()));
-                Ok(Outcome::Data(Fresh {
+                Ok(StepOutput::Data(Fresh {
                     action: if self.rendered { "refreshed" } else { "issued" },
                     data: Fields(data),
                     state: FreshState::Hydra,
@@ -510,7 +511,7 @@ impl Source {
     /// take on its state (version, lease, serial, times). Returns the paths
     /// written. A rendering that fails (a missing field, a bad name) drops
     /// it: the next try asks Vault again. A write that fails keeps it for
-    /// the next try ([`Source::step`] hands it out again): the source keeps
+    /// the next try ([`SourceState::step`] hands it out again): the source keeps
     /// describing what the files hold.
     pub(crate) fn apply(&mut self, fresh: Fresh) -> Result<Vec<String>> {
         let rendered = match super::render::render_source(&self.name, &self.files, &fresh.data.0) {
@@ -674,7 +675,7 @@ mod tests {
             json!({"name": "db", "kv": "app/db", "files": [{"path": dest}]}),
         )
         .unwrap();
-        let mut s = Source::new(&cfg, "secret", Duration::from_secs(60), None).unwrap();
+        let mut s = SourceState::new(&cfg, "secret", Duration::from_secs(60), None).unwrap();
         let fresh = |v: u64| Fresh {
             action: "read",
             data: Fields(
@@ -701,8 +702,8 @@ mod tests {
         .unwrap();
         let hydra = || Err(Error::Config("no Hydra".into()));
         let again = match s.step(&client, &LeasePolicy::default(), &hydra) {
-            Ok(Outcome::Data(f)) => f,
-            Ok(Outcome::Nothing(a)) => panic!("{a}"),
+            Ok(StepOutput::Data(f)) => f,
+            Ok(StepOutput::Nothing(a)) => panic!("{a}"),
             Err(e) => panic!("{e}"),
         };
         assert_eq!(s.apply(again).unwrap(), [dest.display().to_string()]);
@@ -718,7 +719,7 @@ mod tests {
         let cfg: SourceConfig = serde_json::from_value(json!({"name": "db", "kv": "app/db",
             "files": [{"path": dest, "format": "raw", "field": "password"}]}))
         .unwrap();
-        let mut s = Source::new(&cfg, "secret", Duration::from_secs(60), None).unwrap();
+        let mut s = SourceState::new(&cfg, "secret", Duration::from_secs(60), None).unwrap();
         assert!(s.apply(bad).is_err());
         assert!(s.pending.is_none());
         std::fs::remove_dir_all(&dir).unwrap();

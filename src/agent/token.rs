@@ -369,7 +369,7 @@ impl TokenKeeper {
             return Ok(false);
         }
         let content = match self.wrap_ttl {
-            Some(ttl) => client.wrap(&json!({ "token": token.expose() }), ttl)?,
+            Some(ttl) => client.wrap_response(&json!({ "token": token.expose() }), ttl)?,
             None => token.clone(),
         };
         let wrote = super::render::write_if_changed(

@@ -8,7 +8,7 @@
 //! what KV v1 does not have (versions, metadata, check-and-set, patch,
 //! undelete, destroy, subkeys) is refused with exit 2.
 
-use crate::input::{read_text, Source, MAX_DATA};
+use crate::input::{read_text, Input, MAX_DATA};
 use crate::vault::{Client, KvAdmin, KvRead, KvVersion, MetadataUpdate};
 use crate::Error;
 use serde_json::{json, Map, Value};
@@ -166,7 +166,7 @@ fn versions(a: &Args) -> Result<Vec<u64>, Error> {
 fn pairs(args: &[String]) -> Result<Map<String, Value>, Error> {
     let mut m = Map::new();
     if args.len() == 1 && args[0] == "-" {
-        let buf = read_text(Source::Stdin, "the JSON object", MAX_DATA)?;
+        let buf = read_text(Input::Stdin, "the JSON object", MAX_DATA)?;
         return match serde_json::from_str(&buf) {
             Ok(Value::Object(o)) => Ok(o),
             _ => Err(Error::Config("stdin must hold one JSON object".into())),
@@ -189,12 +189,12 @@ fn pairs(args: &[String]) -> Result<Map<String, Value>, Error> {
         }
         let value = if let Some(f) = v.strip_prefix('@') {
             read_text(
-                Source::File(std::path::Path::new(f)),
+                Input::File(std::path::Path::new(f)),
                 &format!("the value of {k}"),
                 MAX_DATA,
             )?
         } else if v == "-" {
-            read_text(Source::Stdin, &format!("the value of {k}"), MAX_DATA)?
+            read_text(Input::Stdin, &format!("the value of {k}"), MAX_DATA)?
         } else {
             v.to_string()
         };
