@@ -337,42 +337,28 @@ impl SourceState {
             }
             self.discard(p);
         }
-        let now = Instant::now();
-        match &mut self.kind {
+        let SourceState {
+            kind,
+            next,
+            rendered,
+            next_renewal,
+            expires_at,
+            ..
+        } = self;
+        let mut due = Due {
+            now: Instant::now(),
+            next,
+            rendered: *rendered,
+            next_renewal,
+            expires_at,
+        };
+        match kind {
             Kind::Kv {
                 mount,
                 path,
                 interval,
                 version,
-            } => {
-                let kv = client.kv2(mount);
-                let meta = kv.read_metadata(path)?.ok_or_else(|| Error::NotFound {
-                    service: Service::Vault,
-                    method: "GET",
-                    path: format!("{mount}/metadata/{path}"),
-                })?;
-                self.next = now + *interval;
-                if meta.current_version == *version && self.rendered {
-                    return Ok(StepOutput::Nothing("unchanged"));
-                }
-                let secret =
-                    kv.read(path, Some(meta.current_version))?
-                        .ok_or_else(|| Error::NotFound {
-                            service: Service::Vault,
-                            method: "GET",
-                            path: format!("{mount}/data/{path}"),
-                        })?;
-                Ok(StepOutput::Data(Fresh {
-                    action: "read",
-                    data: Fields(secret.data.clone()),
-                    state: FreshState::Kv {
-                        version: secret.metadata.version,
-                    },
-                    next: self.next,
-                    next_renewal: None,
-                    expires_at: None,
-                }))
-            }
+            } => kv_step(client, mount, path, *interval, *version, &mut due),
             Kind::Dynamic {
                 path,
                 current,
@@ -380,129 +366,15 @@ impl SourceState {
                 capped,
                 retired,
             } => {
-                retired.retain(|(_, exp)| *exp > now);
-                let renewable = current
-                    .as_ref()
-                    .filter(|c| c.renewable && !*capped && c.expires_at() > now)
-                    .map(|c| (c.lease_id.clone(), *asked));
-                if let Some((lease_id, wanted)) = renewable {
-                    match client.renew(&lease_id, wanted) {
-                        Ok(granted) => {
-                            if let Some(c) = current.as_mut() {
-                                c.obtained_at = Instant::now();
-                                c.lease_duration = granted;
-                            }
-                            self.expires_at = Some(unix_in(granted));
-                            let wait = policy.wait_for(granted);
-                            self.next = Instant::now() + wait;
-                            self.next_renewal = Some(unix_in(wait));
-                            if granted < wanted {
-                                *capped = true;
-                                return Ok(StepOutput::Nothing("renewed_capped"));
-                            }
-                            return Ok(StepOutput::Nothing("renewed"));
-                        }
-                        Err(e) if e.is_unavailable() => return Err(e),
-                        // The lease is gone (revoked, expired during an
-                        // outage) or cannot be renewed: new credentials.
-                        Err(e) => log::info!("{path}: renewing lease {lease_id} failed ({e}); reading new credentials"),
-                    }
-                }
-                let fresh = client.fetch(path)?;
-                let wait = policy.wait_for(fresh.lease_duration);
-                Ok(StepOutput::Data(Fresh {
-                    action: if self.rendered { "reissued" } else { "issued" },
-                    data: Fields(fresh.data.clone()),
-                    next: Instant::now() + wait,
-                    next_renewal: Some(unix_in(wait)),
-                    expires_at: Some(unix_in(fresh.lease_duration)),
-                    state: FreshState::Dynamic(fresh),
-                }))
+                retired.retain(|(_, exp)| *exp > due.now);
+                dynamic_step(client, policy, path, current, *asked, capped, &mut due)
             }
             Kind::Pki {
                 config,
                 common_name,
                 ..
-            } => {
-                let mount = config.mount.as_deref().unwrap_or("pki").trim_matches('/');
-                let path = format!("{mount}/issue/{}", config.role);
-                let mut body = json!({ "common_name": common_name });
-                if !config.alt_names.is_empty() {
-                    body["alt_names"] = json!(config.alt_names.join(","));
-                }
-                if !config.ip_sans.is_empty() {
-                    body["ip_sans"] = json!(config.ip_sans.join(","));
-                }
-                if let Some(t) = super::config::duration_of(config.ttl.as_deref()) {
-                    body["ttl"] = json!(format!("{}s", t.as_secs().max(1)));
-                }
-                let answer = client.write(&path, &body)?;
-                let data = answer
-                    .as_ref()
-                    .and_then(|a| a.get("data"))
-                    .and_then(Value::as_object)
-                    .filter(|d| d.get("certificate").is_some_and(Value::is_string))
-                    .cloned()
-                    .ok_or_else(|| Error::Protocol {
-                        service: Service::Vault,
-                        detail: format!("POST {path}: the answer has no certificate"),
-                    })?;
-                let exp = data.get("expiration").and_then(Value::as_u64).unwrap_or(0);
-                let left = Duration::from_secs(exp.saturating_sub(unix_now()));
-                // Two thirds of the validity left, less 0-10 % jitter; at
-                // least one second.
-                let wait = (left / 3 * 2)
-                    .mul_f64(1.0 - 0.1 * jitter())
-                    .max(Duration::from_secs(1));
-                let serial = data
-                    .get("serial_number")
-                    .and_then(Value::as_str)
-                    .map(str::to_string);
-                Ok(StepOutput::Data(Fresh {
-                    action: if self.rendered { "reissued" } else { "issued" },
-                    data: Fields(data),
-                    state: FreshState::Pki {
-                        serial,
-                        expiration: exp,
-                    },
-                    next: Instant::now() + wait,
-                    next_renewal: Some(unix_in(wait)),
-                    expires_at: Some(exp),
-                }))
-            }
-            Kind::Hydra { client: tc, scopes } => {
-                if tc.is_none() {
-                    let mut c = hydra()?;
-                    if !scopes.is_empty() {
-                        c = c.with_scopes(scopes.clone());
-                    }
-                    *tc = Some(Box::new(c));
-                }
-                let Some(tc) = tc.as_ref() else {
-                    return Err(Error::Config("no Hydra token client".into()));
-                };
-                let t = tc.fetch_token()?;
-                let refresh = t
-                    .refresh_at()
-                    .map(|r| r.saturating_duration_since(Instant::now()))
-                    .unwrap_or(Duration::from_secs(300))
-                    .max(Duration::from_secs(1));
-                let mut data = Map::new();
-                data.insert(
-                    "access_token".into(),
-                    Value::String(t.access_token.expose().to_string()),
-                );
-                data.insert("token_type".into(), Value::String(t.token_type.clone()));
-                data.insert("scope".into(), Value::String(t.scope.clone()));
-                Ok(StepOutput::Data(Fresh {
-                    action: if self.rendered { "refreshed" } else { "issued" },
-                    data: Fields(data),
-                    state: FreshState::Hydra,
-                    next: Instant::now() + refresh,
-                    next_renewal: Some(unix_in(refresh)),
-                    expires_at: t.expires_in.map(|e| unix_now().saturating_add(e)),
-                }))
-            }
+            } => pki_step(client, config, common_name, &due),
+            Kind::Hydra { client: tc, scopes } => hydra_step(tc, scopes, hydra, &due),
         }
     }
 
@@ -655,6 +527,207 @@ impl SourceState {
 /// A random number in `[0, 1)` (jitter only).
 pub(crate) fn jitter() -> f64 {
     crate::util::random::jitter()
+}
+
+/// What a step reads and sets of its source besides the kind's own state.
+struct Due<'a> {
+    /// When the step began.
+    now: Instant,
+    /// When the source is next due.
+    next: &'a mut Instant,
+    /// Whether its files were rendered before (an issue is then a re-issue).
+    rendered: bool,
+    /// When the secret needs renewing (Unix seconds), set by a renewal.
+    next_renewal: &'a mut Option<u64>,
+    /// When it stops working (Unix seconds), set by a renewal.
+    expires_at: &'a mut Option<u64>,
+}
+
+/// A KV v2 source's step: one metadata read; the secret only when its
+/// version changed (or nothing was rendered yet).
+fn kv_step(
+    client: &Client,
+    mount: &str,
+    path: &str,
+    interval: Duration,
+    version: u64,
+    due: &mut Due<'_>,
+) -> Result<StepOutput> {
+    let kv = client.kv2(mount);
+    let meta = kv.read_metadata(path)?.ok_or_else(|| Error::NotFound {
+        service: Service::Vault,
+        method: "GET",
+        path: format!("{mount}/metadata/{path}"),
+    })?;
+    *due.next = due.now + interval;
+    if meta.current_version == version && due.rendered {
+        return Ok(StepOutput::Nothing("unchanged"));
+    }
+    let secret = kv
+        .read(path, Some(meta.current_version))?
+        .ok_or_else(|| Error::NotFound {
+            service: Service::Vault,
+            method: "GET",
+            path: format!("{mount}/data/{path}"),
+        })?;
+    Ok(StepOutput::Data(Fresh {
+        action: "read",
+        data: Fields(secret.data.clone()),
+        state: FreshState::Kv {
+            version: secret.metadata.version,
+        },
+        next: *due.next,
+        next_renewal: None,
+        expires_at: None,
+    }))
+}
+
+/// A dynamic secret's step: renew its lease while it can be renewed and
+/// is not capped, else read new credentials.
+fn dynamic_step(
+    client: &Client,
+    policy: &LeasePolicy,
+    path: &str,
+    current: &mut Option<DynamicSecret>,
+    asked: Duration,
+    capped: &mut bool,
+    due: &mut Due<'_>,
+) -> Result<StepOutput> {
+    let renewable = current
+        .as_ref()
+        .filter(|c| c.renewable && !*capped && c.expires_at() > due.now)
+        .map(|c| (c.lease_id.clone(), asked));
+    if let Some((lease_id, wanted)) = renewable {
+        match client.renew(&lease_id, wanted) {
+            Ok(granted) => {
+                if let Some(c) = current.as_mut() {
+                    c.obtained_at = Instant::now();
+                    c.lease_duration = granted;
+                }
+                *due.expires_at = Some(unix_in(granted));
+                let wait = policy.wait_for(granted);
+                *due.next = Instant::now() + wait;
+                *due.next_renewal = Some(unix_in(wait));
+                if granted < wanted {
+                    *capped = true;
+                    return Ok(StepOutput::Nothing("renewed_capped"));
+                }
+                return Ok(StepOutput::Nothing("renewed"));
+            }
+            Err(e) if e.is_unavailable() => return Err(e),
+            // The lease is gone (revoked, expired during an
+            // outage) or cannot be renewed: new credentials.
+            Err(e) => log::info!(
+                "{path}: renewing lease {lease_id} failed ({e}); reading new credentials"
+            ),
+        }
+    }
+    let fresh = client.fetch(path)?;
+    let wait = policy.wait_for(fresh.lease_duration);
+    Ok(StepOutput::Data(Fresh {
+        action: if due.rendered { "reissued" } else { "issued" },
+        data: Fields(fresh.data.clone()),
+        next: Instant::now() + wait,
+        next_renewal: Some(unix_in(wait)),
+        expires_at: Some(unix_in(fresh.lease_duration)),
+        state: FreshState::Dynamic(fresh),
+    }))
+}
+
+/// A PKI source's step: issue a certificate, due again at two thirds of
+/// its validity.
+fn pki_step(
+    client: &Client,
+    config: &PkiConfig,
+    common_name: &str,
+    due: &Due<'_>,
+) -> Result<StepOutput> {
+    let mount = config.mount.as_deref().unwrap_or("pki").trim_matches('/');
+    let path = format!("{mount}/issue/{}", config.role);
+    let mut body = json!({ "common_name": common_name });
+    if !config.alt_names.is_empty() {
+        body["alt_names"] = json!(config.alt_names.join(","));
+    }
+    if !config.ip_sans.is_empty() {
+        body["ip_sans"] = json!(config.ip_sans.join(","));
+    }
+    if let Some(t) = super::config::duration_of(config.ttl.as_deref()) {
+        body["ttl"] = json!(format!("{}s", t.as_secs().max(1)));
+    }
+    let answer = client.write(&path, &body)?;
+    let data = answer
+        .as_ref()
+        .and_then(|a| a.get("data"))
+        .and_then(Value::as_object)
+        .filter(|d| d.get("certificate").is_some_and(Value::is_string))
+        .cloned()
+        .ok_or_else(|| Error::Protocol {
+            service: Service::Vault,
+            detail: format!("POST {path}: the answer has no certificate"),
+        })?;
+    let exp = data.get("expiration").and_then(Value::as_u64).unwrap_or(0);
+    let left = Duration::from_secs(exp.saturating_sub(unix_now()));
+    // Two thirds of the validity left, less 0-10 % jitter; at
+    // least one second.
+    let wait = (left / 3 * 2)
+        .mul_f64(1.0 - 0.1 * jitter())
+        .max(Duration::from_secs(1));
+    let serial = data
+        .get("serial_number")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    Ok(StepOutput::Data(Fresh {
+        action: if due.rendered { "reissued" } else { "issued" },
+        data: Fields(data),
+        state: FreshState::Pki {
+            serial,
+            expiration: exp,
+        },
+        next: Instant::now() + wait,
+        next_renewal: Some(unix_in(wait)),
+        expires_at: Some(exp),
+    }))
+}
+
+/// A Hydra token source's step: a token from the token client (made on
+/// first use by `hydra`), due again when it should be refreshed.
+fn hydra_step(
+    tc: &mut Option<Box<TokenClient>>,
+    scopes: &[String],
+    hydra: &dyn Fn() -> Result<TokenClient>,
+    due: &Due<'_>,
+) -> Result<StepOutput> {
+    if tc.is_none() {
+        let mut c = hydra()?;
+        if !scopes.is_empty() {
+            c = c.with_scopes(scopes.to_vec());
+        }
+        *tc = Some(Box::new(c));
+    }
+    let Some(tc) = tc.as_ref() else {
+        return Err(Error::Config("no Hydra token client".into()));
+    };
+    let t = tc.fetch_token()?;
+    let refresh = t
+        .refresh_at()
+        .map(|r| r.saturating_duration_since(Instant::now()))
+        .unwrap_or(Duration::from_secs(300))
+        .max(Duration::from_secs(1));
+    let mut data = Map::new();
+    data.insert(
+        "access_token".into(),
+        Value::String(t.access_token.expose().to_string()),
+    );
+    data.insert("token_type".into(), Value::String(t.token_type.clone()));
+    data.insert("scope".into(), Value::String(t.scope.clone()));
+    Ok(StepOutput::Data(Fresh {
+        action: if due.rendered { "refreshed" } else { "issued" },
+        data: Fields(data),
+        state: FreshState::Hydra,
+        next: Instant::now() + refresh,
+        next_renewal: Some(unix_in(refresh)),
+        expires_at: t.expires_in.map(|e| unix_now().saturating_add(e)),
+    }))
 }
 
 #[cfg(test)]
