@@ -44,13 +44,18 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::identity::KeyPair;
 use crate::secret_string::SecretString;
+use crate::sys;
+use crate::util::fs::{
+    open_no_follow, remove_stale_temp_files, sync_dir, write_atomic, write_temp, OpenError,
+    OpenMode, OpenedFile,
+};
 
 mod token;
 #[allow(unused_imports)] // parse_token_cache: for the fuzz targets
@@ -70,144 +75,6 @@ pub(crate) const LOCK_FILE: &str = ".lock";
 /// Largest file read from the key directory (1 MiB): a PEM key is a few
 /// hundred bytes, a credentials file for thousands of agents fits easily.
 pub(crate) const MAX_FILE: u64 = 1024 * 1024;
-
-/// `open(2)` flags std does not name.
-mod oflags {
-    #[cfg(any(
-        all(
-            target_os = "linux",
-            any(
-                target_arch = "arm",
-                target_arch = "aarch64",
-                target_arch = "powerpc",
-                target_arch = "powerpc64"
-            )
-        ),
-        target_os = "android"
-    ))]
-    pub const O_NOFOLLOW: i32 = 0o100000;
-    #[cfg(all(
-        target_os = "linux",
-        not(any(
-            target_arch = "arm",
-            target_arch = "aarch64",
-            target_arch = "powerpc",
-            target_arch = "powerpc64"
-        ))
-    ))]
-    pub(super) const O_NOFOLLOW: i32 = 0o400000;
-    #[cfg(any(target_os = "macos", target_os = "freebsd"))]
-    pub const O_NOFOLLOW: i32 = 0x100;
-
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    pub(super) const O_NONBLOCK: i32 = 0o4000;
-    #[cfg(any(target_os = "macos", target_os = "freebsd"))]
-    pub const O_NONBLOCK: i32 = 0x4;
-
-    /// `errno` for "is a symbolic link" under `O_NOFOLLOW`.
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    pub(super) const ELOOP: i32 = 40;
-    #[cfg(any(target_os = "macos", target_os = "freebsd"))]
-    pub const ELOOP: i32 = 62;
-
-    extern "C" {
-        fn geteuid() -> u32;
-    }
-
-    /// The effective user id.
-    pub(super) fn euid() -> u32 {
-        // SAFETY: geteuid takes nothing, cannot fail and touches no memory.
-        unsafe { geteuid() }
-    }
-}
-
-/// How [`open_in_dir`] opens a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum OpenMode {
-    /// Read an existing file.
-    Read,
-    /// The lock file: read-write, created `0600` when missing.
-    Lock,
-}
-
-/// A file opened by [`open_in_dir`], with its `fstat`.
-#[derive(Debug)]
-pub(crate) struct OpenedFile {
-    /// The open file.
-    pub file: File,
-    /// Its metadata, from the descriptor (not the path).
-    pub meta: fs::Metadata,
-}
-
-/// Why [`open_no_follow`] opened nothing.
-#[derive(Debug)]
-pub(crate) enum OpenError {
-    /// The path is a symbolic link (never followed).
-    Link,
-    /// The path is not a regular file: what it is (`directory`, `FIFO`,
-    /// `socket`, `device`).
-    NotRegular(&'static str),
-    /// Any other failure to open or inspect it.
-    Io(std::io::Error),
-}
-
-/// What a file that is not a regular file is, in a word.
-pub(crate) fn kind_of(t: fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if t.is_dir() {
-        "directory"
-    } else if t.is_fifo() {
-        "FIFO"
-    } else if t.is_socket() {
-        "socket"
-    } else if t.is_block_device() || t.is_char_device() {
-        "device"
-    } else if t.is_symlink() {
-        "symbolic link"
-    } else {
-        "special file"
-    }
-}
-
-/// Open `path` the way vaultid opens every file it reads back (the key
-/// directory's files, the agent's destinations): `Ok(None)` when it does
-/// not exist; a symbolic link is never followed (`O_NOFOLLOW`); anything
-/// but a regular file is refused before it is opened (`lstat`), and again
-/// on the open descriptor (`fstat`, for a file swapped in between); the
-/// open is non-blocking, so a FIFO swapped in cannot hang the caller.
-/// Reads are then the caller's to cap.
-pub(crate) fn open_no_follow(
-    path: &Path,
-    mode: OpenMode,
-) -> std::result::Result<Option<OpenedFile>, OpenError> {
-    match fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => return Err(OpenError::Link),
-        Ok(m) if !m.file_type().is_file() => {
-            return Err(OpenError::NotRegular(kind_of(m.file_type())))
-        }
-        Ok(_) => {}
-        Err(e) if e.kind() == ErrorKind::NotFound && mode == OpenMode::Read => return Ok(None),
-        Err(e) if e.kind() == ErrorKind::NotFound => {}
-        Err(e) => return Err(OpenError::Io(e)),
-    }
-    let mut o = OpenOptions::new();
-    o.read(true)
-        .custom_flags(oflags::O_NOFOLLOW | oflags::O_NONBLOCK);
-    if mode == OpenMode::Lock {
-        o.write(true).create(true).truncate(false).mode(0o600);
-    }
-    let file = match o.open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) if e.raw_os_error() == Some(oflags::ELOOP) => return Err(OpenError::Link),
-        Err(e) => return Err(OpenError::Io(e)),
-    };
-    let meta = file.metadata().map_err(OpenError::Io)?;
-    if !meta.file_type().is_file() {
-        return Err(OpenError::NotRegular(kind_of(meta.file_type())));
-    }
-    Ok(Some(OpenedFile { file, meta }))
-}
 
 /// Open `path`, a file in the key directory: the one place that does,
 /// through [`open_no_follow`].
@@ -453,7 +320,7 @@ impl KeyDir {
         };
         let mut out = Vec::new();
         let mode = md.permissions().mode() & 0o7777;
-        let (owner, me) = (md.uid(), oflags::euid());
+        let (owner, me) = (md.uid(), sys::euid());
         if owner != me && owner != 0 {
             out.push(format!(
                 "key directory {} is owned by uid {owner}, not by this user (uid {me}): \
@@ -527,10 +394,10 @@ impl KeyDir {
     /// ([`remove_stale_temp_files`] for the key pair and the credentials
     /// file). Call it while holding the lock. Returns how many were removed.
     pub(crate) fn remove_stale_temp_files(&self) -> Result<usize> {
-        remove_stale_temp_files(
+        Ok(remove_stale_temp_files(
             &self.dir,
             &[PRIVATE_PEM, PUBLIC_PEM, CREDENTIALS_FILE, TOKEN_CACHE_FILE],
-        )
+        )?)
     }
 
     /// Read and validate the local key pair. Writes nothing.
@@ -657,7 +524,7 @@ impl KeyDir {
         } else {
             "was missing"
         };
-        match write_atomic(&pub_path, keys.public_pem().as_bytes(), 0o644) {
+        match write_atomic(&pub_path, keys.public_pem().as_bytes(), 0o644).map_err(Error::from) {
             Ok(()) => format!(
                 "{} {was}; rewritten from the private key",
                 pub_path.display()
@@ -740,7 +607,7 @@ impl KeyDir {
             Ok(t) => t,
             Err(e) => {
                 let _ = fs::remove_file(&tmp_priv);
-                return Err(e);
+                return Err(e.into());
             }
         };
         fault::at(SwapStep::Written);
@@ -963,85 +830,6 @@ fn text(buf: Vec<u8>, path: &Path) -> Result<SecretString> {
     }
 }
 
-/// Write `bytes` to a new temporary file beside `path`
-/// (`.{name}.tmp-{pid}-{nanos}`), created with `mode`, fsynced. Removed
-/// again on failure. [`rename_in`] puts it in place.
-pub(crate) fn write_temp(path: &Path, bytes: &[u8], mode: u32) -> Result<PathBuf> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let tmp = dir.join(format!(".{name}.tmp-{}-{nanos}", std::process::id()));
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .custom_flags(oflags::O_NOFOLLOW)
-            .open(&tmp)
-            .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
-        f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| {
-            Error::io(
-                format!("writing {} (as {})", path.display(), tmp.display()),
-                e,
-            )
-        })
-    })();
-    match result {
-        Ok(()) => Ok(tmp),
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
-}
-
-/// Whether `file` is a temporary file [`write_temp`] made for `name`:
-/// exactly `.{name}.tmp-{digits}-{digits}`.
-pub(crate) fn is_temp_name_of(file: &str, name: &str) -> bool {
-    let Some(rest) = file
-        .strip_prefix('.')
-        .and_then(|r| r.strip_prefix(name))
-        .and_then(|r| r.strip_prefix(".tmp-"))
-    else {
-        return false;
-    };
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    rest.split_once('-')
-        .is_some_and(|(pid, nanos)| digits(pid) && digits(nanos))
-}
-
-/// Remove from `dir` the temporary files a killed writer left for the
-/// files called `names`: entries named exactly as [`write_temp`] names
-/// them (`.{name}.tmp-{pid}-{nanos}`) that are regular files; a link, a
-/// directory or anything else of that name is left alone (never followed:
-/// the type is the entry's own). Returns how many were removed; a missing
-/// `dir` has none.
-pub(crate) fn remove_stale_temp_files(dir: &Path, names: &[&str]) -> Result<usize> {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(Error::io(format!("listing {}", dir.display()), e)),
-    };
-    let mut n = 0;
-    for entry in entries.flatten() {
-        let file = entry.file_name();
-        let Some(file) = file.to_str() else { continue };
-        if !names.iter().any(|name| is_temp_name_of(file, name)) {
-            continue;
-        }
-        if entry.file_type().is_ok_and(|t| t.is_file()) && fs::remove_file(entry.path()).is_ok() {
-            n += 1;
-        }
-    }
-    Ok(n)
-}
-
 /// Copy the regular file `from` to the new name `to` (created with
 /// `mode`, fsynced), for a file system without hard links. `from` is
 /// opened without following links and read capped, as every file here.
@@ -1059,7 +847,7 @@ fn copy_aside(from: &Path, to: &Path, mode: u32) -> std::io::Result<()> {
             .write(true)
             .create_new(true)
             .mode(mode)
-            .custom_flags(oflags::O_NOFOLLOW)
+            .custom_flags(sys::O_NOFOLLOW)
             .open(to)?;
         f.write_all(&buf)?;
         f.sync_all()
@@ -1105,15 +893,7 @@ mod fault {
     #[cfg(feature = "fuzzing")]
     pub(super) fn at(step: SwapStep) {
         if std::env::var_os("VAULTID_FAULT_KILL_AT").is_some_and(|v| v == step.name()) {
-            extern "C" {
-                fn getpid() -> i32;
-                fn kill(pid: i32, sig: i32) -> i32;
-            }
-            const SIGKILL: i32 = 9;
-            // SAFETY: kill and getpid touch no memory of this process.
-            unsafe {
-                kill(getpid(), SIGKILL);
-            }
+            crate::sys::kill_self(crate::sys::SIGKILL);
             // Nothing of this process runs on once the signal lands.
             loop {
                 std::thread::park();
@@ -1126,463 +906,5 @@ mod fault {
     pub(super) fn at(_step: SwapStep) {}
 }
 
-/// Replace `path` atomically with `bytes`: a temporary file created in the
-/// same directory with `mode` from the start, written, fsynced, renamed over
-/// `path`, then the directory fsynced.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let tmp = write_temp(path, bytes, mode)?;
-    rename_in(&tmp, path)
-}
-
-/// Rename `tmp` (from [`write_temp`]) over `path`, then fsync the
-/// directory, so the rename is on disk before anything that follows;
-/// `tmp` is removed when that fails.
-pub(crate) fn rename_in(tmp: &Path, path: &Path) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let result = fs::rename(tmp, path)
-        .map_err(|e| {
-            Error::io(
-                format!("renaming {} to {}", tmp.display(), path.display()),
-                e,
-            )
-        })
-        .and_then(|()| sync_dir(dir));
-    if result.is_err() {
-        let _ = fs::remove_file(tmp);
-    }
-    result
-}
-
-fn sync_dir(dir: &Path) -> Result<()> {
-    let d = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    File::open(d)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| Error::io(format!("syncing directory {}", d.display()), e))
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tmpdir(tag: &str) -> PathBuf {
-        let p = std::env::temp_dir().join(format!(
-            "vaultid-cache-{tag}-{}-{}",
-            std::process::id(),
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        p
-    }
-
-    #[test]
-    fn timestamps() {
-        assert_eq!(file_timestamp(UNIX_EPOCH), "19700101T000000Z");
-        let t = UNIX_EPOCH + Duration::from_secs(1_795_322_022);
-        assert_eq!(file_timestamp(t), "20261122T043342Z");
-        let t = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
-        assert_eq!(file_timestamp(t), "20000229T000000Z");
-    }
-
-    #[test]
-    fn modes_and_roundtrip() {
-        let d = KeyDir::new(tmpdir("modes").join("nested"));
-        assert!(d.read_keys().unwrap().is_none());
-        let kp = KeyPair::generate();
-        d.write_keys(&kp).unwrap();
-        let mode = |n: &str| fs::metadata(d.file(n)).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(PRIVATE_PEM), 0o600);
-        assert_eq!(mode(PUBLIC_PEM), 0o644);
-        assert_eq!(
-            fs::metadata(d.path()).unwrap().permissions().mode() & 0o777,
-            0o700
-        );
-        let back = d.read_keys().unwrap().unwrap();
-        assert_eq!(back.keys.public().base58(), kp.public().base58());
-        assert!(back.repaired.is_empty());
-        // No temporary files are left behind.
-        let names: Vec<_> = fs::read_dir(d.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        assert!(names.iter().all(|n| !n.contains(".tmp-")), "{names:?}");
-        fs::remove_dir_all(d.path().parent().unwrap()).unwrap();
-    }
-
-    #[test]
-    fn loose_private_key_is_reported_not_chmodded_and_missing_public_restored() {
-        let d = KeyDir::new(tmpdir("loose"));
-        let kp = KeyPair::generate();
-        d.write_keys(&kp).unwrap();
-        fs::set_permissions(d.file(PRIVATE_PEM), fs::Permissions::from_mode(0o644)).unwrap();
-        fs::remove_file(d.file(PUBLIC_PEM)).unwrap();
-        let back = d.read_keys().unwrap().unwrap();
-        assert_eq!(back.repaired.len(), 1, "{:?}", back.repaired);
-        assert!(back.repaired[0].contains("mode 644"), "{:?}", back.repaired);
-        assert!(back.public_missing);
-        // Reading writes nothing and changes no mode.
-        assert!(!d.file(PUBLIC_PEM).exists());
-        let mode = |n: &str| fs::metadata(d.file(n)).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(PRIVATE_PEM), 0o644);
-        let lock = d.lock(Duration::from_secs(1)).unwrap();
-        assert!(d.restore_public(&back.keys, &lock).contains("rewritten"));
-        assert_eq!(
-            fs::read_to_string(d.file(PUBLIC_PEM)).unwrap(),
-            kp.public_pem()
-        );
-        drop(lock);
-        fs::remove_dir_all(d.path()).unwrap();
-    }
-
-    #[test]
-    fn links_and_special_files_are_refused_and_never_followed() {
-        let d = KeyDir::new(tmpdir("links"));
-        d.ensure_dir().unwrap();
-        // A private.pem that is a link to a loose file elsewhere.
-        let outside = tmpdir("links-target");
-        fs::create_dir_all(&outside).unwrap();
-        let target = outside.join("victim.pem");
-        let kp = KeyPair::generate();
-        fs::write(&target, kp.private_pem().expose()).unwrap();
-        fs::set_permissions(&target, fs::Permissions::from_mode(0o644)).unwrap();
-        std::os::unix::fs::symlink(&target, d.file(PRIVATE_PEM)).unwrap();
-        let e = d.read_keys().unwrap_err();
-        assert!(matches!(e, Error::InvalidKey(_)), "{e}");
-        assert!(e.to_string().contains("symbolic link"), "{e}");
-        assert_eq!(
-            fs::metadata(&target).unwrap().permissions().mode() & 0o777,
-            0o644,
-            "the link's target was touched"
-        );
-        // Replacing keeps the link aside (as a link) and leaves the target alone.
-        let aside = d.replace_keys(&KeyPair::generate()).unwrap();
-        assert_eq!(aside.len(), 1);
-        assert!(fs::symlink_metadata(&aside[0])
-            .unwrap()
-            .file_type()
-            .is_symlink());
-        assert_eq!(
-            fs::read_to_string(&target).unwrap(),
-            kp.private_pem().expose()
-        );
-        // A link as .lock is refused, and nothing is created at its target.
-        let lock_target = outside.join("created-by-lock");
-        std::os::unix::fs::symlink(&lock_target, d.file(LOCK_FILE)).unwrap();
-        let e = d.lock(Duration::from_millis(100)).unwrap_err();
-        assert_eq!(e.exit_code(), 2, "{e}");
-        assert!(!lock_target.exists());
-        fs::remove_file(d.file(LOCK_FILE)).unwrap();
-        // A directory as public.pem.
-        fs::remove_file(d.file(PUBLIC_PEM)).unwrap();
-        fs::create_dir(d.file(PUBLIC_PEM)).unwrap();
-        let e = d.read_keys().unwrap_err();
-        assert!(e.to_string().contains("not a regular file"), "{e}");
-        fs::remove_dir_all(d.path()).unwrap();
-        fs::remove_dir_all(outside).unwrap();
-    }
-
-    #[test]
-    fn a_fifo_does_not_hang_and_big_files_are_refused() {
-        let d = KeyDir::new(tmpdir("fifo"));
-        d.ensure_dir().unwrap();
-        let st = std::process::Command::new("mkfifo")
-            .arg(d.file(PRIVATE_PEM))
-            .status()
-            .unwrap();
-        assert!(st.success());
-        let t = Instant::now();
-        let e = d.read_keys().unwrap_err();
-        assert!(e.to_string().contains("not a regular file"), "{e}");
-        assert!(t.elapsed() < Duration::from_secs(2));
-        fs::remove_file(d.file(PRIVATE_PEM)).unwrap();
-        let f = File::create(d.file(PRIVATE_PEM)).unwrap();
-        f.set_len(MAX_FILE + 1).unwrap();
-        let e = d.read_keys().unwrap_err();
-        assert!(e.to_string().contains("larger than"), "{e}");
-        fs::remove_dir_all(d.path()).unwrap();
-    }
-
-    #[test]
-    fn stale_temp_files_are_removed_by_exact_name_and_only_when_regular() {
-        let dir = tmpdir("stale");
-        fs::create_dir_all(&dir).unwrap();
-        assert!(is_temp_name_of(".a.env.tmp-12-345", "a.env"));
-        for (file, name) in [
-            (".a.env.tmp-12-", "a.env"),
-            (".a.env.tmp--1", "a.env"),
-            (".a.env.tmp-1-2x", "a.env"),
-            (".a.env.tmp-1-2-3", "a.env"),
-            ("a.env.tmp-1-2", "a.env"),
-            (".a.env.tmp-1-2", "a"),
-            (".b.a.env.tmp-1-2", "a.env"),
-        ] {
-            assert!(!is_temp_name_of(file, name), "{file} for {name}");
-        }
-        // What write_temp makes is what is recognised.
-        let real = write_temp(&dir.join("a.env"), b"secret", 0o600).unwrap();
-        let real_name = real.file_name().unwrap().to_str().unwrap().to_string();
-        assert!(is_temp_name_of(&real_name, "a.env"), "{real_name}");
-        fs::write(dir.join(".a.env.tmp-1-2"), "old secret").unwrap();
-        fs::write(dir.join(".b.env.tmp-1-2"), "not asked for").unwrap();
-        let outside = dir.join("outside");
-        fs::write(&outside, "kept").unwrap();
-        std::os::unix::fs::symlink(&outside, dir.join(".a.env.tmp-3-4")).unwrap();
-        fs::create_dir(dir.join(".a.env.tmp-5-6")).unwrap();
-        assert_eq!(remove_stale_temp_files(&dir, &["a.env"]).unwrap(), 2);
-        assert!(!real.exists() && !dir.join(".a.env.tmp-1-2").exists());
-        assert!(dir.join(".b.env.tmp-1-2").exists());
-        assert!(fs::symlink_metadata(dir.join(".a.env.tmp-3-4")).is_ok());
-        assert_eq!(fs::read_to_string(&outside).unwrap(), "kept");
-        assert!(dir.join(".a.env.tmp-5-6").is_dir());
-        assert_eq!(
-            remove_stale_temp_files(&dir.join("missing"), &["a.env"]).unwrap(),
-            0
-        );
-        fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn replace_keeps_the_old_pair_aside_and_puts_the_new_one_in_place() {
-        let d = KeyDir::new(tmpdir("replace"));
-        let old = KeyPair::generate();
-        d.write_keys(&old).unwrap();
-        let new = KeyPair::generate();
-        let aside = d.replace_keys(&new).unwrap();
-        assert_eq!(aside.len(), 2);
-        assert_eq!(
-            fs::read_to_string(&aside[0]).unwrap(),
-            old.private_pem().expose()
-        );
-        let back = d.read_keys().unwrap().unwrap();
-        assert_eq!(back.keys.public(), new.public());
-        assert_eq!(
-            fs::metadata(d.file(PRIVATE_PEM))
-                .unwrap()
-                .permissions()
-                .mode()
-                & 0o777,
-            0o600
-        );
-        let names: Vec<_> = fs::read_dir(d.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        assert!(names.iter().all(|n| !n.contains(".tmp-")), "{names:?}");
-        fs::remove_dir_all(d.path()).unwrap();
-    }
-
-    /// The state a replacement leaves when it stops between its two
-    /// renames: the new private key beside the old public key, the old
-    /// pair linked aside.
-    fn stopped_between_renames(d: &KeyDir, old: &KeyPair, new: &KeyPair) {
-        d.write_keys(old).unwrap();
-        for name in [PRIVATE_PEM, PUBLIC_PEM] {
-            fs::hard_link(
-                d.file(name),
-                d.file(&format!("{name}.aside-20260101T000000Z")),
-            )
-            .unwrap();
-        }
-        write_atomic(
-            &d.file(PRIVATE_PEM),
-            new.private_pem().expose().as_bytes(),
-            0o600,
-        )
-        .unwrap();
-    }
-
-    #[test]
-    fn a_replacement_stopped_between_its_renames_is_recognised_and_repaired() {
-        let d = KeyDir::new(tmpdir("stopped"));
-        let (old, new) = (KeyPair::generate(), KeyPair::generate());
-        stopped_between_renames(&d, &old, &new);
-        let l = d.read_keys().unwrap().unwrap();
-        assert_eq!(
-            l.keys.public(),
-            new.public(),
-            "the private key is the current one"
-        );
-        assert!(l.public_missing, "the old public.pem is to be rewritten");
-        let lock = d.lock(Duration::from_secs(1)).unwrap();
-        let note = d.restore_public(&l.keys, &lock);
-        assert!(note.contains("interrupted replacement"), "{note}");
-        drop(lock);
-        let l = d.read_keys().unwrap().unwrap();
-        assert!(!l.public_missing);
-        assert_eq!(l.keys.public(), new.public());
-        // The old pair is still complete aside.
-        let aside = fs::read_to_string(d.file("private.pem.aside-20260101T000000Z")).unwrap();
-        assert_eq!(KeyPair::from_pem(&aside).unwrap().public(), old.public());
-        fs::remove_dir_all(d.path()).unwrap();
-    }
-
-    #[test]
-    fn a_mismatch_no_pair_aside_explains_stays_an_integrity_error() {
-        let d = KeyDir::new(tmpdir("unexplained"));
-        let (old, new) = (KeyPair::generate(), KeyPair::generate());
-        stopped_between_renames(&d, &old, &new);
-        // The aside private key no longer pairs with public.pem.
-        fs::write(
-            d.file("private.pem.aside-20260101T000000Z"),
-            KeyPair::generate().private_pem().expose(),
-        )
-        .unwrap();
-        let e = d.read_keys().unwrap_err();
-        assert_eq!(e.exit_code(), 4, "{e}");
-        // The command's reader retries under the lock, then reports it.
-        let e = d
-            .read_keys_locked_repair(Duration::from_secs(1))
-            .unwrap_err();
-        assert_eq!(e.exit_code(), 4, "{e}");
-        fs::remove_dir_all(d.path()).unwrap();
-    }
-
-    #[test]
-    fn mismatched_pair_is_integrity_error() {
-        let d = KeyDir::new(tmpdir("mismatch"));
-        d.write_keys(&KeyPair::generate()).unwrap();
-        let other = KeyPair::generate();
-        fs::write(d.file(PUBLIC_PEM), other.public_pem()).unwrap();
-        let e = d.read_keys().unwrap_err();
-        assert_eq!(e.exit_code(), 4, "{e}");
-        fs::remove_dir_all(d.path()).unwrap();
-    }
-
-    #[test]
-    fn set_aside_keeps_files() {
-        let d = KeyDir::new(tmpdir("aside"));
-        let kp = KeyPair::generate();
-        d.write_keys(&kp).unwrap();
-        let moved = d.set_keys_aside().unwrap();
-        assert_eq!(moved.len(), 2);
-        assert!(d.read_keys().unwrap().is_none());
-        let text = fs::read_to_string(&moved[0]).unwrap();
-        assert_eq!(text, kp.private_pem().expose());
-        // A second set-aside in the same second does not overwrite the first.
-        d.write_keys(&KeyPair::generate()).unwrap();
-        let moved2 = d.set_keys_aside().unwrap();
-        assert_ne!(moved[0], moved2[0]);
-        assert!(moved[0].exists() && moved2[0].exists());
-        fs::remove_dir_all(d.path()).unwrap();
-    }
-
-    #[test]
-    fn lock_times_out_while_held() {
-        let d = KeyDir::new(tmpdir("lock"));
-        let g = d.lock(Duration::from_secs(1)).unwrap();
-        // A second open file description cannot take it.
-        let t = Instant::now();
-        let e = d.lock(Duration::from_millis(200)).unwrap_err();
-        assert!(matches!(e, Error::LockTimeout { .. }), "{e}");
-        assert!(t.elapsed() >= Duration::from_millis(200));
-        assert!(t.elapsed() < Duration::from_secs(2));
-        drop(g);
-        d.lock(Duration::from_millis(200)).unwrap();
-        fs::remove_dir_all(d.path()).unwrap();
-    }
-
-    fn creds(secret: &str) -> StoredCredentials {
-        StoredCredentials {
-            agent_id: "a".into(),
-            client_id: "did:bindu:x:y:a".into(),
-            client_secret: SecretString::new(secret),
-            created_at: "2026-01-01T00:00:00+00:00".into(),
-            scopes: vec!["openid".into()],
-        }
-    }
-
-    #[test]
-    fn credentials_file_keeps_other_entries() {
-        let d = KeyDir::new(tmpdir("creds"));
-        d.ensure_dir().unwrap();
-        fs::write(
-            d.file(CREDENTIALS_FILE),
-            r#"{"did:other":{"agent_id":"o","client_id":"did:other","client_secret":"s","created_at":"","scopes":[]}}"#,
-        )
-        .unwrap();
-        assert!(d
-            .write_credentials("did:me", &creds("s3cr3t"))
-            .unwrap()
-            .is_none());
-        let all = d.read_credentials_file().unwrap().unwrap();
-        assert!(all.contains_key("did:other") && all.contains_key("did:me"));
-        assert_eq!(
-            d.read_credentials("did:me").unwrap().unwrap(),
-            creds("s3cr3t")
-        );
-        assert_eq!(
-            fs::metadata(d.file(CREDENTIALS_FILE))
-                .unwrap()
-                .permissions()
-                .mode()
-                & 0o777,
-            0o600
-        );
-        fs::remove_dir_all(d.path()).unwrap();
-    }
-
-    #[test]
-    fn corrupt_credentials_file_is_set_aside_not_dropped() {
-        let d = KeyDir::new(tmpdir("corrupt"));
-        d.ensure_dir().unwrap();
-        let corrupt = r#"{"did:other":{"agent_id":"o","client_secret":"keep-me" "#;
-        fs::write(d.file(CREDENTIALS_FILE), corrupt).unwrap();
-        assert!(d.read_credentials("did:me").is_err());
-        let w = d.write_credentials("did:me", &creds("x")).unwrap().unwrap();
-        assert!(
-            w.contains("not valid JSON") && w.contains("kept aside"),
-            "{w}"
-        );
-        assert_eq!(d.read_credentials("did:me").unwrap().unwrap(), creds("x"));
-        let aside: Vec<_> = fs::read_dir(d.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.to_string_lossy().contains(".aside-"))
-            .collect();
-        assert_eq!(aside.len(), 1);
-        assert_eq!(fs::read_to_string(&aside[0]).unwrap(), corrupt);
-        fs::remove_dir_all(d.path()).unwrap();
-    }
-
-    #[test]
-    fn loose_credentials_file_is_reported() {
-        let d = KeyDir::new(tmpdir("loose-creds"));
-        d.ensure_dir().unwrap();
-        d.write_credentials("did:me", &creds("x")).unwrap();
-        fs::set_permissions(d.file(CREDENTIALS_FILE), fs::Permissions::from_mode(0o644)).unwrap();
-        let (_, loose) = d.read_credentials_checked().unwrap().unwrap();
-        assert!(loose.unwrap().contains("mode 644"));
-        fs::remove_dir_all(d.path()).unwrap();
-    }
-
-    #[test]
-    fn open_key_dir_is_reported() {
-        let d = KeyDir::new(tmpdir("opendir"));
-        d.ensure_dir().unwrap();
-        assert!(d.inspect().is_empty());
-        fs::set_permissions(d.path(), fs::Permissions::from_mode(0o777)).unwrap();
-        let w = d.inspect();
-        assert_eq!(w.len(), 1, "{w:?}");
-        assert!(
-            w[0].contains("mode 777") && w[0].contains("replace"),
-            "{w:?}"
-        );
-        fs::remove_dir_all(d.path()).unwrap();
-    }
-
-    #[test]
-    fn credentials_parser_rejects_non_objects() {
-        for bad in [&b"[]"[..], b"1", b"", b"\xff"] {
-            assert!(parse_credentials_file(bad).is_err());
-        }
-        let m: Map<String, Value> =
-            serde_json::from_str(r#"{"agent_id":"a","client_id":"c"}"#).unwrap();
-        let e = StoredCredentials::from_json(&m).unwrap_err().to_string();
-        assert!(e.contains("client_secret"), "{e}");
-    }
-}
+mod tests;

@@ -429,6 +429,12 @@ impl Error {
     }
 }
 
+impl From<crate::util::fs::FsError> for Error {
+    fn from(e: crate::util::fs::FsError) -> Error {
+        Error::io(e.context, e.source)
+    }
+}
+
 fn join(errors: &[String]) -> String {
     if errors.is_empty() {
         String::new()

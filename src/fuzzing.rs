@@ -238,7 +238,7 @@ pub mod cache {
 
     /// Temporary file, fsync, rename, fsync of the directory.
     pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> crate::Result<()> {
-        crate::cache::write_atomic(path, bytes, mode)
+        Ok(crate::util::fs::write_atomic(path, bytes, mode)?)
     }
 }
 

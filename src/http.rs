@@ -54,7 +54,7 @@
 //! from one of them, once per attempt. A redirect answer from the redirect target is returned
 //! as is and its `Location` is never contacted.
 //!
-//! Where a redirect leads is judged by [`Origin`]: scheme, host and port
+//! Where a redirect leads is judged by [`Origin`](redirect::Origin): scheme, host and port
 //! together, the port spelled out when the URL leaves it to the scheme
 //! (`http` 80, `https` 443). Another port on the same host is another
 //! origin: any local user may listen on a high port (curl's fix for
@@ -81,8 +81,11 @@
 //! [`proxy`].
 
 mod clock;
+mod failure;
 pub mod proxy;
+mod redirect;
 mod resolve;
+mod retry;
 mod tls;
 
 #[allow(unused_imports)] // for the fuzz targets
@@ -96,10 +99,13 @@ use std::time::{Duration, Instant};
 
 use std::path::PathBuf;
 
-use crate::error::{Error, Result, Service, TransportKind};
+use crate::error::{Error, Result, Service};
 use crate::secret_string::{zeroize_bytes, SecretString};
 use crate::util::random::jitter;
 use crate::util::{lock, strip_query};
+use failure::{classify, connect_timeout, describe, transport_kind, Failure};
+use redirect::split_url;
+use retry::{Retry, Rules, Seen, Then};
 
 /// Default number of retries after the first attempt.
 pub const DEFAULT_MAX_RETRIES: u32 = 2;
@@ -498,18 +504,6 @@ struct Progress {
     start: Instant,
 }
 
-/// What to do after an attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Next {
-    /// Return what we have.
-    Stop,
-    /// A passing state: retry until the deadline; `true` to move on to the
-    /// next node first.
-    Transient { move_on: bool },
-    /// An ordinary server error: retried up to `max_retries` times.
-    Ordinary,
-}
-
 impl HttpClient {
     /// Build a client. Fails with [`Error::Config`] when a base URL is not
     /// `http://` or `https://`, or a CA, certificate or key file cannot be
@@ -646,45 +640,18 @@ impl HttpClient {
         let start = Instant::now();
         let deadline = self.deadline_for(start);
         let n = self.bases.len();
-        let mut retries = 0u32;
-        let mut ordinary = 0u32;
-        // Nodes tried since the last wait: moving on to one of the others
-        // needs no wait.
-        let mut tried = 0usize;
-        let mut tries = 0u32;
+        let mut retry = Retry::new(Rules {
+            nodes: n,
+            clustered: self.transient.is_some(),
+            max_retries: self.max_retries,
+            unreachable_final: self.unreachable_final.load(Ordering::Relaxed),
+        });
         loop {
             let node = self.current.load(Ordering::Relaxed) % n;
             let attempt = self.attempt(&self.bases[node], &req, deadline);
-            tried += 1;
-            tries += 1;
-            // A node that accepts no connection is left for the next one at
-            // once; when every node refuses, the cluster is down rather than
-            // electing, and that counts as an ordinary failure.
-            let (next, move_on) = match &attempt {
-                Attempt::Answer(resp) => self.judge(resp),
-                Attempt::NodeFailed(e) => match classify(e) {
-                    Outcome::Connection => (Next::Ordinary, true),
-                    // A node that cannot be connected to in time (a host
-                    // that is gone) is left for the next one; alone, it is
-                    // not retried (the wait spent the time).
-                    _ if n > 1 && connect_timeout(e) => (Next::Ordinary, true),
-                    _ => (Next::Stop, false),
-                },
-                Attempt::TargetFailed(e) => match classify(e) {
-                    Outcome::Connection | Outcome::Timeout => {
-                        (Next::Transient { move_on: false }, false)
-                    }
-                    _ => (Next::Stop, false),
-                },
-            };
-            // Only a cluster's passing states are waited out; elsewhere
-            // they count as ordinary failures.
-            let next = match next {
-                Next::Transient { .. } if self.transient.is_none() => Next::Ordinary,
-                other => other,
-            };
-            let move_on = move_on && n > 1;
-            if move_on {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let decision = retry.next(&self.seen(&attempt), left, jitter());
+            if decision.move_on {
                 let _ = self.current.compare_exchange(
                     node,
                     (node + 1) % n,
@@ -693,100 +660,80 @@ impl HttpClient {
                 );
             }
             let reason = self.reason(&attempt, node);
-            // Another node not yet tried: go there at once.
-            if move_on && tried < n && next != Next::Stop {
-                log::debug!(
-                    "{} {} {}: {reason}; trying {}",
-                    self.service,
-                    req.method,
-                    req.path_only(),
-                    self.base_url()
-                );
-                self.note(Duration::ZERO, &reason);
-                continue;
-            }
-            let unreachable = matches!(&attempt, Attempt::NodeFailed(e)
-                if classify(e) == Outcome::Connection);
-            let allowed = match next {
-                Next::Stop => false,
-                Next::Ordinary if unreachable && self.unreachable_final.load(Ordering::Relaxed) => {
-                    false
-                }
-                Next::Ordinary => ordinary < self.max_retries,
-                Next::Transient { .. } => self.max_retries > 0,
+            let progress = Progress {
+                node,
+                tries: retry.tries(),
+                retries: retry.retries(),
+                start,
             };
-            let wait = match (&attempt, allowed) {
-                (Attempt::Answer(resp), true) => {
-                    let after = resp
-                        .header("retry-after")
-                        .and_then(parse_retry_after)
-                        .map(|d| d.min(MAX_RETRY_AFTER));
-                    after.unwrap_or_else(|| backoff(retries + 1, jitter()))
+            match decision.then {
+                Then::Now => {
+                    log::debug!(
+                        "{} {} {}: {reason}; trying {}",
+                        self.service,
+                        req.method,
+                        req.path_only(),
+                        self.base_url()
+                    );
+                    self.note(Duration::ZERO, &reason);
                 }
-                (_, true) => backoff(retries + 1, jitter()),
-                (_, false) => {
-                    let p = Progress {
-                        node,
-                        tries,
-                        retries,
-                        start,
-                    };
-                    return self.finish(attempt, &req, None, p);
+                Then::Stop => return self.finish(attempt, &req, None, progress),
+                Then::GiveUp(wait) => {
+                    let why = format!(
+                        "gave up after {:.1} s: the next try would be in {:.1} s, past the {:.1} s deadline",
+                        start.elapsed().as_secs_f64(),
+                        wait.as_secs_f64(),
+                        (deadline - start).as_secs_f64()
+                    );
+                    // A fact of the result, not a warning of its own: an
+                    // error carries it (the detail of an unreachable node,
+                    // or [`Waited::gave_up`] for the caller's message).
+                    log::debug!(
+                        "{} {} {}: {reason}; {why}",
+                        self.service,
+                        req.method,
+                        req.path_only()
+                    );
+                    lock(&self.waited).gave_up = Some(why.clone());
+                    return self.finish(attempt, &req, Some(why), progress);
                 }
-            };
-            let now = Instant::now();
-            let left = deadline.saturating_duration_since(now);
-            // Every wait fits inside the deadline, with room for an attempt.
-            if wait >= left || left - wait < Duration::from_millis(10) {
-                let why = format!(
-                    "gave up after {:.1} s: the next try would be in {:.1} s, past the {:.1} s deadline",
-                    start.elapsed().as_secs_f64(),
-                    wait.as_secs_f64(),
-                    (deadline - start).as_secs_f64()
-                );
-                // A fact of the result, not a warning of its own: an
-                // error carries it (the detail of an unreachable node, or
-                // [`Waited::gave_up`] for the caller's message).
-                log::debug!(
-                    "{} {} {}: {reason}; {why}",
-                    self.service,
-                    req.method,
-                    req.path_only()
-                );
-                lock(&self.waited).gave_up = Some(why.clone());
-                return self.finish(
-                    attempt,
-                    &req,
-                    Some(why),
-                    Progress {
-                        node,
-                        tries,
-                        retries,
-                        start,
-                    },
-                );
+                Then::Wait(wait) => {
+                    let retries = retry.retries();
+                    let msg = format!(
+                        "{} {} {}: {reason}; retry {retries} in {} ms ({:.1} s left)",
+                        self.service,
+                        req.method,
+                        req.path_only(),
+                        wait.as_millis(),
+                        left.as_secs_f64()
+                    );
+                    if retries == 1 {
+                        log::info!("{msg}");
+                    } else {
+                        log::debug!("{msg}");
+                    }
+                    self.note(wait, &reason);
+                    drop(attempt);
+                    std::thread::sleep(wait);
+                }
             }
-            retries += 1;
-            if next == Next::Ordinary {
-                ordinary += 1;
-            }
-            let msg = format!(
-                "{} {} {}: {reason}; retry {retries} in {} ms ({:.1} s left)",
-                self.service,
-                req.method,
-                req.path_only(),
-                wait.as_millis(),
-                left.as_secs_f64()
-            );
-            if retries == 1 {
-                log::info!("{msg}");
-            } else {
-                log::debug!("{msg}");
-            }
-            self.note(wait, &reason);
-            drop(attempt);
-            std::thread::sleep(wait);
-            tried = 0;
+        }
+    }
+
+    /// What an attempt came to, for [`Retry::next`]: the service's
+    /// verdict on an answer, the sort of a transport failure.
+    fn seen(&self, attempt: &Attempt) -> Seen {
+        match attempt {
+            Attempt::Answer(resp) => Seen::Answer {
+                status: resp.status,
+                verdict: self.transient.map(|f| f(resp.status, &resp.body)),
+                retry_after: resp.header("retry-after").and_then(parse_retry_after),
+            },
+            Attempt::NodeFailed(e) => Seen::NodeFailed {
+                failure: classify(e),
+                connect_timeout: connect_timeout(e),
+            },
+            Attempt::TargetFailed(e) => Seen::TargetFailed(classify(e)),
         }
     }
 
@@ -809,27 +756,6 @@ impl HttpClient {
             strip_query(url),
             took.as_secs_f64() * 1000.0
         );
-    }
-
-    /// Sort an answer: passing, ordinary server error, or final; and
-    /// whether to move on to the next node.
-    fn judge(&self, resp: &Response) -> (Next, bool) {
-        let s = resp.status;
-        match self.transient.map(|f| f(s, &resp.body)) {
-            Some(Verdict::Passing) => return (Next::Transient { move_on: false }, false),
-            Some(Verdict::NodeDown) => return (Next::Ordinary, true),
-            _ => {}
-        }
-        if s == 503 {
-            return (Next::Transient { move_on: true }, true);
-        }
-        if s == 429 {
-            return (Next::Transient { move_on: false }, false);
-        }
-        if s == 412 || ((500..600).contains(&s) && s != 501) {
-            return (Next::Ordinary, false);
-        }
-        (Next::Stop, false)
     }
 
     fn reason(&self, attempt: &Attempt, node: usize) -> String {
@@ -927,78 +853,6 @@ impl HttpClient {
             }
             other => Err(other),
         }
-    }
-
-    /// One attempt at `base`, following one 307/308 answer.
-    fn attempt(&self, base: &str, req: &Request, deadline: Instant) -> Attempt {
-        let url = format!("{base}{}", req.path);
-        let resp = match self.send_once(&url, req, deadline) {
-            Ok(r) => r,
-            Err(e) => return Attempt::NodeFailed(e),
-        };
-        if !matches!(resp.status, 307 | 308) {
-            return Attempt::Answer(resp);
-        }
-        let Some(target) = resp
-            .header("location")
-            .and_then(|loc| redirect_target(&url, loc))
-        else {
-            log::debug!(
-                "{} {} {}: redirect not followed",
-                self.service,
-                req.method,
-                req.path_only()
-            );
-            return Attempt::Answer(resp);
-        };
-        // A configured node may get what the node itself gets: the
-        // cross-origin rule guards origins outside the configured set.
-        let configured = self.is_configured(&target);
-        if self.same_origin_redirects && !configured {
-            log::debug!(
-                "{} {} {}: {} to another origin ({}) not followed",
-                self.service,
-                req.method,
-                req.path_only(),
-                resp.status,
-                strip_query(&target)
-            );
-            return Attempt::Answer(resp);
-        }
-        if let Some(why) = cross_origin_refusal(&url, &target, req).filter(|_| !configured) {
-            log::debug!(
-                "{} {} {}: {} to another origin ({}) not followed: {why}",
-                self.service,
-                req.method,
-                req.path_only(),
-                resp.status,
-                strip_query(&target)
-            );
-            return Attempt::Answer(resp);
-        }
-        log::debug!(
-            "{} {} {}: following {} to {}",
-            self.service,
-            req.method,
-            req.path_only(),
-            resp.status,
-            strip_query(&target)
-        );
-        match self.send_once(&target, req, deadline) {
-            Ok(r) => Attempt::Answer(r),
-            Err(e) => Attempt::TargetFailed(e),
-        }
-    }
-
-    /// `true` when `url` has the [`Origin`] of one of the configured base
-    /// URLs (same scheme, host and port).
-    fn is_configured(&self, url: &str) -> bool {
-        let Some(target) = Origin::of(url) else {
-            return false;
-        };
-        self.bases
-            .iter()
-            .any(|b| Origin::of(b).as_ref() == Some(&target))
     }
 
     fn send_once(
@@ -1109,20 +963,6 @@ fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
 
-/// What one attempt ended with, as far as retrying is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// The connection failed before an answer: refused, reset, closed,
-    /// name not resolved.
-    Connection,
-    /// The connect or overall timeout ran out.
-    Timeout,
-    /// TLS failed: untrusted certificate, wrong name, handshake refused.
-    Tls,
-    /// Anything else (a malformed URL or answer).
-    Other,
-}
-
 /// Parse a `Retry-After` value given in seconds. HTTP dates are not
 /// understood (`None`: the caller falls back to its backoff).
 pub fn parse_retry_after(v: &str) -> Option<Duration> {
@@ -1131,70 +971,6 @@ pub fn parse_retry_after(v: &str) -> Option<Duration> {
         return None;
     }
     v.parse::<u64>().ok().map(Duration::from_secs)
-}
-
-/// Where a 307/308 answer from `from` with this `Location` leads, or `None`
-/// when it must not be followed: an unparsable or relative-path location,
-/// or a step down from `https` to `http`.
-pub fn redirect_target(from: &str, location: &str) -> Option<String> {
-    let location = location.trim();
-    let (scheme, authority, _) = split_url(from)?;
-    let target = if location.starts_with("http://") || location.starts_with("https://") {
-        location.to_string()
-    } else if let Some(rest) = location.strip_prefix("//") {
-        format!("{scheme}://{rest}")
-    } else if location.starts_with('/') {
-        format!("{scheme}://{authority}{location}")
-    } else {
-        return None;
-    };
-    let (target_scheme, target_authority, _) = split_url(&target)?;
-    if target_authority.is_empty() || (scheme == "https" && target_scheme != "https") {
-        return None;
-    }
-    Some(target)
-}
-
-/// Where a URL's requests go, as far as secrets are concerned: scheme,
-/// host and port. The host is compared in lower case without a trailing
-/// dot (IPv6 literals keep their brackets); a port the URL leaves out is
-/// the scheme's (`http` 80, `https` 443), so `http://h` and `http://h:80`
-/// are one origin and `http://h:8200` another. Spellings that name the same
-/// place differently (`[::1]` and `[0::1]`) count as different origins:
-/// the rule errs on the side of sending nothing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Origin {
-    scheme: String,
-    host: String,
-    port: u16,
-}
-
-impl Origin {
-    /// The origin of an absolute `http(s)` URL; `None` for anything else.
-    pub(crate) fn of(url: &str) -> Option<Origin> {
-        let (scheme, host, port) = proxy::url_host_port(url)?;
-        Some(Origin {
-            scheme: scheme.to_string(),
-            host: host.trim_end_matches('.').to_ascii_lowercase(),
-            port,
-        })
-    }
-}
-
-/// Why a redirect from `from` to `target` must not be followed with `req`,
-/// or `None` when it may (the same [`Origin`], or nothing secret at stake).
-fn cross_origin_refusal(from: &str, target: &str, req: &Request) -> Option<&'static str> {
-    let from = Origin::of(from);
-    if from.is_some() && from == Origin::of(target) {
-        return None;
-    }
-    if !req.body.is_empty() {
-        return Some("the request has a body, which may hold secrets");
-    }
-    if target.starts_with("http://") && req.has_secret_header() {
-        return Some("the token is never sent to another origin over plain http");
-    }
-    None
 }
 
 /// The methods a [`Request`] can carry (errors name them as
@@ -1216,327 +992,5 @@ pub(crate) fn header_value_ok(value: &str) -> bool {
     !value.chars().any(char::is_control)
 }
 
-/// Split an absolute `http(s)` URL into scheme, authority and the rest
-/// (path and query, possibly empty).
-fn split_url(url: &str) -> Option<(&str, &str, &str)> {
-    let (scheme, rest) = if let Some(r) = url.strip_prefix("https://") {
-        ("https", r)
-    } else if let Some(r) = url.strip_prefix("http://") {
-        ("http", r)
-    } else {
-        return None;
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(end);
-    if authority.is_empty() {
-        return None;
-    }
-    Some((scheme, authority, path))
-}
-
-/// Sort a ureq error into an [`Outcome`].
-fn classify(e: &ureq::Error) -> Outcome {
-    match e {
-        ureq::Error::Timeout(_) => Outcome::Timeout,
-        ureq::Error::Rustls(_) | ureq::Error::Tls(_) | ureq::Error::Pem(_) => Outcome::Tls,
-        ureq::Error::Io(io) if tls_error(io).is_some() => Outcome::Tls,
-        ureq::Error::Io(io)
-            if matches!(
-                io.kind(),
-                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
-            ) =>
-        {
-            Outcome::Timeout
-        }
-        ureq::Error::Io(_) | ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => {
-            Outcome::Connection
-        }
-        _ => Outcome::Other,
-    }
-}
-
-/// The kind of a transport failure, as [`Error::Unreachable`] reports it:
-/// [`classify`]'s sorting, with a name that did not resolve told apart
-/// from a refused connection.
-fn transport_kind(e: &ureq::Error) -> TransportKind {
-    match classify(e) {
-        Outcome::Connection if resolve::is_lookup_failure(e) => TransportKind::Dns,
-        Outcome::Connection => TransportKind::Connection,
-        Outcome::Timeout => TransportKind::Timeout,
-        Outcome::Tls => TransportKind::Tls,
-        Outcome::Other => TransportKind::Other,
-    }
-}
-
-/// `true` when a connection could not even be set up in time.
-fn connect_timeout(e: &ureq::Error) -> bool {
-    matches!(
-        e,
-        ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve)
-    )
-}
-
-fn tls_error(io: &std::io::Error) -> Option<&rustls::Error> {
-    io.get_ref()?.downcast_ref::<rustls::Error>()
-}
-
-/// A short description of a transport error, for [`Error::Unreachable`].
-fn describe(e: &ureq::Error) -> String {
-    match e {
-        ureq::Error::Rustls(t) => clock::validity_error(t).unwrap_or_else(|| format!("TLS: {t}")),
-        ureq::Error::Io(io) => match tls_error(io) {
-            Some(t) => clock::validity_error(t).unwrap_or_else(|| format!("TLS: {t}")),
-            None => format!("{io}"),
-        },
-        ureq::Error::Timeout(t) => format!("timed out ({t})"),
-        ureq::Error::HostNotFound => "host not found (DNS)".to_string(),
-        other => other.to_string(),
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn client(transient: bool, max_retries: u32) -> HttpClient {
-        let mut c = HttpConfig::new(Service::Vault, "http://127.0.0.1:1");
-        c.max_retries = max_retries;
-        if transient {
-            c.transient = Some(|s, b| match (s, b) {
-                (500, b"election") => Verdict::Passing,
-                (503, b"sealed") => Verdict::NodeDown,
-                _ => Verdict::Generic,
-            });
-        }
-        HttpClient::new(&c).unwrap()
-    }
-
-    fn answer(status: u16, body: &[u8]) -> Response {
-        Response {
-            status,
-            headers: vec![],
-            body: body.to_vec(),
-            resent: false,
-        }
-    }
-
-    #[test]
-    fn sorts_answers() {
-        let c = client(true, 2);
-        for s in [412, 500, 502, 504, 599] {
-            assert_eq!(c.judge(&answer(s, b"")), (Next::Ordinary, false), "{s}");
-        }
-        for s in [200, 204, 307, 400, 401, 403, 404, 405, 409, 501] {
-            assert_eq!(c.judge(&answer(s, b"")), (Next::Stop, false), "{s}");
-        }
-        let passing = Next::Transient { move_on: false };
-        assert_eq!(
-            c.judge(&answer(503, b"")),
-            (Next::Transient { move_on: true }, true)
-        );
-        assert_eq!(c.judge(&answer(503, b"sealed")), (Next::Ordinary, true));
-        assert_eq!(c.judge(&answer(429, b"")), (passing, false));
-        assert_eq!(c.judge(&answer(500, b"election")), (passing, false));
-        assert_eq!(
-            client(false, 2).judge(&answer(500, b"election")),
-            (Next::Ordinary, false)
-        );
-    }
-
-    #[test]
-    fn connection_errors_are_retried_but_not_tls_or_timeouts() {
-        assert_eq!(
-            classify(&ureq::Error::ConnectionFailed),
-            Outcome::Connection
-        );
-        assert_eq!(classify(&ureq::Error::HostNotFound), Outcome::Connection);
-        assert_eq!(
-            classify(&ureq::Error::Timeout(ureq::Timeout::Global)),
-            Outcome::Timeout
-        );
-    }
-
-    #[test]
-    fn linear_backoff_with_a_cap_and_bounded_jitter() {
-        assert_eq!(backoff(1, 0.0), Duration::from_millis(250));
-        assert_eq!(backoff(3, 0.0), Duration::from_millis(750));
-        assert_eq!(backoff(40, 0.0), MAX_BACKOFF);
-        let d = backoff(2, 0.999);
-        assert!(d >= Duration::from_millis(500) && d < Duration::from_millis(750));
-        assert_eq!(backoff(1, f64::NAN), Duration::from_millis(250));
-        assert!(backoff(u32::MAX, 1.0) <= MAX_BACKOFF + MAX_BACKOFF / 2);
-    }
-
-    #[test]
-    fn parses_retry_after_seconds_only() {
-        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after("0"), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
-        assert_eq!(parse_retry_after("-1"), None);
-        assert_eq!(parse_retry_after("99999999999999999999"), None);
-    }
-
-    #[test]
-    fn a_wait_past_the_deadline_is_never_slept() {
-        // 127.0.0.1:1 refuses at once; the shortest backoff (250 ms) does
-        // not fit a 200 ms budget, so the client gives up without sleeping
-        // at all (a budget that fits one wait would make the bound depend
-        // on how late a loaded machine wakes a sleeper).
-        let mut c = HttpConfig::new(Service::Vault, "http://127.0.0.1:1");
-        c.transient = Some(|_, _| Verdict::Generic);
-        c.deadline = Duration::from_millis(200);
-        let c = HttpClient::new(&c).unwrap();
-        let t = Instant::now();
-        let e = c.request(Request::get("/v1/x")).unwrap_err();
-        assert!(t.elapsed() < BACKOFF_STEP, "{:?}", t.elapsed());
-        assert!(e.to_string().contains("deadline"), "{e}");
-    }
-
-    #[test]
-    fn several_addresses_are_kept_in_order_without_duplicates() {
-        let mut c = HttpConfig::new(Service::Vault, "http://a:1/");
-        c.other_urls = vec!["http://b:1".into(), "http://a:1".into()];
-        let c = HttpClient::new(&c).unwrap();
-        assert_eq!(c.base_urls(), ["http://a:1", "http://b:1"]);
-        assert_eq!(c.base_url(), "http://a:1");
-        let mut bad = HttpConfig::new(Service::Vault, "http://a:1");
-        bad.other_urls = vec!["ftp://b".into()];
-        assert!(HttpClient::new(&bad).is_err());
-    }
-
-    #[test]
-    fn redirect_rules() {
-        let from = "https://a.example:8200/v1/secret/data/x?version=1";
-        assert_eq!(
-            redirect_target(from, "https://b.example:8200/v1/secret/data/x").as_deref(),
-            Some("https://b.example:8200/v1/secret/data/x")
-        );
-        assert_eq!(
-            redirect_target(from, "/v1/other").as_deref(),
-            Some("https://a.example:8200/v1/other")
-        );
-        assert_eq!(
-            redirect_target(from, "//c.example/v1/x").as_deref(),
-            Some("https://c.example/v1/x")
-        );
-        assert_eq!(redirect_target(from, "http://b.example/v1/x"), None);
-        assert_eq!(redirect_target(from, "relative/path"), None);
-        assert_eq!(redirect_target(from, "ftp://b.example/"), None);
-        assert_eq!(redirect_target(from, "https://"), None);
-        assert_eq!(
-            redirect_target("http://a:1/v1/x", "https://b:2/v1/x").as_deref(),
-            Some("https://b:2/v1/x")
-        );
-    }
-
-    #[test]
-    fn an_origin_is_scheme_host_and_port() {
-        let o = |u: &str| Origin::of(u).unwrap();
-        assert_eq!(
-            o("http://Vault.Example./v1/x"),
-            o("http://vault.example:80")
-        );
-        assert_eq!(o("https://h/v1"), o("https://h:443/other?q=1"));
-        assert_eq!(o("http://u@h:8200/"), o("http://h:8200"));
-        assert_ne!(o("http://127.0.0.1:8200"), o("http://127.0.0.1:8201"));
-        assert_ne!(o("http://h"), o("https://h"));
-        assert_ne!(o("http://h:443"), o("https://h"));
-        assert_ne!(o("http://[::1]:1"), o("http://127.0.0.1:1"));
-        assert_eq!(Origin::of("ftp://h/"), None);
-    }
-
-    #[test]
-    fn secrets_cross_to_another_port_only_when_nothing_is_at_stake() {
-        let from = "http://127.0.0.1:8200/v1/secret/data/x";
-        let token = || Request::get("/v1/x").secret_header("X-Vault-Token", "t".into());
-        let body = || Request::new("POST", "/v1/x").json(&serde_json::json!({"k": "v"}));
-        // The same origin, however spelt: followed with everything.
-        for same in [
-            "http://127.0.0.1:8200/v1/other",
-            "http://127.0.0.1.:8200/v1/other",
-        ] {
-            assert_eq!(cross_origin_refusal(from, same, &token()), None, "{same}");
-            assert_eq!(cross_origin_refusal(from, same, &body()), None, "{same}");
-        }
-        assert_eq!(
-            cross_origin_refusal("http://h/v1/x", "http://h:80/v1/y", &body()),
-            None
-        );
-        // Another port, another host: no body, no plain-http token.
-        for other in [
-            "http://127.0.0.1:8201/v1/x",
-            "http://127.0.0.2:8200/v1/x",
-            "http://127.0.0.1/v1/x",
-        ] {
-            assert!(
-                cross_origin_refusal(from, other, &body()).is_some(),
-                "{other}"
-            );
-            assert!(
-                cross_origin_refusal(from, other, &token()).is_some(),
-                "{other}"
-            );
-            assert_eq!(
-                cross_origin_refusal(from, other, &Request::get("/v1/x")),
-                None
-            );
-        }
-        // Over https a token-only read may go (TLS names the other end).
-        assert_eq!(
-            cross_origin_refusal("https://a:1/v1/x", "https://a:2/v1/x", &token()),
-            None
-        );
-        assert!(cross_origin_refusal("https://a:1/v1/x", "https://a:2/v1/x", &body()).is_some());
-    }
-
-    #[test]
-    fn a_configured_node_is_matched_by_its_full_origin() {
-        let mut c = HttpConfig::new(Service::Vault, "http://127.0.0.1:8200");
-        c.other_urls = vec!["http://Node2.example".into()];
-        c.proxy = Some(ProxyPolicy::default());
-        let c = HttpClient::new(&c).unwrap();
-        assert!(c.is_configured("http://127.0.0.1:8200/v1/x"));
-        assert!(c.is_configured("http://node2.example:80/v1/x"));
-        assert!(!c.is_configured("http://127.0.0.1:8201/v1/x"));
-        assert!(!c.is_configured("https://127.0.0.1:8200/v1/x"));
-        assert!(!c.is_configured("http://node2.example:8080/v1/x"));
-    }
-
-    #[test]
-    fn a_header_http_cannot_carry_is_refused_before_sending() {
-        assert!(header_value_ok("hvs.CAESIabc-_.~"));
-        assert!(!header_value_ok("hvs.abc\r\nX-Evil: 1"));
-        assert!(!header_value_ok("a\0b"));
-        assert!(!header_value_ok("a\tb"));
-        // Port 1 refuses: an attempt would be "unreachable", not this.
-        let mut c = HttpConfig::new(Service::Vault, "http://127.0.0.1:1");
-        c.proxy = Some(ProxyPolicy::default());
-        let c = HttpClient::new(&c).unwrap();
-        let req = Request::get("/v1/x").secret_header("X-Vault-Token", "hvs.canary\nx".into());
-        let e = c.request(req).unwrap_err();
-        let shown = e.to_string();
-        assert_eq!(e.exit_code(), 2, "{shown}");
-        assert!(shown.contains("X-Vault-Token"), "{shown}");
-        assert!(!shown.contains("canary"), "{shown}");
-        assert_eq!(c.waited().retries, 0);
-    }
-
-    #[test]
-    fn debug_hides_secrets() {
-        let req = Request::new("POST", "v1/x?list=true")
-            .secret_header("X-Vault-Token", SecretString::new("hvs.canary"))
-            .json(&serde_json::json!({"password": "canary-pw"}));
-        let dbg = format!("{req:?}");
-        assert!(!dbg.contains("canary"), "{dbg}");
-        assert_eq!(req.method(), "POST");
-        assert_eq!(req.path(), "/v1/x?list=true");
-        assert_eq!(req.path_only(), "/v1/x");
-        let resp = Response {
-            status: 200,
-            headers: vec![],
-            body: b"{\"token\":\"canary\"}".to_vec(),
-            resent: false,
-        };
-        assert!(!format!("{resp:?}").contains("canary"));
-    }
-}
+mod tests;

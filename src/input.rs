@@ -27,7 +27,7 @@ pub(crate) const MAX_PEM: u64 = 4 * 1024 * 1024;
 
 /// Where input comes from.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Source<'a> {
+pub(crate) enum Input<'a> {
     /// A file (or FIFO, or device) by path.
     File(&'a Path),
     /// Standard input.
@@ -35,12 +35,12 @@ pub(crate) enum Source<'a> {
     Stdin,
 }
 
-impl std::fmt::Display for Source<'_> {
+impl std::fmt::Display for Input<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Source::File(p) => write!(f, "{}", p.display()),
+            Input::File(p) => write!(f, "{}", p.display()),
             #[cfg(feature = "cli")]
-            Source::Stdin => f.write_str("stdin"),
+            Input::Stdin => f.write_str("stdin"),
         }
     }
 }
@@ -60,14 +60,14 @@ fn size(n: u64) -> String {
 /// is for (`"the value of KEY"`, `"VAULT_SECRET_ID_FILE"`) and is named in
 /// errors with the source. More than `cap` bytes is an [`Error::Config`]
 /// naming both; a failing open or read is an [`Error::Io`].
-pub(crate) fn read(source: Source<'_>, what: &str, cap: u64) -> Result<Vec<u8>> {
+pub(crate) fn read(source: Input<'_>, what: &str, cap: u64) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
     let result = match source {
-        Source::File(p) => {
+        Input::File(p) => {
             std::fs::File::open(p).and_then(|f| f.take(cap.saturating_add(1)).read_to_end(&mut buf))
         }
         #[cfg(feature = "cli")]
-        Source::Stdin => std::io::stdin()
+        Input::Stdin => std::io::stdin()
             .lock()
             .take(cap.saturating_add(1))
             .read_to_end(&mut buf),
@@ -88,7 +88,7 @@ pub(crate) fn read(source: Source<'_>, what: &str, cap: u64) -> Result<Vec<u8>> 
 }
 
 /// [`read`] as UTF-8 text.
-pub(crate) fn read_text(source: Source<'_>, what: &str, cap: u64) -> Result<String> {
+pub(crate) fn read_text(source: Input<'_>, what: &str, cap: u64) -> Result<String> {
     let bytes = read(source, what, cap)?;
     String::from_utf8(bytes).map_err(|e| {
         let mut b = e.into_bytes();
@@ -100,7 +100,7 @@ pub(crate) fn read_text(source: Source<'_>, what: &str, cap: u64) -> Result<Stri
 /// A secret from a file ([`MAX_CREDENTIAL`]), surrounding whitespace
 /// trimmed; an empty one is an error.
 pub(crate) fn read_secret(path: &Path, what: &str) -> Result<SecretString> {
-    let mut raw = read_text(Source::File(path), what, MAX_CREDENTIAL)?;
+    let mut raw = read_text(Input::File(path), what, MAX_CREDENTIAL)?;
     let s = SecretString::new(raw.trim());
     crate::secret_string::zeroize_string(&mut raw);
     if s.is_empty() {
@@ -121,12 +121,13 @@ pub(crate) fn read_secret(path: &Path, what: &str) -> Result<SecretString> {
 #[cfg(feature = "cli")]
 pub(crate) fn read_hidden_line(prompt: &str, what: &str) -> Result<SecretString> {
     use std::io::{IsTerminal, Write};
+    use std::os::fd::AsFd;
     if !std::io::stdin().is_terminal() {
         return Err(Error::Config(format!(
             "{what}: stdin is not a terminal to ask on"
         )));
     }
-    let _echo_off = tty::EchoOff::new().ok_or_else(|| {
+    let _echo_off = crate::sys::EchoOff::new(std::io::stdin().as_fd()).ok_or_else(|| {
         Error::Config(format!(
             "{what}: cannot turn off echo on this terminal, so it is not asked for; give it on stdin or as an argument"
         ))
@@ -175,117 +176,6 @@ pub(crate) fn read_hidden_line(prompt: &str, what: &str) -> Result<SecretString>
     }
 }
 
-/// Echo off on the terminal that is stdin, for as long as an [`EchoOff`]
-/// lives (`tcgetattr`/`tcsetattr`, on Linux for the architectures vaultid
-/// is built for, whose `struct termios` starts with four 32-bit flag
-/// words; elsewhere it is not done and nothing is asked).
-///
-/// [`EchoOff`]: tty::EchoOff
-#[cfg(feature = "cli")]
-mod tty {
-    #[cfg(all(
-        target_os = "linux",
-        any(
-            target_arch = "x86_64",
-            target_arch = "aarch64",
-            target_arch = "arm",
-            target_arch = "riscv64"
-        )
-    ))]
-    mod sys {
-        /// `struct termios`: `c_iflag`, `c_oflag`, `c_cflag`, `c_lflag`,
-        /// then `c_line`, `c_cc` and the speeds (60 bytes on glibc and
-        /// musl), with room to spare.
-        #[repr(C)]
-        #[derive(Clone, Copy)]
-        pub(super) struct Termios {
-            iflag: u32,
-            oflag: u32,
-            cflag: u32,
-            pub lflag: u32,
-            rest: [u8; 64],
-        }
-
-        /// `ECHO` in `c_lflag`.
-        pub(super) const ECHO: u32 = 0o10;
-        const TCSANOW: i32 = 0;
-
-        extern "C" {
-            fn tcgetattr(fd: i32, t: *mut Termios) -> i32;
-            fn tcsetattr(fd: i32, action: i32, t: *const Termios) -> i32;
-        }
-
-        /// The settings of terminal `fd`.
-        pub(super) fn get(fd: i32) -> Option<Termios> {
-            let mut t = Termios {
-                iflag: 0,
-                oflag: 0,
-                cflag: 0,
-                lflag: 0,
-                rest: [0; 64],
-            };
-            // SAFETY: `t` is a writable `struct termios` with room to spare;
-            // tcgetattr writes at most that struct and keeps no pointer.
-            (unsafe { tcgetattr(fd, &mut t) } == 0).then_some(t)
-        }
-
-        /// Apply `t` to terminal `fd` now.
-        pub(super) fn set(fd: i32, t: &Termios) -> bool {
-            // SAFETY: `t` points to a `struct termios` filled by tcgetattr;
-            // tcsetattr only reads it.
-            unsafe { tcsetattr(fd, TCSANOW, t) == 0 }
-        }
-    }
-
-    #[cfg(not(all(
-        target_os = "linux",
-        any(
-            target_arch = "x86_64",
-            target_arch = "aarch64",
-            target_arch = "arm",
-            target_arch = "riscv64"
-        )
-    )))]
-    mod sys {
-        /// No terminal settings here.
-        #[derive(Clone, Copy)]
-        pub struct Termios {
-            pub lflag: u32,
-        }
-
-        pub const ECHO: u32 = 0;
-
-        pub fn get(_fd: i32) -> Option<Termios> {
-            None
-        }
-
-        pub fn set(_fd: i32, _t: &Termios) -> bool {
-            false
-        }
-    }
-
-    /// Restores the terminal's settings when dropped.
-    pub(super) struct EchoOff {
-        saved: sys::Termios,
-    }
-
-    impl EchoOff {
-        /// Turn echo off on stdin; `None` when it cannot be done.
-        pub(super) fn new() -> Option<EchoOff> {
-            let saved = sys::get(0)?;
-            let mut quiet = saved;
-            quiet.lflag &= !sys::ECHO;
-            sys::set(0, &quiet).then_some(EchoOff { saved })
-        }
-    }
-
-    impl Drop for EchoOff {
-        fn drop(&mut self) {
-            sys::set(0, &self.saved);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,7 +183,7 @@ mod tests {
     #[test]
     fn endless_and_oversized_inputs_stop_at_the_cap() {
         let t = std::time::Instant::now();
-        let e = read(Source::File(Path::new("/dev/zero")), "the value of K", 1024)
+        let e = read(Input::File(Path::new("/dev/zero")), "the value of K", 1024)
             .unwrap_err()
             .to_string();
         assert!(
@@ -315,17 +205,17 @@ mod tests {
         let p = std::env::temp_dir().join(format!("vaultid-input-{}", std::process::id()));
         std::fs::write(&p, "  s3cret\n").unwrap();
         assert_eq!(read_secret(&p, "X").unwrap().expose(), "s3cret");
-        assert_eq!(read(Source::File(&p), "X", 9).unwrap().len(), 9);
-        assert!(read(Source::File(&p), "X", 8).is_err());
+        assert_eq!(read(Input::File(&p), "X", 9).unwrap().len(), 9);
+        assert!(read(Input::File(&p), "X", 8).is_err());
         std::fs::write(&p, " \n").unwrap();
         assert!(read_secret(&p, "X")
             .unwrap_err()
             .to_string()
             .contains("empty"));
         std::fs::write(&p, b"\xff\xfe").unwrap();
-        assert!(read_text(Source::File(&p), "X", 10).is_err());
+        assert!(read_text(Input::File(&p), "X", 10).is_err());
         std::fs::remove_file(&p).unwrap();
-        let e = read(Source::File(Path::new("/nonexistent/x")), "X", 1).unwrap_err();
+        let e = read(Input::File(Path::new("/nonexistent/x")), "X", 1).unwrap_err();
         assert_eq!(e.exit_code(), 1, "{e}");
     }
 }

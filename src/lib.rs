@@ -58,6 +58,10 @@
 //!   crate itself, which the published crate does not carry.
 #![deny(missing_docs)]
 #![forbid(unsafe_op_in_unsafe_fn)]
+// Every foreign call and every `unsafe` block is in `sys`, each with a
+// `// SAFETY:` comment; the rest of the crate is safe Rust.
+#![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 // The semver fence. `pub` means reachable from the crate root: through the
 // public API, or through `fuzzing`, which re-exports internals for the fuzz
 // targets and the integration tests; so `unreachable_pub` is judged with
@@ -87,6 +91,8 @@ pub(crate) mod input;
 mod secret_string;
 pub mod secrets;
 pub mod signing;
+#[allow(unsafe_code)]
+mod sys;
 pub(crate) mod template;
 mod util;
 pub mod vault;

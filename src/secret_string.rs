@@ -73,22 +73,17 @@ impl Drop for SecretString {
 /// Overwrite a string's bytes (its whole capacity) with zeros in a way the
 /// compiler may not elide, then empty it.
 pub fn zeroize_string(s: &mut String) {
-    // SAFETY: zero bytes are valid UTF-8, and we clear the string afterwards.
-    let v = unsafe { s.as_mut_vec() };
-    zeroize_bytes(v);
+    // The same allocation as bytes and back: an empty vector is UTF-8.
+    let mut v = std::mem::take(s).into_bytes();
+    zeroize_bytes(&mut v);
     v.clear();
+    *s = String::from_utf8(v).unwrap_or_default();
 }
 
 /// Overwrite a byte vector's contents (its whole capacity) with zeros in a
 /// way the compiler may not elide.
 pub fn zeroize_bytes(v: &mut Vec<u8>) {
-    let cap = v.capacity();
-    let ptr = v.as_mut_ptr();
-    for i in 0..cap {
-        // SAFETY: `i < capacity`, the allocation is owned by `v` and writable.
-        unsafe { std::ptr::write_volatile(ptr.add(i), 0) };
-    }
-    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+    crate::sys::zeroize_vec(v);
 }
 
 /// Overwrite every string inside a JSON value (a KV secret's data, a

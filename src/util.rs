@@ -1,9 +1,11 @@
 //! Helpers shared by several modules, one home each: time formatting,
 //! randomness (jitter and secrets), the retry backoff, base64, mutex
-//! locking, request paths, URLs as they may be shown.
+//! locking, request paths, URLs as they may be shown, and the file
+//! helpers every writer shares ([`fs`]).
 //! Internal to the crate.
 
 pub mod base64;
+pub(crate) mod fs;
 pub(crate) mod random;
 pub(crate) mod time;
 

@@ -551,19 +551,22 @@ pub fn mode_or_default(s: Option<&str>) -> u32 {
 }
 
 /// A signal by name (`HUP`, `SIGHUP`) or number; `None` for anything else.
+/// The numbers are the target's (`SIGUSR1` is 10 on x86 and ARM, 16 on
+/// mips).
 pub(crate) fn signal_number(s: &str) -> Option<i32> {
+    use crate::sys;
     let up = s.trim().to_ascii_uppercase();
     let name = up.strip_prefix("SIG").unwrap_or(&up);
     let n = match name {
-        "HUP" => 1,
-        "INT" => 2,
-        "QUIT" => 3,
-        "KILL" => 9,
-        "USR1" => 10,
-        "USR2" => 12,
-        "TERM" => 15,
-        "CONT" => 18,
-        "WINCH" => 28,
+        "HUP" => sys::SIGHUP,
+        "INT" => sys::SIGINT,
+        "QUIT" => sys::SIGQUIT,
+        "KILL" => sys::SIGKILL,
+        "USR1" => sys::SIGUSR1,
+        "USR2" => sys::SIGUSR2,
+        "TERM" => sys::SIGTERM,
+        "CONT" => sys::SIGCONT,
+        "WINCH" => sys::SIGWINCH,
         other => other.parse().ok().filter(|n| (1..=64).contains(n))?,
     };
     Some(n)

@@ -16,7 +16,7 @@
 //!    directory, socket or device there is an error naming it (never read
 //!    through, never replaced); a regular file is compared with the new
 //!    bytes (before the first write) or with the digest of the last write,
-//!    opened as the key directory's files are ([`cache::open_no_follow`]:
+//!    opened as the key directory's files are ([`fs::open_no_follow`]:
 //!    `O_NOFOLLOW`, non-blocking, regular files only, read no further than
 //!    the new length plus one), so nothing there can hang the agent;
 //! 3. temporary files a killed writer left for that destination
@@ -40,10 +40,10 @@ use sha2::{Digest, Sha256};
 
 use super::config::{FileConfig, Format};
 use super::sources::FileState;
-use crate::cache::{self, OpenError, OpenMode};
 use crate::error::{Error, Result};
 use crate::secrets::env::{fields_to_vars, EnvBuilder, EnvOptions, FieldMap, SecretSpec};
 use crate::secrets::shell;
+use crate::util::fs::{self, OpenError, OpenMode};
 
 /// A file's rendered bytes, zeroed when dropped.
 pub(crate) struct Rendered(Vec<u8>);
@@ -196,7 +196,7 @@ fn check_destination(path: &Path) -> Result<()> {
         Ok(m) if m.file_type().is_symlink() => Err(refused(path, OpenError::Link)),
         Ok(m) if !m.file_type().is_file() => Err(refused(
             path,
-            OpenError::NotRegular(cache::kind_of(m.file_type())),
+            OpenError::NotRegular(fs::kind_of(m.file_type())),
         )),
         _ => Ok(()),
     }
@@ -204,11 +204,11 @@ fn check_destination(path: &Path) -> Result<()> {
 
 /// Whether `path` holds exactly `bytes`: `false` when it is missing,
 /// unreadable or different. Opened as the key directory's files are
-/// ([`cache::open_no_follow`]: no link followed, non-blocking, regular
+/// ([`fs::open_no_follow`]: no link followed, non-blocking, regular
 /// files only) and read no further than `bytes` plus one; a link, FIFO,
 /// directory or device is an error naming the path.
 pub(crate) fn file_holds(path: &Path, bytes: &[u8]) -> Result<bool> {
-    let opened = match cache::open_no_follow(path, OpenMode::Read) {
+    let opened = match fs::open_no_follow(path, OpenMode::Read) {
         Ok(Some(o)) => o,
         Ok(None) | Err(OpenError::Io(_)) => return Ok(false),
         Err(e) => return Err(refused(path, e)),
@@ -247,7 +247,7 @@ impl Staged {
     /// directory. Returns the digest of what the file now holds.
     pub(crate) fn rename_in(mut self) -> Result<[u8; 32]> {
         check_destination(&self.path)?;
-        cache::rename_in(&self.tmp, &self.path)?;
+        fs::rename_in(&self.tmp, &self.path)?;
         self.renamed = true;
         Ok(self.digest)
     }
@@ -262,7 +262,7 @@ impl Drop for Staged {
 }
 
 /// Remove the temporary files a killed writer left for `paths`
-/// ([`cache::remove_stale_temp_files`]: exact name, regular files only),
+/// ([`fs::remove_stale_temp_files`]: exact name, regular files only),
 /// logging what went. Failures to list a directory are logged, not
 /// returned: they must not stop a write.
 pub(crate) fn remove_stale_temp_files<'a>(paths: impl IntoIterator<Item = &'a Path>) -> usize {
@@ -278,7 +278,7 @@ pub(crate) fn remove_stale_temp_files<'a>(paths: impl IntoIterator<Item = &'a Pa
     }
     let mut total = 0;
     for (dir, names) in by_dir {
-        match cache::remove_stale_temp_files(dir, &names) {
+        match fs::remove_stale_temp_files(dir, &names) {
             Ok(0) => {}
             Ok(n) => {
                 log::warn!(
@@ -287,7 +287,7 @@ pub(crate) fn remove_stale_temp_files<'a>(paths: impl IntoIterator<Item = &'a Pa
                 );
                 total += n;
             }
-            Err(e) => log::warn!("looking for stale temporary files: {e}"),
+            Err(e) => log::warn!("looking for stale temporary files: {}", Error::from(e)),
         }
     }
     total
@@ -324,7 +324,7 @@ pub(crate) fn stage_if_changed(
         }
     }
     remove_stale_temp_files([path]);
-    let tmp = cache::write_temp(path, bytes, mode)?;
+    let tmp = fs::write_temp(path, bytes, mode)?;
     Ok(Some(Staged {
         tmp,
         path: path.to_path_buf(),

@@ -26,12 +26,12 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::notify::{self, Supervised};
-use super::signals::{self, SIGCHLD};
-use super::sources::Outcome;
+use super::signals;
+use super::sources::StepOutput;
 use super::Agent;
 use crate::error::{Error, Result};
 use crate::secrets::lease::{LeaseBackend, LeasePolicy};
-use crate::secrets::process::{SIGHUP, SIGINT, SIGTERM};
+use crate::sys::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 use crate::vault::Client;
 
 /// How a step ended for the loop.
@@ -46,7 +46,11 @@ impl Agent {
     /// exits; returns the exit code to leave with (the command's, else 0).
     pub fn run(&mut self) -> Result<u8> {
         if let Some(p) = self.config.pid_file.clone() {
-            crate::cache::write_atomic(&p, format!("{}\n", std::process::id()).as_bytes(), 0o644)?;
+            crate::util::fs::write_atomic(
+                &p,
+                format!("{}\n", std::process::id()).as_bytes(),
+                0o644,
+            )?;
         }
         if self.config.restore_identity {
             let out = crate::bootstrap::ensure(&self.env)?;
@@ -273,7 +277,7 @@ impl Agent {
         };
         let name = self.sources[i].name.clone();
         match outcome {
-            Ok(Outcome::Nothing(action)) => {
+            Ok(StepOutput::Nothing(action)) => {
                 let s = &mut self.sources[i];
                 let recovered = s.failures > 0;
                 s.failures = 0;
@@ -285,7 +289,7 @@ impl Agent {
                 let next = s.next_renewal;
                 self.event(action, json!({"source": name, "next_renewal": next}));
             }
-            Ok(Outcome::Data(fresh)) => {
+            Ok(StepOutput::Data(fresh)) => {
                 let action = fresh.action;
                 match self.sources[i].apply(fresh) {
                     Ok(written) => {

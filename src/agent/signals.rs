@@ -22,49 +22,17 @@
 //! ([`stop_pending`]).
 
 use std::io::Read;
-use std::os::fd::AsRawFd;
-use std::os::raw::{c_int, c_short, c_ulong};
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::raw::c_int;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-
-/// `SIGCHLD` (17 on Linux, 20 on the BSDs and macOS).
-#[cfg(target_os = "linux")]
-pub(crate) const SIGCHLD: i32 = 17;
-/// `SIGCHLD` (17 on Linux, 20 on the BSDs and macOS).
-#[cfg(not(target_os = "linux"))]
-pub const SIGCHLD: i32 = 20;
+use crate::sys::{self, SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 
 /// The signals the agent handles.
-pub(crate) const HANDLED: [i32; 4] = [
-    crate::secrets::process::SIGHUP,
-    crate::secrets::process::SIGINT,
-    crate::secrets::process::SIGTERM,
-    SIGCHLD,
-];
-
-mod ffi {
-    use std::os::raw::{c_int, c_short, c_ulong};
-
-    #[repr(C)]
-    pub(super) struct PollFd {
-        pub fd: c_int,
-        pub events: c_short,
-        pub revents: c_short,
-    }
-
-    pub(super) const POLLIN: c_short = 1;
-    pub(super) const SIG_ERR: usize = usize::MAX;
-
-    extern "C" {
-        pub(super) fn poll(fds: *mut PollFd, nfds: c_ulong, timeout: c_int) -> c_int;
-        pub(super) fn write(fd: c_int, buf: *const u8, count: usize) -> isize;
-        pub(super) fn signal(signum: c_int, handler: usize) -> usize;
-        pub(super) fn kill(pid: c_int, sig: c_int) -> c_int;
-    }
-}
+pub(crate) const HANDLED: [i32; 4] = [SIGHUP, SIGINT, SIGTERM, SIGCHLD];
 
 /// Bit `1 << sig` for each signal received and not yet taken; bit 0: a
 /// wake-up from another thread.
@@ -84,8 +52,7 @@ static STOP_AT: AtomicU64 = AtomicU64::new(0);
 static BASE: OnceLock<Instant> = OnceLock::new();
 
 /// The mask bits of a stop.
-const STOP_BITS: u64 =
-    (1u64 << crate::secrets::process::SIGTERM) | (1u64 << crate::secrets::process::SIGINT);
+const STOP_BITS: u64 = (1u64 << SIGTERM) | (1u64 << SIGINT);
 
 /// Whether a stop has arrived that the loop has not taken yet: the loop
 /// leaves the rest of its pass for it.
@@ -106,9 +73,8 @@ fn stop_arrived() {
     }
     let pid = CHILD.load(Ordering::SeqCst);
     if pid > 0 && !CHILD_TOLD.swap(true, Ordering::SeqCst) {
-        // SAFETY: kill(2) takes plain integers; `pid` is the agent's own
-        // child, registered while it runs.
-        unsafe { ffi::kill(pid, crate::secrets::process::SIGTERM) };
+        // `pid` is the agent's own child, registered while it runs.
+        sys::kill(pid, SIGTERM);
     }
 }
 
@@ -116,10 +82,7 @@ fn notify(bit: u64) {
     if MASK.fetch_or(bit, Ordering::SeqCst) == 0 {
         let fd = WRITE_FD.load(Ordering::SeqCst);
         if fd >= 0 {
-            let b = 1u8;
-            // SAFETY: write(2) of one byte from a valid buffer; it is
-            // async-signal-safe and fails harmlessly on a closed fd.
-            unsafe { ffi::write(fd, &b, 1) };
+            sys::write_byte(fd);
         }
     }
 }
@@ -137,7 +100,7 @@ extern "C" fn on_signal(sig: c_int) {
 pub(crate) struct Wakeup {
     reader: std::io::PipeReader,
     writer: Arc<std::io::PipeWriter>,
-    previous: Vec<(i32, usize)>,
+    previous: Vec<(i32, sys::Disposition)>,
     _active: Option<MutexGuard<'static, ()>>,
 }
 
@@ -160,19 +123,17 @@ impl Waker {
     /// Ask the agent to stop (as `SIGTERM` would).
     pub fn stop(&self) {
         stop_arrived();
-        self.send(1u64 << crate::secrets::process::SIGTERM);
+        self.send(1u64 << SIGTERM);
     }
 
     /// Ask the agent to re-read its sources now (as `SIGHUP` would).
     pub fn reread(&self) {
-        self.send(1u64 << crate::secrets::process::SIGHUP);
+        self.send(1u64 << SIGHUP);
     }
 
     fn send(&self, bit: u64) {
         if MASK.fetch_or(bit, Ordering::SeqCst) == 0 {
-            let b = 1u8;
-            // SAFETY: one byte from a valid buffer to our own pipe.
-            unsafe { ffi::write(self.writer.as_raw_fd(), &b, 1) };
+            sys::write_byte(self.writer.as_raw_fd());
         }
     }
 }
@@ -208,15 +169,9 @@ impl Wakeup {
         MASK.store(0, Ordering::SeqCst);
         WRITE_FD.store(self.writer.as_raw_fd(), Ordering::SeqCst);
         for sig in HANDLED {
-            let handler = on_signal as extern "C" fn(c_int) as usize;
-            // SAFETY: `on_signal` only does async-signal-safe work.
-            let prev = unsafe { ffi::signal(sig, handler) };
-            if prev == ffi::SIG_ERR {
-                return Err(Error::io(
-                    format!("installing a handler for signal {sig}"),
-                    std::io::Error::last_os_error(),
-                ));
-            }
+            // `on_signal` only does async-signal-safe work.
+            let prev = sys::set_handler(sig, on_signal)
+                .map_err(|e| Error::io(format!("installing a handler for signal {sig}"), e))?;
             self.previous.push((sig, prev));
         }
         Ok(())
@@ -253,26 +208,15 @@ impl Wakeup {
                 // Round up so a due event is not missed by a millisecond.
                 Some(t) => c_int::try_from(t.as_millis().saturating_add(1)).unwrap_or(c_int::MAX),
             };
-            let mut fd = ffi::PollFd {
-                fd: self.reader.as_raw_fd(),
-                events: ffi::POLLIN as c_short,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd; EINTR simply returns early.
-            unsafe { ffi::poll(&mut fd, 1 as c_ulong, ms) };
+            // An interruption by a signal simply returns early.
+            sys::poll_readable(self.reader.as_fd(), ms);
         }
         let mask = MASK.swap(0, Ordering::SeqCst);
         if mask != 0 {
             // Drain the byte(s) written for this mask; the pipe is only read
             // when poll says so or a byte is known to be there.
-            let mut fd = ffi::PollFd {
-                fd: self.reader.as_raw_fd(),
-                events: ffi::POLLIN as c_short,
-                revents: 0,
-            };
             let mut buf = [0u8; 64];
-            // SAFETY: as above, with a zero timeout.
-            while unsafe { ffi::poll(&mut fd, 1 as c_ulong, 0) } > 0 && fd.revents != 0 {
+            while sys::poll_readable(self.reader.as_fd(), 0) {
                 if self.reader.read(&mut buf).unwrap_or(0) == 0 {
                     break;
                 }
@@ -288,8 +232,7 @@ impl Drop for Wakeup {
         if self._active.is_some() {
             WRITE_FD.store(-1, Ordering::SeqCst);
             for (sig, prev) in self.previous.drain(..) {
-                // SAFETY: restoring the disposition `signal` returned.
-                unsafe { ffi::signal(sig, prev) };
+                sys::restore_handler(sig, prev);
             }
         }
     }

@@ -1,4 +1,4 @@
-//! The secrets the agent keeps, one [`Source`] each, and when each needs
+//! The secrets the agent keeps, one [`SourceState`] each, and when each needs
 //! attention:
 //!
 //! - **KV v2**: one metadata read per interval (and on `SIGHUP`) compares
@@ -19,7 +19,7 @@
 //! again after an exponential backoff with jitter, capped. A step's new
 //! content ([`Fresh`]) changes the source's state (KV version, lease,
 //! certificate serial, renewal times) only once every file holds it
-//! ([`Source::apply`]); a write that failed (a full disk) is a failed step
+//! ([`SourceState::apply`]); a write that failed (a full disk) is a failed step
 //! whose content is written by the retry, without another request.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -105,9 +105,10 @@ pub(crate) struct FileState {
     pub last: Option<[u8; 32]>,
 }
 
-/// One source and its files.
+/// One source and its files, as the running agent keeps them (its
+/// configuration is a [`SourceConfig`](super::config::SourceConfig)).
 #[derive(Debug)]
-pub(crate) struct Source {
+pub(crate) struct SourceState {
     /// Its name.
     pub name: String,
     /// What it is.
@@ -142,8 +143,8 @@ pub(crate) struct Source {
 }
 
 /// What a step produced.
-pub(crate) enum Outcome {
-    /// New content to write ([`Source::apply`]).
+pub(crate) enum StepOutput {
+    /// New content to write ([`SourceState::apply`]).
     Data(Fresh),
     /// Nothing to render (`unchanged`, `renewed`, ...).
     Nothing(&'static str),
@@ -162,7 +163,7 @@ impl Drop for Fields {
 
 /// New content for a source's files and the state that comes with it
 /// (version, lease, serial, times), applied to the source only once every
-/// file holds the content ([`Source::apply`]): what the source reports is
+/// file holds the content ([`SourceState::apply`]): what the source reports is
 /// always what is on disk.
 pub(crate) struct Fresh {
     /// The action that produced it (`read`, `issued`, ...).
@@ -218,7 +219,7 @@ fn unix_in(d: Duration) -> u64 {
     unix_now().saturating_add(d.as_secs())
 }
 
-impl Source {
+impl SourceState {
     /// A source from its configuration. `default_mount` and `kv_interval`
     /// fill in what it leaves out; `agent_name` is the PKI common name
     /// default.
@@ -227,7 +228,7 @@ impl Source {
         default_mount: &str,
         kv_interval: Duration,
         agent_name: Option<&str>,
-    ) -> Result<Source> {
+    ) -> Result<SourceState> {
         let kind = if let Some(spec) = &c.kv {
             let (mount, path) = match &c.mount {
                 Some(m) => (
@@ -284,7 +285,7 @@ impl Source {
                     .unwrap_or_default(),
             }
         };
-        Ok(Source {
+        Ok(SourceState {
             name: c.name.clone(),
             kind,
             files: c
@@ -321,7 +322,7 @@ impl Source {
     /// State that describes the files (KV version, current lease,
     /// certificate serial, renewal and expiry times) changes here only for
     /// what needs no file written (an unchanged version, a renewal); new
-    /// content comes back as a [`Fresh`] for [`Source::apply`]. Content
+    /// content comes back as a [`Fresh`] for [`SourceState::apply`]. Content
     /// whose write failed is handed out again, without a request, until it
     /// is written (or runs out).
     pub(crate) fn step(
@@ -329,49 +330,35 @@ impl Source {
         client: &Client,
         policy: &LeasePolicy,
         hydra: &dyn Fn() -> Result<TokenClient>,
-    ) -> Result<Outcome> {
+    ) -> Result<StepOutput> {
         if let Some(p) = self.pending.take() {
             if !p.ran_out() {
-                return Ok(Outcome::Data(p));
+                return Ok(StepOutput::Data(p));
             }
             self.discard(p);
         }
-        let now = Instant::now();
-        match &mut self.kind {
+        let SourceState {
+            kind,
+            next,
+            rendered,
+            next_renewal,
+            expires_at,
+            ..
+        } = self;
+        let mut due = Due {
+            now: Instant::now(),
+            next,
+            rendered: *rendered,
+            next_renewal,
+            expires_at,
+        };
+        match kind {
             Kind::Kv {
                 mount,
                 path,
                 interval,
                 version,
-            } => {
-                let kv = client.kv2(mount);
-                let meta = kv.read_metadata(path)?.ok_or_else(|| Error::NotFound {
-                    service: Service::Vault,
-                    method: "GET",
-                    path: format!("{mount}/metadata/{path}"),
-                })?;
-                self.next = now + *interval;
-                if meta.current_version == *version && self.rendered {
-                    return Ok(Outcome::Nothing("unchanged"));
-                }
-                let secret =
-                    kv.read(path, Some(meta.current_version))?
-                        .ok_or_else(|| Error::NotFound {
-                            service: Service::Vault,
-                            method: "GET",
-                            path: format!("{mount}/data/{path}"),
-                        })?;
-                Ok(Outcome::Data(Fresh {
-                    action: "read",
-                    data: Fields(secret.data.clone()),
-                    state: FreshState::Kv {
-                        version: secret.metadata.version,
-                    },
-                    next: self.next,
-                    next_renewal: None,
-                    expires_at: None,
-                }))
-            }
+            } => kv_step(client, mount, path, *interval, *version, &mut due),
             Kind::Dynamic {
                 path,
                 current,
@@ -379,129 +366,15 @@ impl Source {
                 capped,
                 retired,
             } => {
-                retired.retain(|(_, exp)| *exp > now);
-                let renewable = current
-                    .as_ref()
-                    .filter(|c| c.renewable && !*capped && c.expires_at() > now)
-                    .map(|c| (c.lease_id.clone(), *asked));
-                if let Some((lease_id, wanted)) = renewable {
-                    match client.renew(&lease_id, wanted) {
-                        Ok(granted) => {
-                            if let Some(c) = current.as_mut() {
-                                c.obtained_at = Instant::now();
-                                c.lease_duration = granted;
-                            }
-                            self.expires_at = Some(unix_in(granted));
-                            let wait = policy.wait_for(granted);
-                            self.next = Instant::now() + wait;
-                            self.next_renewal = Some(unix_in(wait));
-                            if granted < wanted {
-                                *capped = true;
-                                return Ok(Outcome::Nothing("renewed_capped"));
-                            }
-                            return Ok(Outcome::Nothing("renewed"));
-                        }
-                        Err(e) if e.is_unavailable() => return Err(e),
-                        // The lease is gone (revoked, expired during an
-                        // outage) or cannot be renewed: new credentials.
-                        Err(e) => log::info!("{path}: renewing lease {lease_id} failed ({e}); reading new credentials"),
-                    }
-                }
-                let fresh = client.fetch(path)?;
-                let wait = policy.wait_for(fresh.lease_duration);
-                Ok(Outcome::Data(Fresh {
-                    action: if self.rendered { "reissued" } else { "issued" },
-                    data: Fields(fresh.data.clone()),
-                    next: Instant::now() + wait,
-                    next_renewal: Some(unix_in(wait)),
-                    expires_at: Some(unix_in(fresh.lease_duration)),
-                    state: FreshState::Dynamic(fresh),
-                }))
+                retired.retain(|(_, exp)| *exp > due.now);
+                dynamic_step(client, policy, path, current, *asked, capped, &mut due)
             }
             Kind::Pki {
                 config,
                 common_name,
                 ..
-            } => {
-                let mount = config.mount.as_deref().unwrap_or("pki").trim_matches('/');
-                let path = format!("{mount}/issue/{}", config.role);
-                let mut body = json!({ "common_name": common_name });
-                if !config.alt_names.is_empty() {
-                    body["alt_names"] = json!(config.alt_names.join(","));
-                }
-                if !config.ip_sans.is_empty() {
-                    body["ip_sans"] = json!(config.ip_sans.join(","));
-                }
-                if let Some(t) = super::config::duration_of(config.ttl.as_deref()) {
-                    body["ttl"] = json!(format!("{}s", t.as_secs().max(1)));
-                }
-                let answer = client.write(&path, &body)?;
-                let data = answer
-                    .as_ref()
-                    .and_then(|a| a.get("data"))
-                    .and_then(Value::as_object)
-                    .filter(|d| d.get("certificate").is_some_and(Value::is_string))
-                    .cloned()
-                    .ok_or_else(|| Error::Protocol {
-                        service: Service::Vault,
-                        detail: format!("POST {path}: the answer has no certificate"),
-                    })?;
-                let exp = data.get("expiration").and_then(Value::as_u64).unwrap_or(0);
-                let left = Duration::from_secs(exp.saturating_sub(unix_now()));
-                // Two thirds of the validity left, less 0-10 % jitter; at
-                // least one second.
-                let wait = (left / 3 * 2)
-                    .mul_f64(1.0 - 0.1 * jitter())
-                    .max(Duration::from_secs(1));
-                let serial = data
-                    .get("serial_number")
-                    .and_then(Value::as_str)
-                    .map(str::to_string);
-                Ok(Outcome::Data(Fresh {
-                    action: if self.rendered { "reissued" } else { "issued" },
-                    data: Fields(data),
-                    state: FreshState::Pki {
-                        serial,
-                        expiration: exp,
-                    },
-                    next: Instant::now() + wait,
-                    next_renewal: Some(unix_in(wait)),
-                    expires_at: Some(exp),
-                }))
-            }
-            Kind::Hydra { client: tc, scopes } => {
-                if tc.is_none() {
-                    let mut c = hydra()?;
-                    if !scopes.is_empty() {
-                        c = c.with_scopes(scopes.clone());
-                    }
-                    *tc = Some(Box::new(c));
-                }
-                let Some(tc) = tc.as_ref() else {
-                    return Err(Error::Config("no Hydra token client".into()));
-                };
-                let t = tc.fetch_token()?;
-                let refresh = t
-                    .refresh_at()
-                    .map(|r| r.saturating_duration_since(Instant::now()))
-                    .unwrap_or(Duration::from_secs(300))
-                    .max(Duration::from_secs(1));
-                let mut data = Map::new();
-                data.insert(
-                    "access_token".into(),
-                    Value::String(t.access_token.expose().to_string()),
-                );
-                data.insert("token_type".into(), Value::String(t.token_type.clone()));
-                data.insert("scope".into(), Value::String(t.scope.clone()));
-                Ok(Outcome::Data(Fresh {
-                    action: if self.rendered { "refreshed" } else { "issued" },
-                    data: Fields(data),
-                    state: FreshState::Hydra,
-                    next: Instant::now() + refresh,
-                    next_renewal: Some(unix_in(refresh)),
-                    expires_at: t.expires_in.map(|e| unix_now().saturating_add(e)),
-                }))
-            }
+            } => pki_step(client, config, common_name, &due),
+            Kind::Hydra { client: tc, scopes } => hydra_step(tc, scopes, hydra, &due),
         }
     }
 
@@ -510,7 +383,7 @@ impl Source {
     /// take on its state (version, lease, serial, times). Returns the paths
     /// written. A rendering that fails (a missing field, a bad name) drops
     /// it: the next try asks Vault again. A write that fails keeps it for
-    /// the next try ([`Source::step`] hands it out again): the source keeps
+    /// the next try ([`SourceState::step`] hands it out again): the source keeps
     /// describing what the files hold.
     pub(crate) fn apply(&mut self, fresh: Fresh) -> Result<Vec<String>> {
         let rendered = match super::render::render_source(&self.name, &self.files, &fresh.data.0) {
@@ -656,6 +529,207 @@ pub(crate) fn jitter() -> f64 {
     crate::util::random::jitter()
 }
 
+/// What a step reads and sets of its source besides the kind's own state.
+struct Due<'a> {
+    /// When the step began.
+    now: Instant,
+    /// When the source is next due.
+    next: &'a mut Instant,
+    /// Whether its files were rendered before (an issue is then a re-issue).
+    rendered: bool,
+    /// When the secret needs renewing (Unix seconds), set by a renewal.
+    next_renewal: &'a mut Option<u64>,
+    /// When it stops working (Unix seconds), set by a renewal.
+    expires_at: &'a mut Option<u64>,
+}
+
+/// A KV v2 source's step: one metadata read; the secret only when its
+/// version changed (or nothing was rendered yet).
+fn kv_step(
+    client: &Client,
+    mount: &str,
+    path: &str,
+    interval: Duration,
+    version: u64,
+    due: &mut Due<'_>,
+) -> Result<StepOutput> {
+    let kv = client.kv2(mount);
+    let meta = kv.read_metadata(path)?.ok_or_else(|| Error::NotFound {
+        service: Service::Vault,
+        method: "GET",
+        path: format!("{mount}/metadata/{path}"),
+    })?;
+    *due.next = due.now + interval;
+    if meta.current_version == version && due.rendered {
+        return Ok(StepOutput::Nothing("unchanged"));
+    }
+    let secret = kv
+        .read(path, Some(meta.current_version))?
+        .ok_or_else(|| Error::NotFound {
+            service: Service::Vault,
+            method: "GET",
+            path: format!("{mount}/data/{path}"),
+        })?;
+    Ok(StepOutput::Data(Fresh {
+        action: "read",
+        data: Fields(secret.data.clone()),
+        state: FreshState::Kv {
+            version: secret.metadata.version,
+        },
+        next: *due.next,
+        next_renewal: None,
+        expires_at: None,
+    }))
+}
+
+/// A dynamic secret's step: renew its lease while it can be renewed and
+/// is not capped, else read new credentials.
+fn dynamic_step(
+    client: &Client,
+    policy: &LeasePolicy,
+    path: &str,
+    current: &mut Option<DynamicSecret>,
+    asked: Duration,
+    capped: &mut bool,
+    due: &mut Due<'_>,
+) -> Result<StepOutput> {
+    let renewable = current
+        .as_ref()
+        .filter(|c| c.renewable && !*capped && c.expires_at() > due.now)
+        .map(|c| (c.lease_id.clone(), asked));
+    if let Some((lease_id, wanted)) = renewable {
+        match client.renew(&lease_id, wanted) {
+            Ok(granted) => {
+                if let Some(c) = current.as_mut() {
+                    c.obtained_at = Instant::now();
+                    c.lease_duration = granted;
+                }
+                *due.expires_at = Some(unix_in(granted));
+                let wait = policy.wait_for(granted);
+                *due.next = Instant::now() + wait;
+                *due.next_renewal = Some(unix_in(wait));
+                if granted < wanted {
+                    *capped = true;
+                    return Ok(StepOutput::Nothing("renewed_capped"));
+                }
+                return Ok(StepOutput::Nothing("renewed"));
+            }
+            Err(e) if e.is_unavailable() => return Err(e),
+            // The lease is gone (revoked, expired during an
+            // outage) or cannot be renewed: new credentials.
+            Err(e) => log::info!(
+                "{path}: renewing lease {lease_id} failed ({e}); reading new credentials"
+            ),
+        }
+    }
+    let fresh = client.fetch(path)?;
+    let wait = policy.wait_for(fresh.lease_duration);
+    Ok(StepOutput::Data(Fresh {
+        action: if due.rendered { "reissued" } else { "issued" },
+        data: Fields(fresh.data.clone()),
+        next: Instant::now() + wait,
+        next_renewal: Some(unix_in(wait)),
+        expires_at: Some(unix_in(fresh.lease_duration)),
+        state: FreshState::Dynamic(fresh),
+    }))
+}
+
+/// A PKI source's step: issue a certificate, due again at two thirds of
+/// its validity.
+fn pki_step(
+    client: &Client,
+    config: &PkiConfig,
+    common_name: &str,
+    due: &Due<'_>,
+) -> Result<StepOutput> {
+    let mount = config.mount.as_deref().unwrap_or("pki").trim_matches('/');
+    let path = format!("{mount}/issue/{}", config.role);
+    let mut body = json!({ "common_name": common_name });
+    if !config.alt_names.is_empty() {
+        body["alt_names"] = json!(config.alt_names.join(","));
+    }
+    if !config.ip_sans.is_empty() {
+        body["ip_sans"] = json!(config.ip_sans.join(","));
+    }
+    if let Some(t) = super::config::duration_of(config.ttl.as_deref()) {
+        body["ttl"] = json!(format!("{}s", t.as_secs().max(1)));
+    }
+    let answer = client.write(&path, &body)?;
+    let data = answer
+        .as_ref()
+        .and_then(|a| a.get("data"))
+        .and_then(Value::as_object)
+        .filter(|d| d.get("certificate").is_some_and(Value::is_string))
+        .cloned()
+        .ok_or_else(|| Error::Protocol {
+            service: Service::Vault,
+            detail: format!("POST {path}: the answer has no certificate"),
+        })?;
+    let exp = data.get("expiration").and_then(Value::as_u64).unwrap_or(0);
+    let left = Duration::from_secs(exp.saturating_sub(unix_now()));
+    // Two thirds of the validity left, less 0-10 % jitter; at
+    // least one second.
+    let wait = (left / 3 * 2)
+        .mul_f64(1.0 - 0.1 * jitter())
+        .max(Duration::from_secs(1));
+    let serial = data
+        .get("serial_number")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    Ok(StepOutput::Data(Fresh {
+        action: if due.rendered { "reissued" } else { "issued" },
+        data: Fields(data),
+        state: FreshState::Pki {
+            serial,
+            expiration: exp,
+        },
+        next: Instant::now() + wait,
+        next_renewal: Some(unix_in(wait)),
+        expires_at: Some(exp),
+    }))
+}
+
+/// A Hydra token source's step: a token from the token client (made on
+/// first use by `hydra`), due again when it should be refreshed.
+fn hydra_step(
+    tc: &mut Option<Box<TokenClient>>,
+    scopes: &[String],
+    hydra: &dyn Fn() -> Result<TokenClient>,
+    due: &Due<'_>,
+) -> Result<StepOutput> {
+    if tc.is_none() {
+        let mut c = hydra()?;
+        if !scopes.is_empty() {
+            c = c.with_scopes(scopes.to_vec());
+        }
+        *tc = Some(Box::new(c));
+    }
+    let Some(tc) = tc.as_ref() else {
+        return Err(Error::Config("no Hydra token client".into()));
+    };
+    let t = tc.fetch_token()?;
+    let refresh = t
+        .refresh_at()
+        .map(|r| r.saturating_duration_since(Instant::now()))
+        .unwrap_or(Duration::from_secs(300))
+        .max(Duration::from_secs(1));
+    let mut data = Map::new();
+    data.insert(
+        "access_token".into(),
+        Value::String(t.access_token.expose().to_string()),
+    );
+    data.insert("token_type".into(), Value::String(t.token_type.clone()));
+    data.insert("scope".into(), Value::String(t.scope.clone()));
+    Ok(StepOutput::Data(Fresh {
+        action: if due.rendered { "refreshed" } else { "issued" },
+        data: Fields(data),
+        state: FreshState::Hydra,
+        next: Instant::now() + refresh,
+        next_renewal: Some(unix_in(refresh)),
+        expires_at: t.expires_in.map(|e| unix_now().saturating_add(e)),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -674,7 +748,7 @@ mod tests {
             json!({"name": "db", "kv": "app/db", "files": [{"path": dest}]}),
         )
         .unwrap();
-        let mut s = Source::new(&cfg, "secret", Duration::from_secs(60), None).unwrap();
+        let mut s = SourceState::new(&cfg, "secret", Duration::from_secs(60), None).unwrap();
         let fresh = |v: u64| Fresh {
             action: "read",
             data: Fields(
@@ -701,8 +775,8 @@ mod tests {
         .unwrap();
         let hydra = || Err(Error::Config("no Hydra".into()));
         let again = match s.step(&client, &LeasePolicy::default(), &hydra) {
-            Ok(Outcome::Data(f)) => f,
-            Ok(Outcome::Nothing(a)) => panic!("{a}"),
+            Ok(StepOutput::Data(f)) => f,
+            Ok(StepOutput::Nothing(a)) => panic!("{a}"),
             Err(e) => panic!("{e}"),
         };
         assert_eq!(s.apply(again).unwrap(), [dest.display().to_string()]);
@@ -718,7 +792,7 @@ mod tests {
         let cfg: SourceConfig = serde_json::from_value(json!({"name": "db", "kv": "app/db",
             "files": [{"path": dest, "format": "raw", "field": "password"}]}))
         .unwrap();
-        let mut s = Source::new(&cfg, "secret", Duration::from_secs(60), None).unwrap();
+        let mut s = SourceState::new(&cfg, "secret", Duration::from_secs(60), None).unwrap();
         assert!(s.apply(bad).is_err());
         assert!(s.pending.is_none());
         std::fs::remove_dir_all(&dir).unwrap();

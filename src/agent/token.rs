@@ -23,7 +23,7 @@
 //! token ([`Client::check_token`]), so a revoked token is noticed at once
 //! and a lease that ran out during an outage is learnt again.
 //!
-//! The sink is written with [`crate::cache::write_atomic`] with its mode
+//! The sink is written with [`crate::util::fs::write_atomic`] with its mode
 //! from the start (0600 unless configured), so another process reading it
 //! sees the old token or the new one. With `wrap_ttl` the sink holds a
 //! response-wrapping token that unwraps (once) to `{"token": ...}`.
@@ -369,7 +369,7 @@ impl TokenKeeper {
             return Ok(false);
         }
         let content = match self.wrap_ttl {
-            Some(ttl) => client.wrap(&json!({ "token": token.expose() }), ttl)?,
+            Some(ttl) => client.wrap_response(&json!({ "token": token.expose() }), ttl)?,
             None => token.clone(),
         };
         let wrote = super::render::write_if_changed(

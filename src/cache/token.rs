@@ -143,7 +143,7 @@ pub(crate) fn update_token_cache(
     let mut text = doc.to_string();
     text.push('\n');
     let text = SecretString::new(text);
-    write_atomic(path, text.expose().as_bytes(), 0o600)
+    Ok(write_atomic(path, text.expose().as_bytes(), 0o600)?)
 }
 
 #[cfg(test)]

@@ -196,12 +196,12 @@ fn message(a: &super::Args, positional: Option<&String>) -> Result<Vec<u8>, Erro
             "give the text either as an argument or with --file, not both".into(),
         )),
         (None, Some(f)) => crate::input::read(
-            crate::input::Source::File(std::path::Path::new(f)),
+            crate::input::Input::File(std::path::Path::new(f)),
             "the message",
             crate::input::MAX_DATA,
         ),
         (Some("-"), None) => crate::input::read(
-            crate::input::Source::Stdin,
+            crate::input::Input::Stdin,
             "the message",
             crate::input::MAX_DATA,
         ),

@@ -14,7 +14,7 @@
 use std::io::{IsTerminal, Write};
 
 use crate::config::{AuthMethod, Lookup, ProcessEnv, SecretSource, VaultConfig};
-use crate::input::{read_text, Source, MAX_CREDENTIAL};
+use crate::input::{read_text, Input, MAX_CREDENTIAL};
 use crate::vault::Client;
 use crate::{Error, SecretString};
 use serde_json::Value;
@@ -88,7 +88,7 @@ fn value_from(raw: &str, what: &str) -> Result<SecretString, Error> {
 /// A secret piped on stdin: all of it, at most 64 KiB, without its line
 /// ending (`echo pw | vaultid login ...` works).
 fn stdin_secret(what: &str) -> Result<SecretString, Error> {
-    let mut raw = read_text(Source::Stdin, what, MAX_CREDENTIAL)?;
+    let mut raw = read_text(Input::Stdin, what, MAX_CREDENTIAL)?;
     let text = raw.strip_suffix('\n').unwrap_or(&raw);
     let s = SecretString::new(text.strip_suffix('\r').unwrap_or(text));
     crate::secret_string::zeroize_string(&mut raw);

@@ -280,7 +280,7 @@ const ROTATE_FLAGS: &[Flag] = &[
 
 fn read_stdin_line(what: &str) -> Result<SecretString, Error> {
     let s = SecretString::from(crate::input::read_text(
-        crate::input::Source::Stdin,
+        crate::input::Input::Stdin,
         what,
         crate::input::MAX_DATA,
     )?);

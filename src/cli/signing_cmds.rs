@@ -10,7 +10,7 @@ use super::identity_cmds::{identity, local_keys};
 use super::{
     config_with_flags, emit, multi, opt, parse_or_help, switch, Args, Flag, IDENTITY_FLAGS,
 };
-use crate::input::{self, Source, MAX_DATA};
+use crate::input::{self, Input, MAX_DATA};
 use crate::signing::{self, CallConfig, Caller, HydraKeys, SignatureHeaders, VerifyOptions};
 use crate::Error;
 
@@ -35,8 +35,8 @@ fn body(a: &Args, file_flag: &str) -> Result<Vec<u8>, Error> {
         (Some(_), Some(_)) => Err(Error::Config(format!(
             "give the body either as an argument or with --{file_flag}, not both"
         ))),
-        (None, Some("-")) | (Some("-"), None) => input::read(Source::Stdin, "the body", MAX_DATA),
-        (None, Some(f)) => input::read(Source::File(Path::new(f)), "the body", MAX_DATA),
+        (None, Some("-")) | (Some("-"), None) => input::read(Input::Stdin, "the body", MAX_DATA),
+        (None, Some(f)) => input::read(Input::File(Path::new(f)), "the body", MAX_DATA),
         (Some(t), None) => Ok(t.as_bytes().to_vec()),
         (None, None) => Ok(Vec::new()),
     }
@@ -145,9 +145,9 @@ fn call(rest: &[String]) -> Result<u8, Error> {
             ))
         }
         (Some(d), None) => Some(d.as_bytes().to_vec()),
-        (None, Some("-")) => Some(input::read(Source::Stdin, "the body", MAX_DATA)?),
+        (None, Some("-")) => Some(input::read(Input::Stdin, "the body", MAX_DATA)?),
         (None, Some(f)) => Some(input::read(
-            Source::File(Path::new(f)),
+            Input::File(Path::new(f)),
             "the body",
             MAX_DATA,
         )?),
@@ -299,7 +299,7 @@ fn verify_request(rest: &[String]) -> Result<u8, Error> {
         signing::public_key_from_base58(k)?
     } else if let Some(f) = a.value("did-document") {
         let doc = input::read(
-            Source::File(Path::new(f)),
+            Input::File(Path::new(f)),
             "the DID document",
             signing::MAX_DID_DOCUMENT as u64,
         )?;

@@ -8,7 +8,7 @@
 //! what KV v1 does not have (versions, metadata, check-and-set, patch,
 //! undelete, destroy, subkeys) is refused with exit 2.
 
-use crate::input::{read_text, Source, MAX_DATA};
+use crate::input::{read_text, Input, MAX_DATA};
 use crate::vault::{Client, KvAdmin, KvRead, KvVersion, MetadataUpdate};
 use crate::Error;
 use serde_json::{json, Map, Value};
@@ -166,7 +166,7 @@ fn versions(a: &Args) -> Result<Vec<u64>, Error> {
 fn pairs(args: &[String]) -> Result<Map<String, Value>, Error> {
     let mut m = Map::new();
     if args.len() == 1 && args[0] == "-" {
-        let buf = read_text(Source::Stdin, "the JSON object", MAX_DATA)?;
+        let buf = read_text(Input::Stdin, "the JSON object", MAX_DATA)?;
         return match serde_json::from_str(&buf) {
             Ok(Value::Object(o)) => Ok(o),
             _ => Err(Error::Config("stdin must hold one JSON object".into())),
@@ -189,12 +189,12 @@ fn pairs(args: &[String]) -> Result<Map<String, Value>, Error> {
         }
         let value = if let Some(f) = v.strip_prefix('@') {
             read_text(
-                Source::File(std::path::Path::new(f)),
+                Input::File(std::path::Path::new(f)),
                 &format!("the value of {k}"),
                 MAX_DATA,
             )?
         } else if v == "-" {
-            read_text(Source::Stdin, &format!("the value of {k}"), MAX_DATA)?
+            read_text(Input::Stdin, &format!("the value of {k}"), MAX_DATA)?
         } else {
             v.to_string()
         };
@@ -491,195 +491,19 @@ pub(crate) fn kv(rest: &[String]) -> Result<u8, Error> {
         return Ok(0);
     }
     let human = a.human()?;
-    // Every client of this command uses its global flags (-address, ...).
-    let client = || client(&a);
-    let usage = |u: &str| format!("vaultid kv {sub} {u}");
     match sub.as_str() {
         "get" => {
-            let pos = a.exactly(1, &usage("MOUNT/PATH [-version N] [-field K]"))?;
+            let pos = a.exactly(1, &usage(sub, "MOUNT/PATH [-version N] [-field K]"))?;
             // The syntax first, before any request.
             mount_path(&a, &pos[0])?;
             kv_get(&a, &pos[0], human)?;
         }
-        "put" | "patch" => {
-            let Some((first, data)) = a.positional.split_first() else {
-                return Err(Error::Config(format!(
-                    "missing MOUNT/PATH; usage: {}",
-                    usage("MOUNT/PATH K=V...")
-                )));
-            };
-            mount_path(&a, first)?;
-            let data = pairs(data)?;
-            let cas = a.number("cas")?;
-            let c = client()?;
-            let _revoke = c.revoke_own_token_on_drop();
-            let t = locate(&c, &a, first, true)?;
-            if sub == "patch" {
-                t.v1_refuses("which has no patch: write the whole secret with `kv put`")?;
-            }
-            if cas.is_some() {
-                t.v1_refuses(
-                    "which has no check-and-set: -cas does not apply to it (a write replaces the secret)",
-                )?;
-            }
-            if t.version == KvVersion::V1 {
-                c.kv1(&t.mount).write(&t.path, &data)?;
-                emit(&json!({ "path": t.display() }), human);
-                return Ok(0);
-            }
-            let kv = c.kv2(&t.mount);
-            let m = if sub == "put" {
-                kv.write(&t.path, &data, cas)?
-            } else {
-                kv.patch(&t.path, &data, cas)?
-            };
-            emit(
-                &json!({"path": t.display(), "version": m.version, "created_time": m.created_time}),
-                human,
-            );
-        }
-        "list" => {
-            let u = usage("MOUNT[/PATH]");
-            let pos = if a.has("mount") {
-                a.at_most(1, &u)?
-            } else {
-                a.exactly(1, &u)?
-            };
-            let arg = pos.first().map_or("", String::as_str);
-            split_mount(&a, arg)?;
-            let c = client()?;
-            let _revoke = c.revoke_own_token_on_drop();
-            let t = locate(&c, &a, arg, false)?;
-            let keys = match t.version {
-                KvVersion::V1 => c.kv1(&t.mount).list(&t.path)?,
-                KvVersion::V2 => c.kv2(&t.mount).list(&t.path)?,
-            };
-            // Vault answers 404 for a folder with nothing in it; bao says
-            // "No value found" and fails, and so does this (not found).
-            if keys.is_empty() {
-                return Err(t.not_found("LIST"));
-            }
-            if human {
-                for k in &keys {
-                    println!("{k}");
-                }
-            } else {
-                emit(&json!({"keys": keys}), false);
-            }
-        }
-        "delete" => {
-            let pos = a.exactly(1, &usage("MOUNT/PATH [-versions N,...]"))?;
-            mount_path(&a, &pos[0])?;
-            let vs = if a.has("versions") {
-                Some(versions(&a)?)
-            } else {
-                None
-            };
-            let c = client()?;
-            let _revoke = c.revoke_own_token_on_drop();
-            let t = locate(&c, &a, &pos[0], true)?;
-            match (t.version, vs) {
-                (KvVersion::V1, Some(_)) => t.v1_refuses(
-                    "which keeps no versions: -versions does not apply to it \
-                     (without it, `kv delete` deletes the secret for good)",
-                )?,
-                (KvVersion::V1, None) => c.kv1(&t.mount).delete(&t.path)?,
-                (KvVersion::V2, Some(vs)) => c.kv2(&t.mount).delete_versions(&t.path, &vs)?,
-                (KvVersion::V2, None) => c.kv2(&t.mount).delete(&t.path)?,
-            }
-            emit(&json!({"path": t.display(), "deleted": true}), human);
-        }
-        "undelete" | "destroy" => {
-            let pos = a.exactly(1, &usage("MOUNT/PATH -versions N,..."))?;
-            mount_path(&a, &pos[0])?;
-            let vs = versions(&a)?;
-            let c = client()?;
-            let _revoke = c.revoke_own_token_on_drop();
-            let t = locate(&c, &a, &pos[0], true)?;
-            let kv = c.kv2(&t.mount);
-            if sub == "undelete" {
-                t.v1_refuses("which keeps no deleted versions to undelete")?;
-                kv.undelete_versions(&t.path, &vs)?;
-            } else {
-                t.v1_refuses(
-                    "which keeps no versions to destroy (`kv delete` deletes a secret for good)",
-                )?;
-                kv.destroy_versions(&t.path, &vs)?;
-            }
-            emit(
-                &json!({"path": t.display(), "versions": vs, sub.as_str(): true}),
-                human,
-            );
-        }
-        "subkeys" => {
-            let pos = a.exactly(1, &usage("MOUNT/PATH [-depth N]"))?;
-            mount_path(&a, &pos[0])?;
-            let depth = a.number("depth")?;
-            let c = client()?;
-            let _revoke = c.revoke_own_token_on_drop();
-            let t = locate(&c, &a, &pos[0], true)?;
-            t.v1_refuses("which has no subkeys: `kv get` shows the secret")?;
-            let v = c
-                .kv2(&t.mount)
-                .subkeys(&t.path, depth)?
-                .unwrap_or(Value::Null);
-            emit(&json!({"subkeys": v}), human);
-        }
-        "metadata" => {
-            let pos = a.exactly(2, &usage("get|put|delete MOUNT/PATH"))?;
-            let op = pos[0].as_str();
-            if !matches!(op, "get" | "put" | "delete") {
-                return Err(Error::Config(format!(
-                    "kv metadata {op:?}: use get, put or delete"
-                )));
-            }
-            let put_flags = [
-                "max-versions",
-                "cas-required",
-                "delete-version-after",
-                "custom-metadata",
-                "custom",
-            ];
-            if op != "put" {
-                if let Some(f) = put_flags.iter().find(|f| a.has(f)) {
-                    return Err(Error::Config(format!(
-                        "-{f} belongs to `kv metadata put`, not `kv metadata {op}`"
-                    )));
-                }
-            }
-            mount_path(&a, &pos[1])?;
-            let update = if op == "put" {
-                Some(metadata_update(&a)?)
-            } else {
-                None
-            };
-            let c = client()?;
-            let _revoke = c.revoke_own_token_on_drop();
-            let t = locate(&c, &a, &pos[1], true)?;
-            t.v1_refuses("which keeps no metadata")?;
-            let kv = c.kv2(&t.mount);
-            match (op, update) {
-                ("get", _) => {
-                    // What the server sent, as bao shows it.
-                    let m = kv
-                        .metadata_answer(&t.path)?
-                        .ok_or_else(|| Error::NotFound {
-                            service: crate::Service::Vault,
-                            method: "GET",
-                            path: format!("{}/metadata/{}", t.mount, t.path),
-                        })?;
-                    emit(&m, human);
-                }
-                (_, Some(update)) => {
-                    kv.write_metadata(&t.path, &update)?;
-                    emit(&json!({"path": t.display(), "updated": true}), human);
-                }
-                _ => {
-                    kv.delete_metadata(&t.path)?;
-                    emit(&json!({"path": t.display(), "deleted": true}), human);
-                }
-            }
-        }
+        "put" | "patch" => kv_write(&a, sub, human)?,
+        "list" => kv_list(&a, sub, human)?,
+        "delete" => kv_delete(&a, sub, human)?,
+        "undelete" | "destroy" => kv_versions(&a, sub, human)?,
+        "subkeys" => kv_subkeys(&a, sub, human)?,
+        "metadata" => kv_metadata(&a, sub, human)?,
         other => {
             return Err(Error::Config(format!(
                 "unknown kv command {other:?}; see `vaultid kv --help`"
@@ -687,6 +511,206 @@ pub(crate) fn kv(rest: &[String]) -> Result<u8, Error> {
         }
     }
     Ok(0)
+}
+
+/// `vaultid kv SUB USAGE`, for a usage error.
+fn usage(sub: &str, u: &str) -> String {
+    format!("vaultid kv {sub} {u}")
+}
+
+/// `kv put` and `kv patch` (`sub`): write or patch a secret from K=V pairs.
+fn kv_write(a: &Args, sub: &str, human: bool) -> Result<(), Error> {
+    let Some((first, data)) = a.positional.split_first() else {
+        return Err(Error::Config(format!(
+            "missing MOUNT/PATH; usage: {}",
+            usage(sub, "MOUNT/PATH K=V...")
+        )));
+    };
+    mount_path(a, first)?;
+    let data = pairs(data)?;
+    let cas = a.number("cas")?;
+    let c = client(a)?;
+    let _revoke = c.revoke_own_token_on_drop();
+    let t = locate(&c, a, first, true)?;
+    if sub == "patch" {
+        t.v1_refuses("which has no patch: write the whole secret with `kv put`")?;
+    }
+    if cas.is_some() {
+        t.v1_refuses(
+            "which has no check-and-set: -cas does not apply to it (a write replaces the secret)",
+        )?;
+    }
+    if t.version == KvVersion::V1 {
+        c.kv1(&t.mount).write(&t.path, &data)?;
+        emit(&json!({ "path": t.display() }), human);
+        return Ok(());
+    }
+    let kv = c.kv2(&t.mount);
+    let m = if sub == "put" {
+        kv.write(&t.path, &data, cas)?
+    } else {
+        kv.patch(&t.path, &data, cas)?
+    };
+    emit(
+        &json!({"path": t.display(), "version": m.version, "created_time": m.created_time}),
+        human,
+    );
+    Ok(())
+}
+
+/// `kv list`: the keys under a path.
+fn kv_list(a: &Args, sub: &str, human: bool) -> Result<(), Error> {
+    let u = usage(sub, "MOUNT[/PATH]");
+    let pos = if a.has("mount") {
+        a.at_most(1, &u)?
+    } else {
+        a.exactly(1, &u)?
+    };
+    let arg = pos.first().map_or("", String::as_str);
+    split_mount(a, arg)?;
+    let c = client(a)?;
+    let _revoke = c.revoke_own_token_on_drop();
+    let t = locate(&c, a, arg, false)?;
+    let keys = match t.version {
+        KvVersion::V1 => c.kv1(&t.mount).list(&t.path)?,
+        KvVersion::V2 => c.kv2(&t.mount).list(&t.path)?,
+    };
+    // Vault answers 404 for a folder with nothing in it; bao says
+    // "No value found" and fails, and so does this (not found).
+    if keys.is_empty() {
+        return Err(t.not_found("LIST"));
+    }
+    if human {
+        for k in &keys {
+            println!("{k}");
+        }
+    } else {
+        emit(&json!({"keys": keys}), false);
+    }
+    Ok(())
+}
+
+/// `kv delete`: the latest version, the versions given, or (KV v1) the secret.
+fn kv_delete(a: &Args, sub: &str, human: bool) -> Result<(), Error> {
+    let pos = a.exactly(1, &usage(sub, "MOUNT/PATH [-versions N,...]"))?;
+    mount_path(a, &pos[0])?;
+    let vs = if a.has("versions") {
+        Some(versions(a)?)
+    } else {
+        None
+    };
+    let c = client(a)?;
+    let _revoke = c.revoke_own_token_on_drop();
+    let t = locate(&c, a, &pos[0], true)?;
+    match (t.version, vs) {
+        (KvVersion::V1, Some(_)) => t.v1_refuses(
+            "which keeps no versions: -versions does not apply to it \
+             (without it, `kv delete` deletes the secret for good)",
+        )?,
+        (KvVersion::V1, None) => c.kv1(&t.mount).delete(&t.path)?,
+        (KvVersion::V2, Some(vs)) => c.kv2(&t.mount).delete_versions(&t.path, &vs)?,
+        (KvVersion::V2, None) => c.kv2(&t.mount).delete(&t.path)?,
+    }
+    emit(&json!({"path": t.display(), "deleted": true}), human);
+    Ok(())
+}
+
+/// `kv undelete` and `kv destroy` (`sub`): the versions given.
+fn kv_versions(a: &Args, sub: &str, human: bool) -> Result<(), Error> {
+    let pos = a.exactly(1, &usage(sub, "MOUNT/PATH -versions N,..."))?;
+    mount_path(a, &pos[0])?;
+    let vs = versions(a)?;
+    let c = client(a)?;
+    let _revoke = c.revoke_own_token_on_drop();
+    let t = locate(&c, a, &pos[0], true)?;
+    let kv = c.kv2(&t.mount);
+    if sub == "undelete" {
+        t.v1_refuses("which keeps no deleted versions to undelete")?;
+        kv.undelete_versions(&t.path, &vs)?;
+    } else {
+        t.v1_refuses("which keeps no versions to destroy (`kv delete` deletes a secret for good)")?;
+        kv.destroy_versions(&t.path, &vs)?;
+    }
+    emit(
+        &json!({"path": t.display(), "versions": vs, sub: true}),
+        human,
+    );
+    Ok(())
+}
+
+/// `kv subkeys`: the secret's keys without their values.
+fn kv_subkeys(a: &Args, sub: &str, human: bool) -> Result<(), Error> {
+    let pos = a.exactly(1, &usage(sub, "MOUNT/PATH [-depth N]"))?;
+    mount_path(a, &pos[0])?;
+    let depth = a.number("depth")?;
+    let c = client(a)?;
+    let _revoke = c.revoke_own_token_on_drop();
+    let t = locate(&c, a, &pos[0], true)?;
+    t.v1_refuses("which has no subkeys: `kv get` shows the secret")?;
+    let v = c
+        .kv2(&t.mount)
+        .subkeys(&t.path, depth)?
+        .unwrap_or(Value::Null);
+    emit(&json!({"subkeys": v}), human);
+    Ok(())
+}
+
+/// `kv metadata get|put|delete`.
+fn kv_metadata(a: &Args, sub: &str, human: bool) -> Result<(), Error> {
+    let pos = a.exactly(2, &usage(sub, "get|put|delete MOUNT/PATH"))?;
+    let op = pos[0].as_str();
+    if !matches!(op, "get" | "put" | "delete") {
+        return Err(Error::Config(format!(
+            "kv metadata {op:?}: use get, put or delete"
+        )));
+    }
+    let put_flags = [
+        "max-versions",
+        "cas-required",
+        "delete-version-after",
+        "custom-metadata",
+        "custom",
+    ];
+    if op != "put" {
+        if let Some(f) = put_flags.iter().find(|f| a.has(f)) {
+            return Err(Error::Config(format!(
+                "-{f} belongs to `kv metadata put`, not `kv metadata {op}`"
+            )));
+        }
+    }
+    mount_path(a, &pos[1])?;
+    let update = if op == "put" {
+        Some(metadata_update(a)?)
+    } else {
+        None
+    };
+    let c = client(a)?;
+    let _revoke = c.revoke_own_token_on_drop();
+    let t = locate(&c, a, &pos[1], true)?;
+    t.v1_refuses("which keeps no metadata")?;
+    let kv = c.kv2(&t.mount);
+    match (op, update) {
+        ("get", _) => {
+            // What the server sent, as bao shows it.
+            let m = kv
+                .metadata_answer(&t.path)?
+                .ok_or_else(|| Error::NotFound {
+                    service: crate::Service::Vault,
+                    method: "GET",
+                    path: format!("{}/metadata/{}", t.mount, t.path),
+                })?;
+            emit(&m, human);
+        }
+        (_, Some(update)) => {
+            kv.write_metadata(&t.path, &update)?;
+            emit(&json!({"path": t.display(), "updated": true}), human);
+        }
+        _ => {
+            kv.delete_metadata(&t.path)?;
+            emit(&json!({"path": t.display(), "deleted": true}), human);
+        }
+    }
+    Ok(())
 }
 
 /// The settings `kv metadata put` was given.

@@ -184,7 +184,7 @@ fn add_roots(service: Service, which: &str, file: &Path, store: &mut RootCertSto
 /// A PEM file, capped at [`crate::input::MAX_PEM`].
 fn read_pem(service: Service, which: &str, file: &Path) -> Result<Vec<u8>> {
     crate::input::read(
-        crate::input::Source::File(file),
+        crate::input::Input::File(file),
         &setting(service, which),
         crate::input::MAX_PEM,
     )

@@ -109,11 +109,7 @@ impl fmt::Debug for Ed25519PrivateKey {
 
 impl Drop for Ed25519PrivateKey {
     fn drop(&mut self) {
-        for b in self.seed.iter_mut() {
-            // SAFETY: `b` is a valid, aligned, exclusive reference.
-            unsafe { std::ptr::write_volatile(b, 0) };
-        }
-        std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+        crate::sys::zeroize(&mut self.seed);
     }
 }
 

@@ -8,10 +8,9 @@
 //! vaultid, so a supervisor (Kubernetes, systemd, a shell) that stops vaultid
 //! stops the command, and vaultid stays alive long enough to wait for it and
 //! clean up (revoke leases). The handlers are installed with the C library's
-//! `signal(3)` through a two-function FFI declared here (the C library is
-//! already linked by `std`); the handler only stores the signal number in an
-//! atomic and calls `kill(2)`, both async-signal-safe. The previous handlers
-//! are restored when the guard is dropped.
+//! `signal(3)` (through [`crate::sys`]); the handler only stores the signal
+//! number in an atomic and calls `kill(2)`, both async-signal-safe. The
+//! previous handlers are restored when the guard is dropped.
 //!
 //! A Ctrl-C typed at a terminal goes to the whole foreground process group,
 //! so an interactive child receives `SIGINT` from the terminal and once more
@@ -32,37 +31,12 @@ use std::sync::{Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
 use crate::secret_string::SecretString;
+use crate::sys;
 
-/// `SIGHUP` (1 on Linux and the BSDs, macOS included).
-pub(crate) const SIGHUP: i32 = 1;
-/// `SIGINT` (2 on Linux and the BSDs).
-pub(crate) const SIGINT: i32 = 2;
-/// `SIGKILL` (9 on Linux and the BSDs).
-pub(crate) const SIGKILL: i32 = 9;
-/// `SIGTERM` (15 on Linux and the BSDs).
-pub(crate) const SIGTERM: i32 = 15;
+pub(crate) use crate::sys::{SIGHUP, SIGINT, SIGKILL, SIGTERM};
 
 /// The signals forwarded to the child.
 pub(crate) const FORWARDED: [i32; 3] = [SIGHUP, SIGINT, SIGTERM];
-
-mod ffi {
-    use std::os::raw::c_int;
-
-    // `sighandler_t` is a pointer-sized function pointer; `SIG_DFL` is 0 and
-    // `SIG_ERR` is -1 on every platform this crate targets.
-    extern "C" {
-        /// `signal(2)`/`signal(3)`: set the disposition of `signum`, return
-        /// the previous one (or `SIG_ERR`). glibc, musl and the BSD libcs
-        /// give BSD semantics: the handler stays installed and interrupted
-        /// system calls are restarted.
-        pub(super) fn signal(signum: c_int, handler: usize) -> usize;
-        /// `kill(2)`: send `sig` to process `pid`.
-        pub(super) fn kill(pid: i32, sig: c_int) -> c_int;
-    }
-
-    /// `SIG_ERR`.
-    pub(super) const SIG_ERR: usize = usize::MAX;
-}
 
 /// The child signals go to (0: none yet).
 static CHILD_PID: AtomicI32 = AtomicI32::new(0);
@@ -78,8 +52,7 @@ extern "C" fn forward(sig: c_int) {
     LAST_SIGNAL.store(sig, Ordering::SeqCst);
     let pid = CHILD_PID.load(Ordering::SeqCst);
     if pid > 0 {
-        // SAFETY: kill(2) is async-signal-safe and takes plain integers.
-        unsafe { ffi::kill(pid, sig) };
+        sys::kill(pid, sig);
     } else {
         PENDING.store(sig, Ordering::SeqCst);
     }
@@ -88,14 +61,7 @@ extern "C" fn forward(sig: c_int) {
 /// Send signal `sig` to process `pid` (`kill(2)`). Errors (no such process)
 /// are returned as `false`.
 pub(crate) fn send_signal(pid: u32, sig: i32) -> bool {
-    let Ok(pid) = i32::try_from(pid) else {
-        return false;
-    };
-    if pid <= 0 {
-        return false;
-    }
-    // SAFETY: kill(2) takes plain integers; a positive pid names one process.
-    unsafe { ffi::kill(pid, sig) == 0 }
+    i32::try_from(pid).is_ok_and(|pid| sys::kill(pid, sig))
 }
 
 /// While alive, `SIGTERM`, `SIGINT` and `SIGHUP` to this process are sent
@@ -107,7 +73,7 @@ pub(crate) fn send_signal(pid: u32, sig: i32) -> bool {
 /// do not install twice on one thread), and it replaces whatever handlers
 /// the embedding program had for these three signals until it is dropped.
 pub(crate) struct SignalForwarding {
-    previous: Vec<(i32, usize)>,
+    previous: Vec<(i32, sys::Disposition)>,
     _active: MutexGuard<'static, ()>,
 }
 
@@ -132,17 +98,10 @@ impl SignalForwarding {
             _active: active,
         };
         for sig in FORWARDED {
-            let handler = forward as extern "C" fn(c_int) as usize;
-            // SAFETY: `forward` is an `extern "C" fn(c_int)` that only does
-            // async-signal-safe work; the signal numbers are valid.
-            let prev = unsafe { ffi::signal(sig, handler) };
-            if prev == ffi::SIG_ERR {
-                drop(guard);
-                return Err(Error::io(
-                    format!("installing a handler for signal {sig}"),
-                    std::io::Error::last_os_error(),
-                ));
-            }
+            // `forward` only does async-signal-safe work. On an error the
+            // guard's drop restores the handlers installed so far.
+            let prev = sys::set_handler(sig, forward)
+                .map_err(|e| Error::io(format!("installing a handler for signal {sig}"), e))?;
             guard.previous.push((sig, prev));
         }
         Ok(guard)
@@ -154,9 +113,9 @@ impl SignalForwarding {
         let pid = i32::try_from(pid).unwrap_or(0);
         CHILD_PID.store(pid, Ordering::SeqCst);
         let pending = PENDING.swap(0, Ordering::SeqCst);
-        if pending != 0 && pid > 0 {
-            // SAFETY: plain integers; `pid` is our own child.
-            unsafe { ffi::kill(pid, pending) };
+        if pending != 0 {
+            // `pid` is our own child (a pid that is not one is refused).
+            sys::kill(pid, pending);
         }
     }
 
@@ -179,8 +138,7 @@ impl Drop for SignalForwarding {
     fn drop(&mut self) {
         CHILD_PID.store(0, Ordering::SeqCst);
         for (sig, prev) in self.previous.drain(..) {
-            // SAFETY: restoring the disposition `signal` returned earlier.
-            unsafe { ffi::signal(sig, prev) };
+            sys::restore_handler(sig, prev);
         }
     }
 }

@@ -412,7 +412,7 @@ impl Client {
     /// Response-wrap `data` (`sys/wrapping/wrap` with `X-Vault-Wrap-TTL`):
     /// the returned wrapping token works once, for `ttl`, and unwraps to
     /// `data`.
-    pub(crate) fn wrap(&self, data: &Value, ttl: Duration) -> Result<SecretString> {
+    pub(crate) fn wrap_response(&self, data: &Value, ttl: Duration) -> Result<SecretString> {
         let path = "sys/wrapping/wrap";
         let token = self.token_or_login()?;
         let mut body = serde_json::to_vec(data).unwrap_or_default();

@@ -101,7 +101,7 @@ pub struct Agent {
     pub(crate) env: Config,
     pub(crate) client: Arc<Client>,
     pub(crate) token: token::TokenKeeper,
-    pub(crate) sources: Vec<sources::Source>,
+    pub(crate) sources: Vec<sources::SourceState>,
     pub(crate) templates: templates::Templates,
     pub(crate) child: Option<notify::Supervised>,
     pub(crate) commands: notify::Commands,
@@ -158,7 +158,7 @@ impl Agent {
             .sources
             .iter()
             .map(|s| {
-                sources::Source::new(
+                sources::SourceState::new(
                     s,
                     &vault.kv_mount,
                     config.kv_interval(),

@@ -422,7 +422,8 @@ impl Client {
 /// created with mode 0600.
 #[cfg(feature = "cli")]
 pub(crate) fn store_token(path: &std::path::Path, token: &SecretString) -> Result<()> {
-    crate::cache::write_atomic(path, token.expose().as_bytes(), 0o600)
+    crate::util::fs::write_atomic(path, token.expose().as_bytes(), 0o600)?;
+    Ok(())
 }
 
 /// How a Vault or OpenBao answer counts for retrying across a cluster:
