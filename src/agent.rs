@@ -124,6 +124,65 @@ impl std::fmt::Debug for Agent {
     }
 }
 
+/// Start the local gateway alone, without the agent's loop: `listener`
+/// as in the agent's configuration (its default socket is in `env`'s key
+/// directory), `/v1/` forwarded through `vault` with its token (the
+/// program keeps that token alive, e.g. with
+/// [`crate::vault::Client::start_renewer`]), `/peers/` signed with `env`'s
+/// identity and Hydra token when Hydra's public URL is set (else peers
+/// answer `503`). `/healthz` answers `503` until
+/// [`crate::gateway::Running::set_health`] says otherwise.
+///
+/// # Errors
+///
+/// [`Error::Config`] for a `listener` that is not valid (a non-loopback
+/// address, an unknown peer URL scheme, ...), and the I/O error of binding
+/// the socket or address.
+pub fn start_gateway(
+    listener: &ListenerConfig,
+    env: &Config,
+    vault: Arc<Client>,
+) -> Result<crate::gateway::Running> {
+    let settings = listener.resolve(&env.key_dir)?;
+    let wanted = !settings.peers.is_empty();
+    crate::gateway::Gateway::new(settings, vault, peer_signer(env, wanted), &peer_tls(env))?.start()
+}
+
+/// The gateway's signer for `/peers/`: the agent's Hydra token (the
+/// client `bootstrap::token_client` builds from the key directory's
+/// credentials, else Vault's, sharing `hydra_token.json`) and its DID
+/// signature. `None` when no peer is configured, or when Hydra's public
+/// URL or the identity is not: the peers then answer `503`.
+fn peer_signer(env: &Config, wanted: bool) -> Option<Box<dyn crate::gateway::PeerAuth>> {
+    if !wanted || env.hydra.as_ref()?.public_url.is_none() {
+        return None;
+    }
+    let id = crate::identity::Identity::new(
+        &env.identity.author,
+        &env.identity.agent_name,
+        env.identity.agent_id.as_deref(),
+    )
+    .ok()?;
+    let token_env = env.clone();
+    Some(Box::new(crate::signing::Signer::new(
+        &id.did,
+        crate::cache::KeyDir::new(&env.key_dir),
+        Box::new(move || crate::bootstrap::token_client(&token_env)),
+    )))
+}
+
+/// TLS for peers: the Vault client's CA and client certificate settings,
+/// as `vaultid call` uses (the server name is Vault's alone).
+fn peer_tls(env: &Config) -> crate::http::TlsConfig {
+    let mut tls = env
+        .vault
+        .as_ref()
+        .map(|v| v.tls.clone())
+        .unwrap_or_default();
+    tls.server_name = None;
+    tls
+}
+
 impl Agent {
     /// An agent for `config`, with the Vault, Hydra and identity settings
     /// of `env` (from the environment in the CLI). Vault is required; a

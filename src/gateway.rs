@@ -11,17 +11,17 @@
 //!
 //! It listens on a Unix socket (mode 0600 by default) or a loopback TCP
 //! address, never another address. Requests are parsed by the gateway's own
-//! strict HTTP/1.1 reader ([`request`]), capped and time-limited; a request
+//! strict HTTP/1.1 reader (`request`), capped and time-limited; a request
 //! is never forwarded anywhere but to a configured Vault node or peer
-//! ([`route`]), and tokens and bodies never reach the logs.
+//! (`route`), and tokens and bodies never reach the logs.
 //!
-//! Layout: [`config`] (the `listener` object), [`request`] (the parser, pure),
-//! [`route`] (where a path goes, pure), [`metrics`] (counters and the
+//! Layout: `config` (the `listener` object), `request` (the parser, pure),
+//! `route` (where a path goes, pure), `metrics` (counters and the
 //! exposition text), `server` (sockets, threads, deadlines), `pool` (the
 //! few threads that make the calls to Vault and to peers), and this file:
 //! what each route answers.
 //!
-//! A call to a peer carries at most 2 MiB ([`PEER_MAX_BODY`], the
+//! A call to a peer carries at most 2 MiB (`PEER_MAX_BODY`, the
 //! framework's verifier cap; `413` before the body is read), follows a
 //! redirect only to the same origin, and is answered `401` only after one
 //! more try with a new token.
@@ -173,8 +173,10 @@ impl std::fmt::Debug for Gateway {
 }
 
 /// A gateway serving in its own thread; stopped (and its socket removed)
-/// by [`Running::stop`] or on drop.
-pub(crate) struct Running {
+/// by [`Running::stop`] or on drop. `vaultid agent` runs one when its
+/// configuration has a `listener`; a program of its own starts one with
+/// [`crate::agent::start_gateway`].
+pub struct Running {
     gateway: Arc<Gateway>,
     address: String,
     poke: Option<Box<dyn FnOnce() + Send>>,
@@ -463,7 +465,7 @@ fn pass_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
 
 impl Running {
     /// Where it listens (a socket path or `127.0.0.1:PORT`).
-    pub(crate) fn address(&self) -> &str {
+    pub fn address(&self) -> &str {
         &self.address
     }
 
@@ -475,9 +477,16 @@ impl Running {
         *lock(&self.gateway.health) = health;
     }
 
+    /// What `/healthz` answers from now on: `200` when `healthy`, else
+    /// `503`, with `summary` (a JSON object) as the body. A gateway that
+    /// runs without the agent's loop answers `503` until told.
+    pub fn set_health(&self, healthy: bool, summary: Value) {
+        *lock(&self.gateway.health) = (u8::from(!healthy), summary);
+    }
+
     /// Stops accepting, lets open requests finish (up to `grace`), removes
     /// the socket.
-    pub(crate) fn stop(mut self, grace: Duration) {
+    pub fn stop(mut self, grace: Duration) {
         self.stop_inner(grace);
     }
 

@@ -83,7 +83,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 mod error;
-pub(crate) mod gateway;
+pub mod gateway;
 pub(crate) mod http;
 pub mod hydra;
 pub mod identity;

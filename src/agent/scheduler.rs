@@ -62,13 +62,13 @@ impl Agent {
         self.remove_stale_temp_files();
         if let Some(settings) = self.listener.take() {
             let peers: Vec<String> = settings.peers.keys().cloned().collect();
-            let signer = self.peer_signer(!peers.is_empty());
+            let signer = super::peer_signer(&self.env, !peers.is_empty());
             let signed = signer.is_some();
             let gw = crate::gateway::Gateway::new(
                 settings,
                 self.client.clone(),
                 signer,
-                &self.peer_tls(),
+                &super::peer_tls(&self.env),
             )?
             .start()?;
             self.event(
@@ -207,42 +207,6 @@ impl Agent {
                 }
             }
         }
-    }
-
-    /// The gateway's signer for `/peers/`: the agent's Hydra token (the
-    /// client `bootstrap::token_client` builds from the key directory's
-    /// credentials, else Vault's, sharing `hydra_token.json`) and its DID
-    /// signature. `None` when no peer is configured, or when Hydra's
-    /// public URL or the identity is not: the peers then answer `503`.
-    fn peer_signer(&self, wanted: bool) -> Option<Box<dyn crate::gateway::PeerAuth>> {
-        if !wanted || self.env.hydra.as_ref()?.public_url.is_none() {
-            return None;
-        }
-        let id = crate::identity::Identity::new(
-            &self.env.identity.author,
-            &self.env.identity.agent_name,
-            self.env.identity.agent_id.as_deref(),
-        )
-        .ok()?;
-        let env = self.env.clone();
-        Some(Box::new(crate::signing::Signer::new(
-            &id.did,
-            crate::cache::KeyDir::new(&self.env.key_dir),
-            Box::new(move || crate::bootstrap::token_client(&env)),
-        )))
-    }
-
-    /// TLS for peers: the Vault client's CA and client certificate
-    /// settings, as `vaultid call` uses (the server name is Vault's alone).
-    fn peer_tls(&self) -> crate::http::TlsConfig {
-        let mut tls = self
-            .env
-            .vault
-            .as_ref()
-            .map(|v| v.tls.clone())
-            .unwrap_or_default();
-        tls.server_name = None;
-        tls
     }
 
     fn sync_token_sink(&mut self) {

@@ -814,3 +814,40 @@ fn peers_are_called_signed_across_restarts_and_recreated_keys() {
     let _ = std::fs::remove_dir_all(&a);
     let _ = std::fs::remove_dir_all(&b);
 }
+
+/// The gateway as a library type: a program starts it in its own thread
+/// with its own Vault client, reads KV through it, and decides what
+/// `/healthz` answers.
+#[test]
+fn a_program_runs_the_gateway_in_its_own_thread() {
+    let Some(bao) = Bao::shared() else { return };
+    let dir = scratch("library");
+    let port = common::bao::free_port();
+    let listener: vaultid::agent::ListenerConfig =
+        serde_json::from_value(json!({"tcp": format!("127.0.0.1:{port}")})).unwrap();
+    let env = vaultid::Config::local("lib@example.com", "gateway-lib", dir.join("keys"));
+    let client = std::sync::Arc::new(vaultid::vault::Client::new(&bao.config()).unwrap());
+    let running = vaultid::agent::start_gateway(&listener, &env, client).unwrap();
+    let addr = running.address().to_string();
+    assert_eq!(addr, format!("127.0.0.1:{port}"));
+    bao.client()
+        .write("secret/data/gw-lib/app", &json!({"data": {"pw": "lib-1"}}))
+        .unwrap();
+    // The program's client token replaces the application's.
+    let (status, body) = get(&addr, "/v1/secret/data/gw-lib/app");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["data"]["pw"], "lib-1");
+    // Without the agent's loop, /healthz waits to be told.
+    assert_eq!(get(&addr, "/healthz").0, 503);
+    running.set_health(true, json!({"healthy": true}));
+    let (status, body) = get(&addr, "/healthz");
+    assert_eq!((status, &body["healthy"]), (200, &json!(true)));
+    running.set_health(false, json!({"healthy": false, "problems": ["told so"]}));
+    assert_eq!(get(&addr, "/healthz").0, 503);
+    running.stop(Duration::from_secs(2));
+    assert!(
+        TcpStream::connect(&addr).is_err(),
+        "still listening after stop"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
