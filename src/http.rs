@@ -120,6 +120,21 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 /// Largest response body read into memory (16 MiB).
 const MAX_BODY: u64 = 16 * 1024 * 1024;
 
+/// Largest response header accepted (ureq's default, 64 KiB).
+const MAX_RESPONSE_HEADER: usize = 64 * 1024;
+
+/// Per-connection input buffer: the whole response header must fit, and a
+/// header one byte over [`MAX_RESPONSE_HEADER`] must too, to be refused as
+/// too large; bodies stream through it. ureq's default (128 KiB) is
+/// zero-filled on each new connection, which cost a one-request `vaultid
+/// up` more instructions than everything else it does, and 32 resident
+/// pages.
+const INPUT_BUFFER: usize = MAX_RESPONSE_HEADER + 4 * 1024;
+
+/// Per-connection output buffer: a request header must fit (tokens,
+/// signature headers, `call -H` headers); bodies stream through it.
+const OUTPUT_BUFFER: usize = 32 * 1024;
+
 /// TLS settings for a server connection.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -536,7 +551,8 @@ impl HttpClient {
         for url in &bases {
             proxy.check(url)?;
         }
-        let connector = tls::connector(config.service, &config.tls)?;
+        let https = bases.iter().any(|u| u.starts_with("https://"));
+        let connector = tls::connector(config.service, &config.tls, https)?;
         let agent_config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -545,6 +561,9 @@ impl HttpClient {
             .timeout_global(Some(config.timeout))
             .timeout_connect(Some(config.connect_timeout))
             .user_agent(concat!("vaultid/", env!("CARGO_PKG_VERSION")))
+            .max_response_header_size(MAX_RESPONSE_HEADER)
+            .input_buffer_size(INPUT_BUFFER)
+            .output_buffer_size(OUTPUT_BUFFER)
             .build();
         let agent = ureq::Agent::with_parts(agent_config, connector, resolve::Resolver::default());
         Ok(HttpClient {
