@@ -126,6 +126,24 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 /// Largest response body read into memory (16 MiB).
 const MAX_BODY: u64 = 16 * 1024 * 1024;
 
+/// Largest response header accepted: 16 KiB (ureq's default is 64 KiB).
+/// Vault, Hydra and the framework's agents answer heads of well under
+/// 2 KiB; a larger one is an error.
+const MAX_RESPONSE_HEADER: usize = 16 * 1024;
+
+/// Per-connection input buffer: the whole response header must fit, and a
+/// header one byte over [`MAX_RESPONSE_HEADER`] must too, to be refused as
+/// too large; bodies stream through it. ureq zero-fills each new
+/// connection's buffers (128 KiB each way by default): that cost a
+/// one-request `vaultid up` more instructions than everything else it
+/// does, and the gateway's concurrent forwards 256 KiB resident each.
+const INPUT_BUFFER: usize = MAX_RESPONSE_HEADER + 4 * 1024;
+
+/// Per-connection output buffer: a request header must fit (tokens,
+/// signature headers, `call -H` headers; at most 16 KiB); bodies stream
+/// through it.
+const OUTPUT_BUFFER: usize = 16 * 1024;
+
 /// TLS settings for a server connection.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
@@ -530,7 +548,8 @@ impl HttpClient {
         for url in &bases {
             proxy.check(url)?;
         }
-        let connector = tls::connector(config.service, &config.tls)?;
+        let https = bases.iter().any(|u| u.starts_with("https://"));
+        let connector = tls::connector(config.service, &config.tls, https)?;
         let agent_config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -539,14 +558,9 @@ impl HttpClient {
             .timeout_global(Some(config.timeout))
             .timeout_connect(Some(config.connect_timeout))
             .user_agent(concat!("vaultid/", env!("CARGO_PKG_VERSION")))
-            // ureq fills each connection's buffers with zeros (128 KiB
-            // each way by default): 256 KiB resident per connection, 50 MB
-            // for the gateway's 200 concurrent forwards. 16 KiB holds the
-            // heads vaultid sends (the gateway reads at most 16 KiB) and
-            // the heads Vault and Hydra answer; bodies stream through it
-            // (a response head above 16 KiB is an error).
-            .input_buffer_size(16 * 1024)
-            .output_buffer_size(16 * 1024)
+            .max_response_header_size(MAX_RESPONSE_HEADER)
+            .input_buffer_size(INPUT_BUFFER)
+            .output_buffer_size(OUTPUT_BUFFER)
             // Connections kept for reuse (ureq keeps 3 per host): a
             // gateway under load reuses them instead of opening one per
             // request.

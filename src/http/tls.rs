@@ -17,7 +17,7 @@
 use std::fmt;
 use std::io::{Read, Write};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
@@ -36,8 +36,19 @@ use crate::secret_string::zeroize_bytes;
 /// The whole connector chain: CONNECT proxy (when the request's
 /// [`ProxyPolicy`](super::ProxyPolicy) names one), TCP,
 /// then TLS for `https` URLs.
-pub(crate) fn connector(service: Service, tls: &TlsConfig) -> Result<impl Connector> {
-    let tls = TlsConnector::new(service, tls)?;
+///
+/// With `https_expected` false and the default settings (built-in roots,
+/// no client certificate, verification on), the rustls configuration is
+/// built on the first `https` connection (a redirect to an `https` node),
+/// not here: a client of `http://` addresses never builds it. Settings
+/// that name files, or skip verification, are always read here, so their
+/// errors and warnings come when the client is built, whatever the URL.
+pub(crate) fn connector(
+    service: Service,
+    tls: &TlsConfig,
+    https_expected: bool,
+) -> Result<impl Connector> {
+    let tls = TlsConnector::for_urls(service, tls, https_expected)?;
     Ok(
         ().chain(ConnectProxyConnector::default())
             .chain(TcpConnector::default())
@@ -68,9 +79,22 @@ fn config_error(service: Service, which: &str, path: &Path, what: impl fmt::Disp
     ))
 }
 
+/// Settings that build the same configuration as [`TlsConfig::default`].
+fn is_default(tls: &TlsConfig) -> bool {
+    tls.ca_cert.is_none()
+        && tls.ca_path.is_none()
+        && tls.client_cert.is_none()
+        && tls.client_key.is_none()
+        && !tls.skip_verify
+        && tls.server_name.is_none()
+}
+
 /// Wraps `https` connections in TLS.
 pub(crate) struct TlsConnector {
-    config: Arc<ClientConfig>,
+    service: Service,
+    /// Set when the connector is built, or (default settings only) on the
+    /// first `https` connection.
+    config: OnceLock<Arc<ClientConfig>>,
     server_name: Option<ServerName<'static>>,
 }
 
@@ -83,39 +107,10 @@ impl fmt::Debug for TlsConnector {
 }
 
 impl TlsConnector {
+    /// The connector for `tls`, its rustls configuration built now.
     pub(crate) fn new(service: Service, tls: &TlsConfig) -> Result<TlsConnector> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::Config(format!("{service} TLS setup: {e}")))?;
-        let builder = if tls.skip_verify {
-            log::warn!(
-                "{service}: TLS certificate verification is disabled (skip_verify); \
-                 anyone on the network path can impersonate the server"
-            );
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(NoVerifier(provider)))
-        } else {
-            builder.with_root_certificates(roots(service, tls)?)
-        };
-        let config = match (&tls.client_cert, &tls.client_key) {
-            (Some(cert), Some(key)) => {
-                let chain = read_certs(service, "client_cert", cert)?;
-                let key_der = read_key(service, key)?;
-                builder
-                    .with_client_auth_cert(chain, key_der)
-                    .map_err(|e| config_error(service, "client_key", key, e))?
-            }
-            (None, None) => builder.with_no_client_auth(),
-            _ => {
-                return Err(Error::Config(format!(
-                    "{} and {} must be set together (mTLS needs both)",
-                    setting(service, "client_cert"),
-                    setting(service, "client_key")
-                )))
-            }
-        };
+        let config = OnceLock::new();
+        let _ = config.set(client_config(service, tls)?);
         let server_name = match &tls.server_name {
             Some(n) => Some(ServerName::try_from(n.trim().to_string()).map_err(|_| {
                 Error::Config(format!(
@@ -126,10 +121,77 @@ impl TlsConnector {
             None => None,
         };
         Ok(TlsConnector {
-            config: Arc::new(config),
+            service,
+            config,
             server_name,
         })
     }
+
+    /// The connector of [`connector`]: built now unless `https_expected`
+    /// is false and `tls` holds the default settings, in which case the
+    /// configuration is built when a connection first needs it.
+    fn for_urls(service: Service, tls: &TlsConfig, https_expected: bool) -> Result<TlsConnector> {
+        if https_expected || !is_default(tls) {
+            return TlsConnector::new(service, tls);
+        }
+        Ok(TlsConnector {
+            service,
+            config: OnceLock::new(),
+            server_name: None,
+        })
+    }
+
+    /// The rustls configuration, built now if it was deferred.
+    fn config(&self) -> std::result::Result<Arc<ClientConfig>, ureq::Error> {
+        if let Some(c) = self.config.get() {
+            return Ok(c.clone());
+        }
+        // Only a deferred connector gets here: the default settings, which
+        // read no file.
+        let built = client_config(self.service, &TlsConfig::default()).map_err(|e| {
+            log::warn!("{e}");
+            ureq::Error::Tls("the TLS client configuration could not be built")
+        })?;
+        Ok(self.config.get_or_init(|| built).clone())
+    }
+}
+
+/// The rustls client configuration for `tls`: roots, client certificate,
+/// verification.
+fn client_config(service: Service, tls: &TlsConfig) -> Result<Arc<ClientConfig>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Config(format!("{service} TLS setup: {e}")))?;
+    let builder = if tls.skip_verify {
+        log::warn!(
+            "{service}: TLS certificate verification is disabled (skip_verify); \
+             anyone on the network path can impersonate the server"
+        );
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerifier(provider)))
+    } else {
+        builder.with_root_certificates(roots(service, tls)?)
+    };
+    let config = match (&tls.client_cert, &tls.client_key) {
+        (Some(cert), Some(key)) => {
+            let chain = read_certs(service, "client_cert", cert)?;
+            let key_der = read_key(service, key)?;
+            builder
+                .with_client_auth_cert(chain, key_der)
+                .map_err(|e| config_error(service, "client_key", key, e))?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        _ => {
+            return Err(Error::Config(format!(
+                "{} and {} must be set together (mTLS needs both)",
+                setting(service, "client_cert"),
+                setting(service, "client_key")
+            )))
+        }
+    };
+    Ok(Arc::new(config))
 }
 
 fn roots(service: Service, tls: &TlsConfig) -> Result<RootCertStore> {
@@ -250,7 +312,7 @@ impl<In: Transport> Connector<In> for TlsConnector {
                     .map_err(|_| ureq::Error::Tls("host is not a valid DNS name for TLS"))?
             }
         };
-        let mut conn = ClientConnection::new(self.config.clone(), name)?;
+        let mut conn = ClientConnection::new(self.config()?, name)?;
         let mut sock = TransportAdapter::new(transport.boxed(), details.current_time.clone());
         sock.set_timeout(details.timeout);
         conn.complete_io(&mut sock).map_err(|e| {
@@ -385,6 +447,33 @@ mod tests {
     #[test]
     fn default_roots_build() {
         TlsConnector::new(Service::Vault, &TlsConfig::default()).unwrap();
+    }
+
+    #[test]
+    fn plain_http_with_default_settings_defers_the_tls_configuration() {
+        let plain = TlsConnector::for_urls(Service::Vault, &TlsConfig::default(), false).unwrap();
+        assert!(plain.config.get().is_none(), "built for http:// only");
+        // Built when a connection needs it (a redirect to an https node).
+        plain.config().unwrap();
+        assert!(plain.config.get().is_some());
+        let https = TlsConnector::for_urls(Service::Vault, &TlsConfig::default(), true).unwrap();
+        assert!(https.config.get().is_some());
+        // Settings that name a file are read when the client is built,
+        // whatever the URLs: a bad file is a configuration error at once.
+        let tls = TlsConfig {
+            ca_cert: Some(PathBuf::from("/nonexistent/ca.pem")),
+            ..TlsConfig::default()
+        };
+        let e = TlsConnector::for_urls(Service::Vault, &tls, false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("VAULT_CACERT"), "{e}");
+        let skip = TlsConfig {
+            skip_verify: true,
+            ..TlsConfig::default()
+        };
+        let c = TlsConnector::for_urls(Service::Vault, &skip, false).unwrap();
+        assert!(c.config.get().is_some());
     }
 
     #[test]

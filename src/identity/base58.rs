@@ -48,30 +48,56 @@ impl std::error::Error for DecodeError {}
 pub fn encode(data: &[u8]) -> String {
     let zeros = data.iter().take_while(|&&b| b == 0).count();
     let rest = data.get(zeros..).unwrap_or_default();
-    // Little-endian base58 digits of the non-zero part.
-    let mut digits: Vec<u8> = Vec::with_capacity(rest.len() * 138 / 100 + 1);
-    for &byte in rest {
-        let mut carry = u32::from(byte);
-        for digit in digits.iter_mut() {
-            carry += u32::from(*digit) << 8;
-            *digit = (carry % 58) as u8;
-            carry /= 58;
+    // The value of the non-zero part in limbs of five base58 digits
+    // (58^5 < 2^32), little-endian, fed four input bytes at a time: about
+    // 1/20 of the digit-by-byte work of the schoolbook method, the same
+    // digits. A limb times 2^32 plus the carry stays below 2^63.
+    let mut limbs: Vec<u64> = Vec::with_capacity(rest.len() * 138 / 500 + 2);
+    let head = rest.len() % 4;
+    let chunks = rest
+        .get(..head)
+        .into_iter()
+        .chain(rest.get(head..).unwrap_or_default().chunks_exact(4));
+    for chunk in chunks.filter(|c| !c.is_empty()) {
+        let mut carry = chunk.iter().fold(0u64, |v, &b| (v << 8) | u64::from(b));
+        let shift = 8 * chunk.len() as u32;
+        for limb in limbs.iter_mut() {
+            carry += *limb << shift;
+            *limb = carry % LIMB;
+            carry /= LIMB;
         }
         while carry > 0 {
-            digits.push((carry % 58) as u8);
-            carry /= 58;
+            limbs.push(carry % LIMB);
+            carry /= LIMB;
         }
     }
-    let mut out = String::with_capacity(zeros + digits.len());
+    let mut out = String::with_capacity(zeros + limbs.len() * LIMB_DIGITS);
     out.extend(std::iter::repeat_n('1', zeros));
-    out.extend(
-        digits
-            .iter()
-            .rev()
-            .map(|&d| char::from(ALPHABET[usize::from(d)])),
-    );
+    let mut digits = [0u8; LIMB_DIGITS];
+    let mut leading = true;
+    for &limb in limbs.iter().rev() {
+        let mut v = limb;
+        for d in digits.iter_mut().rev() {
+            *d = (v % 58) as u8;
+            v /= 58;
+        }
+        for &d in &digits {
+            // The most significant limb's leading zero digits are not written.
+            if leading && d == 0 {
+                continue;
+            }
+            leading = false;
+            out.push(char::from(ALPHABET[usize::from(d)]));
+        }
+    }
     out
 }
+
+/// Base58 digits per limb of [`encode`].
+const LIMB_DIGITS: usize = 5;
+
+/// 58^5, the base of [`encode`]'s limbs.
+const LIMB: u64 = 58u64.pow(LIMB_DIGITS as u32);
 
 /// Decode a base58 (Bitcoin alphabet) string.
 ///
@@ -163,6 +189,57 @@ mod tests {
                 data.push(if i < len % 4 { 0 } else { (state >> 16) as u8 });
             }
             assert_eq!(decode(&encode(&data)).unwrap(), data);
+        }
+    }
+
+    /// The schoolbook encoder (one digit pass per input byte) that
+    /// [`encode`] must agree with digit for digit.
+    fn encode_reference(data: &[u8]) -> String {
+        let zeros = data.iter().take_while(|&&b| b == 0).count();
+        let mut digits: Vec<u8> = Vec::new();
+        for &byte in &data[zeros..] {
+            let mut carry = u32::from(byte);
+            for digit in digits.iter_mut() {
+                carry += u32::from(*digit) << 8;
+                *digit = (carry % 58) as u8;
+                carry /= 58;
+            }
+            while carry > 0 {
+                digits.push((carry % 58) as u8);
+                carry /= 58;
+            }
+        }
+        let mut out = "1".repeat(zeros);
+        out.extend(
+            digits
+                .iter()
+                .rev()
+                .map(|&d| char::from(ALPHABET[usize::from(d)])),
+        );
+        out
+    }
+
+    #[test]
+    fn encode_agrees_with_the_schoolbook_method() {
+        let mut state = 0x9e37_79b9_u32;
+        for len in 0..200 {
+            for pattern in 0..4 {
+                let data: Vec<u8> = (0..len)
+                    .map(|i| {
+                        state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                        match pattern {
+                            0 => (state >> 16) as u8,
+                            1 => 0xff,
+                            // leading zeros, then random
+                            2 if i < len / 3 => 0,
+                            2 => (state >> 16) as u8,
+                            // small values: long runs of zero digits
+                            _ => u8::from(i % 7 == 0),
+                        }
+                    })
+                    .collect();
+                assert_eq!(encode(&data), encode_reference(&data), "{data:02x?}");
+            }
         }
     }
 

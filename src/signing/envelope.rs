@@ -51,8 +51,8 @@ pub fn canonical_payload(body: &str, did: &str, timestamp: i64) -> String {
     out.push_str("\", \"did\": \"");
     escape_into(&mut out, did);
     out.push_str("\", \"timestamp\": ");
-    out.push_str(&timestamp.to_string());
-    out.push('}');
+    // Into the string itself: no temporary allocation.
+    let _ = std::fmt::Write::write_fmt(&mut out, format_args!("{timestamp}}}"));
     out
 }
 

@@ -171,6 +171,38 @@ fn other_redirects_are_not_followed() {
     assert!(target.seen().is_empty());
 }
 
+/// The connection buffers are sized for what the layer sends and accepts:
+/// a response header up to ureq's 64 KiB limit, a request header of tens
+/// of KiB, and bodies larger than either buffer, streamed through them.
+#[test]
+fn large_headers_and_bodies_pass_through_the_connection_buffers() {
+    let pad = "p".repeat(14 * 1024);
+    let body = format!(r#"{{"data":"{}"}}"#, "b".repeat(3 * 1024 * 1024));
+    let expected = body.clone();
+    let server = TestServer::start(move |_, _| answer(200, &[("X-Pad", pad.as_str())], &body));
+    let http = HttpClient::new(&HttpConfig::new(Service::Vault, server.addr())).unwrap();
+    let big = "h".repeat(12 * 1024);
+    let upload = vec![b'u'; 1024 * 1024];
+    let resp = http
+        .request(
+            Request::new("PUT", "/v1/x")
+                .header("X-Big", &big)
+                .body(upload.clone(), "application/octet-stream"),
+        )
+        .unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("x-pad").map(str::len), Some(14 * 1024));
+    assert_eq!(resp.body, expected.as_bytes());
+    let seen = server.seen();
+    assert_eq!(seen[0].header("x-big"), Some(big.as_str()));
+    assert_eq!(seen[0].body, upload);
+    // A response header past the limit is refused, not read without bound.
+    let pad = "p".repeat(20 * 1024);
+    let server = TestServer::start(move |_, _| answer(200, &[("X-Pad", pad.as_str())], "{}"));
+    let http = HttpClient::new(&HttpConfig::new(Service::Vault, server.addr())).unwrap();
+    assert!(http.request(Request::get("/v1/x")).is_err());
+}
+
 #[test]
 fn stopped_server_is_unreachable_fast() {
     let Some(mut bao) = Bao::start() else { return };
