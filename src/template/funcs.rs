@@ -346,6 +346,12 @@ pub(crate) fn call(st: &mut State<'_>, name: &str, args: Vec<Val>) -> R {
             }
             let v: serde_json::Value =
                 serde_json::from_str(&s).map_err(|e| format!("parseJSON: {e}"))?;
+            let items = st.limits.items;
+            if json_values(&v, items) > items {
+                return Err(format!(
+                    "parseJSON: the document has more than {items} values"
+                ));
+            }
             Ok(Val::from_json(&v, false))
         }
         "parseBool" => {
@@ -514,6 +520,33 @@ pub(crate) fn call(st: &mut State<'_>, name: &str, args: Vec<Val>) -> R {
         }
         _ => Err(format!("function {name:?} not defined")),
     }
+}
+
+/// How many values `v` holds (itself included), counting no further than
+/// just past `max`.
+fn json_values(v: &serde_json::Value, max: usize) -> usize {
+    use serde_json::Value as J;
+    let mut n = 1;
+    match v {
+        J::Array(a) => {
+            for x in a {
+                n += json_values(x, max - n.min(max));
+                if n > max {
+                    break;
+                }
+            }
+        }
+        J::Object(m) => {
+            for x in m.values() {
+                n += json_values(x, max - n.min(max));
+                if n > max {
+                    break;
+                }
+            }
+        }
+        _ => {}
+    }
+    n
 }
 
 /// Go's `time.RFC3339` of a UTC time: `2006-01-02T15:04:05Z`.
