@@ -227,9 +227,11 @@ impl State<'_> {
                 *n <= 0
             }
             other => {
-                let mut s = String::new();
-                super::value::print_v(other, &mut s);
-                return self.err(format!("range can't iterate over {s}"));
+                // The value is not shown: it may be a secret.
+                return self.err(format!(
+                    "range can't iterate over a value of type {}",
+                    other.type_name()
+                ));
             }
         };
         if empty {

@@ -363,7 +363,7 @@ pub(crate) fn call(st: &mut State<'_>, name: &str, args: Vec<Val>) -> R {
                 "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(Val::Bool(false)),
                 _ => Err(format!(
                     "parseBool: strconv.ParseBool: parsing {}: invalid syntax",
-                    quote(&s)
+                    unshown(&s)
                 )),
             }
         }
@@ -376,7 +376,7 @@ pub(crate) fn call(st: &mut State<'_>, name: &str, args: Vec<Val>) -> R {
             s.parse::<i64>().map(Val::Int).map_err(|_| {
                 format!(
                     "parseInt: strconv.ParseInt: parsing {}: invalid syntax",
-                    quote(&s)
+                    unshown(&s)
                 )
             })
         }
@@ -389,7 +389,7 @@ pub(crate) fn call(st: &mut State<'_>, name: &str, args: Vec<Val>) -> R {
             s.parse::<f64>().map(Val::Float).map_err(|_| {
                 format!(
                     "parseFloat: strconv.ParseFloat: parsing {}: invalid syntax",
-                    quote(&s)
+                    unshown(&s)
                 )
             })
         }
@@ -556,6 +556,12 @@ fn rfc3339(unix: u64) -> String {
         Some(s) => format!("{s}Z"),
         None => t,
     }
+}
+
+/// A value an error is about, not shown: it may be a secret, and errors
+/// reach logs and the status file. Go quotes the value here.
+fn unshown(s: &str) -> String {
+    format!("a value of {} bytes (not shown)", s.len())
 }
 
 fn unreachable_err() -> R {
@@ -775,7 +781,7 @@ fn arith(name: &str, a: &Val, b: &Val) -> R {
                 print_v(bad, &mut s);
                 Err(format!(
                     "{name}: unknown type for {} ({})",
-                    quote(&s),
+                    unshown(&s),
                     bad.type_name()
                 ))
             }

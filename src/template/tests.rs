@@ -656,3 +656,22 @@ fn cap_template_size() {
         MAX_TEMPLATE_BYTES
     );
 }
+
+#[test]
+fn errors_do_not_show_the_values_they_are_about() {
+    // Errors reach logs and the status file; the values may be secrets.
+    for t in [
+        "{{ (secret \"secret/data/app\").Data.data.password | parseInt }}",
+        "{{ (secret \"secret/data/app\").Data.data.password | parseFloat }}",
+        "{{ (secret \"secret/data/app\").Data.data.password | parseBool }}",
+        "{{ (secret \"secret/data/app\").Data.data.password | add 1 }}",
+        "{{ range (secret \"secret/data/app\").Data.data.password }}{{ end }}",
+    ] {
+        let e = fails(t);
+        assert!(!e.contains("p<&>w") && !e.contains("p\\u003c"), "{t}: {e}");
+        assert!(
+            e.contains("not shown") || e.contains("of type string"),
+            "{t}: {e}"
+        );
+    }
+}
