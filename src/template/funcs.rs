@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use super::exec::{empty_map, State};
-use super::printf::{quote, sprintf};
+use super::printf::sprintf;
 use super::value::{print_v, to_json, to_yaml, Secret, Val};
 use crate::util::base64;
 
