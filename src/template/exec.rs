@@ -91,6 +91,15 @@ impl State<'_> {
         Ok(())
     }
 
+    /// `n` steps at once.
+    fn steps_for(&mut self, n: u64) -> R<()> {
+        if n > 0 {
+            self.steps = self.steps.saturating_add(n - 1);
+            self.step()?;
+        }
+        Ok(())
+    }
+
     fn var(&self, name: &str) -> R<Val> {
         match self.vars.iter().rev().find(|(n, _)| n == name) {
             Some((_, v)) => Ok(v.clone()),
@@ -358,8 +367,14 @@ impl State<'_> {
         if let Some(l) = last {
             vals.push(l);
         }
+        // A function's work grows with what it reads and builds: it costs
+        // steps by size, so a loop over a large value ends by the step
+        // bound, not after hours.
+        let read: u64 = vals.iter().map(cost).sum();
+        self.steps_for(read)?;
         match funcs::call(self, name, vals) {
             Ok(v) => {
+                self.steps_for(cost(&v))?;
                 match &v {
                     Val::Str(s) if s.len() > self.limits.output => {
                         return self.err(format!(
@@ -445,6 +460,18 @@ impl State<'_> {
             root_nil = root_nil && matches!(v, Val::Nil);
         }
         Ok(v)
+    }
+}
+
+/// The steps a value costs a function that reads or builds it: one per
+/// KiB of a string, one per 64 items of a list or map (their elements are
+/// shared, not copied).
+fn cost(v: &Val) -> u64 {
+    match v {
+        Val::Str(s) | Val::Number(s) => (s.len() / 1024) as u64,
+        Val::List(l, _) => (l.len() / 64) as u64,
+        Val::Map(m) => (m.len() / 64) as u64,
+        _ => 0,
     }
 }
 

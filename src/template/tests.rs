@@ -505,6 +505,27 @@ fn cap_steps() {
 }
 
 #[test]
+fn cap_steps_by_the_size_of_what_functions_read() {
+    // A loop calling a function on a large value: the steps it costs grow
+    // with the value, so the bound ends it after a few hundred calls, not
+    // after its 100,000 iterations of 64 KiB each.
+    let t = r#"{{ $x := printf "%65000s" "" }}{{ range 100000 }}{{ $y := toUpper $x }}{{ with secret "kv/app" }}{{ end }}{{ end }}"#;
+    let t = Template::parse("t", t, &Options::default()).unwrap();
+    let mut tab = table();
+    let e = t.render(&mut tab, SMALL).unwrap_err().to_string();
+    assert!(e.contains("more than 100000 steps"), "{e}");
+    assert!(
+        tab.calls.len() < 2_000,
+        "{} iterations ran",
+        tab.calls.len()
+    );
+    // Small values cost what they did.
+    let t = r#"{{ range 1000 }}{{ $y := toUpper "abc" }}{{ end }}ok"#;
+    let t = Template::parse("t", t, &Options::default()).unwrap();
+    assert_eq!(t.render(&mut table(), SMALL).unwrap(), "ok");
+}
+
+#[test]
 fn cap_range_over_an_int_allocates_nothing_up_front() {
     // A range over an int counts: it does not build the list of its
     // numbers first, so one that breaks early is not refused for its size.
