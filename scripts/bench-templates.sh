@@ -10,7 +10,8 @@
 #
 # Prints, for each agent: the time from its start to all 50 files written
 # (time to first render), VmRSS once everything is rendered (after a 20 s
-# settle) and at the end of the idle period, and the user+system CPU time
+# settle) and at the end of the idle period (then split into anonymous
+# memory and pages of files), and the user+system CPU time
 # spent over the idle period (from /proc/PID/stat; nothing changes in Vault
 # during it). Checks that both agents wrote the same bytes to every file.
 # Needs: target/x86_64-unknown-linux-musl/release/vaultid
@@ -113,6 +114,8 @@ for f in "$W"/b/*.out; do
 done
 
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+# Of the RSS: anonymous memory (heap, stacks) and pages of the binary.
+rss_parts() { awk '/^RssAnon:/ {a=$2} /^RssFile:/ {f=$2} END {print a " kB anonymous, " f " kB of files"}' "/proc/$1/status"; }
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # clock ticks
 TCK=$(getconf CLK_TCK)
 sleep 20
@@ -128,3 +131,5 @@ printf '%-14s %16s %14s %14s %14s\n' agent "first render ms" "RSS@20s kB" "RSS@e
 printf '%-14s %16s %14s %14s %14s\n' "vaultid agent" "$V_FIRST" "$V_RSS0" "$V_RSS1" "$(( (V_CPU1 - V_CPU0) * 1000 / TCK ))"
 printf '%-14s %16s %14s %14s %14s\n' "bao agent" "$B_FIRST" "$B_RSS0" "$B_RSS1" "$(( (B_CPU1 - B_CPU0) * 1000 / TCK ))"
 echo "RSS ratio (bao/vaultid, at end): $(awk "BEGIN {printf \"%.1f\", $B_RSS1 / $V_RSS1}")"
+echo "vaultid agent RSS at end: $(rss_parts $VPID)"
+echo "bao agent RSS at end: $(rss_parts $BPID)"

@@ -360,6 +360,7 @@ pub mod template {
             output,
             steps,
             depth: 16,
+            items: 10_000,
         };
         t.render(&mut TableFetch(data), limits)
             .map(Some)

@@ -29,8 +29,9 @@
 //!   the engine is tested without a server.
 //!
 //! Hostile templates are bounded ([`Limits`]): template size, nesting,
-//! output size, value size, steps (each node, call and `range`
-//! iteration), `template` recursion depth. Past a bound the rendering
+//! output size, value size (bytes of a string, items of a list, values
+//! `parseJSON` builds), steps (each node, call and `range` iteration),
+//! `template` recursion depth. Past a bound the rendering
 //! fails; it never hangs or grows without limit.
 
 mod exec;
@@ -48,6 +49,13 @@ pub(crate) use value::{Secret, Val};
 /// The deepest nesting of control structures and parentheses.
 pub(crate) const MAX_NESTING: usize = 100;
 
+/// The deepest nesting while executing: structures and `template` calls
+/// inside each other, counted together (each template called may nest its
+/// structures again). Bounds the walk's recursion, so the stack: about
+/// 4 KiB a level unoptimised, 1 MiB in all, which a thread of 2 MiB (a
+/// test's) holds.
+pub(crate) const MAX_EXEC_NESTING: usize = 256;
+
 /// The largest template read (bytes).
 pub(crate) const MAX_TEMPLATE_BYTES: usize = 1 << 20;
 
@@ -60,6 +68,9 @@ pub(crate) struct Limits {
     pub steps: u64,
     /// `template` calls inside each other.
     pub depth: usize,
+    /// The most items a list a function builds may hold (`split`,
+    /// `secrets`), and the most values `parseJSON` may build.
+    pub items: usize,
 }
 
 impl Default for Limits {
@@ -68,6 +79,7 @@ impl Default for Limits {
             output: 4 << 20,
             steps: 1_000_000,
             depth: 64,
+            items: 100_000,
         }
     }
 }

@@ -353,11 +353,7 @@ impl Agent {
             "token": self.token.status(),
             "child": self.child.as_ref().map(|c| json!({"pid": c.pid(), "restarts": c.restarts})),
             "sources": sources,
-            "templates": self.templates.files.iter().map(|f| json!({
-                "destination": f.config.destination.display().to_string(),
-                "rendered": f.rendered,
-                "last_error": f.last_error,
-            })).collect::<Vec<_>>(),
+            "templates": self.templates.status(),
         })
     }
 

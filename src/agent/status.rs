@@ -2,6 +2,8 @@
 //! its last error, written atomically (0644: it holds no secret) and only
 //! when it changes; [`check`] turns it into an exit code for probes.
 //!
+//! Templates (`template`, `env_template`) count exactly as sources do.
+//!
 //! Exit codes of [`check`] (the CLI's contract): 0 the agent runs and
 //! every source is rendered and healthy; 5 it runs, but Vault refuses its
 //! token (revoked, expired), its login, or a source's path: not an
@@ -102,18 +104,30 @@ pub(crate) fn judge(mut status: Value) -> (u8, Value) {
             _ => degraded.extend(error.map(|e| format!("token: {e}"))),
         }
     }
-    if let Some(sources) = status.get("sources").and_then(Value::as_object) {
-        for (name, s) in sources {
-            let error = text(s, "last_error");
-            let refused = text(s, "last_error_kind").as_deref() == Some("denied");
-            match error {
-                Some(e) if refused => denied.push(format!("{name}: {e}")),
-                _ if !s.get("rendered").and_then(Value::as_bool).unwrap_or(false) => {
-                    problems.push(format!("{name}: not rendered yet"))
-                }
-                Some(e) => degraded.push(format!("{name}: {e}")),
-                None => {}
+    // Sources and templates count alike: refused (5), never rendered (1),
+    // failing since (3).
+    let sources = status
+        .get("sources")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(name, s)| (name.clone(), s));
+    let templates = status
+        .get("templates")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|t| (template_name(t), t));
+    for (name, s) in sources.chain(templates) {
+        let error = text(s, "last_error");
+        let refused = text(s, "last_error_kind").as_deref() == Some("denied");
+        match error {
+            Some(e) if refused => denied.push(format!("{name}: {e}")),
+            _ if !s.get("rendered").and_then(Value::as_bool).unwrap_or(false) => {
+                problems.push(format!("{name}: not rendered yet"))
             }
+            Some(e) => degraded.push(format!("{name}: {e}")),
+            None => {}
         }
     }
     let code = if !running {
@@ -135,6 +149,17 @@ pub(crate) fn judge(mut status: Value) -> (u8, Value) {
         );
     }
     (code, status)
+}
+
+/// How a template of the status document is named: `template DEST` or
+/// `env_template NAME`.
+fn template_name(t: &Value) -> String {
+    let text = |key: &str| t.get(key).and_then(Value::as_str);
+    match (text("destination"), text("env_template")) {
+        (Some(d), _) => format!("template {d}"),
+        (None, Some(n)) => format!("env_template {n}"),
+        (None, None) => "template ?".to_string(),
+    }
 }
 
 /// A judged status document as readable lines (`agent status --human`):
@@ -277,6 +302,34 @@ pub(crate) fn human(status: &Value, now: u64) -> String {
             }
         }
     }
+    for t in status
+        .get("templates")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let rendered = t.get("rendered").and_then(Value::as_bool).unwrap_or(false);
+        let mut l = format!(
+            "{}: {}",
+            template_name(t),
+            if rendered { "rendered" } else { "not rendered" }
+        );
+        if let Some(r) = num(t, "last_rendered_at") {
+            l.push_str(&format!(" {}", when(r)));
+        }
+        line(l);
+        if let Some(e) = text(t, "last_error") {
+            let failures = num(t, "failures").unwrap_or(0);
+            line(format!(
+                "  error: {e} ({failures} failures in a row; {})",
+                if rendered {
+                    "the file is kept"
+                } else {
+                    "nothing written yet"
+                }
+            ));
+        }
+    }
     if let Some(c) = status.get("child").filter(|c| c.is_object()) {
         let restarts = num(c, "restarts").unwrap_or(0);
         line(match num(c, "pid") {
@@ -340,6 +393,85 @@ mod tests {
         // Not running wins.
         let gone = json!({"pid": 0, "state": "running", "token": {"state": "denied"}});
         assert_eq!(judge(gone).0, 1);
+    }
+
+    #[test]
+    fn templates_count_as_sources() {
+        let me = std::process::id();
+        let doc = |t: Value| {
+            json!({"pid": me, "state": "running", "token": {"state": "ok"},
+                   "sources": {"a": {"rendered": true}}, "templates": [t]})
+        };
+        let ok = json!({"destination": "/run/db.env", "rendered": true, "last_rendered_at": 5});
+        assert_eq!(judge(doc(ok)).0, 0);
+        // Never rendered: 1, whatever its error.
+        let fresh = json!({"destination": "/run/db.env", "rendered": false});
+        let (code, judged) = judge(doc(fresh));
+        assert_eq!(code, 1);
+        assert_eq!(
+            judged["healthy"]["problems"],
+            json!(["template /run/db.env: not rendered yet"])
+        );
+        let failing = json!({"destination": "/run/db.env", "rendered": false,
+            "last_error": "template t: line 1: executing: map has no entry for key \"x\"",
+            "last_error_kind": "failed", "failures": 2});
+        assert_eq!(judge(doc(failing)).0, 1);
+        // Rendered, then failing: 3 for an outage or a template error...
+        for kind in ["unavailable", "failed"] {
+            let t = json!({"destination": "/run/db.env", "rendered": true,
+                "last_error": "Vault unreachable", "last_error_kind": kind});
+            let (code, judged) = judge(doc(t));
+            assert_eq!(code, 3, "{kind}");
+            assert_eq!(
+                judged["healthy"]["degraded"],
+                json!(["template /run/db.env: Vault unreachable"])
+            );
+        }
+        // ...5 when Vault refuses, rendered or not.
+        for rendered in [true, false] {
+            let t = json!({"env_template": "DB_PASSWORD", "rendered": rendered,
+                "last_error": "permission denied", "last_error_kind": "denied"});
+            let (code, judged) = judge(doc(t));
+            assert_eq!(code, 5);
+            assert_eq!(
+                judged["healthy"]["denied"],
+                json!(["env_template DB_PASSWORD: permission denied"])
+            );
+        }
+        // Odd documents do not count as healthy templates, nor panic.
+        assert_eq!(judge(doc(json!(7))).0, 1);
+        let (_, judged) = judge(json!({"pid": me, "state": "running", "templates": {"x": 1}}));
+        let _ = human(&judged, 0);
+    }
+
+    #[test]
+    fn the_readable_status_shows_templates() {
+        let me = std::process::id();
+        let doc = json!({"pid": me, "state": "running", "templates": [
+            {"destination": "/run/db.env", "rendered": true, "last_rendered_at": 1150},
+            {"destination": "/run/app.json", "rendered": true, "last_rendered_at": 900,
+             "last_error": "Vault unreachable", "last_error_kind": "unavailable", "failures": 4},
+            {"env_template": "TOKEN", "rendered": false, "last_error": "permission denied",
+             "last_error_kind": "denied", "failures": 1}]});
+        let (code, judged) = judge(doc);
+        assert_eq!(code, 5);
+        let text = human(&judged, 1200);
+        assert!(
+            text.contains("\ntemplate /run/db.env: rendered 50 s ago\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("template /run/app.json: rendered 5 m 0 s ago\n  error: Vault unreachable (4 failures in a row; the file is kept)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("env_template TOKEN: not rendered\n  error: permission denied (1 failures in a row; nothing written yet)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  denied: env_template TOKEN: permission denied"),
+            "{text}"
+        );
     }
 
     #[test]

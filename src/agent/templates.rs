@@ -44,16 +44,62 @@ pub(crate) struct FileTemplate {
     mode: u32,
     /// The digest of what was last written (or found in place).
     pub last: Option<[u8; 32]>,
+    /// How it stands, for the status file.
+    pub health: Health,
+}
+
+/// How a template stands: what `vaultid agent status` reports of it (never
+/// its contents).
+#[derive(Debug, Default)]
+pub(crate) struct Health {
     /// Whether it has been rendered once.
     pub rendered: bool,
+    /// When it was last rendered without error (Unix seconds), whether or
+    /// not the file changed.
+    pub rendered_at: Option<u64>,
     /// The last error, cleared by the next success.
     pub last_error: Option<String>,
+    /// How that error counts (`status::error_kind`): `denied`,
+    /// `unavailable` or `failed`.
+    pub last_error_kind: Option<&'static str>,
+    /// Failed renderings in a row.
+    pub failures: u32,
+}
+
+impl Health {
+    fn ok(&mut self) {
+        self.rendered = true;
+        self.rendered_at = Some(super::sources::unix_now());
+        self.last_error = None;
+        self.last_error_kind = None;
+        self.failures = 0;
+    }
+
+    fn failed(&mut self, msg: String, kind: &'static str) {
+        self.last_error = Some(msg);
+        self.last_error_kind = Some(kind);
+        self.failures = self.failures.saturating_add(1);
+    }
+
+    /// The status file's entry: `what` names the template.
+    fn status(&self, what: (&str, String)) -> Value {
+        let mut v = json!({
+            "rendered": self.rendered,
+            "last_rendered_at": self.rendered_at,
+            "last_error": self.last_error,
+            "last_error_kind": self.last_error.as_ref().and(self.last_error_kind),
+            "failures": self.failures,
+        });
+        v[what.0] = Value::String(what.1);
+        v
+    }
 }
 
 #[derive(Debug)]
 struct EnvTemplate {
     name: String,
     template: Template,
+    health: Health,
 }
 
 /// One fetched secret and when it is due again.
@@ -153,8 +199,7 @@ impl Templates {
                 config: t.clone(),
                 template,
                 last: None,
-                rendered: false,
-                last_error: None,
+                health: Health::default(),
             });
         }
         let mut env = Vec::new();
@@ -168,6 +213,7 @@ impl Templates {
             env.push(EnvTemplate {
                 name: t.name.clone(),
                 template,
+                health: Health::default(),
             });
         }
         let any = !files.is_empty() || !env.is_empty();
@@ -184,6 +230,21 @@ impl Templates {
         })
     }
 
+    /// Each template as the status file shows it: its destination (or
+    /// its variable's name), whether and when it was rendered, its last
+    /// error and how that counts. Never its contents.
+    pub(crate) fn status(&self) -> Vec<Value> {
+        let files = self.files.iter().map(|f| {
+            f.health
+                .status(("destination", f.config.destination.display().to_string()))
+        });
+        let env = self
+            .env
+            .iter()
+            .map(|t| t.health.status(("env_template", t.name.clone())));
+        files.chain(env).collect()
+    }
+
     /// Render every template; write what changed. `cap` bounds the backoff
     /// after a failure.
     pub(crate) fn pass(&mut self, client: &Client, cap: Duration) -> Pass {
@@ -194,8 +255,10 @@ impl Templates {
             cache: &mut self.cache,
             now,
             static_interval: self.static_interval,
+            kind: None,
         };
         for f in &mut self.files {
+            fetch.kind = None;
             let r = f.template.render(&mut fetch, self.limits);
             match r {
                 Ok(text) => {
@@ -204,7 +267,7 @@ impl Templates {
                         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                             if let Err(e) = std::fs::create_dir_all(dir) {
                                 let msg = format!("creating {}: {e}", dir.display());
-                                f.last_error = Some(msg.clone());
+                                f.health.failed(msg.clone(), "failed");
                                 out.errors.push(msg);
                                 continue;
                             }
@@ -215,8 +278,7 @@ impl Templates {
                     crate::secret_string::zeroize_bytes(&mut bytes);
                     match res {
                         Ok(wrote) => {
-                            f.rendered = true;
-                            f.last_error = None;
+                            f.health.ok();
                             if wrote {
                                 out.written.push(path.display().to_string());
                                 if let Some(c) = &f.config.command {
@@ -225,26 +287,32 @@ impl Templates {
                             }
                         }
                         Err(e) => {
-                            f.last_error = Some(e.to_string());
+                            f.health
+                                .failed(e.to_string(), super::status::error_kind(&e));
                             out.errors.push(e.to_string());
                         }
                     }
                 }
                 Err(e) => {
-                    f.last_error = Some(e.to_string());
+                    f.health
+                        .failed(e.to_string(), fetch.kind.take().unwrap_or("failed"));
                     out.errors.push(e.to_string());
                 }
             }
         }
         let mut values = BTreeMap::new();
         let mut env_ok = true;
-        for t in &self.env {
+        for t in &mut self.env {
+            fetch.kind = None;
             match t.template.render(&mut fetch, self.limits) {
                 Ok(v) => {
+                    t.health.ok();
                     values.insert(t.name.clone(), SecretString::new(v));
                 }
                 Err(e) => {
                     env_ok = false;
+                    t.health
+                        .failed(e.to_string(), fetch.kind.take().unwrap_or("failed"));
                     out.errors.push(e.to_string());
                 }
             }
@@ -260,7 +328,7 @@ impl Templates {
         let due = self.cache.deps.values().map(|d| d.next).min();
         if out.errors.is_empty() {
             self.failures = 0;
-            self.rendered = self.files.iter().all(|f| f.rendered) && (env_ok);
+            self.rendered = self.files.iter().all(|f| f.health.rendered) && (env_ok);
             self.next = Some(due.unwrap_or(now + self.static_interval));
         } else {
             self.failures = self.failures.saturating_add(1);
@@ -277,6 +345,15 @@ struct VaultFetch<'a> {
     cache: &'a mut Cache,
     now: Instant,
     static_interval: Duration,
+    /// How the last request that failed counts (`status::error_kind`):
+    /// the template fails with its message, a string.
+    kind: Option<&'static str>,
+}
+
+/// A failed request's message, its kind kept in `kind`.
+fn note(kind: &mut Option<&'static str>, e: &Error) -> String {
+    *kind = Some(super::status::error_kind(e));
+    e.to_string()
 }
 
 fn key(kind: &str, path: &str, params: &[(String, String)]) -> String {
@@ -370,7 +447,7 @@ impl VaultFetch<'_> {
                             }
                             return Ok(self.cache.deps.get(&k).expect("present"));
                         }
-                        Err(e) if e.is_unavailable() => return Err(e.to_string()),
+                        Err(e) if e.is_unavailable() => return Err(note(&mut self.kind, &e)),
                         Err(_) => {}
                     }
                 }
@@ -390,7 +467,10 @@ impl VaultFetch<'_> {
         let path = path.trim_start_matches('/');
         let (answer, is_kv, list) = match kind {
             "list" => {
-                let mut keys = self.client.list(path).map_err(|e| e.to_string())?;
+                let mut keys = self
+                    .client
+                    .list(path)
+                    .map_err(|e| note(&mut self.kind, &e))?;
                 keys.sort();
                 (json!({}), true, keys)
             }
@@ -399,7 +479,7 @@ impl VaultFetch<'_> {
                 let a = self
                     .client
                     .read(&p)
-                    .map_err(|e| e.to_string())?
+                    .map_err(|e| note(&mut self.kind, &e))?
                     .ok_or_else(|| format!("no secret exists at {p}"))?;
                 (a, is_kv, Vec::new())
             }
@@ -411,7 +491,7 @@ impl VaultFetch<'_> {
                 let a = self
                     .client
                     .write(path, &Value::Object(body))
-                    .map_err(|e| e.to_string())?
+                    .map_err(|e| note(&mut self.kind, &e))?
                     .unwrap_or_else(|| json!({}));
                 (a, false, Vec::new())
             }

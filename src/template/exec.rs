@@ -16,7 +16,7 @@ use std::rc::Rc;
 use super::funcs;
 use super::parse::{Arg, BranchKind, Cmd, List, Node, Pipe, Tree};
 use super::value::{print_action, Val};
-use super::{Fetch, Limits, TemplateError};
+use super::{Fetch, Limits, TemplateError, MAX_EXEC_NESTING};
 
 enum Flow {
     Normal,
@@ -34,6 +34,9 @@ pub(crate) struct State<'a> {
     vars: Vec<(String, Val)>,
     steps: u64,
     depth: usize,
+    /// Lists being walked inside each other: structures and `template`
+    /// calls together.
+    nest: usize,
     line: u32,
     /// The action being run, for error messages.
     at: String,
@@ -58,6 +61,7 @@ pub(crate) fn run(
         vars: vec![("$".into(), Val::Nil)],
         steps: 0,
         depth: 0,
+        nest: 0,
         line: 1,
         at: String::new(),
     };
@@ -87,6 +91,15 @@ impl State<'_> {
         Ok(())
     }
 
+    /// `n` steps at once.
+    fn steps_for(&mut self, n: u64) -> R<()> {
+        if n > 0 {
+            self.steps = self.steps.saturating_add(n - 1);
+            self.step()?;
+        }
+        Ok(())
+    }
+
     fn var(&self, name: &str) -> R<Val> {
         match self.vars.iter().rev().find(|(n, _)| n == name) {
             Some((_, v)) => Ok(v.clone()),
@@ -104,7 +117,22 @@ impl State<'_> {
         }
     }
 
+    /// Walk `list`; past [`MAX_EXEC_NESTING`] lists inside each other
+    /// (each `template` call may nest its own structures again) it fails
+    /// before the thread's stack runs out.
     fn walk(&mut self, list: &List, dot: &Val) -> R<Flow> {
+        if self.nest >= MAX_EXEC_NESTING {
+            return self.err(format!(
+                "structures and templates nested deeper than {MAX_EXEC_NESTING} levels"
+            ));
+        }
+        self.nest += 1;
+        let r = self.walk_list(list, dot);
+        self.nest -= 1;
+        r
+    }
+
+    fn walk_list(&mut self, list: &List, dot: &Val) -> R<Flow> {
         for node in list {
             self.step()?;
             match node {
@@ -194,63 +222,82 @@ impl State<'_> {
     fn range(&mut self, pipe: &Pipe, list: &List, else_list: Option<&List>, dot: &Val) -> R<Flow> {
         let v = self.pipe_value(pipe, dot)?;
         let mark = self.vars.len();
-        let mut items: Vec<(Val, Val)> = Vec::new();
-        match &v {
-            Val::Nil => {}
-            Val::List(l, _) => {
-                for (i, x) in l.iter().enumerate() {
-                    items.push((Val::Int(i as i64), x.clone()));
-                }
-            }
-            Val::Map(m) => {
-                for (k, x) in m.iter() {
-                    items.push((Val::Str(k.clone()), x.clone()));
-                }
-            }
+        // The elements are walked where they are: nothing is copied or
+        // built up front (a `range` over a large int costs steps, not
+        // memory).
+        let empty = match &v {
+            Val::Nil => true,
+            Val::List(l, _) => l.is_empty(),
+            Val::Map(m) => m.is_empty(),
             Val::Int(n) => {
                 if pipe.decl.len() > 1 {
                     return self.err("can't use two variables when ranging over an int");
                 }
-                if *n > self.limits.steps as i64 {
-                    return self.err(format!(
-                        "range over {n}: more than {} steps",
-                        self.limits.steps
-                    ));
-                }
-                for i in 0..(*n).max(0) {
-                    items.push((Val::Int(i), Val::Int(i)));
-                }
+                *n <= 0
             }
             other => {
-                let mut s = String::new();
-                super::value::print_v(other, &mut s);
-                return self.err(format!("range can't iterate over {s}"));
+                // The value is not shown: it may be a secret.
+                return self.err(format!(
+                    "range can't iterate over a value of type {}",
+                    other.type_name()
+                ));
             }
-        }
-        if items.is_empty() {
+        };
+        if empty {
             return match else_list {
                 Some(e) => self.walk(e, dot),
                 None => Ok(Flow::Normal),
             };
         }
-        for (k, x) in items {
-            self.step()?;
-            self.vars.truncate(mark);
-            match pipe.decl.as_slice() {
-                [] => {}
-                [one] => self.bind(pipe, one, x.clone())?,
-                [a, b, ..] => {
-                    self.bind(pipe, a, k)?;
-                    self.bind(pipe, b, x.clone())?;
+        match &v {
+            Val::List(l, _) => {
+                for (i, x) in l.iter().enumerate() {
+                    if self.iteration(pipe, list, mark, || Val::Int(i as i64), x)? {
+                        break;
+                    }
                 }
             }
-            match self.walk(list, &x)? {
-                Flow::Break => break,
-                Flow::Continue | Flow::Normal => {}
+            Val::Map(m) => {
+                for (k, x) in m.iter() {
+                    if self.iteration(pipe, list, mark, || Val::Str(k.clone()), x)? {
+                        break;
+                    }
+                }
             }
+            Val::Int(n) => {
+                for i in 0..*n {
+                    if self.iteration(pipe, list, mark, || Val::Int(i), &Val::Int(i))? {
+                        break;
+                    }
+                }
+            }
+            _ => {}
         }
         self.vars.truncate(mark);
         Ok(Flow::Normal)
+    }
+
+    /// One iteration of a `range`: its variables bound (`key` only made
+    /// when two are declared), the body walked; whether it broke out.
+    fn iteration(
+        &mut self,
+        pipe: &Pipe,
+        list: &List,
+        mark: usize,
+        key: impl FnOnce() -> Val,
+        x: &Val,
+    ) -> R<bool> {
+        self.step()?;
+        self.vars.truncate(mark);
+        match pipe.decl.as_slice() {
+            [] => {}
+            [one] => self.bind(pipe, one, x.clone())?,
+            [a, b, ..] => {
+                self.bind(pipe, a, key())?;
+                self.bind(pipe, b, x.clone())?;
+            }
+        }
+        Ok(matches!(self.walk(list, x)?, Flow::Break))
     }
 
     fn bind(&mut self, pipe: &Pipe, name: &str, v: Val) -> R<()> {
@@ -320,15 +367,28 @@ impl State<'_> {
         if let Some(l) = last {
             vals.push(l);
         }
+        // A function's work grows with what it reads and builds: it costs
+        // steps by size, so a loop over a large value ends by the step
+        // bound, not after hours.
+        let read: u64 = vals.iter().map(cost).sum();
+        self.steps_for(read)?;
         match funcs::call(self, name, vals) {
             Ok(v) => {
-                if let Val::Str(s) = &v {
-                    if s.len() > self.limits.output {
+                self.steps_for(cost(&v))?;
+                match &v {
+                    Val::Str(s) if s.len() > self.limits.output => {
                         return self.err(format!(
                             "{name}: the result is larger than {} bytes",
                             self.limits.output
                         ));
                     }
+                    Val::List(l, _) if l.len() > self.limits.items => {
+                        return self.err(format!(
+                            "{name}: the result has more than {} items",
+                            self.limits.items
+                        ));
+                    }
+                    _ => {}
                 }
                 Ok(v)
             }
@@ -400,6 +460,18 @@ impl State<'_> {
             root_nil = root_nil && matches!(v, Val::Nil);
         }
         Ok(v)
+    }
+}
+
+/// The steps a value costs a function that reads or builds it: one per
+/// KiB of a string, one per 64 items of a list or map (their elements are
+/// shared, not copied).
+fn cost(v: &Val) -> u64 {
+    match v {
+        Val::Str(s) | Val::Number(s) => (s.len() / 1024) as u64,
+        Val::List(l, _) => (l.len() / 64) as u64,
+        Val::Map(m) => (m.len() / 64) as u64,
+        _ => 0,
     }
 }
 

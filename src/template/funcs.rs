@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use super::exec::{empty_map, State};
-use super::printf::{quote, sprintf};
+use super::printf::sprintf;
 use super::value::{print_v, to_json, to_yaml, Secret, Val};
 use crate::util::base64;
 
@@ -346,6 +346,12 @@ pub(crate) fn call(st: &mut State<'_>, name: &str, args: Vec<Val>) -> R {
             }
             let v: serde_json::Value =
                 serde_json::from_str(&s).map_err(|e| format!("parseJSON: {e}"))?;
+            let items = st.limits.items;
+            if json_values(&v, items) > items {
+                return Err(format!(
+                    "parseJSON: the document has more than {items} values"
+                ));
+            }
             Ok(Val::from_json(&v, false))
         }
         "parseBool" => {
@@ -357,7 +363,7 @@ pub(crate) fn call(st: &mut State<'_>, name: &str, args: Vec<Val>) -> R {
                 "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(Val::Bool(false)),
                 _ => Err(format!(
                     "parseBool: strconv.ParseBool: parsing {}: invalid syntax",
-                    quote(&s)
+                    unshown(&s)
                 )),
             }
         }
@@ -370,7 +376,7 @@ pub(crate) fn call(st: &mut State<'_>, name: &str, args: Vec<Val>) -> R {
             s.parse::<i64>().map(Val::Int).map_err(|_| {
                 format!(
                     "parseInt: strconv.ParseInt: parsing {}: invalid syntax",
-                    quote(&s)
+                    unshown(&s)
                 )
             })
         }
@@ -383,7 +389,7 @@ pub(crate) fn call(st: &mut State<'_>, name: &str, args: Vec<Val>) -> R {
             s.parse::<f64>().map(Val::Float).map_err(|_| {
                 format!(
                     "parseFloat: strconv.ParseFloat: parsing {}: invalid syntax",
-                    quote(&s)
+                    unshown(&s)
                 )
             })
         }
@@ -516,6 +522,33 @@ pub(crate) fn call(st: &mut State<'_>, name: &str, args: Vec<Val>) -> R {
     }
 }
 
+/// How many values `v` holds (itself included), counting no further than
+/// just past `max`.
+fn json_values(v: &serde_json::Value, max: usize) -> usize {
+    use serde_json::Value as J;
+    let mut n = 1;
+    match v {
+        J::Array(a) => {
+            for x in a {
+                n += json_values(x, max - n.min(max));
+                if n > max {
+                    break;
+                }
+            }
+        }
+        J::Object(m) => {
+            for x in m.values() {
+                n += json_values(x, max - n.min(max));
+                if n > max {
+                    break;
+                }
+            }
+        }
+        _ => {}
+    }
+    n
+}
+
 /// Go's `time.RFC3339` of a UTC time: `2006-01-02T15:04:05Z`.
 fn rfc3339(unix: u64) -> String {
     let t = crate::util::time::format_iso8601(unix, 0);
@@ -523,6 +556,12 @@ fn rfc3339(unix: u64) -> String {
         Some(s) => format!("{s}Z"),
         None => t,
     }
+}
+
+/// A value an error is about, not shown: it may be a secret, and errors
+/// reach logs and the status file. Go quotes the value here.
+fn unshown(s: &str) -> String {
+    format!("a value of {} bytes (not shown)", s.len())
 }
 
 fn unreachable_err() -> R {
@@ -742,7 +781,7 @@ fn arith(name: &str, a: &Val, b: &Val) -> R {
                 print_v(bad, &mut s);
                 Err(format!(
                     "{name}: unknown type for {} ({})",
-                    quote(&s),
+                    unshown(&s),
                     bad.type_name()
                 ))
             }

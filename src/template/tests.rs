@@ -417,46 +417,282 @@ fn parse_errors_name_the_line() {
     assert!(fails("{{ \"x\" 1 }}").contains("can't give argument"));
 }
 
+/// Bounds small enough for a test to reach each quickly.
+const SMALL: Limits = Limits {
+    output: 1 << 16,
+    steps: 100_000,
+    depth: 16,
+    items: 10_000,
+};
+
+/// The error `text` fails with under `lim`.
+fn bounded(text: &str, lim: Limits) -> String {
+    Template::parse("t", text, &Options::default())
+        .and_then(|t| t.render(&mut table(), lim))
+        .unwrap_err()
+        .to_string()
+}
+
+/// The error `text` fails to parse with.
+fn unparsable(text: &str) -> String {
+    Template::parse("t", text, &Options::default())
+        .unwrap_err()
+        .to_string()
+}
+
 #[test]
-fn hostile_templates_are_bounded() {
+fn cap_template_recursion_depth() {
+    let e = bounded(
+        r#"{{ define "r" }}{{ template "r" . }}{{ end }}{{ template "r" }}"#,
+        SMALL,
+    );
+    assert!(e.contains("deeper than 16 levels"), "{e}");
+    // With the agent's bounds too: the deepest recursion, each level as
+    // deeply nested as a template may be, stays on a thread's stack
+    // (a test thread has 2 MiB).
+    let nest = MAX_NESTING - 2;
+    let body = "{{ with . }}".repeat(nest) + "{{ template \"r\" . }}" + &"{{ end }}".repeat(nest);
+    let t = format!("{{{{ define \"r\" }}}}{body}{{{{ end }}}}{{{{ template \"r\" 1 }}}}");
+    let e = bounded(&t, Limits::default());
+    assert!(e.contains("nested deeper than 256 levels"), "{e}");
+    // Unnested, the template bound is reached first.
+    let e = bounded(
+        r#"{{ define "r" }}{{ template "r" . }}{{ end }}{{ template "r" }}"#,
+        Limits::default(),
+    );
+    assert!(
+        e.contains("templates call each other deeper than 64 levels"),
+        "{e}"
+    );
+    // Two calls per level: the step bound ends it long before 2^64 calls.
+    let e = bounded(
+        r#"{{ define "r" }}{{ if lt . 40 }}{{ template "r" (add 1 .) }}{{ template "r" (add 1 .) }}{{ end }}{{ end }}{{ template "r" 0 }}"#,
+        Limits { depth: 64, ..SMALL },
+    );
+    assert!(e.contains("steps"), "{e}");
+}
+
+#[test]
+fn cap_steps() {
+    let e = bounded("{{ range 1000000000 }}x{{ end }}", SMALL);
+    assert!(e.contains("more than 100000 steps"), "{e}");
+    let e = bounded(
+        "{{ range 50000 }}{{ range 50000 }}{{ end }}{{ end }}",
+        SMALL,
+    );
+    assert!(e.contains("steps"), "{e}");
+    // A long pipeline: each command is a step.
+    let t = "{{ 1".to_string() + &" | len".repeat(5) + " }}";
+    assert!(bounded(&t, SMALL).contains("len of type int"));
+    let t = "{{ \"x\"".to_string() + &" | print".repeat(200) + " }}";
+    let e = bounded(
+        &t,
+        Limits {
+            steps: 100,
+            ..SMALL
+        },
+    );
+    assert!(e.contains("more than 100 steps"), "{e}");
+    // An empty `range` body still costs a step per iteration.
+    let e = bounded(
+        "{{ range $i := 200 }}{{ end }}",
+        Limits {
+            steps: 100,
+            ..SMALL
+        },
+    );
+    assert!(e.contains("steps"), "{e}");
+}
+
+#[test]
+fn cap_steps_by_the_size_of_what_functions_read() {
+    // A loop calling a function on a large value: the steps it costs grow
+    // with the value, so the bound ends it after a few hundred calls, not
+    // after its 100,000 iterations of 64 KiB each.
+    let t = r#"{{ $x := printf "%65000s" "" }}{{ range 100000 }}{{ $y := toUpper $x }}{{ with secret "kv/app" }}{{ end }}{{ end }}"#;
+    let t = Template::parse("t", t, &Options::default()).unwrap();
+    let mut tab = table();
+    let e = t.render(&mut tab, SMALL).unwrap_err().to_string();
+    assert!(e.contains("more than 100000 steps"), "{e}");
+    assert!(
+        tab.calls.len() < 2_000,
+        "{} iterations ran",
+        tab.calls.len()
+    );
+    // Small values cost what they did.
+    let t = r#"{{ range 1000 }}{{ $y := toUpper "abc" }}{{ end }}ok"#;
+    let t = Template::parse("t", t, &Options::default()).unwrap();
+    assert_eq!(t.render(&mut table(), SMALL).unwrap(), "ok");
+}
+
+#[test]
+fn cap_range_over_an_int_allocates_nothing_up_front() {
+    // A range over an int counts: it does not build the list of its
+    // numbers first, so one that breaks early is not refused for its size.
     let lim = Limits {
-        output: 1 << 16,
-        steps: 100_000,
-        depth: 16,
+        steps: 1_000,
+        ..SMALL
     };
-    let run = |t: &str| {
-        Template::parse("t", t, &Options::default())
-            .and_then(|t| t.render(&mut table(), lim))
-            .unwrap_err()
-            .to_string()
+    let t = Template::parse(
+        "t",
+        "{{ range $i := 1000000000 }}{{ $i }}{{ if eq $i 2 }}{{ break }}{{ end }}{{ end }}",
+        &Options::default(),
+    )
+    .unwrap();
+    assert_eq!(t.render(&mut table(), lim).unwrap(), "012");
+    let t = Template::parse(
+        "t",
+        "{{ range $k, $v := (secret \"secret/data/app\").Data.data }}{{ $k }}{{ break }}{{ end }}",
+        &Options::default(),
+    )
+    .unwrap();
+    assert_eq!(t.render(&mut table(), lim).unwrap(), "empty");
+}
+
+#[test]
+fn cap_output_size() {
+    let e = bounded(
+        r#"{{ range 100 }}xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx{{ range 100 }}yyyyyyyyy{{ end }}{{ end }}"#,
+        SMALL,
+    );
+    assert!(e.contains("the output is larger than 65536 bytes"), "{e}");
+}
+
+#[test]
+fn cap_value_size() {
+    // Values that double each time.
+    for t in [
+        r#"{{ $x := "ab" }}{{ range 64 }}{{ $x = printf "%s%s" $x $x }}{{ end }}"#,
+        r#"{{ $x := "ab" }}{{ range 64 }}{{ $x = replaceAll "a" $x $x }}{{ end }}"#,
+        r#"{{ $x := "ab" }}{{ range 64 }}{{ $x = print $x $x }}{{ end }}"#,
+        r#"{{ $x := "ab" }}{{ range 64 }}{{ $x = indent 3 $x | printf "%s\n%s" $x }}{{ end }}"#,
+        r#"{{ $x := "ab" }}{{ range 64 }}{{ $x = toJSON $x }}{{ end }}"#,
+    ] {
+        let e = bounded(t, SMALL);
+        assert!(e.contains("larger than 65536 bytes"), "{t}: {e}");
+    }
+    // A list is bounded by its items: `split ""` of a long string, a
+    // long JSON array.
+    let e = bounded(
+        r#"{{ $x := "abcdefgh" }}{{ range 11 }}{{ $x = printf "%s%s" $x $x }}{{ end }}{{ split "" $x | len }}"#,
+        SMALL,
+    );
+    assert!(
+        e.contains("split: the result has more than 10000 items"),
+        "{e}"
+    );
+    let e = bounded(
+        r#"{{ $x := "0" }}{{ range 14 }}{{ $x = printf "%s,%s" $x $x }}{{ end }}{{ printf "[%s]" $x | parseJSON | len }}"#,
+        SMALL,
+    );
+    assert!(
+        e.contains("parseJSON: the document has more than 10000 values"),
+        "{e}"
+    );
+    let t = r#"{{ $x := "0" }}{{ range 12 }}{{ $x = printf "%s,%s" $x $x }}{{ end }}{{ printf "[%s]" $x | parseJSON | len }}"#;
+    let t = Template::parse("t", t, &Options::default()).unwrap();
+    assert_eq!(t.render(&mut table(), SMALL).unwrap(), "4096");
+}
+
+#[test]
+fn cap_printf_width_and_precision() {
+    let e = bounded(r#"{{ printf "%100000000d" 1 }}"#, SMALL);
+    assert!(e.contains("a width or precision larger than"), "{e}");
+    let e = bounded(r#"{{ printf "%.100000000f" 1.5 }}"#, SMALL);
+    assert!(e.contains("a width or precision larger than"), "{e}");
+    // Within the width bound, the result is still bounded by the output.
+    let e = bounded(r#"{{ printf "%1000000d" 1 }}"#, SMALL);
+    assert!(e.contains("larger than 65536 bytes"), "{e}");
+    for verb in ["f", "e", "F", "E"] {
+        // Past the formatter's own bound (65,535), which panics.
+        let e = bounded(&format!("{{{{ printf \"%.1000000{verb}\" 1.5 }}}}"), SMALL);
+        assert!(e.contains("larger than 65536 bytes"), "{verb}: {e}");
+    }
+    // %g drops the zeros.
+    for verb in ["g", "G", "v"] {
+        let t = format!("{{{{ printf \"%.1000000{verb}|%.1000000{verb}\" 1.5 0.1 }}}}");
+        let t = Template::parse("t", &t, &Options::default()).unwrap();
+        let out = t.render(&mut table(), SMALL).unwrap();
+        assert_eq!(
+            out,
+            "1.5|0.1000000000000000055511151231257827021181583404541015625"
+        );
+    }
+    // Digits past an f64's exact expansion are zeros, as Go writes them.
+    let lim = Limits {
+        output: 4 << 20,
+        ..SMALL
     };
-    // Recursion through `template`.
+    let t = Template::parse(
+        "t",
+        r#"{{ printf "%.70000f|%.70000e" 0.1 0.1 }}"#,
+        &Options::default(),
+    )
+    .unwrap();
+    let out = t.render(&mut table(), lim).unwrap();
+    let (f, e) = out.split_once('|').unwrap();
     assert!(
-        run(r#"{{ define "r" }}{{ template "r" . }}{{ end }}{{ template "r" }}"#)
-            .contains("deeper")
+        f.starts_with("0.1000000000000000055511151231257827021181583404541015625000"),
+        "{}",
+        &f[..80]
     );
-    // A huge range.
-    assert!(run("{{ range 1000000000 }}x{{ end }}").contains("steps"));
-    assert!(run("{{ range 50000 }}{{ range 50000 }}{{ end }}{{ end }}").contains("steps"));
-    // Output and values that double.
-    assert!(run(r#"{{ range 100 }}xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx{{ range 100 }}yyyyyyyyy{{ end }}{{ end }}"#).contains("larger"));
-    assert!(
-        run(r#"{{ $x := "ab" }}{{ range 64 }}{{ $x = printf "%s%s" $x $x }}{{ end }}"#)
-            .contains("larger")
-    );
-    assert!(
-        run(r#"{{ $x := "ab" }}{{ range 64 }}{{ $x = replaceAll "a" $x $x }}{{ end }}"#)
-            .contains("larger")
-    );
-    // Deep nesting is refused when parsing.
+    assert_eq!(f.len(), 70_002);
+    assert!(f[60..].bytes().all(|b| b == b'0'));
+    assert!(e.starts_with("1.000000000000000055511151231257827021181583404541015625000"));
+    assert!(e.ends_with("0e-01"), "{}", &e[e.len() - 10..]);
+    assert_eq!(e.len(), 70_002 + 4);
+    // A `*` width out of range is not used.
+    let t = Template::parse(
+        "t",
+        r#"{{ printf "%*d" 100000000 1 }}"#,
+        &Options::default(),
+    )
+    .unwrap();
+    assert!(t.render(&mut table(), SMALL).unwrap().len() < 20);
+}
+
+#[test]
+fn cap_nesting_when_parsing() {
     let deep = "{{ if 1 }}".repeat(200) + &"{{ end }}".repeat(200);
-    assert!(Template::parse("t", &deep, &Options::default())
-        .unwrap_err()
-        .to_string()
-        .contains("deeper"));
+    assert!(unparsable(&deep).contains("nested deeper than 100 levels"));
     let deep = "{{ ".to_string() + &"(".repeat(200) + "1" + &")".repeat(200) + " }}";
-    assert!(Template::parse("t", &deep, &Options::default())
-        .unwrap_err()
-        .to_string()
-        .contains("deeper"));
+    assert!(unparsable(&deep).contains("deeper"));
+    let deep = "{{ if 1 }}".to_string() + &"{{ else if 1 }}".repeat(200) + "{{ end }}";
+    assert!(unparsable(&deep).contains("deeper"));
+    let deep = "{{ define \"a\" }}".repeat(200) + &"{{ end }}".repeat(200);
+    assert!(unparsable(&deep).contains("only at the top level"));
+    // Just inside the bound parses.
+    let ok = "{{ if 1 }}".repeat(MAX_NESTING) + "x" + &"{{ end }}".repeat(MAX_NESTING);
+    assert_eq!(render(&ok), "x");
+}
+
+#[test]
+fn cap_template_size() {
+    let big = "x".repeat(MAX_TEMPLATE_BYTES + 1);
+    assert!(unparsable(&big).contains("larger than 1048576 bytes"));
+    let e = unparsable(&format!("{{{{ \"{}\" }}}}", "y".repeat(MAX_TEMPLATE_BYTES)));
+    assert!(e.contains("larger than"), "{e}");
+    assert_eq!(
+        render(&"x".repeat(MAX_TEMPLATE_BYTES)).len(),
+        MAX_TEMPLATE_BYTES
+    );
+}
+
+#[test]
+fn errors_do_not_show_the_values_they_are_about() {
+    // Errors reach logs and the status file; the values may be secrets.
+    for t in [
+        "{{ (secret \"secret/data/app\").Data.data.password | parseInt }}",
+        "{{ (secret \"secret/data/app\").Data.data.password | parseFloat }}",
+        "{{ (secret \"secret/data/app\").Data.data.password | parseBool }}",
+        "{{ (secret \"secret/data/app\").Data.data.password | add 1 }}",
+        "{{ range (secret \"secret/data/app\").Data.data.password }}{{ end }}",
+    ] {
+        let e = fails(t);
+        assert!(!e.contains("p<&>w") && !e.contains("p\\u003c"), "{t}: {e}");
+        assert!(
+            e.contains("not shown") || e.contains("of type string"),
+            "{t}: {e}"
+        );
+    }
 }

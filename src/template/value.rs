@@ -237,11 +237,19 @@ fn precise_digits(f: f64, prec: usize) -> (String, i32) {
     if f == 0.0 {
         return ("0".repeat(prec), 1);
     }
-    let s = format!("{:.*e}", prec.saturating_sub(1), f.abs());
+    let asked = prec.saturating_sub(1);
+    let s = format!("{:.*e}", asked.min(EXACT_DIGITS), f.abs());
     let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    let mut digits: String = mant.chars().filter(|c| *c != '.').collect();
+    digits.extend(std::iter::repeat_n('0', asked.saturating_sub(EXACT_DIGITS)));
     (digits, exp.parse::<i32>().unwrap_or(0) + 1)
 }
+
+/// The most digits the formatter is asked for. Every f64's decimal
+/// expansion is exact within them (at most 767 significant digits, 1,074
+/// after the point); further digits are zeros, written here, since the
+/// formatter takes no precision past 65,535 (it panics).
+const EXACT_DIGITS: usize = 1_100;
 
 fn exp_form(digits: &str, dp: i32, upper: bool, keep: usize) -> String {
     let mut out = String::new();
@@ -351,7 +359,9 @@ pub(crate) fn format_f(f: f64, prec: usize) -> String {
     if let Some(s) = special(f) {
         return s;
     }
-    format!("{:.*}", prec, f)
+    let mut s = format!("{:.*}", prec.min(EXACT_DIGITS), f);
+    s.extend(std::iter::repeat_n('0', prec.saturating_sub(EXACT_DIGITS)));
+    s
 }
 
 /// How Go's `encoding/json` writes a float64.

@@ -476,3 +476,157 @@ fn bad_configurations_and_templates_are_refused_at_start() {
         );
     }
 }
+
+/// `vaultid agent status` counts templates as it counts sources: one
+/// never rendered is exit 1, one whose secret Vault refuses exit 5, one
+/// that rendered and fails since exit 3 (its file kept); the status file
+/// names each template by its destination, never its contents.
+#[test]
+fn agent_status_reflects_each_template() {
+    let Some(bao) = Bao::shared() else { return };
+    let c = bao.client();
+    let id = uuid::Uuid::new_v4();
+    let (a, b, forbidden) = (
+        format!("secret/data/health-{id}/a"),
+        format!("secret/data/health-{id}/b"),
+        format!("secret/data/health-forbidden-{id}"),
+    );
+    let secret_value = format!("s3cret-{id}");
+    c.write(&a, &json!({"data": {"v": secret_value}})).unwrap();
+    c.write(&forbidden, &json!({"data": {"v": "x"}})).unwrap();
+    let policy = format!("health-{id}");
+    c.write(
+        &format!("sys/policies/acl/{policy}"),
+        &json!({"policy": format!(
+            "path \"secret/data/health-{id}/*\" {{ capabilities = [\"read\"] }}\n\
+             path \"sys/internal/ui/mounts/*\" {{ capabilities = [\"read\"] }}\n")}),
+    )
+    .unwrap();
+    let token = c
+        .write(
+            "auth/token/create",
+            &json!({"policies": [policy], "ttl": "10m"}),
+        )
+        .unwrap()
+        .unwrap()["auth"]["client_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let tmpl =
+        |path: &str| format!("{{{{ with secret \"{path}\" }}}}{{{{ .Data.data.v }}}}{{{{ end }}}}");
+    let env = [
+        ("VAULT_ADDR", bao.addr().to_string()),
+        ("VAULT_TOKEN", token),
+    ];
+    let status_text =
+        |dir: &Path| std::fs::read_to_string(dir.join("status.json")).unwrap_or_default();
+    let template_entry = |doc: &serde_json::Value, dest: &Path| {
+        doc["templates"]
+            .as_array()
+            .and_then(|ts| {
+                ts.iter()
+                    .find(|t| t["destination"] == dest.display().to_string())
+                    .cloned()
+            })
+            .unwrap_or_default()
+    };
+
+    // One template renders, one reads a secret that is not there yet.
+    let dir = common::tmpdir("agent-templates-health");
+    let (out_a, out_b) = (dir.join("a.txt"), dir.join("b.txt"));
+    let agent = crate::agent::AgentProc::start(
+        &dir,
+        &json!({"restore_identity": false, "status_file": dir.join("status.json"),
+                "backoff_max": "1s",
+                "template_config": {"static_secret_render_interval": "1s"},
+                "templates": [
+                    {"contents": tmpl(&a), "destination": out_a, "error_on_missing_key": true},
+                    {"contents": tmpl(&b), "destination": out_b}]}),
+        &env,
+    );
+    agent.wait_for("the first pass", Duration::from_secs(15), |_| {
+        let (_, doc) = agent.status();
+        template_entry(&doc, &out_a)["rendered"] == true
+            && template_entry(&doc, &out_b)["last_error"].is_string()
+    });
+    let (code, doc) = agent.status();
+    assert_eq!(code, 1, "{doc:#}");
+    let b_entry = template_entry(&doc, &out_b);
+    assert_eq!(b_entry["rendered"], false, "{doc:#}");
+    assert_eq!(b_entry["last_error_kind"], "failed", "{doc:#}");
+    assert!(b_entry["last_rendered_at"].is_null(), "{doc:#}");
+    assert!(
+        template_entry(&doc, &out_a)["last_rendered_at"].is_u64(),
+        "{doc:#}"
+    );
+    let problems = doc["healthy"]["problems"].to_string();
+    assert!(
+        problems.contains(&format!("template {}: not rendered yet", out_b.display())),
+        "{problems}"
+    );
+    assert!(!out_b.exists());
+    // Written: both render, exit 0.
+    c.write(&b, &json!({"data": {"v": "b"}})).unwrap();
+    agent.wait_for("exit 0", Duration::from_secs(15), |a| a.status().0 == 0);
+    assert_eq!(std::fs::read_to_string(&out_b).unwrap(), "b");
+    // The key a's template needs goes away: exit 3, the file kept.
+    c.write(&a, &json!({"data": {"other": "y"}})).unwrap();
+    agent.wait_for("exit 3", Duration::from_secs(15), |a| a.status().0 == 3);
+    let (_, doc) = agent.status();
+    let a_entry = template_entry(&doc, &out_a);
+    assert_eq!(a_entry["rendered"], true, "{doc:#}");
+    assert!(
+        a_entry["last_error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no entry for key"),
+        "{doc:#}"
+    );
+    assert_eq!(std::fs::read_to_string(&out_a).unwrap(), secret_value);
+    // What was rendered is nowhere in the status.
+    assert!(
+        !status_text(&dir).contains(&secret_value),
+        "{}",
+        status_text(&dir)
+    );
+    let human = Command::new(env!("CARGO_BIN_EXE_vaultid"))
+        .args(["agent", "status", "--human", "--status-file"])
+        .arg(dir.join("status.json"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert_eq!(human.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains(&format!("template {}: rendered", out_b.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("template {}: rendered", out_a.display())),
+        "{text}"
+    );
+    assert!(text.contains("no entry for key"), "{text}");
+    assert!(!text.contains(&secret_value), "{text}");
+    agent.stop();
+
+    // A secret the token may not read: exit 5.
+    let dir = common::tmpdir("agent-templates-denied");
+    let out = dir.join("f.txt");
+    let agent = crate::agent::AgentProc::start(
+        &dir,
+        &json!({"restore_identity": false, "status_file": dir.join("status.json"),
+                "backoff_max": "1s",
+                "templates": [{"contents": tmpl(&forbidden), "destination": out}]}),
+        &env,
+    );
+    agent.wait_for("the refusal", Duration::from_secs(15), |a| {
+        a.status().0 == 5
+    });
+    let (_, doc) = agent.status();
+    assert_eq!(
+        template_entry(&doc, &out)["last_error_kind"],
+        "denied",
+        "{doc:#}"
+    );
+    assert!(!out.exists());
+    agent.stop();
+}
