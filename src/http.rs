@@ -37,7 +37,7 @@
 //!   untrusted certificate will not fix itself), other statuses.
 //!
 //! `max_retries = 0` turns waiting off: each configured node is tried once.
-//! The n-th wait is [`backoff`]: `n` times [`BACKOFF_STEP`], at most
+//! The n-th wait is [`retry::backoff`]: `n` times [`BACKOFF_STEP`], at most
 //! [`MAX_BACKOFF`], plus up to half again as jitter; a `Retry-After` in
 //! seconds replaces it. What was waited for is logged (the first retry of a
 //! request at `info`) and summed up in [`HttpClient::waited`].
@@ -86,6 +86,9 @@ pub mod proxy;
 mod redirect;
 mod resolve;
 mod retry;
+#[cfg(test)]
+use retry::backoff;
+pub use retry::parse_retry_after;
 mod tls;
 
 #[allow(unused_imports)] // for the fuzz targets
@@ -961,30 +964,8 @@ impl HttpClient {
     }
 }
 
-/// The wait before retry number `n` (from 1): `n` times [`BACKOFF_STEP`],
-/// at most [`MAX_BACKOFF`], plus up to half of that as jitter.
-pub fn backoff(n: u32, jitter: f64) -> Duration {
-    let base = (BACKOFF_STEP * n.max(1)).min(MAX_BACKOFF);
-    let jitter = if jitter.is_finite() {
-        jitter.clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    base + base.mul_f64(jitter / 2.0)
-}
-
 fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
-}
-
-/// Parse a `Retry-After` value given in seconds. HTTP dates are not
-/// understood (`None`: the caller falls back to its backoff).
-pub fn parse_retry_after(v: &str) -> Option<Duration> {
-    let v = v.trim();
-    if v.is_empty() || v.len() > 10 || !v.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    v.parse::<u64>().ok().map(Duration::from_secs)
 }
 
 /// The methods a [`Request`] can carry (errors name them as

@@ -16,7 +16,7 @@
 
 use std::time::Duration;
 
-use super::{backoff, Failure, Verdict, MAX_RETRY_AFTER};
+use super::{Failure, Verdict, MAX_RETRY_AFTER};
 
 /// What one attempt came to, as far as retrying is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,6 +227,28 @@ fn judge(status: u16, verdict: Option<Verdict>) -> (Count, bool) {
         500..=599 => (Count::Ordinary, false),
         _ => (Count::Stop, false),
     }
+}
+
+/// The wait before retry number `n` (from 1): `n` times [`BACKOFF_STEP`](super::BACKOFF_STEP),
+/// at most [`MAX_BACKOFF`](super::MAX_BACKOFF), plus up to half of that as jitter.
+pub(crate) fn backoff(n: u32, jitter: f64) -> Duration {
+    let base = (super::BACKOFF_STEP * n.max(1)).min(super::MAX_BACKOFF);
+    let jitter = if jitter.is_finite() {
+        jitter.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    base + base.mul_f64(jitter / 2.0)
+}
+
+/// Parse a `Retry-After` value given in seconds. HTTP dates are not
+/// understood (`None`: the caller falls back to its backoff).
+pub fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if v.is_empty() || v.len() > 10 || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    v.parse::<u64>().ok().map(Duration::from_secs)
 }
 
 #[cfg(test)]
