@@ -86,6 +86,8 @@ pub mod proxy;
 mod redirect;
 mod resolve;
 mod retry;
+#[cfg(feature = "fuzzing")]
+pub use redirect::redirect_target;
 #[cfg(test)]
 use retry::backoff;
 pub use retry::parse_retry_after;

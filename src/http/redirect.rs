@@ -87,7 +87,7 @@ impl HttpClient {
 /// Where a 307/308 answer from `from` with this `Location` leads, or `None`
 /// when it must not be followed: an unparsable or relative-path location,
 /// or a step down from `https` to `http`.
-pub(crate) fn redirect_target(from: &str, location: &str) -> Option<String> {
+pub fn redirect_target(from: &str, location: &str) -> Option<String> {
     let location = location.trim();
     let (scheme, authority, _) = split_url(from)?;
     let target = if location.starts_with("http://") || location.starts_with("https://") {
