@@ -20,21 +20,18 @@ use crate::hydra_double;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use common::bao::Bao;
 use common::bindu::{b64, Oracle};
-use common::{json_ok, tmpdir, Reply, TestServer};
+use common::framework::FrameworkServer;
+use common::{json_ok, tmpdir, TestServer};
 use hydra_double::HydraDouble;
 use serde_json::{json, Value};
 use vaultid::fuzzing::codec::pem;
-use vaultid::fuzzing::hydra::HydraAdmin;
 use vaultid::identity::{did_key, Identity, KeyPair};
 use vaultid::signing::{
     canonical_payload, sign_request, verify_request, SignatureHeaders, VerifyOptions,
 };
-use vaultid::SecretString;
 
 const AUTHOR: &str = "sign@example.com";
 
@@ -354,91 +351,7 @@ fn the_framework_signs_and_vaultid_verifies() {
 // ---------------------------------------------------------------------------
 // `vaultid call` against a server that decides as the framework does
 
-/// A loopback agent server that decides as the framework's Hydra
-/// middleware: bearer token introspected at the Hydra double (active,
-/// `sub`, `exp` in the future, else 401); for a `did:` client the
-/// signature is mandatory, checked by the framework's own code (the
-/// oracle) with the key in the client's `metadata.public_key`; 403 when
-/// refused. Accepted requests are answered with their body echoed.
-struct FrameworkServer {
-    server: TestServer,
-    verdicts: Arc<Mutex<Vec<String>>>,
-}
-
-impl FrameworkServer {
-    fn start(hydra: &HydraDouble, oracle: Oracle) -> FrameworkServer {
-        let admin = HydraAdmin::new(&hydra.config()).unwrap();
-        let oracle = Mutex::new(oracle);
-        let verdicts = Arc::new(Mutex::new(Vec::new()));
-        let v = verdicts.clone();
-        let server = TestServer::start_with(Duration::from_secs(10), move |req, _| {
-            let (status, verdict) = decide(&admin, &oracle, req);
-            v.lock().unwrap().push(verdict.clone());
-            let body = if status == 200 {
-                json!({"ok": true, "echo": String::from_utf8_lossy(&req.body)})
-            } else {
-                json!({"error": "Invalid DID signature", "details": {"reason": verdict}})
-            }
-            .to_string();
-            Reply::Answer(common::answer(status, &[], &body).into_bytes())
-        });
-        FrameworkServer { server, verdicts }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.server.addr())
-    }
-
-    fn last(&self) -> String {
-        self.verdicts
-            .lock()
-            .unwrap()
-            .last()
-            .cloned()
-            .unwrap_or_default()
-    }
-}
-
-fn decide(admin: &HydraAdmin, oracle: &Mutex<Oracle>, req: &common::Seen) -> (u16, String) {
-    let Some(token) = req
-        .header("authorization")
-        .and_then(|a| a.strip_prefix("Bearer "))
-    else {
-        return (401, "no_token".into());
-    };
-    let intro = match admin.introspect(&SecretString::new(token), Some("")) {
-        Ok(i) => i,
-        Err(e) => return (503, format!("introspection failed: {e}")),
-    };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    if !intro.active || intro.sub.is_none() || intro.exp.is_none_or(|e| e < now) {
-        return (401, "token_not_active".into());
-    }
-    let client = intro.client_id.unwrap_or_default();
-    if !client.starts_with("did:") {
-        return (200, "ok".into());
-    }
-    let public_key = admin
-        .get_client(&client)
-        .ok()
-        .flatten()
-        .and_then(|c| c.metadata_public_key().map(str::to_string));
-    let answer = oracle.lock().unwrap().ask(&json!({
-        "op": "middleware",
-        "headers": req.headers.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
-        "body_b64": b64(&req.body),
-        "client_did": client,
-        "public_key": public_key,
-    }));
-    if answer["ok"] == true {
-        (200, "ok".into())
-    } else {
-        (403, answer["reason"].as_str().unwrap_or("?").to_string())
-    }
-}
+// The server: `common::framework::FrameworkServer`.
 
 fn agent(vault: Option<&Bao>, hydra: &HydraDouble, name: &str, dir: &Path) -> Command {
     let mut c = common::agent_cmd(dir, AUTHOR, name);

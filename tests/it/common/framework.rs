@@ -1,7 +1,7 @@
 //! A loopback agent server that decides as the Python framework's Hydra
 //! middleware does, for the tests that call another agent through vaultid
-//! (`gateway.rs`'s `/peers/`): the bearer token introspected at the Hydra
-//! double (active, `sub`, `exp` in the future, else 401); for a `did:`
+//! (`signing.rs`'s `vaultid call`, `gateway.rs`'s `/peers/`): the bearer
+//! token introspected at the Hydra double (active, `sub`, `exp` in the future, else 401); for a `did:`
 //! client the signature is mandatory and checked by the framework's own
 //! code (the [`Oracle`], `scripts/bindu_oracle.py`'s `middleware`) with the
 //! key in the client's `metadata.public_key`; 403 when refused. Accepted
