@@ -130,9 +130,41 @@ pub(crate) fn parse_mode(s: &str) -> Option<u32> {
     (m <= 0o777 && !s.trim().is_empty()).then_some(m)
 }
 
+/// A string as Go's `encoding/json` writes it (what the `bao` CLI's
+/// `-format=json` and consul-template's `toJSON` print): `<`, `>`, `&`,
+/// U+2028 and U+2029 escaped as `\u00XX`/`\u20XX`, `\b \f \n \r \t`
+/// short, other control characters `\u00XX`.
+pub(crate) fn go_json_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_json_strings_are_escaped_as_bao_prints_them() {
+        let mut out = String::new();
+        go_json_string("a\u{8}b\u{c}c<>&\u{2028}\u{1}\"\\\n", &mut out);
+        assert_eq!(out, r#""a\bb\fc\u003c\u003e\u0026\u2028\u0001\"\\\n""#);
+    }
 
     #[test]
     fn backoff_doubles_to_the_cap() {

@@ -290,26 +290,6 @@ fn print_field(v: &Value, json: bool) -> Result<(), Error> {
 /// `\u00XX`. Numbers: integers exactly (bao rounds those beyond 2^53
 /// through a float), other numbers as Go formats a float64 (`1e+21`).
 pub(crate) fn go_json(v: &Value) -> String {
-    fn string(out: &mut String, s: &str) {
-        out.push('"');
-        for c in s.chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\u{8}' => out.push_str("\\b"),
-                '\u{c}' => out.push_str("\\f"),
-                '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                    out.push_str(&format!("\\u{:04x}", c as u32))
-                }
-                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-                c => out.push(c),
-            }
-        }
-        out.push('"');
-    }
     fn number(n: &serde_json::Number) -> String {
         if n.is_i64() || n.is_u64() {
             return n.to_string();
@@ -337,7 +317,7 @@ pub(crate) fn go_json(v: &Value) -> String {
             Value::Null => out.push_str("null"),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Value::Number(n) => out.push_str(&number(n)),
-            Value::String(s) => string(out, s),
+            Value::String(s) => crate::util::go_json_string(s, out),
             Value::Array(a) if a.is_empty() => out.push_str("[]"),
             Value::Array(a) => {
                 out.push('[');
@@ -361,7 +341,7 @@ pub(crate) fn go_json(v: &Value) -> String {
                         out.push(',');
                     }
                     indent(out, depth + 1);
-                    string(out, k);
+                    crate::util::go_json_string(k, out);
                     out.push_str(": ");
                     value(out, &m[k], depth + 1);
                 }

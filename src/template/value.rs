@@ -390,25 +390,9 @@ fn json_float(f: f64) -> Option<String> {
     })
 }
 
-/// A string as Go's `encoding/json` writes it: `<`, `>`, `&`, U+2028 and
-/// U+2029 escaped too.
+/// A string as Go's `encoding/json` writes it ([`crate::util::go_json_string`]).
 pub(crate) fn json_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    crate::util::go_json_string(s, out);
 }
 
 /// `json.Marshal` (`indent` None) or `json.MarshalIndent(v, "", indent)`.
