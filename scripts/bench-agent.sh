@@ -5,7 +5,7 @@
 # file (renewed while it lives). Both talk to the same `bao server -dev`
 # (loopback) and the same PostgreSQL (scripts/postgres.sh).
 #
-#   scripts/bench-agent.sh [IDLE_SECONDS]     (default 600)
+#   scripts/bench-agent.sh [--write BENCHMARKS.md] [IDLE_SECONDS]     (default 600)
 #
 # Prints, for each agent: VmRSS after a 20 s warm-up, VmRSS and open fds at
 # the end, and user+system CPU time consumed over the idle period (from
@@ -13,7 +13,11 @@
 # waiting plus token and lease renewals). Also the size of the static musl
 # binary used. Needs: target/x86_64-unknown-linux-musl/release/vaultid
 # (cargo build --release --target x86_64-unknown-linux-musl), bao, psql.
+# --write FILE also splices the table between the bench-agent:begin and
+# bench-agent:end markers of FILE.
 set -eu
+WRITE=""
+if [ "${1:-}" = --write ]; then WRITE="$2"; shift 2; fi
 IDLE="${1:-600}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BIN="${VAULTID_BIN:-$ROOT/target/x86_64-unknown-linux-musl/release/vaultid}"
@@ -130,3 +134,22 @@ printf '%-14s %12s %12s %8s %14s\n' "vaultid agent" "$V_RSS0" "$V_RSS1" "$V_FD" 
 printf '%-14s %12s %12s %8s %14s\n' "bao agent" "$B_RSS0" "$B_RSS1" "$B_FD" "$(( (B_CPU1 - B_CPU0) * 1000 / TCK ))"
 echo "RSS ratio (bao/vaultid, at end): $(awk "BEGIN {printf \"%.1f\", $B_RSS1 / $V_RSS1}")"
 echo "vaultid lease renewals during the run: $V_REN"
+[ -z "$WRITE" ] || {
+    V_CPU=$(( (V_CPU1 - V_CPU0) * 1000 / TCK )); B_CPU=$(( (B_CPU1 - B_CPU0) * 1000 / TCK ))
+    B_SIZE=$(stat -c %s "$BAO")
+    python3 - "$IDLE" "$BIN_SIZE" "$B_SIZE" "$V_RSS0" "$V_RSS1" "$V_FD" "$V_CPU" \
+        "$B_RSS0" "$B_RSS1" "$B_FD" "$B_CPU" "$V_REN" "$(nproc)" <<'PY' | python3 "$ROOT/scripts/benchlib.py" splice bench-agent "$WRITE"
+import datetime, sys
+idle, vs, bs, vr0, vr1, vfd, vcpu, br0, br1, bfd, bcpu, ren, cores = map(int, sys.argv[1:])
+mins = f"{idle // 60} min" if idle % 60 == 0 else f"{idle} s"
+ratio = lambda b, v: f"{b / v:.1f}×" if v else f"{b} against 0"
+now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+print(f"Produced by `./scripts/bench-agent.sh {idle}` on {now}; {cores} CPUs; static binary {vs:,} bytes; "
+      f"{ren} lease renewals by vaultid in the run.\n")
+print(f"| | RSS after warm-up | RSS after {mins} | open fds | CPU over the {mins} idle | binary |")
+print("|---|---|---|---|---|---|")
+print(f"| `vaultid agent` (static musl) | {vr0:,} kB | {vr1:,} kB | {vfd} | {vcpu} ms | {vs / 1e6:.1f} MB |")
+print(f"| `bao agent` (OpenBao 2.7.2) | {br0:,} kB | {br1:,} kB | {bfd} | {bcpu} ms | {bs / 1e6:.1f} MB |")
+print(f"| ratio bao / vaultid | {ratio(br0, vr0)} | {ratio(br1, vr1)} | | {ratio(bcpu, vcpu)} | {bs / vs:.0f}× |")
+PY
+}

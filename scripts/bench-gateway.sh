@@ -8,7 +8,7 @@
 # connections, REQUESTS KV v2 reads in all, each answer checked (200 and
 # the secret's value in the body).
 #
-#   scripts/bench-gateway.sh [CONNECTIONS] [REQUESTS]     (default 200 20000)
+#   scripts/bench-gateway.sh [--write BENCHMARKS.md] [CONNECTIONS] [REQUESTS]     (default 200 20000)
 #
 # Prints, for each: idle RSS (5 s after it listens), requests/s, latency
 # p50/p90/p99/max, errors, peak RSS (VmHWM over the whole run, load
@@ -17,7 +17,11 @@
 # to Vault with an AppRole token (the floor the machine allows). Needs:
 # target/x86_64-unknown-linux-musl/release/vaultid (cargo build --release
 # --target x86_64-unknown-linux-musl), bao (scripts/setup.sh), rustc.
+# --write FILE also splices the table between the bench-gateway:begin and
+# bench-gateway:end markers of FILE.
 set -eu
+WRITE=""
+if [ "${1:-}" = --write ]; then WRITE="$2"; shift 2; fi
 CONNS="${1:-200}"
 REQS="${2:-20000}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -127,3 +131,27 @@ echo "bao proxy: $B_LOAD"
 echo "no proxy (straight to Vault): $D_LOAD"
 awk "BEGIN {printf \"throughput vaultid/bao proxy: %.2f; peak RSS bao proxy/vaultid: %.1f; idle RSS bao proxy/vaultid: %.1f\n\", \
     $(field "$V_LOAD" rps) / $(field "$B_LOAD" rps), $B_PEAK / $V_PEAK, $B_IDLE / $V_IDLE}"
+[ -z "$WRITE" ] || {
+    python3 - "$CONNS" "$REQS" "$(stat -c %s "$BIN")" "$(nproc)" "$V_LOAD" "$B_LOAD" "$D_LOAD" \
+        "$V_IDLE" "$V_PEAK" "$V_AFTER" "$B_IDLE" "$B_PEAK" "$B_AFTER" \
+        <<'PY' | python3 "$ROOT/scripts/benchlib.py" splice bench-gateway "$WRITE"
+import datetime, json, sys
+conns, reqs, size, cores = map(int, sys.argv[1:5])
+v, b, d = (json.loads(x) for x in sys.argv[5:8])
+vi, vk, va, bi, bk, ba = map(int, sys.argv[8:14])
+now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+print(f"Produced by `./scripts/bench-gateway.sh {conns} {reqs}` on {now}; {cores} CPUs; static binary {size:,} bytes.\n")
+print("| | req/s | p50 | p90 | p99 | max | errors | idle RSS | peak RSS | RSS after |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+def row(name, l, mem):
+    ms = lambda k: f"{l[k]:,.0f} ms"
+    m = " | ".join(f"{x:,} kB" for x in mem) if mem else " | | "
+    print(f"| {name} | {l['rps']:,.0f} | {ms('p50_ms')} | {ms('p90_ms')} | {ms('p99_ms')} | {ms('max_ms')} | {l['errors']} | {m} |")
+row("`vaultid agent` gateway (static musl)", v, (vi, vk, va))
+row("`bao proxy` (OpenBao 2.7.2)", b, (bi, bk, ba))
+row("no proxy (straight to Vault)", d, None)
+r = lambda k: f"{v[k] / b[k]:.2f}×" if b[k] else "-"
+print(f"| ratio vaultid / bao proxy | {r('rps')} | {r('p50_ms')} | {r('p90_ms')} | {r('p99_ms')} | | | "
+      f"1/{bi / vi:.1f} | 1/{bk / vk:.1f} | |")
+PY
+}

@@ -6,7 +6,7 @@
 # differential suite: env lines, a connection string, JSON), static secrets
 # re-read every 5 min (the default).
 #
-#   scripts/bench-templates.sh [IDLE_SECONDS]     (default 600)
+#   scripts/bench-templates.sh [--write BENCHMARKS.md] [IDLE_SECONDS]     (default 600)
 #
 # Prints, for each agent: the time from its start to all 50 files written
 # (time to first render), VmRSS once everything is rendered (after a 20 s
@@ -16,7 +16,11 @@
 # during it). Checks that both agents wrote the same bytes to every file.
 # Needs: target/x86_64-unknown-linux-musl/release/vaultid
 # (cargo build --release --target x86_64-unknown-linux-musl), bao.
+# --write FILE also splices the table between the bench-templates:begin and
+# bench-templates:end markers of FILE.
 set -eu
+WRITE=""
+if [ "${1:-}" = --write ]; then WRITE="$2"; shift 2; fi
 IDLE="${1:-600}"
 N=50
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -116,6 +120,8 @@ done
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 # Of the RSS: anonymous memory (heap, stacks) and pages of the binary.
 rss_parts() { awk '/^RssAnon:/ {a=$2} /^RssFile:/ {f=$2} END {print a " kB anonymous, " f " kB of files"}' "/proc/$1/status"; }
+rss_anon() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; }
+rss_file() { awk '/^RssFile:/ {print $2}' "/proc/$1/status"; }
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # clock ticks
 TCK=$(getconf CLK_TCK)
 sleep 20
@@ -133,3 +139,26 @@ printf '%-14s %16s %14s %14s %14s\n' "bao agent" "$B_FIRST" "$B_RSS0" "$B_RSS1" 
 echo "RSS ratio (bao/vaultid, at end): $(awk "BEGIN {printf \"%.1f\", $B_RSS1 / $V_RSS1}")"
 echo "vaultid agent RSS at end: $(rss_parts $VPID)"
 echo "bao agent RSS at end: $(rss_parts $BPID)"
+[ -z "$WRITE" ] || {
+    V_CPU=$(( (V_CPU1 - V_CPU0) * 1000 / TCK )); B_CPU=$(( (B_CPU1 - B_CPU0) * 1000 / TCK ))
+    python3 - "$IDLE" "$N" "$(stat -c %s "$BIN")" "$(nproc)" \
+        "$V_FIRST" "$V_RSS0" "$V_RSS1" "$(rss_anon $VPID)" "$(rss_file $VPID)" "$V_CPU" \
+        "$B_FIRST" "$B_RSS0" "$B_RSS1" "$(rss_anon $BPID)" "$(rss_file $BPID)" "$B_CPU" \
+        <<'PY' | python3 "$ROOT/scripts/benchlib.py" splice bench-templates "$WRITE"
+import datetime, sys
+idle, n, size, cores, *rest = map(int, sys.argv[1:])
+v, b = rest[:6], rest[6:]
+mins = (f"{idle // 60} idle min" if idle % 60 == 0 else f"{idle} idle s")
+ratio = lambda x, y: f"{x / y:.1f}×" if y else f"{x} against 0"
+now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+print(f"Produced by `./scripts/bench-templates.sh {idle}` on {now}; {cores} CPUs; static binary {size:,} bytes; "
+      f"all {n} files byte for byte the same from both agents.\n")
+print(f"| | time to first render ({n} files) | RSS after 20 s | RSS after {mins} | of which anonymous / file pages | CPU over {mins} |")
+print("|---|---|---|---|---|---|")
+row = lambda name, f, r0, r1, an, fi, c: print(f"| {name} | {f:,} ms | {r0:,} kB | {r1:,} kB | {an:,} kB / {fi:,} kB | {c:,} ms |")
+row("`vaultid agent` (static musl)", *v)
+row("`bao agent` (OpenBao 2.7.2)", *b)
+print(f"| ratio bao / vaultid | {ratio(b[0], v[0])} | {ratio(b[1], v[1])} | {ratio(b[2], v[2])} | "
+      f"{ratio(b[3], v[3])} / {ratio(b[4], v[4])} | {ratio(b[5], v[5])} |")
+PY
+}

@@ -43,6 +43,7 @@ from benchlib import (  # scripts/ is sys.path[0] when run as a script
     free_port,
     median,
     p90,
+    splice,
     wait_ready,
 )
 
@@ -457,19 +458,6 @@ def report(args, bins, programs, results, kv, fb, footprint):
     return "\n".join(lines)
 
 
-def splice(path, fragment):
-    text = open(path).read() if os.path.exists(path) else ""
-    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
-    if begin in text and end in text:
-        head = text.split(begin)[0]
-        tail = text.split(end, 1)[1]
-        text = f"{head}{begin}\n{fragment}\n{end}{tail}"
-    else:
-        text = text + f"\n{begin}\n{fragment}\n{end}\n"
-    with open(path, "w") as f:
-        f.write(text)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--addr", required=True, help="the dev server, http://127.0.0.1:PORT")
@@ -534,8 +522,7 @@ def main():
     fragment = report(args, bins, programs, results, kv, fb, footprint)
     print(fragment)
     if args.write:
-        splice(args.write, fragment)
-        print(f"results written to {args.write}", file=sys.stderr)
+        splice(args.write, "bench", fragment)
 
 
 if __name__ == "__main__":

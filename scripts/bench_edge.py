@@ -44,6 +44,7 @@ from benchlib import (  # scripts/ is sys.path[0] when run as a script
     free_port,
     median,
     p90,
+    splice,
 )
 
 AUTHOR = "bench@example.com"
@@ -205,14 +206,7 @@ def main():
     fragment = "\n".join(lines) + "\n"
     print(fragment)
     if args.write:
-        text = open(args.write).read()
-        b, e = "<!-- edge:begin -->", "<!-- edge:end -->"
-        if b not in text or e not in text:
-            die(f"{args.write} has no {b} ... {e} markers")
-        head, rest = text.split(b, 1)
-        _, tail = rest.split(e, 1)
-        open(args.write, "w").write(f"{head}{b}\n{fragment}{e}{tail}")
-        print(f"written to {args.write}", file=sys.stderr)
+        splice(args.write, "edge", fragment)
 
 
 if __name__ == "__main__":

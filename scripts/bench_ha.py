@@ -47,7 +47,7 @@ import threading
 import time
 import uuid
 
-from benchlib import ROOT, free_port, percentile  # scripts/ is sys.path[0] when run as a script
+from benchlib import ROOT, free_port, percentile, splice  # scripts/ is sys.path[0] when run as a script
 
 AUTHOR = "bench-ha@example.com"
 
@@ -423,15 +423,7 @@ def main():
     text = "\n".join(out) + "\n"
     print(text)
     if a.write:
-        with open(a.write) as f:
-            doc = f.read()
-        begin, end = "<!-- bench-ha:begin -->", "<!-- bench-ha:end -->"
-        if begin in doc and end in doc:
-            doc = doc[:doc.index(begin) + len(begin)] + "\n" + text + doc[doc.index(end):]
-        else:
-            doc += f"\n{begin}\n{text}{end}\n"
-        with open(a.write, "w") as f:
-            f.write(doc)
+        splice(a.write, "bench-ha", text)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,8 @@ import threading
 import time
 import types
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import ROOT, splice  # scripts/ is sys.path[0] when run as a script
+
 BINDU = os.environ.get("VAULTID_BINDU_SIGNATURE") or os.path.join(
     os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")),
     "vaultid/bindu-2026.36.7/signature.py",
@@ -258,7 +259,6 @@ def main():
     cmd = " ".join(["./scripts/bench_sign.py"] + sys.argv[1:])
     rs, rv, ps, pv = med(rust, "sign_per_s"), med(rust, "verify_per_s"), med(py, "sign_per_s"), med(py, "verify_per_s")
     lines = [
-        f"<!-- bench-sign:begin (written by `{cmd}`) -->",
         f"Run: `{cmd}` on {cpu} ({os.cpu_count()} cores, shared), one core "
         f"(`taskset -c 0`), a {len(body)}-byte JSON-RPC body, the library in a release "
         f"build at cargo's default opt-level 3 (as a program depending on it builds it); "
@@ -279,18 +279,10 @@ def main():
         "|---|---:|---:|",
         f"| `vaultid call URL --data-file body.json` | {wall:.1f} ms | {rss:.1f} MB |",
         f"| Python signing step (framework payload, PyNaCl) + `curl` | {pwall:.1f} ms ({py_wall:.1f} + {curl_wall:.1f}) | {prss:.1f} MB |",
-        "<!-- bench-sign:end -->",
     ]
     block = "\n".join(lines)
     print(block)
-    path = os.path.join(ROOT, "BENCHMARKS.md")
-    text = open(path).read()
-    start, end = text.find("<!-- bench-sign:begin"), text.find("<!-- bench-sign:end -->")
-    if start >= 0 and end > start:
-        text = text[:start] + block + text[end + len("<!-- bench-sign:end -->"):]
-    else:
-        text = text.rstrip("\n") + "\n\n## Signed calls: the framework's envelope\n\n" + block + "\n"
-    open(path, "w").write(text)
+    splice(os.path.join(ROOT, "BENCHMARKS.md"), "bench-sign", block)
 
 
 if __name__ == "__main__":

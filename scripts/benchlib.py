@@ -2,10 +2,12 @@
 bench_ha.py): running children under scripts/bench_spawn.c, their
 environments, loopback ports and listeners, an OpenBao dev server, the
 statistics, and the fallback measurement (`vaultid up` with local keys and
-Vault unreachable).
+Vault unreachable), and the splicing of a result block into BENCHMARKS.md.
 
-Imported by the scripts (scripts/ is sys.path[0] when they run), never run
-itself.
+Imported by the scripts (scripts/ is sys.path[0] when they run). Run
+itself, it splices for the shell scripts:
+
+    some-bench | python3 scripts/benchlib.py splice NAME BENCHMARKS.md
 """
 
 import json
@@ -237,3 +239,28 @@ def fallback_runs(sp, binary, cases, env_for, runs):
                 die(f"fallback {key}: unexpected outcome {out}")
             results[key].append((wall, o))
     return results
+
+
+def splice(path, name, fragment):
+    """Replace what lies between `<!-- NAME:begin ... -->` and `<!-- NAME:end -->`
+    in the file at `path` with `fragment` (the markers stay); dies, naming
+    the file and the markers, when they are not both there in that order."""
+    with open(path) as f:
+        text = f.read()
+    begin, end = f"<!-- {name}:begin", f"<!-- {name}:end -->"
+    b = text.find(begin)
+    b_close = text.find("-->", b) if b >= 0 else -1
+    e = text.find(end, b_close) if b_close >= 0 else -1
+    if e < 0:
+        die(f"{path} has no {begin} -->... {end} markers for this block; add them where the results go")
+    fragment = fragment.strip("\n")
+    text = f"{text[:b_close + 3]}\n{fragment}\n{text[e:]}"
+    with open(path, "w") as f:
+        f.write(text)
+    print(f"{name}: written to {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4 or sys.argv[1] != "splice":
+        die("usage: python3 scripts/benchlib.py splice NAME FILE < fragment")
+    splice(sys.argv[3], sys.argv[2], sys.stdin.read())

