@@ -21,11 +21,16 @@
 #    into an empty key directory mounted at /identity: same DID and public
 #    key, `keys_source` vault, files owned by 10001 and private.pem 0600.
 #
+# --write FILE splices the size table between the bench-image:begin and
+# bench-image:end markers of FILE once every check passed.
+#
 # Environment: BAO (default bao), IMAGE (default localhost/vaultid:0.1).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
+WRITE=""
+if [ "${1:-}" = --write ]; then WRITE="$2"; shift 2; fi
 BIN="${1:-${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-musl/release/vaultid}"
 BAO="${BAO:-bao}"
 IMAGE="${IMAGE:-localhost/vaultid:0.1}"
