@@ -40,9 +40,9 @@
 //! that `vaultid token` and `vaultid call` reuse.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -843,12 +843,7 @@ fn copy_aside(from: &Path, to: &Path, mode: u32) -> std::io::Result<()> {
         .ok_or_else(|| std::io::Error::from(ErrorKind::NotFound))?;
     let mut buf = read_capped(opened, from, MAX_FILE).map_err(io)?;
     let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .custom_flags(sys::O_NOFOLLOW)
-            .open(to)?;
+        let mut f = crate::util::fs::create_new(to, mode)?;
         f.write_all(&buf)?;
         f.sync_all()
     })();

@@ -337,20 +337,12 @@ impl Client {
             }
             req
         };
-        let used = match token {
-            Some(given) => return self.http.request(build(given)),
-            None => self.token_or_login()?,
+        let token = match &token {
+            None => TokenUse::Current,
+            Some(None) => TokenUse::None,
+            Some(Some(t)) => TokenUse::Given(t),
         };
-        let resp = self.http.request(build(used.clone()))?;
-        if resp.status == 403 && self.can_login() {
-            if let Some(used) = used {
-                if !self.token_is_valid(&used)? {
-                    let fresh = self.relogin(&used)?;
-                    return self.http.request(build(Some(fresh)));
-                }
-            }
-        }
-        Ok(resp)
+        self.request_with(token, method, path, build)
     }
 
     fn send(
@@ -396,14 +388,27 @@ impl Client {
             }
             req
         };
+        self.request_with(token, method, path, build)
+    }
+
+    /// Send what `build` makes with the token `token` says: none, the one
+    /// given, or the client's (logging in first when there is none yet).
+    /// With the client's, a 403 to a login token that Vault no longer
+    /// knows logs in once more and sends the request again with the new
+    /// token; any other answer is returned as it came.
+    fn request_with(
+        &self,
+        token: TokenUse<'_>,
+        method: &str,
+        path: &str,
+        build: impl Fn(Option<SecretString>) -> Request,
+    ) -> Result<Response> {
         let used = match token {
             TokenUse::None => return self.http.request(build(None)),
             TokenUse::Given(t) => return self.http.request(build(Some(t.clone()))),
             TokenUse::Current => self.token_or_login()?,
         };
         let resp = self.http.request(build(used.clone()))?;
-        // A login token that expired is replaced once, and the request
-        // sent once more.
         if resp.status == 403 && self.can_login() {
             if let Some(used) = used {
                 if !self.token_is_valid(&used)? {

@@ -505,11 +505,7 @@ mod tests {
     }
 
     fn tmpdir(tag: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "vaultid-render-{tag}-{}-{}",
-            std::process::id(),
-            crate::util::random::jitter().to_bits()
-        ));
+        let dir = crate::util::fs::test_path(&format!("render-{tag}"));
         std::fs::create_dir_all(&dir).unwrap();
         dir
     }

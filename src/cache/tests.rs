@@ -6,15 +6,7 @@ use super::*;
 use std::time::UNIX_EPOCH;
 
 fn tmpdir(tag: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!(
-        "vaultid-cache-{tag}-{}-{}",
-        std::process::id(),
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    p
+    crate::util::fs::test_path(&format!("cache-{tag}"))
 }
 
 #[test]

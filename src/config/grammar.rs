@@ -331,17 +331,8 @@ pub fn check_username(source: &str, value: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::tests::cfg;
     use crate::config::{AuthMethod, SecretSource};
-    use crate::Config;
-    use std::collections::HashMap;
-
-    fn cfg(pairs: &[(&str, &str)]) -> Result<Config> {
-        let m: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_lookup(&move |n: &str| m.get(n).cloned())
-    }
 
     #[test]
     fn bao_names_come_before_vault_names() {

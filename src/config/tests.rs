@@ -4,7 +4,9 @@
 use super::*;
 use std::collections::HashMap;
 
-fn cfg(pairs: &[(&str, &str)]) -> Result<Config> {
+/// A configuration read from exactly these variables (also used by the
+/// grammar's tests).
+pub(super) fn cfg(pairs: &[(&str, &str)]) -> Result<Config> {
     let m: HashMap<String, String> = pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -36,20 +36,17 @@ impl HttpClient {
         // A configured node may get what the node itself gets: the
         // cross-origin rule guards origins outside the configured set.
         let configured = self.is_configured(&target);
-        if self.same_origin_redirects && !configured {
+        let refused = if configured {
+            None
+        } else if self.same_origin_redirects {
+            Some(None)
+        } else {
+            cross_origin_refusal(&url, &target, req).map(Some)
+        };
+        if let Some(why) = refused {
+            let why = why.map(|w| format!(": {w}")).unwrap_or_default();
             log::debug!(
-                "{} {} {}: {} to another origin ({}) not followed",
-                self.service,
-                req.method,
-                req.path_only(),
-                resp.status,
-                strip_query(&target)
-            );
-            return Attempt::Answer(resp);
-        }
-        if let Some(why) = cross_origin_refusal(&url, &target, req).filter(|_| !configured) {
-            log::debug!(
-                "{} {} {}: {} to another origin ({}) not followed: {why}",
+                "{} {} {}: {} to another origin ({}) not followed{why}",
                 self.service,
                 req.method,
                 req.path_only(),

@@ -139,12 +139,7 @@ pub(crate) fn write_temp(path: &Path, bytes: &[u8], mode: u32) -> Result<PathBuf
         .unwrap_or(0);
     let tmp = dir.join(format!(".{name}.tmp-{}-{nanos}", std::process::id()));
     let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .custom_flags(sys::O_NOFOLLOW)
-            .open(&tmp)
+        let mut f = create_new(&tmp, mode)
             .map_err(|e| FsError::new(format!("creating {}", tmp.display()), e))?;
         f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| {
             FsError::new(
@@ -203,6 +198,18 @@ pub(crate) fn remove_stale_temp_files(dir: &Path, names: &[&str]) -> Result<usiz
     Ok(n)
 }
 
+/// Create the file at `path` for writing, with its final `mode` from the
+/// start (no chmod after), failing when anything, a link included, is
+/// already there (`O_EXCL | O_NOFOLLOW`).
+pub(crate) fn create_new(path: &Path, mode: u32) -> std::io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .custom_flags(sys::O_NOFOLLOW)
+        .open(path)
+}
+
 /// Replace `path` atomically with `bytes`: a temporary file created in the
 /// same directory with `mode` from the start, written, fsynced, renamed over
 /// `path`, then the directory fsynced.
@@ -242,19 +249,26 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), FsError> {
         .map_err(|e| FsError::new(format!("syncing directory {}", d.display()), e))
 }
 
+/// A path under the system's temporary directory that no other test
+/// uses, `vaultid-{tag}-{pid}-{nanoseconds}`, not created (for tests).
+#[cfg(test)]
+pub(crate) fn test_path(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "vaultid-{tag}-{}-{}",
+        std::process::id(),
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn tmpdir(tag: &str) -> PathBuf {
-        std::env::temp_dir().join(format!(
-            "vaultid-fs-{tag}-{}-{}",
-            std::process::id(),
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ))
+        test_path(&format!("fs-{tag}"))
     }
 
     #[test]
